@@ -1,0 +1,3 @@
+from codesum.cli import main
+
+raise SystemExit(main())

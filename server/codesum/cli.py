@@ -1,0 +1,43 @@
+"""The `codesum` command line: one sub-command per capability, each registered by the module that owns it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# Each module exposes register(subparsers) adding its sub-command(s) with set_defaults(func=callable(args) -> int).
+COMMAND_MODULES = (
+    "codesum.summarize_cli",  # codesum summarize PATH...
+    "codesum.modelbuild.cli",  # codesum model build|clean
+    "codesum.lsp.cli",  # codesum serve
+    "codesum.evaluation.cli",  # codesum eval
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codesum", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name and name.startswith(e.name):  # the module itself is not there (yet): no such command
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Turn raw model text into at most two short, clean lines.
+
+Models trained on docstrings sometimes loop ("returns the the the ...") or run on; an editor lens must stay short.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_LINE_CHARS = 100
+_WS = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`'\"(])")
+
+
+def collapse_repeats(words: list[str], max_ngram: int = 4) -> list[str]:
+    """Cut a word sequence where any 1..max_ngram-gram starts repeating back to back (a decoding loop)."""
+    for i in range(len(words)):
+        for n in range(1, max_ngram + 1):
+            if i + 2 * n > len(words):
+                break
+            if [w.lower() for w in words[i : i + n]] == [w.lower() for w in words[i + n : i + 2 * n]]:
+                # Keep legitimate doubles like "that that"? No: a summary never needs them; keep the first copy.
+                return words[: i + n] + collapse_repeats(_skip_repeats(words, i, n), max_ngram)
+    return words
+
+
+def _skip_repeats(words: list[str], i: int, n: int) -> list[str]:
+    j = i + n
+    while words[j : j + n] and [w.lower() for w in words[j : j + n]] == [w.lower() for w in words[i : i + n]]:
+        j += n
+    return words[j:]
+
+
+def shorten(line: str, limit: int = MAX_LINE_CHARS) -> str:
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
+
+
+def clean_summary(text: str) -> str:
+    """Clean generated text into at most two lines joined by ``\\n``; '' when nothing usable is left."""
+    words = _WS.sub(" ", text).strip().split(" ")
+    words = [w for w in collapse_repeats([w for w in words if w]) if w]
+    flat = " ".join(words).strip(" -*#")
+    if not flat:
+        return ""
+    flat = flat[0].upper() + flat[1:]
+    sentences = [s.strip() for s in _SENTENCE_END.split(flat) if s.strip()]
+    lines = [shorten(s) for s in sentences[:2]]
+    return "\n".join(lines)

@@ -1,0 +1,27 @@
+from codesum.postprocess import clean_summary, collapse_repeats, shorten
+
+
+def test_collapses_decoding_loops():
+    assert collapse_repeats("returns the the the value".split()) == "returns the value".split()
+    assert collapse_repeats("a b a b a b c".split()) == "a b c".split()
+    assert collapse_repeats("parse the file and return it".split()) == "parse the file and return it".split()
+
+
+def test_two_lines_at_most_and_capitalised():
+    text = "returns the sum of a and b. Raises ValueError on overflow. Third sentence here."
+    assert clean_summary(text) == "Returns the sum of a and b.\nRaises ValueError on overflow."
+
+
+def test_empty_and_whitespace():
+    assert clean_summary("") == ""
+    assert clean_summary("   \n\t ") == ""
+
+
+def test_long_lines_are_shortened_on_a_word_boundary():
+    line = "word " * 60
+    out = shorten(line.strip(), 40)
+    assert len(out) <= 40 and out.endswith("…") and " wor…" not in out
+
+
+def test_repeated_garbage_becomes_short():
+    assert clean_summary("get get get get get get get get") == "Get"
