@@ -1,0 +1,309 @@
+"""The walking logic: parse with tree-sitter, run the language's definition query, turn matches into Chunks.
+
+Thread safety: ``Language`` and compiled ``Query`` objects are immutable and shared (created lazily under a lock);
+a tree-sitter ``Parser`` is not safe to share, so each thread gets its own, lazily, per language
+(``threading.local``).  ``chunk_text`` can therefore be called from any number of threads at once.
+"""
+
+from __future__ import annotations
+
+import bisect
+import importlib
+import logging
+import re
+import threading
+from dataclasses import dataclass
+
+from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
+
+from . import docs
+from .base import Chunk, ChunkingError, chunk_hash
+from .languages import OPTIONAL_PINS, LanguageSpec, Naming, spec_for, supported_languages
+
+__all__ = ["chunk_text", "get_parser", "parse"]
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_languages: dict[str, Language] = {}
+_queries: dict[str, Query] = {}
+_local = threading.local()
+
+_CAPTURE_KINDS = ("class", "function", "method")
+_WHITESPACE = b" \t\r\n\f\v"
+_PLAIN_PREFIX = re.compile(rb"[\w \t]*")  # what may precede a chunk on its first line for a doc above to count
+_MAX_PREFIX = 200
+
+
+def _spec(language: str) -> LanguageSpec:
+    spec = spec_for(language)
+    if spec is None:
+        if language in OPTIONAL_PINS:
+            raise ChunkingError(f"no grammar installed for {language!r}: pip install {OPTIONAL_PINS[language]}")
+        raise ChunkingError(
+            f"unsupported language {language!r}; supported: {', '.join(supported_languages())}"
+        )
+    return spec
+
+
+def get_language(language: str) -> Language:
+    lang = _languages.get(language)
+    if lang is None:
+        spec = _spec(language)
+        with _lock:
+            lang = _languages.get(language)
+            if lang is None:
+                try:
+                    module = importlib.import_module(spec.module)
+                    lang = Language(getattr(module, spec.factory)())
+                except Exception as e:  # missing or incompatible grammar wheel
+                    raise ChunkingError(f"cannot load the tree-sitter grammar for {language!r}: {e}") from e
+                _languages[language] = lang
+    return lang
+
+
+def get_query(language: str) -> Query:
+    query = _queries.get(language)
+    if query is None:
+        spec = _spec(language)
+        lang = get_language(language)
+        with _lock:
+            query = _queries.get(language)
+            if query is None:
+                query = Query(lang, spec.query)
+                _queries[language] = query
+    return query
+
+
+def get_parser(language: str) -> Parser:
+    """This thread's parser for ``language`` (created on first use)."""
+    parsers: dict[str, Parser] | None = getattr(_local, "parsers", None)
+    if parsers is None:
+        parsers = _local.parsers = {}
+    parser = parsers.get(language)
+    if parser is None:
+        parser = parsers[language] = Parser(get_language(language))
+    return parser
+
+
+def parse(data: bytes, language: str) -> Tree:
+    return get_parser(language).parse(data)
+
+
+@dataclass(slots=True)
+class _Def:
+    node: Node
+    kind: str
+    naming: Naming
+    start_node: Node  # first node of the chunk (decorators, attributes, `export` ...)
+    end_node: Node  # last node of the chunk (the outermost wrapper)
+    start_byte: int
+    end_byte: int
+    qualparts: tuple[str, ...] = ()
+
+
+def _utf16_len(seg: bytes) -> int:
+    if seg.isascii():
+        return len(seg)
+    s = seg.decode("utf-8", "surrogatepass")
+    return len(s) + sum(1 for ch in s if ord(ch) > 0xFFFF)
+
+
+class _Columns:
+    """Byte column -> UTF-16 column, remembering what it measured on each line so that many chunks on one long
+    line (minified code) cost linear, not quadratic, time."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.ascii = data.isascii()
+        self.known: dict[int, tuple[list[int], list[int]]] = {}  # line start -> (byte cols, utf-16 cols), sorted
+
+    def __call__(self, line_start: int, byte_col: int) -> int:
+        if self.ascii or byte_col == 0:
+            return byte_col
+        bcols, ucols = self.known.setdefault(line_start, ([0], [0]))
+        i = bisect.bisect_right(bcols, byte_col) - 1
+        base_b, base_u = bcols[i], ucols[i]
+        if base_b == byte_col:
+            return base_u
+        u = base_u + _utf16_len(self.data[line_start + base_b : line_start + byte_col])
+        bcols.insert(i + 1, byte_col)
+        ucols.insert(i + 1, u)
+        return u
+
+
+def _naming(spec: LanguageSpec, data: bytes, node: Node, name_node: Node | None) -> Naming | None:
+    namer = spec.namers.get(node.type)
+    if namer is not None:
+        return namer(node)
+    if name_node is None:
+        name_node = node.child_by_field_name("name")
+    name = data[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace").strip() if name_node else ""
+    return Naming(name or "<anonymous>")
+
+
+def _extent(spec: LanguageSpec, node: Node) -> tuple[Node, Node]:
+    """(first node, outermost node) of the chunk for definition ``node``."""
+    outer = node
+    while True:
+        parent = outer.parent
+        if parent is None:
+            break
+        pred = spec.wrappers.get(parent.type)
+        if pred is None or not pred(parent, outer):
+            break
+        outer = parent
+    first = outer
+    if spec.absorb_before:
+        sib = outer.prev_named_sibling
+        while sib is not None and (sib.type in spec.absorb_before or sib.type in spec.skip_before):
+            if sib.type in spec.absorb_before:
+                first = sib
+            sib = sib.prev_named_sibling
+    return first, outer
+
+
+def _collect(spec: LanguageSpec, data: bytes, tree: Tree) -> list[_Def]:
+    found: dict[tuple[int, int, int], _Def] = {}
+    for _pattern, caps in QueryCursor(get_query(spec.id)).matches(tree.root_node):
+        node = kind = None
+        for cap in _CAPTURE_KINDS:
+            nodes = caps.get(cap)
+            if nodes:
+                node, kind = nodes[0], cap
+                break
+        if node is None or kind is None:
+            continue
+        key = (node.start_byte, node.end_byte, node.kind_id)
+        if key in found:
+            continue
+        try:
+            names = caps.get("name")
+            naming = _naming(spec, data, node, names[0] if names else None)
+            if naming is None:
+                continue
+            first, outer = _extent(spec, node)
+        except Exception:  # a grammar surprise must never take the language server down
+            log.warning("chunking: skipped a %s node at %s", node.type, node.start_point, exc_info=True)
+            continue
+        found[key] = _Def(node, kind, naming, first, outer, first.start_byte, outer.end_byte)
+    return sorted(found.values(), key=lambda d: (d.start_byte, -d.end_byte))
+
+
+def _truncate(text: str, max_chars: int | None) -> tuple[str, bool]:
+    if max_chars is None or len(text) <= max_chars:
+        return text, False
+    cut = text.rfind("\n", 0, max_chars + 1)
+    if cut < max_chars // 2:  # no line break in the second half: cut mid-line
+        cut = max_chars
+    return text[:cut].rstrip(), True
+
+
+def chunk_text(text: str, language: str, *, min_lines: int = 2, max_chars: int | None = None) -> list[Chunk]:
+    """Functions, methods and classes of ``text`` (source in ``language``), sorted by start position.
+
+    Chunks spanning fewer than ``min_lines`` lines are left out (their nested chunks are still considered).
+    A chunk longer than ``max_chars`` characters keeps its full range but its ``text`` is cut (``truncated=True``;
+    the hash is of the cut text, the text the model sees).  Syntax errors never raise: whatever tree-sitter
+    recognises comes out.  Raises ChunkingError for an unknown language or binary text (NUL characters).
+    """
+    spec = _spec(language)
+    if not isinstance(text, str):
+        raise TypeError(f"chunk_text() needs str, not {type(text).__name__}")
+    nul = text.find("\0")
+    if nul >= 0:
+        line = text.count("\n", 0, nul)
+        raise ChunkingError(f"binary input: NUL character at line {line + 1}; refusing to chunk it as {language}")
+    if max_chars is not None and max_chars < 1:
+        raise ValueError("max_chars must be positive or None")
+    data = text.encode("utf-8", "surrogatepass")
+    tree = parse(data, language)
+    defs = _collect(spec, data, tree)
+
+    chunks: list[Chunk] = []
+    stack: list[_Def] = []
+    ctx = _Context(spec, data, min_lines, max_chars)
+    for d in defs:
+        while stack and not (stack[-1].start_byte <= d.start_byte and d.end_byte <= stack[-1].end_byte):
+            stack.pop()
+        parent = stack[-1] if stack else None
+        stack.append(d)
+        naming = d.naming
+        if d.kind == "function":
+            if naming.kind:
+                d.kind = naming.kind
+            elif parent is not None and parent.kind == "class":
+                d.kind = "method"
+        d.qualparts = (parent.qualparts if parent else ()) + tuple(q for q in naming.qualifier if q) + (naming.name,)
+
+        try:
+            chunk = _make_chunk(ctx, d)
+        except Exception:
+            log.warning("chunking: skipped %s %s", d.kind, ".".join(d.qualparts), exc_info=True)
+            continue
+        if chunk is not None:
+            chunks.append(chunk)
+    return chunks
+
+
+class _Context:
+    """What one chunk_text call shares between its chunks."""
+
+    __slots__ = ("columns", "data", "docs_by_line", "max_chars", "min_lines", "spec")
+
+    def __init__(self, spec: LanguageSpec, data: bytes, min_lines: int, max_chars: int | None) -> None:
+        self.spec = spec
+        self.data = data
+        self.min_lines = min_lines
+        self.max_chars = max_chars
+        self.columns = _Columns(data)
+        self.docs_by_line: dict[int, str | None] = {}  # doc comment above each line start, once per line
+
+
+def _make_chunk(ctx: _Context, d: _Def) -> Chunk | None:
+    spec, data = ctx.spec, ctx.data
+    first, outer = d.start_node, d.end_node
+    start_byte = d.start_byte
+    start_row, start_bcol = first.start_point
+    end_byte = d.end_byte
+    while end_byte > start_byte and data[end_byte - 1] in _WHITESPACE:
+        end_byte -= 1
+    if end_byte == outer.end_byte:
+        end_row, end_bcol = outer.end_point
+        end_line_start = end_byte - end_bcol
+    else:
+        end_row = outer.end_point[0] - data.count(b"\n", end_byte, outer.end_byte)
+        end_line_start = data.rfind(b"\n", 0, end_byte) + 1
+        end_bcol = end_byte - end_line_start
+    if end_row - start_row + 1 < ctx.min_lines:
+        return None
+
+    line_start = start_byte - start_bcol
+    start = (start_row, ctx.columns(line_start, start_bcol))
+    end = (end_row, ctx.columns(end_line_start, end_bcol))
+    full = data[start_byte:end_byte].decode("utf-8", "surrogatepass")
+    text, truncated = _truncate(full, ctx.max_chars)
+
+    if spec.doc.python_docstring:
+        doc = docs.python_docstring(d.node)
+    elif start_bcol <= _MAX_PREFIX and _PLAIN_PREFIX.fullmatch(data[line_start:start_byte]):
+        # only words may precede the chunk on its line (`private def x`), not code (`x = 1; def y`)
+        if line_start in ctx.docs_by_line:
+            doc = ctx.docs_by_line[line_start]
+        else:
+            doc = ctx.docs_by_line[line_start] = docs.doc_comment_above(data, line_start, spec.doc)
+    else:
+        doc = None
+
+    return Chunk(
+        kind=d.kind,
+        name=d.naming.name,
+        qualname=".".join(d.qualparts),
+        language=spec.id,
+        start=start,
+        end=end,
+        text=text,
+        hash=chunk_hash(spec.id, text),
+        doc=doc,
+        truncated=truncated,
+    )
