@@ -1,0 +1,115 @@
+"""Helpers for the language server's end-to-end tests: a pytest-lsp client talking to ``codesum serve`` over stdio.
+
+``make_client`` starts the real server (``sys.executable -m codesum serve``) with the real tiny model and a private
+cache dir; ``wait_until`` polls the server's ``codesum.stats`` command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+SERVER_CMD = [sys.executable, "-m", "codesum", "serve"]
+TIMEOUT = 30.0
+
+
+def server_config() -> ClientServerConfig:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    return ClientServerConfig(server_command=SERVER_CMD, server_env=env)
+
+
+def init_params(options: dict[str, Any], root: Path | None = None, capabilities: types.ClientCapabilities | None = None,
+                ) -> types.InitializeParams:
+    caps = capabilities or client_capabilities("visual-studio-code")
+    folders = [types.WorkspaceFolder(uri=root.as_uri(), name=root.name)] if root else None
+    return types.InitializeParams(
+        capabilities=caps,
+        process_id=os.getpid(),
+        root_uri=root.as_uri() if root else None,
+        workspace_folders=folders,
+        initialization_options={"codesum": options},
+    )
+
+
+def base_options(model_dir: Path | str, cache_dir: Path, **extra: Any) -> dict[str, Any]:
+    opts = {"modelDir": str(model_dir), "cacheDir": str(cache_dir), "workers": 1, "debounceMs": 100,
+            "workspaceOnOpen": False, "hoverTimeoutMs": 10000, "lensRefreshMs": 100}
+    opts.update(extra)
+    return opts
+
+
+def add_refresh_counter(client: LanguageClient) -> None:
+    """Answer workspace/codeLens/refresh (the stock test client does not) and count the requests."""
+    client.lens_refreshes = 0  # type: ignore[attr-defined]
+
+    @client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
+    def _refresh(params: Any) -> None:
+        client.lens_refreshes += 1  # type: ignore[attr-defined]
+
+
+async def start_client(options: dict[str, Any], root: Path | None = None,
+                       capabilities: types.ClientCapabilities | None = None) -> LanguageClient:
+    client = await server_config().start()
+    add_refresh_counter(client)
+    await client.initialize_session(init_params(options, root, capabilities))
+    return client
+
+
+async def stats(client: LanguageClient) -> dict[str, Any]:
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="codesum.stats"))
+
+
+async def wait_until(client: LanguageClient, pred: Callable[[dict[str, Any]], bool], timeout: float = TIMEOUT,
+                     what: str = "condition") -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        s = await stats(client)
+        if pred(s):
+            return s
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last stats: {s}")
+        await asyncio.sleep(0.05)
+
+
+def idle(s: dict[str, Any]) -> bool:
+    q = s["queue"]
+    return s["model"]["state"] in ("ready", "error") and q["queued"] == 0 and q["running"] == 0 \
+        and s["server"]["pending_debounce"] == 0
+
+
+async def wait_idle(client: LanguageClient, timeout: float = TIMEOUT) -> dict[str, Any]:
+    return await wait_until(client, idle, timeout, "an idle server")
+
+
+def open_doc(client: LanguageClient, path: Path, text: str, language_id: str = "python", version: int = 1) -> str:
+    uri = path.as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id=language_id, version=version, text=text)))
+    return uri
+
+
+async def hover(client: LanguageClient, uri: str, line: int, character: int) -> types.Hover | None:
+    return await client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=character)))
+
+
+async def lenses(client: LanguageClient, uri: str) -> list[types.CodeLens]:
+    return await client.text_document_code_lens_async(types.CodeLensParams(
+        text_document=types.TextDocumentIdentifier(uri=uri))) or []
+
+
+def hover_summary(h: types.Hover | None) -> str | None:
+    """The summary lines of a codesum hover (after its title), joined by newline."""
+    if h is None:
+        return None
+    value = h.contents.value  # type: ignore[union-attr]
+    _title, _, body = value.partition("\n\n")
+    return "\n".join(line.rstrip() for line in body.split("\n"))

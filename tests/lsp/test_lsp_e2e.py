@@ -1,0 +1,186 @@
+"""End to end: pytest-lsp drives ``codesum serve`` over stdio with the real tiny model (its memorised summaries)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from lsp_support import (
+    base_options,
+    hover,
+    hover_summary,
+    lenses,
+    open_doc,
+    start_client,
+    stats,
+    wait_idle,
+    wait_until,
+)
+from lsprotocol import types
+
+ADD = "def add(a, b):\n    return a + b"
+READ_LINES = "def read_lines(path):\n    with open(path) as f:\n        return f.read().splitlines()"
+STACK = "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, x):\n        self.items.append(x)"
+GREET = "function greet(name) {\n  return `Hello, ${name}!`;\n}"
+
+PY_DOC = f"import os\n\n\n{ADD}\n\n\n{READ_LINES}\n\n\n{STACK}\n"
+# line numbers in PY_DOC
+ADD_LINE, READ_LINES_LINE, STACK_LINE = 3, 7, 12
+
+
+@pytest.fixture
+async def client(tiny_model_dir, tmp_path):
+    c = await start_client(base_options(tiny_model_dir, tmp_path / "cache"), root=None)
+    yield c
+    await c.shutdown_session()
+    await c.stop()
+
+
+async def test_hover_shows_the_memorised_summary(client, tmp_path, summary_of):
+    uri = open_doc(client, tmp_path / "mod.py", PY_DOC)
+    h = await hover(client, uri, ADD_LINE + 1, 8)  # inside the body of add
+    assert hover_summary(h) == summary_of(ADD)
+    assert h.contents.kind == types.MarkupKind.Markdown
+    assert "`add`" in h.contents.value.split("\n\n")[0]
+    assert h.range == types.Range(start=types.Position(line=ADD_LINE, character=0),
+                                  end=types.Position(line=ADD_LINE + 1, character=16))
+    assert hover_summary(await hover(client, uri, READ_LINES_LINE, 4)) == summary_of(READ_LINES)
+    # the class, hovered on a line that belongs to no method, is the innermost chunk there
+    assert hover_summary(await hover(client, uri, STACK_LINE + 3, 0)) == summary_of(STACK)
+    # a method inside it: its own chunk (the model has not memorised it, but answers)
+    method = await hover(client, uri, STACK_LINE + 1, 10)
+    assert "`Stack.__init__`" in method.contents.value
+    assert await hover(client, uri, 0, 3) is None  # `import os`: no chunk
+    s = await wait_idle(client)
+    assert s["model"]["state"] == "ready" and s["model"]["id"].startswith("tiny-codet5@")
+    # a second hover is a cache hit, no model run
+    runs = s["chunks_summarized"]
+    assert hover_summary(await hover(client, uri, ADD_LINE, 0)) == summary_of(ADD)
+    s = await stats(client)
+    assert s["chunks_summarized"] == runs and s["counters"]["hover_cache_hits"] >= 1
+
+
+async def test_code_lenses_arrive_at_once_then_refresh(client, tmp_path, summary_of):
+    uri = open_doc(client, tmp_path / "mod.py", PY_DOC)
+    # what a client extension may send: the lines in view go first (an unknown notification to other servers)
+    client.protocol.notify("codesum/visibleRanges", {"uri": uri, "ranges": [
+        {"start": {"line": STACK_LINE, "character": 0}, "end": {"line": STACK_LINE + 6, "character": 0}}]})
+    started = time.monotonic()
+    first = await lenses(client, uri)
+    assert time.monotonic() - started < 2.0
+    assert [lens.range.start.line for lens in first] == [ADD_LINE, READ_LINES_LINE, STACK_LINE, STACK_LINE + 1,
+                                                         STACK_LINE + 4]
+    assert all(lens.command.title for lens in first)
+    await wait_until(client, lambda s: client.lens_refreshes >= 1 and s["queue"]["queued"] == 0
+                     and s["queue"]["running"] == 0, what="a codeLens refresh")
+    titles = {lens.range.start.line: lens.command.title for lens in await lenses(client, uri)}
+    assert titles[ADD_LINE] == summary_of(ADD)
+    assert titles[READ_LINES_LINE] == summary_of(READ_LINES)
+    assert titles[STACK_LINE] == summary_of(STACK)
+    assert "summarizing" not in " ".join(titles.values())
+    s = await stats(client)
+    assert s["server"]["lens_refreshes"] == client.lens_refreshes >= 1
+    assert not [m for m in client.messages if m.type == types.MessageType.Error]
+    assert s["documents"][uri]["visible"] == [[STACK_LINE, STACK_LINE + 6]]
+
+
+async def test_an_edit_resummarizes_exactly_the_changed_chunk(client, tmp_path, summary_of):
+    uri = open_doc(client, tmp_path / "mod.py", PY_DOC)
+    s = await wait_until(client, lambda s: s["chunks_summarized"] == 5 and s["queue"]["queued"] == 0
+                         and s["queue"]["running"] == 0, what="5 summaries")
+    rechunks = s["counters"]["rechunks"]
+    # three quick keystrokes inside add's body (`a + b` -> `a - bb`): one debounce, one re-chunk
+    edits = [((ADD_LINE + 1, 13), (ADD_LINE + 1, 14), "-"), ((ADD_LINE + 1, 16), (ADD_LINE + 1, 16), "b"),
+             ((ADD_LINE + 1, 17), (ADD_LINE + 1, 17), "b")]
+    for version, ((l1, c1), (l2, c2), text) in enumerate(edits, start=2):
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangePartial(
+                range=types.Range(start=types.Position(line=l1, character=c1),
+                                  end=types.Position(line=l2, character=c2)), text=text)]))
+    s = await wait_until(client, lambda s: s["chunks_summarized"] >= 6 and s["queue"]["queued"] == 0
+                         and s["queue"]["running"] == 0 and s["server"]["pending_debounce"] == 0,
+                         what="the edited chunk's summary")
+    await asyncio.sleep(0.3)
+    s = await stats(client)
+    assert s["chunks_summarized"] == 6  # only `add` changed; the other four kept their hashes (cache hits)
+    assert s["counters"]["rechunks"] == rechunks + 1
+    assert s["documents"][uri]["version"] == 4
+    h = await hover(client, uri, ADD_LINE + 1, 4)
+    assert "a - bbb" not in h.contents.value and hover_summary(h)  # a summary of the new text
+    assert hover_summary(await hover(client, uri, READ_LINES_LINE, 0)) == summary_of(READ_LINES)
+    # a hover right after an edit sees the new text at once (no waiting for the debounce)
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=5),
+        content_changes=[types.TextDocumentContentChangePartial(
+            range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)),
+            text="\n\n")]))
+    h = await hover(client, uri, ADD_LINE + 2, 4)  # add moved down two lines
+    assert hover_summary(h) and "`add`" in h.contents.value
+    assert (await stats(client))["documents"][uri]["version"] == 5
+
+
+async def test_close_drops_the_document(client, tmp_path):
+    uri = open_doc(client, tmp_path / "mod.py", PY_DOC)
+    await wait_idle(client)
+    client.text_document_did_close(types.DidCloseTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=uri)))
+    s = await wait_until(client, lambda s: uri not in s["documents"], what="the document to close")
+    assert s["server"]["open_documents"] == 0
+
+
+async def test_summarize_file_command(client, tmp_path, summary_of):
+    uri = open_doc(client, tmp_path / "mod.py", PY_DOC)
+    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="codesum.summarizeFile", arguments=[uri]))
+    rows = {r["qualname"]: r for r in result["summaries"]}
+    assert list(rows) == ["add", "read_lines", "Stack", "Stack.__init__", "Stack.push"]
+    assert rows["add"]["summary"] == summary_of(ADD)
+    assert rows["Stack.push"]["depth"] == 1 and rows["Stack.push"]["kind"] == "method"
+    assert f"**function `add`** (line {ADD_LINE + 1}): {summary_of(ADD)}" in result["markdown"]
+    # a file that is not open is read from disk
+    other = tmp_path / "other.js"
+    other.write_text(f"// util\n{GREET}\n")
+    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="codesum.summarizeFile", arguments=[other.as_uri()]))
+    assert [(r["qualname"], r["summary"]) for r in result["summaries"]] == [("greet", summary_of(GREET))]
+
+
+async def test_second_server_answers_from_the_shared_cache(tiny_model_dir, tmp_path, summary_of):
+    opts = base_options(tiny_model_dir, tmp_path / "shared-cache")
+    first = await start_client(opts)
+    second = None
+    try:
+        uri = open_doc(first, tmp_path / "mod.py", PY_DOC)
+        s = await wait_until(first, lambda s: s["chunks_summarized"] == 5 and s["queue"]["queued"] == 0
+                             and s["queue"]["running"] == 0, what="the first server's summaries")
+        assert s["model_runs"] >= 1
+        second = await start_client(opts)  # both processes run at once on one cache file
+        uri2 = open_doc(second, tmp_path / "mod.py", PY_DOC)
+        assert hover_summary(await hover(second, uri2, ADD_LINE, 2)) == summary_of(ADD)
+        titles = [lens.command.title for lens in await lenses(second, uri2)]
+        assert titles[:3] == [summary_of(ADD), summary_of(READ_LINES), summary_of(STACK)]
+        s2 = await wait_idle(second)
+        assert s2["model_runs"] == 0 and s2["chunks_summarized"] == 0
+        assert s2["cache"]["disk_hits"] >= 5 and s2["cache"]["errors"] == 0
+        assert uri == uri2
+    finally:
+        for c in (first, second):
+            if c is not None:
+                await c.shutdown_session()
+                await c.stop()
+
+
+async def test_cancelled_hover_leaves_the_server_answering(client, tmp_path, summary_of):
+    uri = open_doc(client, tmp_path / "mod.py", PY_DOC)
+    fut = client.protocol.send_request(types.TEXT_DOCUMENT_HOVER, types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=ADD_LINE, character=1)),
+        msg_id="hover-to-cancel")
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="hover-to-cancel"))
+    try:
+        result = await asyncio.wait_for(asyncio.wrap_future(fut), 10)
+        assert result is None or hover_summary(result) is not None  # answered before the cancel arrived
+    except Exception as e:  # noqa: BLE001 - cancelled: a RequestCancelled error
+        assert "cancel" in str(e).lower()
+    assert hover_summary(await hover(client, uri, ADD_LINE, 1)) == summary_of(ADD)

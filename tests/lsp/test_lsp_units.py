@@ -1,0 +1,271 @@
+"""The language server's parts without a client or a model: settings, columns, file walking, the engine."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+
+from codesum.lsp.config import Settings, parse_settings
+from codesum.lsp.engine import Engine, language_for
+from codesum.lsp.files import GitIgnore, list_source_files, read_source
+from codesum.lsp.positions import ColumnConverter
+from codesum.lsp.server import first_line, hover_text, outline_markdown
+from codesum.scheduling import Priority
+
+# ---------------------------------------------------------------------------------------------------- settings
+
+
+def test_settings_defaults_and_values():
+    s, warnings = parse_settings({"codesum": {"workers": 2, "debounceMs": 50, "languages": ["Python", "go"],
+                                              "lenses": False, "cacheDir": "~/x", "modelDir": None}})
+    assert warnings == []
+    assert (s.workers, s.debounce_ms, s.languages, s.lenses) == (2, 50, ("python", "go"), False)
+    assert s.cache_dir.endswith("/x") and "~" not in s.cache_dir and s.model_dir is None
+    flat, _ = parse_settings({"hoverTimeoutMs": 10})  # the section itself
+    assert flat.hover_timeout_ms == 10
+    same, warnings = parse_settings(None, s)
+    assert same is s and warnings == []
+    back, warnings = parse_settings({"codesum": {"debounceMs": None, "languages": None}}, s)  # null: the default
+    assert back.debounce_ms == Settings().debounce_ms and back.languages is None and warnings == []
+
+
+def test_bad_settings_fall_back_to_defaults_with_one_warning_each():
+    base = Settings(debounce_ms=10)
+    s, warnings = parse_settings({"codesum": {"workers": 0, "debounceMs": "fast", "languages": ["klingon"],
+                                              "maxFileBytes": True, "lenses": 1, "nope": 3}}, base)
+    d = Settings()
+    assert (s.workers, s.debounce_ms, s.languages, s.max_file_bytes, s.lenses) == (
+        d.workers, d.debounce_ms, None, d.max_file_bytes, d.lenses)
+    assert len(warnings) == 6
+    assert any("klingon" in w for w in warnings) and any("codesum.nope" in w for w in warnings)
+    _, warnings = parse_settings(["not", "an", "object"])
+    assert warnings
+
+
+# ---------------------------------------------------------------------------------------------------- columns
+
+
+def test_column_conversion():
+    lines = ['x = "é😀"; def f():']
+    u8 = ColumnConverter("utf-8", lines)
+    u32 = ColumnConverter("utf-32", lines)
+    u16 = ColumnConverter("utf-16", lines)
+    col16 = len('x = "é😀"; '.encode("utf-16-le")) // 2  # 11
+    assert u16.from_utf16(0, col16) == col16 and u16.identity
+    assert u8.from_utf16(0, col16) == len('x = "é😀"; '.encode())
+    assert u32.from_utf16(0, col16) == len('x = "é😀"; ')
+    for conv in (u8, u32):
+        assert conv.to_utf16(0, conv.from_utf16(0, col16)) == col16
+    assert u8.from_utf16(5, 3) == 3  # beyond the text: unchanged
+
+
+# ---------------------------------------------------------------------------------------------------- files
+
+
+def test_gitignore_rules():
+    gi = GitIgnore.parse("# comment\n*.log\n!keep.log\nbuild/\n/top.py\ndocs/**/gen\n**/tmp\nsp\\ ace \n")
+    assert gi.match("a.log", False) is True and gi.match("x/keep.log", False) is False
+    assert gi.match("build", True) is True and gi.match("build", False) is None
+    assert gi.match("top.py", False) is True and gi.match("sub/top.py", False) is None
+    assert gi.match("docs/gen", True) and gi.match("docs/a/b/gen", False)
+    assert gi.match("a/b/tmp", True) and gi.match("tmp", False)
+    assert gi.match("src/main.py", False) is None
+    assert gi.match("sp ace", False) is True
+
+
+def _tree(root):
+    for rel, text in {
+        "a.py": "x", "sub/b.py": "x", "sub/skip.log": "x", "sub/.gitignore": "*.log\n!keep.log\n",
+        "sub/keep.log": "x", "out/c.py": "x", ".gitignore": "out/\n", "node_modules/d.js": "x",
+        ".venv/lib/e.py": "x",
+    }.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+
+
+def test_walk_respects_gitignore(tmp_path):
+    _tree(tmp_path)
+    rel = [p.relative_to(tmp_path).as_posix() for p in list_source_files(tmp_path)]
+    assert rel == [".gitignore", "a.py", "sub/.gitignore", "sub/b.py", "sub/keep.log"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="no git")
+def test_git_ls_files(tmp_path):
+    _tree(tmp_path)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    rel = [p.relative_to(tmp_path).as_posix() for p in list_source_files(tmp_path, lambda p: p.suffix == ".py")]
+    assert rel == ["a.py", "sub/b.py"]
+
+
+def test_read_source(tmp_path):
+    (tmp_path / "bin.py").write_bytes(b"abc\0def")
+    (tmp_path / "big.py").write_text("x\n" * 1000)
+    (tmp_path / "ok.py").write_bytes("def f():\n    return 'é'\n".encode())
+    assert read_source(tmp_path / "bin.py", 10_000, 10_000) == (None, "binary")
+    assert "maxFileBytes" in read_source(tmp_path / "big.py", 100, 10_000)[1]
+    assert "maxFileLines" in read_source(tmp_path / "big.py", 10_000, 10)[1]
+    assert read_source(tmp_path / "ok.py", 10_000, 10_000)[0].endswith("'é'\n")
+    assert read_source(tmp_path / "missing.py", 10, 10)[0] is None
+
+
+# ---------------------------------------------------------------------------------------------------- engine
+
+
+class FakeSummarizer:
+    model_id = "fake@1"
+
+    def __init__(self, delay: float = 0.0):
+        self.calls: list[list[str]] = []
+        self.runs = 0
+        self.delay = delay
+
+    def summarize(self, codes, timeout=None):
+        self.calls.append(list(codes))
+        self.runs += 1
+        time.sleep(self.delay)
+        return [f"Summary of {c.splitlines()[0]}\nSecond line." for c in codes]
+
+
+@pytest.fixture
+def fake_model_dir(tmp_path):
+    """A directory whose manifest says model id fake@1 (the fake loader ignores the rest)."""
+    d = tmp_path / "model"
+    d.mkdir()
+    (d / "manifest.json").write_text('{"format": "codesum-model/1", "model_id": "fake@1", "files": {}}')
+    return d
+
+
+def make_engine(tmp_path, model_dir, fake, **settings):
+    landed: list[set[str]] = []
+    s = Settings(model_dir=str(model_dir), cache_dir=str(tmp_path / "cache"), workers=1, **settings)
+    engine = Engine(s, on_summaries=landed.append, load_summarizer=lambda d, w: fake)
+    return engine, landed
+
+
+DOC = "def a(x):\n    return x\n\n\nclass K:\n    def m(self):\n        return 1\n\n    def n(self):\n        return 2\n"
+
+
+def test_engine_pipeline_and_edits(tmp_path, monkeypatch, fake_model_dir):
+    monkeypatch.setattr("codesum.modelfiles.load_manifest", _fake_manifest)
+    fake = FakeSummarizer()
+    engine, landed = make_engine(tmp_path, fake_model_dir, fake)
+    assert engine.load_model() is None and engine.model_id == "fake@1"
+    doc = engine.update_document("file:///t.py", "/t.py", DOC, 1)
+    assert [c.qualname for c in doc.chunks] == ["a", "K", "K.m", "K.n"]
+    assert engine.scheduler.wait_idle(5)
+    assert sum(len(c) for c in fake.calls) == 4 and landed and landed[-1] == {"file:///t.py"}
+    assert engine.cached_summary(doc.chunks[0]).startswith("Summary of def a(x):")
+    # innermost chunk at a position
+    assert doc.chunk_at(5, 8).qualname == "K.m" and doc.chunk_at(7, 0).qualname == "K" and doc.chunk_at(2, 0) is None
+    # an edit of n's body: K and K.n change, a and K.m keep their hashes
+    doc2 = engine.update_document("file:///t.py", "/t.py", DOC.replace("return 2", "return 3"), 2)
+    assert doc2.generation == doc.generation + 1
+    assert engine.scheduler.wait_idle(5)
+    assert sorted(c.splitlines()[0].strip() for c in fake.calls[-1]) == ["class K:", "def n(self):"]
+    assert sum(len(c) for c in fake.calls) == 6
+    # an older text finishing late does not replace the newer one
+    assert engine.update_document("file:///t.py", "/t.py", DOC, 1) is doc2
+    engine.close_document("file:///t.py")
+    assert engine.document("file:///t.py") is None
+    engine.shutdown()
+
+
+def test_engine_stale_work_is_dropped(tmp_path, monkeypatch, fake_model_dir):
+    monkeypatch.setattr("codesum.modelfiles.load_manifest", _fake_manifest)
+    fake = FakeSummarizer()
+    engine, _ = make_engine(tmp_path, fake_model_dir, fake)
+    gate = threading.Event()
+    engine.load_model()
+    engine.scheduler.set_summarize(lambda codes, timeout=None: (gate.wait(5), fake.summarize(codes))[1])
+    blocker = engine.scheduler.submit(("fake@1", "blocker"), "def blocker():\n  pass", Priority.OPEN)
+    time.sleep(0.05)
+    engine.update_document("file:///t.py", "/t.py", DOC, 1)
+    queued = engine.scheduler.snapshot()["queued"]
+    assert queued == 4
+    engine.update_document("file:///t.py", "/t.py", DOC.replace("return 2", "return 3"), 2)
+    snap = engine.scheduler.snapshot()
+    assert snap["queued"] == 4 and snap["cancelled"] == 2  # old K and K.n dropped, new ones queued
+    gate.set()
+    blocker.result(5)
+    assert engine.scheduler.wait_idle(5)
+    assert sum(len(c) for c in fake.calls) == 5  # blocker + 4, never the stale two
+    engine.shutdown()
+
+
+def test_engine_without_a_model(tmp_path):
+    engine, _ = make_engine(tmp_path, tmp_path / "missing", FakeSummarizer())
+    err = engine.load_model()
+    assert "not found" in err and engine.model_state == "error"
+    doc = engine.update_document("file:///t.py", "/t.py", DOC, 1)
+    assert doc.chunks and engine.request(doc.chunks[0], Priority.HOVER) is None
+    assert engine.stats()["model"]["error"] == err
+    engine.shutdown()
+
+
+def test_engine_skips(tmp_path, monkeypatch, fake_model_dir):
+    monkeypatch.setattr("codesum.modelfiles.load_manifest", _fake_manifest)
+    engine, _ = make_engine(tmp_path, fake_model_dir, FakeSummarizer(), languages=("go",), max_file_lines=50)
+    engine.load_model()
+    assert "codesum.languages" in engine.update_document("file:///t.py", "/t.py", DOC, 1).skipped
+    assert engine.update_document("file:///t.txt", "/t.txt", "hello", 1).skipped == "unknown language"
+    assert "maxFileLines" in engine.update_document("file:///b.go", "/b.go", "\n" * 100, 1).skipped
+    assert "binary" in engine.update_document("file:///c.go", "/c.go", "package a\x00", 1).skipped
+    assert language_for(None, "typescriptreact", "") == "tsx"
+    engine.shutdown()
+
+
+def _fake_manifest(model_dir, check_hashes=True):
+    from pathlib import Path
+
+    from codesum.modelfiles import ModelError
+
+    if not (Path(model_dir) / "manifest.json").is_file():
+        raise ModelError(f"model directory not found: {model_dir}")
+
+    class M:
+        model_id = "fake@1"
+
+    return M()
+
+
+# ---------------------------------------------------------------------------------------------------- rendering
+
+
+class _Chunk:
+    kind, qualname = "method", "Parser.parse"
+
+
+def test_hover_and_outline_text():
+    md = hover_text(_Chunk(), "Parse the input.\nReturn the tree.", None, markdown=True)
+    assert md == "**method `Parser.parse`**\n\nParse the input.  \nReturn the tree."
+    assert hover_text(_Chunk(), None, "summarizing…", markdown=True).endswith("*summarizing…*")
+    assert hover_text(_Chunk(), "", None, markdown=False) == "method Parser.parse\n\n(no summary)"
+    assert first_line("\n  First.\nSecond.") == "First." and first_line("") == "(no summary)"
+    out = outline_markdown("/x/mod.py", [{"kind": "class", "qualname": "K", "line": 0, "depth": 0, "summary": "A K."},
+                                         {"kind": "method", "qualname": "K.m", "line": 1, "depth": 1,
+                                          "summary": None}])
+    assert out == "# mod.py\n\n- **class `K`** (line 1): A K.\n  - **method `K.m`** (line 2): (no summary)\n"
+
+
+def test_engine_visible_chunks_go_first(tmp_path, monkeypatch, fake_model_dir):
+    monkeypatch.setattr("codesum.modelfiles.load_manifest", _fake_manifest)
+    fake = FakeSummarizer()
+    engine, _ = make_engine(tmp_path, fake_model_dir, fake, batch_size=1)
+    engine.load_model()
+    gate = threading.Event()
+    engine.scheduler.set_summarize(lambda codes, timeout=None: (gate.wait(5), fake.summarize(codes))[1])
+    engine.scheduler.submit(("fake@1", "blocker"), "def blocker():\n  pass", Priority.OPEN)
+    time.sleep(0.05)
+    engine.set_visible("file:///t.py", [(8, 9)])  # may come before the document is open
+    engine.update_document("file:///t.py", "/t.py", DOC, 1)
+    assert engine.scheduler.snapshot()["queued_by_priority"]["visible"] == 2  # K (spans line 8) and K.n
+    gate.set()
+    assert engine.scheduler.wait_idle(5)
+    firsts = [c[0].splitlines()[0].strip() for c in fake.calls]
+    assert firsts[1:3] == ["class K:", "def n(self):"] and firsts[3:] == ["def a(x):", "def m(self):"]
+    engine.shutdown()
