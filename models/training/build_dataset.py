@@ -1,0 +1,319 @@
+#!/usr/bin/env python
+"""Build the (code, summary) data set for training codesum's default model.
+
+    python models/training/build_dataset.py --out .cache/data [--cache .cache/corpus] [--jobs 2]
+        [--languages python,java,go,javascript,typescript]
+
+1. fetch the pinned sources (corpus_sources.py) into the cache with pip / apt-get / npm, re-using what is there;
+2. walk their source files in a fixed order (corpus_files.py) and chunk them with ``codesum.chunking``;
+3. keep documented functions, methods and classes: code = the chunk without its own docstring, doc = the first
+   sentence of the docstring / doc comment, cleaned; drop pairs like CodeSearchNet does (dataset_filters.py);
+4. de-duplicate (normalised code; same name + same summary), split by package (no package in two splits);
+5. write {train,valid,test}.jsonl sorted by id, stats.json, sources.json, and finally READY.
+
+Same inputs -> byte-identical outputs: no time stamps, no set or dict-order iteration in what is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # one thread per worker process
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import corpus_files  # noqa: E402
+import corpus_sources  # noqa: E402
+from dataset_filters import (  # noqa: E402
+    assign_splits,
+    clean_rdoc,
+    code_drop_reason,
+    dedup,
+    doc_drop_reason,
+    drop_signature_line,
+    name_drop_reason,
+    normalize_summary,
+    strip_leading_name,
+)
+
+log = logging.getLogger("build_dataset")
+
+ROOT = HERE.parent.parent
+LANGUAGES = ("python", "java", "go", "javascript", "typescript")  # the default build
+EXTRA_LANGUAGES = ("rust", "ruby", "php")  # opt-in: --languages python,java,go,javascript,typescript,rust,ruby,php
+MAX_CODE_TOKENS = 512  # CodeT5 BPE tokens, <s> and </s> included
+# Cheap bound before tokenizing: code this long cannot fit MAX_CODE_TOKENS (a token averages well under 16 chars)
+MAX_CODE_CHARS = 16 * MAX_CODE_TOKENS
+MIN_TEST = {"python": 1000, "java": 500, "go": 500, "javascript": 500, "typescript": 200, "rust": 300, "ruby": 300,
+            "php": 300}
+MIN_VALID = dict(MIN_TEST)
+# Languages whose packages overlap are split together, so a package is in one split for all its languages.
+SPLIT_GROUPS = (("python",), ("java",), ("go",), ("javascript", "typescript"), ("rust",), ("ruby",), ("php",))
+FIELDS = ("id", "language", "package", "path", "name", "code", "doc")
+
+# ------------------------------------------------------------------------------------------ per-file worker
+
+_TOK = None
+
+
+def _tokenizer():
+    global _TOK
+    if _TOK is None:
+        from codesum.tokenization import build_tokenizer
+
+        _TOK = build_tokenizer()
+    return _TOK
+
+
+def _truncate_to_tokens(code: str, enc, limit: int) -> str:
+    """Cut ``code`` at the last line break that keeps it within ``limit`` tokens (specials included)."""
+    # enc.offsets[i] is the char span of token i; tokens 0 and -1 are <s> / </s> with (0, 0)
+    cut_token = limit - 2
+    end_char = enc.offsets[cut_token][0] if cut_token < len(enc.offsets) - 1 else len(code)
+    nl = code.rfind("\n", 0, end_char)
+    return code[:nl].rstrip() if nl > 0 else code[:end_char].rstrip()
+
+
+def process_file(args: tuple[str, str, str, str]) -> tuple[str, list[dict], dict[str, int]]:
+    """One source file -> (candidate records, drop counts). Pure function of its input (runs in worker processes)."""
+    from codesum.chunking import chunk_text, first_sentence, strip_doc
+    from codesum.summarizer import prepare_code
+
+    language, package, path, text = args
+    drops: Counter[str] = Counter()
+    try:
+        chunks = chunk_text(text, language, min_lines=1)
+    except Exception as e:  # a chunker failure on one file must not stop the build
+        log.debug("chunking %s failed: %s", path, e)
+        drops["file_chunk_error"] += 1
+        return language, [], dict(drops)
+    cands = []
+    for ch in chunks:
+        drops["chunks"] += 1
+        if not ch.doc:
+            drops["no_doc"] += 1
+            continue
+        reason = name_drop_reason(ch.name, language, ch.kind)
+        if reason is None:
+            raw = drop_signature_line(ch.doc, ch.name) if language == "python" else ch.doc
+            summary = first_sentence(raw)
+            if language == "ruby":
+                summary = clean_rdoc(summary)
+            summary = normalize_summary(summary)
+            if language == "go":
+                summary = strip_leading_name(summary, ch.name)
+            reason = doc_drop_reason(ch.doc, summary)
+        if reason is None:
+            if ch.kind != "class" and len(ch.text) > MAX_CODE_CHARS:
+                reason = "code_too_long"
+            else:
+                code = prepare_code(strip_doc(ch))
+                if ch.kind == "class" and len(code) > MAX_CODE_CHARS:
+                    nl = code.rfind("\n", 0, MAX_CODE_CHARS)
+                    code = code[: nl if nl > 0 else MAX_CODE_CHARS].rstrip()
+                reason = code_drop_reason(code)
+        if reason is not None:
+            drops[reason] += 1
+            continue
+        cands.append({"kind": ch.kind, "name": ch.qualname or ch.name, "bare": ch.name, "line": ch.start[0],
+                      "code": code, "doc": summary})
+    if cands:
+        encs = _tokenizer().encode_batch([c["code"] for c in cands])
+        kept = []
+        for c, enc in zip(cands, encs):
+            if len(enc.ids) > MAX_CODE_TOKENS:
+                if c["kind"] != "class":
+                    drops["code_too_long"] += 1
+                    continue
+                c["code"] = _truncate_to_tokens(c["code"], enc, MAX_CODE_TOKENS)
+                drops["class_truncated (kept)"] += 1
+                if code_drop_reason(c["code"]) is not None:
+                    drops["code_too_short"] += 1
+                    continue
+            kept.append(c)
+        cands = kept
+    out = []
+    for c in cands:
+        out.append({"language": language, "package": package, "path": path, "name": c["name"], "bare": c["bare"],
+                    "line": c["line"], "code": c["code"], "doc": c["doc"]})
+    return language, out, dict(drops)
+
+
+# ------------------------------------------------------------------------------------------ driver
+
+
+def fetch_all(cache: Path, languages: tuple[str, ...]) -> list[corpus_sources.Fetched]:
+    fetched: list[corpus_sources.Fetched] = []
+    if "python" in languages:
+        fetched += corpus_sources.fetch_pypi(cache)
+    debs = tuple(d for d in corpus_sources.DEBIAN_PACKAGES if d[2] in languages)
+    if debs:
+        fetched += corpus_sources.fetch_debian(cache, debs)
+    if {"javascript", "typescript"} & set(languages):
+        fetched += corpus_sources.fetch_npm(cache)
+    return fetched
+
+
+def iter_sources(fetched, cache: Path, languages: tuple[str, ...]):
+    if "python" in languages:
+        yield from corpus_files.iter_stdlib()
+    for f in fetched:
+        if f.kind == "pypi":
+            yield from corpus_files.iter_pypi(f)
+        elif f.kind == "debian":
+            yield from corpus_files.iter_debian(f, cache)
+        elif f.kind == "npm":
+            yield from (sf for sf in corpus_files.iter_npm(f) if sf.language in languages
+                        or (sf.language == "tsx" and "typescript" in languages))
+
+
+def source_records(fetched, cache: Path, languages: tuple[str, ...] = LANGUAGES) -> list[dict]:
+    out = []
+    if "python" in languages:
+        out.append({"kind": "python-stdlib", "name": "cpython", "version": sys.version.split()[0],
+                    "license": "PSF-2.0", "file": "Lib/ of the interpreter running the build", "sha256": None})
+    for f in fetched:
+        rec = f.record()
+        if f.kind == "pypi":
+            rec["license"] = corpus_files.pypi_license(f)
+        elif f.kind == "debian":
+            rec["license"] = corpus_files.debian_license(f, cache)
+        else:
+            rec["license"] = corpus_files.npm_license(f)
+        out.append(rec)
+    return out
+
+
+def make_id(rec: dict) -> str:
+    h = hashlib.sha256(f"{rec['language']}\0{rec['path']}\0{rec['line']}\0{rec['name']}".encode("utf-8",
+                                                                                              "surrogatepass"))
+    return f"{rec['language']}-{h.hexdigest()[:16]}"
+
+
+def write_jsonl(path: Path, records: list[dict]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        for r in records:
+            f.write(json.dumps({k: r[k] for k in FIELDS}, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int) -> dict:
+    t0 = time.monotonic()
+    cache.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    ready = out / "READY"
+    if ready.exists():
+        ready.unlink()
+    fetched = fetch_all(cache, languages)
+    log.info("fetched %d sources in %.0fs", len(fetched), time.monotonic() - t0)
+
+    drops: dict[str, Counter[str]] = {lang: Counter() for lang in languages}
+    files: Counter[str] = Counter()
+    cands: list[dict] = []
+
+    def tasks():
+        for sf in iter_sources(fetched, cache, languages):
+            lang = "typescript" if sf.language == "tsx" else sf.language
+            files[lang] += 1
+            yield (sf.language, sf.package, sf.path, sf.text)
+
+    def mined():
+        if jobs > 1:
+            ctx = multiprocessing.get_context("fork")
+            with ctx.Pool(jobs) as pool:
+                yield from pool.imap(process_file, tasks(), chunksize=8)  # results come back in input order
+        else:
+            yield from map(process_file, tasks())
+
+    for n, (lang, recs, d) in enumerate(mined(), 1):
+        if n % 2000 == 0:
+            log.info("%d files, %d candidates, %.0fs", n, len(cands), time.monotonic() - t0)
+        cands.extend(recs)
+        drops["typescript" if lang == "tsx" else lang].update(d)
+    log.info("mined %d candidates in %.0fs", len(cands), time.monotonic() - t0)
+
+    for r in cands:
+        if r["language"] == "tsx":
+            r["language"] = "typescript"
+        r["id"] = make_id(r)
+    # De-duplicate in a fixed order: language, package, path, position.
+    cands.sort(key=lambda r: (r["language"], r["package"], r["path"], r["line"], r["name"], r["id"]))
+    dup_counts: dict[str, Counter[str]] = {}
+    kept = []
+    for lang in languages:
+        c: dict[str, int] = {}
+        kept += dedup([r for r in cands if r["language"] == lang], c)
+        drops[lang].update(c)
+
+    splits: dict[str, list[dict]] = {"train": [], "valid": [], "test": []}
+    assignment: dict[str, dict[str, str]] = {}
+    for group in SPLIT_GROUPS:
+        group_langs = [lang for lang in group if lang in languages]
+        if not group_langs:
+            continue
+        recs = [r for r in kept if r["language"] in group_langs]
+        sizes = Counter(r["package"] for r in recs)
+        total = sum(sizes.values())
+        # the held-out minimum never takes more than 10% of a group per split
+        mins_t = {"test": min(sum(MIN_TEST.get(lang, 0) for lang in group_langs), total // 10),
+                  "valid": min(sum(MIN_VALID.get(lang, 0) for lang in group_langs), total // 10)}
+        split_of = assign_splits(dict(sorted(sizes.items())), minimum=mins_t)
+        for lang in group_langs:
+            langs_pk = {r["package"] for r in recs if r["language"] == lang}
+            assignment[lang] = {p: split_of[p] for p in sorted(langs_pk)}
+        for r in recs:
+            splits[split_of[r["package"]]].append(r)
+    for name in splits:
+        splits[name].sort(key=lambda r: r["id"])
+        write_jsonl(out / f"{name}.jsonl", splits[name])
+
+    counts = {lang: {s: sum(1 for r in splits[s] if r["language"] == lang) for s in splits} for lang in languages}
+    packages = {lang: {s: sorted(p for p, a in assignment[lang].items() if a == s) for s in splits}
+                for lang in languages}
+    stats = {
+        "python_version": sys.version.split()[0],
+        "max_code_tokens": MAX_CODE_TOKENS,
+        "files": dict(sorted(files.items())),
+        "drops": {lang: dict(sorted(drops[lang].items())) for lang in languages},
+        "counts": counts,
+        "packages": packages,
+        "runtime_s": None,  # filled in the log only: outputs carry no timing
+    }
+    (out / "stats.json").write_text(json.dumps(stats, indent=1, sort_keys=True) + "\n")
+    sources = source_records(fetched, cache, languages)
+    (out / "sources.json").write_text(json.dumps(sources, indent=1, sort_keys=True) + "\n")
+    (out / "READY").write_text("".join(f"{n}.jsonl {len(splits[n])}\n" for n in splits))
+    log.info("wrote %s in %.0fs: %s", out, time.monotonic() - t0, json.dumps(counts))
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=ROOT / ".cache" / "data")
+    p.add_argument("--cache", type=Path, default=ROOT / ".cache" / "corpus")
+    p.add_argument("--languages", default=",".join(LANGUAGES))
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument("-v", "--verbose", action="store_true")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if a.verbose else logging.INFO, format="%(asctime)s %(message)s")
+    langs = tuple(x.strip() for x in a.languages.split(",") if x.strip())
+    unknown = [x for x in langs if x not in LANGUAGES + EXTRA_LANGUAGES]
+    if unknown:
+        p.error(f"unknown language(s): {', '.join(unknown)}")
+    build(a.out.resolve(), a.cache.resolve(), langs, a.jobs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

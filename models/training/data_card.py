@@ -1,0 +1,222 @@
+"""Render the data card (models/DATA_CARD.md) from a build's stats.json and sources.json.
+
+    python models/training/data_card.py .cache/data [--out models/DATA_CARD.md] [--runtime "11 min on 2 cores"]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from corpus_sources import DEBIAN_PACKAGES
+
+SPLITS = ("train", "valid", "test")
+
+FILTERS = [
+    ("no_doc", "the chunk has no docstring / doc comment (not a candidate; counted for reference)"),
+    ("test_function", "test functions: names test_* / *_test / Test* / *Tests, Go Test*/Benchmark*/Example*/Fuzz*"),
+    ("dunder", "Python dunder methods other than __init__ and __call__"),
+    ("doc_inherit", "{@inheritDoc} / @inheritdoc anywhere in the doc (overridden members)"),
+    ("doc_empty", "nothing left of the first sentence (doc starts with tags, a section or a doctest)"),
+    ("doc_non_english", "more than 20% of the summary's letters are non-ASCII"),
+    ("doc_boilerplate", "TODO/FIXME, constructor boilerplate, auto-generated, copyright, created by, author, "
+                        "license, deprecated, see super, 'Initialize self', tag-only docs"),
+    ("doc_truncated", "the first-sentence cut went wrong: ends on an abbreviation such as '(e.g.' or leaves a "
+                      "bracket open"),
+    ("doc_too_short", "summary under 3 word tokens"),
+    ("doc_too_long", "summary over 40 word tokens"),
+    ("code_too_short", "code (doc removed) under 3 non-blank lines"),
+    ("code_minified", "a code line over 1000 characters"),
+    ("code_too_long", "functions / methods over 512 CodeT5 tokens (or 8192 characters): dropped"),
+    ("class_truncated (kept)", "classes over 512 CodeT5 tokens: kept, cut at the last line break within 512 tokens"),
+    ("dup_code", "duplicate code (all white space removed), first occurrence kept"),
+    ("dup_doc_name", "same name and same summary (case, punctuation, spacing ignored), first kept"),
+    ("file_chunk_error", "files the chunker could not process"),
+]
+
+
+def render_extra(stats: dict, sources: list[dict]) -> list[str]:
+    """Section for an optional-language build (--languages rust,ruby,php) kept in its own directory."""
+    counts = stats["counts"]
+    langs = list(counts)
+    lines = ["", "## Optional languages (separate build)", "",
+             "Built on demand into their own directory with "
+             f"`python models/training/build_dataset.py --out .cache/data-extra --languages {','.join(langs)}`; "
+             "same filters and the same record format. Their split groups are independent of the default "
+             "languages', so these files can be concatenated with the default ones without any package crossing "
+             "splits.", "",
+             "| language | train | valid | test | total |", "| --- | ---: | ---: | ---: | ---: |"]
+    for lang in langs:
+        c = counts[lang]
+        lines.append(f"| {lang} | {c['train']:,} | {c['valid']:,} | {c['test']:,} | {sum(c.values()):,} |")
+    lines += ["", "Held-out packages: " + "; ".join(
+        f"{lang} {sp}: " + ", ".join(f"`{p}`" for p in stats["packages"][lang][sp])
+        for lang in langs for sp in ("valid", "test")), ""]
+    drops = stats["drops"]
+    lines += ["| reason | " + " | ".join(langs) + " |", "| --- | " + " | ".join("---:" for _ in langs) + " |"]
+    keys = ["chunks"] + [k for k, _ in FILTERS]
+    for key in dict.fromkeys(keys):
+        lines.append(f"| {key} | " + " | ".join(f"{drops[lang].get(key, 0):,}" for lang in langs) + " |")
+    lines += ["", "Sources (Debian bookworm packages, `apt-get download NAME=VERSION`):", "",
+              "| package | version | language | license | file sha256 (prefix) |", "| --- | --- | --- | --- | --- |"]
+    deb_lang = {n: lang for n, _v, lang in DEBIAN_PACKAGES}
+    for s in sources:
+        if s["kind"] == "debian":
+            lines.append(f"| {s['name']} | {s['version']} | {deb_lang.get(s['name'], '?')} | {s['license']} | "
+                         f"`{s['sha256'][:16]}` |")
+    return lines
+
+
+def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[dict, list[dict]] | None = None) -> str:
+    counts = stats["counts"]
+    langs = list(counts)
+    lines = ["# Data card: codesum code-summarization data set", ""]
+    lines += [
+        "Pairs of (code, one-sentence summary) mined from permissively-licensed and copyleft-with-exception "
+        "open-source code that we fetch ourselves with the ordinary package clients (pip, apt-get, npm). "
+        "The summary is the first sentence of the function's / class's own docstring or doc comment; the code "
+        "is the chunk as codesum's tree-sitter chunker cuts it, with its own docstring removed (Python) — other "
+        "languages' doc comments sit above the chunk and are never part of it.",
+        "",
+        "Files (not committed; `.cache/` is ignored): `.cache/data/{train,valid,test}.jsonl`, one JSON object a line",
+        '`{"id", "language", "package", "path", "name", "code", "doc"}`, sorted by `id`; `stats.json` (file counts, '
+        "drop counts, per-split package lists), `sources.json` (every input with version, sha256 and license), "
+        "and `READY` (written last).",
+        "",
+        "## Counts",
+        "",
+        "| language | train | valid | test | total |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    tot = {s: 0 for s in SPLITS}
+    for lang in langs:
+        c = counts[lang]
+        for s in SPLITS:
+            tot[s] += c[s]
+        lines.append(f"| {lang} | {c['train']:,} | {c['valid']:,} | {c['test']:,} | {sum(c.values()):,} |")
+    lines.append(f"| **all** | {tot['train']:,} | {tot['valid']:,} | {tot['test']:,} | {sum(tot.values()):,} |")
+    lines += ["", "Source files read per language: " + ", ".join(f"{k} {v:,}" for k, v in stats["files"].items()),
+              ""]
+    lines += ["### Held-out packages", ""]
+    for lang in langs:
+        for s in ("valid", "test"):
+            pk = stats["packages"][lang][s]
+            lines.append(f"- {lang} {s} ({len(pk)}): " + ", ".join(f"`{p}`" for p in pk))
+    lines += [
+        "",
+        "## Splits",
+        "",
+        "By package, never by function: every package (a PyPI distribution, an npm package, one top-level module of "
+        "the Python standard library, one JDK module, one Go standard-library directory — `cmd/*`, `internal/*`, "
+        "`runtime/*` one level deeper) is entirely in one split. Splits are assigned per group of languages that "
+        "share packages (Python; Java; Go; JavaScript + TypeScript, which come from the same npm packages; each "
+        "optional language alone), so a package is in one split for all its languages. In a group, packages are "
+        "visited in the order of sha256(`codesum-split-1` NUL package); each goes to `test`, else `valid`, while "
+        "that split is below its quota (5% of the group's pairs, at least 1,000 for Python, 500 for Java and Go, "
+        "700 for JavaScript + TypeScript, 300 for each optional language — but never more than 10% of a group) "
+        "and the package would not push it past 1.5x the quota; everything else is `train`. De-duplication runs "
+        "before the split, over all packages of a language, so no code is in two splits.",
+        "",
+        "## Filters (CodeSearchNet-style) and what they dropped",
+        "",
+        "Counted per chunk, first matching reason only, in this order: name, doc, code, length; then de-duplication.",
+        "",
+        "| reason | what | " + " | ".join(langs) + " |",
+        "| --- | --- | " + " | ".join("---:" for _ in langs) + " |",
+    ]
+    drops = stats["drops"]
+    lines.append("| chunks | functions, methods and classes found | "
+                 + " | ".join(f"{drops[lang].get('chunks', 0):,}" for lang in langs) + " |")
+    for key, what in FILTERS:
+        lines.append(f"| {key} | {what} | " + " | ".join(f"{drops[lang].get(key, 0):,}" for lang in langs) + " |")
+    lines += [
+        "",
+        "Doc clean-up before filtering: `codesum.chunking.first_sentence` (first paragraph up to the first tag / "
+        "section, first sentence, inline markup removed); for Python a leading C-style signature line "
+        "(`name(args) -> ret`) is dropped first; then reST roles / literals, Javadoc inline tags, HTML tags and "
+        "entities and Markdown links are reduced to their text, the first letter is upper-cased and a final period "
+        "added when the sentence ends in a word. Go summaries written as `Name verbs ...` lose the leading name "
+        "(`Join concatenates ...` -> `Concatenates ...`) so summaries read alike across languages.",
+        "",
+        "Files skipped: tests, examples, docs, benchmarks, fixtures, vendored copies (`test(s)/`, `testdata/`, "
+        "`_vendor/`, `vendor/`, `extern/`, `node_modules/`, `*_test.go`, `test_*.py`, `*.spec.ts`, ...), "
+        "`*.min.js`, `*.d.ts`, files with a 1,500-character line (minified), generated Go files, files over 600 kB, "
+        "non-UTF-8 files; npm packages that ship `src/` or `lib/` contribute only those (not their `dist/` builds); "
+        "JDK modules `jdk.internal.*`, `jdk.incubator.*`, `jdk.localedata`, `jdk.charsets`; the stdlib's `test`, "
+        "`idlelib`, `lib2to3`, `tkinter`, `turtledemo`, `ensurepip`, `encodings`, `pydoc_data`.",
+        "",
+        f"Code is stored as the model sees it (`codesum.summarizer.prepare_code`: tabs expanded, trailing blanks "
+        "dropped). Token counts use the CodeT5 BPE tokenizer shipped in `codesum/assets` "
+        f"(max {stats['max_code_tokens']} tokens, `<s>`/`</s>` included).",
+        "",
+        "## Sources",
+        "",
+        f"- Python standard library of CPython {stats['python_version']} (the interpreter running the build; "
+        "PSF-2.0).",
+    ]
+    deb_lang = {n: lang for n, _v, lang in DEBIAN_PACKAGES}
+    debs = [s for s in sources if s["kind"] == "debian"]
+    for s in debs:
+        lines.append(f"- Debian bookworm `{s['name']}` {s['version']} ({deb_lang.get(s['name'], '?')}; "
+                     f"{s['license']}), sha256 `{s['sha256'][:16]}…`")
+    pypi = [s for s in sources if s["kind"] == "pypi"]
+    npm = [s for s in sources if s["kind"] == "npm"]
+    lines += ["", f"PyPI ({len(pypi)} distributions, wheels, `pip download --no-deps --only-binary :all:`):", "",
+              "| package | version | license | file sha256 (prefix) |", "| --- | --- | --- | --- |"]
+    for s in pypi:
+        lines.append(f"| {s['name']} | {s['version']} | {s['license']} | `{s['sha256'][:16]}` |")
+    lines += ["", f"npm ({len(npm)} packages, `npm pack NAME@VERSION`):", "",
+              "| package | version | license | file sha256 (prefix) |", "| --- | --- | --- | --- |"]
+    for s in npm:
+        lines.append(f"| {s['name']} | {s['version']} | {s['license']} | `{s['sha256'][:16]}` |")
+    lines += [
+        "",
+        "Licenses are as declared by each package (wheel METADATA `License-Expression` / license classifiers, "
+        "npm `package.json`, the Debian copyright file; OpenJDK is GPL-2.0 with the Classpath exception). The data "
+        "set is used only to train the model; no source code from it ships with codesum.",
+        "",
+        "## Rebuild",
+        "",
+        "```",
+        "python models/training/build_dataset.py --out .cache/data      # fetch (cached in .cache/corpus) + build",
+        "python models/training/build_dataset.py --out .cache/data-extra --languages rust,ruby,php   # optional",
+        "python models/training/data_card.py .cache/data --extra .cache/data-extra --out models/DATA_CARD.md",
+        "```",
+        "",
+        "Needs the project virtualenv (`codesum` with its tree-sitter grammars and tokenizer), `pip`, `apt-get` with "
+        "`dpkg-deb` (Debian bookworm package lists; run `apt-get update` once) and `npm`. A source that cannot be "
+        "fetched is logged and left out (the build goes on), which changes the output: check the log and "
+        "`sources.json`. Debian security updates can retire a pinned `+debNuN` version; the pins then need a bump.",
+        "",
+        "Deterministic: the same pinned inputs and interpreter give byte-identical JSONL files (sorted output, "
+        "no time stamps, hash-based splits, results gathered in input order whatever `--jobs` is). The pins live "
+        "in `models/training/corpus_sources.py`; `sources.json` records what was actually read.",
+    ]
+    if runtime:
+        lines += ["", f"Measured build time: {runtime}."]
+    if extra is not None:
+        lines += render_extra(*extra)
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("data", type=Path)
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "DATA_CARD.md")
+    p.add_argument("--runtime", default=None)
+    p.add_argument("--extra", type=Path, default=None, help="an optional-language build directory to add")
+    a = p.parse_args(argv)
+    stats = json.loads((a.data / "stats.json").read_text())
+    sources = json.loads((a.data / "sources.json").read_text())
+    extra = None
+    if a.extra is not None:
+        extra = (json.loads((a.extra / "stats.json").read_text()), json.loads((a.extra / "sources.json").read_text()))
+    a.out.write_text(render(stats, sources, a.runtime, extra))
+    print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

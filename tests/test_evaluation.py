@@ -1,0 +1,278 @@
+"""codesum.evaluation: CodeXGLUE smoothed BLEU-4, degenerate-output detection, and `codesum eval` with a stub model."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from codesum.evaluation import bleu, metrics
+from codesum.evaluation.bleu import corpus_bleu, normalize, sentence_bleu, split_puncts
+from codesum.evaluation.metrics import exact_match, is_degenerate, report
+
+# ------------------------------------------------------------------------------------------------ BLEU
+
+
+def test_identical_sentences_score_one():
+    assert sentence_bleu("Return the sum of a and b.", "return the sum of a and b .") == pytest.approx(1.0)
+    assert corpus_bleu(["Return the sum of a and b."], ["Return the sum of a and b."]) == pytest.approx(100.0)
+
+
+def test_one_wrong_token_hand_computed():
+    # 4 tokens each; p1 = 3/4; smoothed p2 = (2+1)/(3+1), p3 = (1+1)/(2+1), p4 = (0+1)/(1+1); no length penalty
+    expected = (3 / 4 * 3 / 4 * 2 / 3 * 1 / 2) ** 0.25
+    assert sentence_bleu("a b c d", "a b c e") == pytest.approx(expected, rel=1e-12)
+
+
+def test_short_hypothesis_brevity_penalty():
+    # all n-grams of "a b" match (p3, p4 smoothed to (0+1)/(0+1)); penalty exp(1 - (6+1)/(2+1))
+    assert sentence_bleu("a b c d e f", "a b") == pytest.approx(math.exp(1 - 7 / 3), rel=1e-12)
+
+
+def test_longer_hypothesis_has_no_penalty():
+    # hyp "a b c d x" vs ref "a b c d": p1 4/5, p2 (3+1)/(4+1), p3 (2+1)/(3+1), p4 (1+1)/(2+1)
+    expected = (4 / 5 * 4 / 5 * 3 / 4 * 2 / 3) ** 0.25
+    assert sentence_bleu("a b c d", "a b c d x") == pytest.approx(expected, rel=1e-12)
+
+
+def test_punctuation_is_a_token_and_case_is_ignored():
+    # "Returns the value." -> returns the value . (4 tokens); hypothesis 3 tokens, all n-grams match
+    assert sentence_bleu("Returns the value.", "RETURNS the value") == pytest.approx(math.exp(1 - 5 / 4), rel=1e-12)
+
+
+def test_empty_hypothesis_scores_exp_minus_ref_len():
+    # CodeXGLUE quirk: no tokens -> precisions smoothed to 1, penalty 1 - (5+1)/(0+1) = -5
+    assert sentence_bleu("a b c d e", "") == pytest.approx(math.exp(-5), rel=1e-12)
+
+
+def test_no_overlap_is_near_zero():
+    assert sentence_bleu("open the file", "close a socket") < 1e-6 * 100
+
+
+def test_unigram_precision_is_not_smoothed_but_clipped():
+    # "the the the" vs "the cat": unigram matches clipped to 1 of 3
+    p1, p2, p3 = 1 / 3, (0 + 1) / (2 + 1), (0 + 1) / (1 + 1)
+    p4 = (0 + 1) / (0 + 1)
+    assert sentence_bleu("the cat", "the the the") == pytest.approx((p1 * p2 * p3 * p4) ** 0.25, rel=1e-12)
+
+
+def test_multiple_references_use_max_counts_and_shortest_length():
+    one = sentence_bleu(["a b c d", "a b"], "a b c d")
+    # max counts cover every n-gram of the hypothesis; shortest reference (2) -> no penalty for a longer hypothesis
+    assert one == pytest.approx(1.0)
+
+
+def test_split_puncts_and_normalize():
+    assert split_puncts("  Don't use x.y, 1.5!  ") == "don ' t use x . y , 1 . 5 !"
+    assert normalize("a&amp;b &lt;c&gt; x-\ny") == ["a", "&", "b", "<", "c", ">", "xy"]
+    assert normalize("1.5 and 3-4") == ["1.5", "and", "3", "-", "4"]
+    assert normalize("<skipped>hello") == ["hello"]
+
+
+def test_corpus_bleu_is_mean_of_sentences_times_100():
+    refs = ["a b c d", "a b c d e f"]
+    hyps = ["a b c e", "a b"]
+    expected = 100 * (sentence_bleu(refs[0], hyps[0]) + sentence_bleu(refs[1], hyps[1])) / 2
+    assert corpus_bleu(refs, hyps) == pytest.approx(expected)
+    assert corpus_bleu([], []) == 0.0
+    with pytest.raises(ValueError):
+        corpus_bleu(["a"], [])
+
+
+def test_module_exports():
+    assert bleu.sentence_bleu is sentence_bleu
+    assert metrics.report is report
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        ".",
+        "the the the",
+        "Returns the the the value",
+        "get value get value get value",
+        "a a b b a b c a",  # 5 of 8 words are repeats
+    ],
+)
+def test_degenerate(text):
+    assert is_degenerate(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Return the sum of a and b.",
+        "Returns the value of the key, or the default value.",  # "the" x3 and "value" x2 but not in a row
+        "Close the file.\nFlushes buffers first.",
+        "a a b",  # a run of two is fine
+        "get value get value",  # a bigram twice is fine
+    ],
+)
+def test_not_degenerate(text):
+    assert not is_degenerate(text)
+
+
+def test_exact_match_ignores_case_spacing_and_line_breaks():
+    assert exact_match("Return the sum.", "return  the sum .")
+    assert exact_match("Open the file. Read it.", "Open the file.\nRead it.")
+    assert not exact_match("Return the sum.", "Return the sum")
+
+
+def test_report():
+    rep = report("python", ["Return the sum.", "Open a file."], ["Return the sum.", ""], seconds=0.5)
+    assert rep.n == 2
+    assert rep.exact_match == 0.5
+    assert rep.degenerate == 0.5 and rep.empty == 0.5
+    assert rep.ms_per_summary == pytest.approx(250.0)
+    assert rep.bleu == pytest.approx(100 * (1.0 + math.exp(-4)) / 2)
+    assert set(rep.to_dict()) >= {"language", "n", "bleu", "exact_match", "degenerate", "ms_per_summary"}
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+class StubSummarizer:
+    """Echoes a fixed answer per code: exact for code containing 'sum', empty for 'empty', else a degenerate one."""
+
+    model_id = "stub-0"
+    calls: list[list[str]] = []
+
+    @classmethod
+    def load(cls, model_dir, **kwargs):
+        cls.loaded_from = model_dir
+        cls.calls = []
+        return cls()
+
+    def summarize(self, codes, timeout=None):
+        assert timeout is None
+        type(self).calls.append(list(codes))
+        out = []
+        for c in codes:
+            if "sum" in c:
+                out.append("Return the sum of a and b.")
+            elif "empty" in c:
+                out.append("")
+            else:
+                out.append("value value value")
+        return out
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    recs = [
+        {"id": "python-1", "language": "python", "name": "add", "code": "def add(a, b):\n    return sum([a, b])",
+         "doc": "Return the sum of a and b."},
+        {"id": "python-2", "language": "python", "name": "nothing", "code": "def f():\n    empty()",
+         "doc": "Do nothing at all."},
+        {"id": "go-1", "language": "go", "name": "Get", "code": "func Get() int {\n\treturn v\n}",
+         "doc": "Returns the value."},
+    ]
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return path
+
+
+@pytest.fixture
+def stub(monkeypatch):
+    import codesum.summarizer
+
+    monkeypatch.setattr(codesum.summarizer, "Summarizer", StubSummarizer)
+    return StubSummarizer
+
+
+def test_cli_json(data_file, stub, capsys, tmp_path):
+    from codesum.cli import main
+
+    assert main(["eval", str(data_file), "--model", str(tmp_path), "--json", "--samples", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert stub.loaded_from == tmp_path
+    langs = {r["language"]: r for r in out["languages"]}
+    assert set(langs) == {"python", "go", "all"}
+    assert langs["python"]["n"] == 2 and langs["go"]["n"] == 1 and langs["all"]["n"] == 3
+    assert langs["python"]["exact_match"] == 0.5
+    assert langs["python"]["degenerate"] == 0.5
+    assert langs["go"]["degenerate"] == 1.0
+    assert langs["python"]["bleu"] == pytest.approx(
+        100 * (1.0 + sentence_bleu("Do nothing at all.", "")) / 2)
+    assert langs["all"]["bleu"] == pytest.approx(corpus_bleu(
+        ["Return the sum of a and b.", "Do nothing at all.", "Returns the value."],
+        ["Return the sum of a and b.", "", "value value value"]))
+    assert out["model_id"] == "stub-0"
+    assert len(out["samples"]) == 2
+    assert {"reference", "prediction", "language"} <= set(out["samples"][0])
+
+
+def test_cli_language_limit_and_text_output(data_file, stub, capsys, tmp_path):
+    from codesum.cli import main
+
+    assert main(["eval", str(data_file), "--model", str(tmp_path), "--language", "python", "--limit", "1",
+                 "--samples", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "BLEU-4" in text and "python" in text and "go " not in text
+    assert "reference:  Return the sum of a and b." in text
+    assert "prediction: Return the sum of a and b." in text
+    assert sum(len(c) for c in stub.calls) == 1
+
+
+def test_cli_default_model_dir(data_file, stub, capsys, monkeypatch, tmp_path):
+    from codesum.cli import main
+
+    monkeypatch.setenv("CODESUM_MODEL_DIR", str(tmp_path / "m"))
+    assert main(["eval", str(data_file), "--json"]) == 0
+    from pathlib import Path
+
+    assert Path(stub.loaded_from) == tmp_path / "m"
+
+
+def test_cli_errors(tmp_path, stub, capsys):
+    from codesum.cli import main
+
+    assert main(["eval", str(tmp_path / "missing.jsonl"), "--model", str(tmp_path)]) == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"code": "x"}\n')
+    assert main(["eval", str(bad), "--model", str(tmp_path)]) == 2
+    assert "'doc'" in capsys.readouterr().err
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text('{"code": "x", "doc": "y", "language": "go"}\n')
+    assert main(["eval", str(ok), "--model", str(tmp_path), "--language", "rust"]) == 2
+
+
+def test_cli_model_error(data_file, monkeypatch, capsys, tmp_path):
+    import codesum.summarizer
+    from codesum.cli import main
+    from codesum.modelfiles import ModelError
+
+    class Broken:
+        @classmethod
+        def load(cls, model_dir, **kwargs):
+            raise ModelError(f"no model in {model_dir}")
+
+    monkeypatch.setattr(codesum.summarizer, "Summarizer", Broken)
+    assert main(["eval", str(data_file), "--model", str(tmp_path)]) == 2
+    assert "no model in" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------ real model
+
+
+def test_cli_with_tiny_real_model(tiny_model_dir, tiny_pairs, tmp_path, capsys):
+    """End to end: the session's tiny memorising model through the real Summarizer scores near-perfect BLEU."""
+    from codesum.cli import main
+
+    data = tmp_path / "tiny.jsonl"
+    data.write_text("".join(json.dumps({"id": f"t{i}", "language": "mixed", "code": c, "doc": d}) + "\n"
+                            for i, (c, d) in enumerate(tiny_pairs)))
+    assert main(["eval", str(data), "--model", str(tiny_model_dir), "--json", "--samples", "3"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (rep,) = out["languages"]
+    assert rep["n"] == len(tiny_pairs)
+    assert rep["bleu"] > 50
+    assert rep["degenerate"] < 0.5
+    assert rep["ms_per_summary"] > 0
+    assert len(out["samples"]) == 3
