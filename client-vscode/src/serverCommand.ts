@@ -1,0 +1,164 @@
+// Which command starts the codesum language server. Pure: the file system and process probes are injected,
+// so the unit tests can run every branch under plain Node.
+
+export interface ServerLaunch {
+  command: string;
+  args: string[];
+  /** Which setting or guess produced it, for the log and error messages. */
+  source: string;
+}
+
+export interface LaunchSettings {
+  /** `codesum.server.command`: the full command line (executable first); wins over everything else. */
+  command?: unknown;
+  /** `codesum.server.pythonPath`: a Python whose environment has the codesum package. */
+  pythonPath?: unknown;
+  /** Interpreters other settings point at (e.g. `python.defaultInterpreterPath`), tried before PATH. */
+  interpreterHints?: string[];
+  /** Workspace folder paths: their `.venv` / `venv` interpreters are tried first. */
+  workspaceFolders?: string[];
+}
+
+export interface Probe {
+  platform: string;
+  isFile(path: string): boolean;
+  /** The absolute path of an executable on PATH, or undefined. */
+  which(name: string): string | undefined;
+  /** Resolves to undefined when `python -c "import codesum.cli"` succeeds, else to a one-line reason (NOT_FOUND when
+   * there is no such program). */
+  importError(python: string): Promise<string | undefined>;
+}
+
+export class LaunchError extends Error {
+  constructor(message: string, readonly tried: string[]) {
+    super(message);
+    this.name = 'LaunchError';
+  }
+}
+
+const SERVE_ARGS = ['-m', 'codesum', 'serve'];
+
+/** What Probe.importError answers for a program that does not exist. */
+export const NOT_FOUND = 'not found';
+
+/** A command setting as an argv array: an array of strings, or a string split on whitespace (quotes respected). */
+export function parseCommand(value: unknown): string[] {
+  if (Array.isArray(value)) {
+    return value.filter((a): a is string => typeof a === 'string').map((a) => a.trim()).filter((a) => a !== '');
+  }
+  if (typeof value !== 'string') {
+    return [];
+  }
+  const argv: string[] = [];
+  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(value)) !== null) {
+    argv.push(m[1] ?? m[2] ?? m[3]);
+  }
+  return argv;
+}
+
+function venvPythons(folder: string, platform: string): string[] {
+  const sep = platform === 'win32' ? '\\' : '/';
+  const rel = platform === 'win32' ? ['Scripts', 'python.exe'] : ['bin', 'python'];
+  return ['.venv', 'venv'].map((dir) => [folder.replace(/[\\/]+$/, ''), dir, ...rel].join(sep));
+}
+
+/** Quote an argv for display. */
+export function formatCommand(launch: { command: string; args: string[] }): string {
+  return [launch.command, ...launch.args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ');
+}
+
+/**
+ * Resolves the server's command line:
+ * 1. `codesum.server.command` when set;
+ * 2. `codesum.server.pythonPath -m codesum serve` when set (checked: it must import codesum);
+ * 3. the first of: the workspace's `.venv`/`venv` Python, the interpreter hints, that imports codesum;
+ *    then a `codesum` executable on PATH; then `python3`/`python` on PATH that imports codesum.
+ * Throws LaunchError with a message a user can act on when nothing fits.
+ */
+export async function resolveServerLaunch(settings: LaunchSettings, probe: Probe): Promise<ServerLaunch> {
+  const argv = parseCommand(settings.command);
+  if (argv.length > 0) {
+    return { command: argv[0], args: argv.slice(1), source: 'codesum.server.command' };
+  }
+  const pythonPath = typeof settings.pythonPath === 'string' ? settings.pythonPath.trim() : '';
+  if (pythonPath !== '') {
+    const why = await probe.importError(pythonPath);
+    if (why === NOT_FOUND) {
+      throw new LaunchError(
+        `codesum.server.pythonPath is "${pythonPath}", but there is no such program. ` +
+          'Set it to a Python that has the codesum package, or clear it to let the extension look for one.',
+        [pythonPath],
+      );
+    }
+    if (why !== undefined) {
+      throw new LaunchError(
+        `codesum.server.pythonPath is "${pythonPath}", but that Python cannot run codesum: ${why}. ` +
+          `Install codesum into it (\`${pythonPath} -m pip install codesum\`) or change the setting.`,
+        [pythonPath],
+      );
+    }
+    return { command: pythonPath, args: [...SERVE_ARGS], source: 'codesum.server.pythonPath' };
+  }
+
+  const tried: string[] = [];
+  const reasons: string[] = [];
+  const tryPython = async (python: string, source: string): Promise<ServerLaunch | undefined> => {
+    if (tried.includes(python)) {
+      return undefined;
+    }
+    tried.push(python);
+    const why = await probe.importError(python);
+    if (why === undefined) {
+      return { command: python, args: [...SERVE_ARGS], source };
+    }
+    reasons.push(`${python}: ${why}`);
+    return undefined;
+  };
+
+  for (const folder of settings.workspaceFolders ?? []) {
+    for (const python of venvPythons(folder, probe.platform)) {
+      if (probe.isFile(python)) {
+        const found = await tryPython(python, `virtual environment ${python}`);
+        if (found) {
+          return found;
+        }
+      }
+    }
+  }
+  for (const hint of settings.interpreterHints ?? []) {
+    const python = hint.trim();
+    if (python !== '' && (probe.isFile(python) || probe.which(python) !== undefined)) {
+      const found = await tryPython(python, `interpreter setting ${python}`);
+      if (found) {
+        return found;
+      }
+    }
+  }
+  const exe = probe.which('codesum');
+  if (exe !== undefined) {
+    return { command: exe, args: ['serve'], source: 'codesum on PATH' };
+  }
+  tried.push('codesum');
+  reasons.push('codesum: not on PATH');
+  for (const name of probe.platform === 'win32' ? ['python', 'py'] : ['python3', 'python']) {
+    const python = probe.which(name);
+    if (python === undefined) {
+      tried.push(name);
+      reasons.push(`${name}: not on PATH`);
+      continue;
+    }
+    const found = await tryPython(python, `${name} on PATH`);
+    if (found) {
+      return found;
+    }
+  }
+  throw new LaunchError(
+    'No Python with the codesum package was found (' +
+      reasons.join('; ') +
+      '). Install it (`pip install codesum`, or `pip install -e .` in a checkout) or set ' +
+      '`codesum.server.pythonPath` (a Python that has codesum) or `codesum.server.command`.',
+    tried,
+  );
+}

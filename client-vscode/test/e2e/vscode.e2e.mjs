@@ -1,0 +1,387 @@
+// End-to-end test of the VS Code extension in a real VS Code (code-server) driven through headless Chromium.
+//
+// Started by test/e2e/run.sh, which provides everything through the environment:
+//   CODE_SERVER      the code-server executable (runs on Node 24: NODE24_BIN must be first on PATH)
+//   VSIX             the packaged extension
+//   CODESUM_PYTHON   a Python that has codesum (the extension gets it as codesum.server.pythonPath)
+//   CODESUM_E2E_MODEL_DIR  a real model directory (the extension gets it as codesum.modelDir)
+//   ARTIFACTS        where screenshots and logs go
+//   CHROMIUM         the browser (default /usr/bin/chromium)
+//   E2E_TIMEOUT_S    the whole test's limit (default 420)
+//
+// Steps: install the .vsix into a fresh extensions dir; start code-server on 127.0.0.1 on a free port, with a fresh
+// user-data dir, on a copy of test/e2e/workspace; open shapes.py; wait for the summary code lens; hover `add` and
+// assert the hover shows the model's summary; run "Codesum: Summarize File" and assert the outline opens. Screenshots
+// of each step land in ARTIFACTS. Everything it started is stopped, on success, failure or timeout.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const env = (name, fallback) => {
+  const v = process.env[name] ?? fallback;
+  if (v === undefined || v === '') {
+    throw new Error(`${name} is not set (run test/e2e/run.sh)`);
+  }
+  return v;
+};
+
+const CODE_SERVER = env('CODE_SERVER');
+const VSIX = path.resolve(env('VSIX'));
+const PYTHON = env('CODESUM_PYTHON');
+const MODEL_DIR = path.resolve(env('CODESUM_E2E_MODEL_DIR'));
+const ARTIFACTS = path.resolve(env('ARTIFACTS'));
+const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
+const TIMEOUT_S = Number(env('E2E_TIMEOUT_S', '420'));
+// What the tiny test model (tests/conftest.py TINY_PAIRS) answers for shapes.py's functions.
+const EXPECT = {
+  add: 'Add two numbers and return the sum.',
+  read_lines: 'Read a file and return its lines.',
+};
+
+const started = Date.now();
+const log = (msg) => console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
+
+const cleanups = [];
+async function cleanup() {
+  while (cleanups.length > 0) {
+    const fn = cleanups.pop();
+    try {
+      await fn();
+    } catch (e) {
+      console.error(`[e2e] cleanup: ${e?.message ?? e}`);
+    }
+  }
+}
+
+// The whole run's limit: whatever hangs, everything is stopped and the test fails.
+const watchdog = setTimeout(() => {
+  console.error(`[e2e] FAILED: the test did not finish in ${TIMEOUT_S} s`);
+  void cleanup().finally(() => process.exit(1));
+}, TIMEOUT_S * 1000);
+watchdog.unref();
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHttp(url, ms) {
+  const deadline = Date.now() + ms;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) {
+        return;
+      }
+      last = `HTTP ${res.status}`;
+    } catch (e) {
+      last = e?.message ?? String(e);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${url} did not answer in ${ms / 1000} s (${last})`);
+}
+
+function writeJson(file, value) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Copies the extension's Output channel and the other VS Code logs into the artifacts. */
+function collectLogs(userData) {
+  const logs = path.join(userData, 'logs');
+  if (!fs.existsSync(logs)) {
+    return;
+  }
+  const dest = path.join(ARTIFACTS, 'vscode-logs');
+  fs.rmSync(dest, { recursive: true, force: true });
+  fs.cpSync(logs, dest, { recursive: true });
+  const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? walk(path.join(dir, d.name)) : [path.join(dir, d.name)]));
+  for (const file of walk(dest)) {
+    if (/Codesum\.log$/.test(file)) {
+      fs.copyFileSync(file, path.join(ARTIFACTS, 'codesum-output.log'));
+    }
+  }
+}
+
+/** Runs a command from the command palette. */
+async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  const quickInput = page.locator('.quick-input-widget input');
+  await quickInput.waitFor({ state: 'visible', timeout: 15_000 });
+  await quickInput.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+  await quickInput.waitFor({ state: 'hidden', timeout: 15_000 });
+}
+
+async function main() {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codesum-vscode-e2e-'));
+  cleanups.push(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const userData = path.join(tmp, 'user-data');
+  const extensions = path.join(tmp, 'extensions');
+  const workspace = path.join(tmp, 'workspace');
+  const browserProfile = path.join(tmp, 'chromium-profile');
+  cleanups.push(() => collectLogs(userData));
+
+  fs.cpSync(path.join(here, 'workspace'), workspace, { recursive: true });
+  writeJson(path.join(workspace, '.vscode', 'settings.json'), {
+    'codesum.server.pythonPath': PYTHON,
+    'codesum.modelDir': MODEL_DIR,
+    'codesum.cacheDir': path.join(tmp, 'summary-cache'),
+    'codesum.hoverTimeoutMs': 20000,
+    'codesum.trace.server': 'messages',
+  });
+  writeJson(path.join(userData, 'User', 'settings.json'), {
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'workbench.welcomePage.walkthroughs.openOnInstall': false,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    'chat.disableAIFeatures': true,
+    'chat.commandCenter.enabled': false,
+    'security.workspace.trust.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'extensions.autoUpdate': false,
+    'extensions.autoCheckUpdates': false,
+    'extensions.ignoreRecommendations': true,
+    'update.mode': 'none',
+    'editor.hover.delay': 200,
+    'editor.minimap.enabled': false,
+    'window.commandCenter': false,
+    'workbench.colorTheme': 'Default Dark Modern',
+  });
+  const config = path.join(tmp, 'code-server.yaml');
+  fs.writeFileSync(config, 'auth: none\ncert: false\n');
+  const common = ['--config', config, '--user-data-dir', userData, '--extensions-dir', extensions];
+
+  log(`installing ${path.basename(VSIX)} into code-server`);
+  const install = spawnSync(CODE_SERVER, [...common, '--install-extension', VSIX], { encoding: 'utf8', timeout: 120_000 });
+  fs.writeFileSync(path.join(ARTIFACTS, 'install-extension.log'), `${install.stdout}\n${install.stderr}`);
+  if (install.status !== 0) {
+    throw new Error(`code-server --install-extension failed (${install.error?.message ?? `exit ${install.status}`}): ${install.stderr}`);
+  }
+  if (!fs.readdirSync(extensions).some((d) => d.startsWith('codesum.codesum-'))) {
+    throw new Error(`the extension is not in ${extensions} after --install-extension: ${fs.readdirSync(extensions).join(', ')}`);
+  }
+
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  log(`starting code-server on ${url}`);
+  const serverLog = fs.openSync(path.join(ARTIFACTS, 'code-server.log'), 'w');
+  const server = spawn(
+    CODE_SERVER,
+    [
+      ...common,
+      '--bind-addr', `127.0.0.1:${port}`,
+      '--auth', 'none',
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      '--ignore-last-opened',
+      workspace,
+    ],
+    { stdio: ['ignore', serverLog, serverLog], detached: true, env: { ...process.env, CODESUM_E2E: '1' } },
+  );
+  cleanups.push(async () => {
+    if (server.exitCode === null) {
+      try {
+        process.kill(-server.pid, 'SIGTERM'); // its whole process group: the extension host and the codesum server
+      } catch {
+        /* gone */
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+      try {
+        process.kill(-server.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  });
+  await waitForHttp(`${url}/healthz`, 60_000);
+
+  log('starting chromium');
+  const context = await chromium.launchPersistentContext(browserProfile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+    timeout: 60_000,
+  });
+  cleanups.push(() => context.close());
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(60_000);
+  const browserLog = [];
+  page.on('console', (m) => browserLog.push(`[${m.type()}] ${m.text()}`));
+  cleanups.push(() => fs.writeFileSync(path.join(ARTIFACTS, 'browser-console.log'), browserLog.join('\n') + '\n'));
+  const shot = async (name) => {
+    const file = path.join(ARTIFACTS, name);
+    await page.screenshot({ path: file });
+    log(`screenshot ${file}`);
+  };
+  cleanups.push(() => (page.isClosed() ? undefined : shot('last.png')));
+
+  await page.goto(`${url}/?folder=${encodeURIComponent(workspace)}`, { waitUntil: 'domcontentloaded' });
+  await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 90_000 });
+  log('workbench loaded');
+
+  // Open shapes.py from the Explorer.
+  const fileItem = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'shapes.py' });
+  await fileItem.first().waitFor({ state: 'visible', timeout: 60_000 });
+  await fileItem.first().click();
+  const editor = page.locator('.editor-instance .monaco-editor').first();
+  await editor.locator('.view-line', { hasText: 'def add(a, b):' }).waitFor({ state: 'visible', timeout: 30_000 });
+  log('shapes.py open');
+
+  // The extension's status-bar item: starting -> ready.
+  const status = page.locator('.statusbar-item', { hasText: 'Codesum' }).first();
+  await status.waitFor({ state: 'visible', timeout: 60_000 });
+
+  // Code lenses: the summaries arrive through workspace/codeLens/refresh.
+  const lens = editor.locator('.codelens-decoration', { hasText: EXPECT.add });
+  await lens.first().waitFor({ state: 'visible', timeout: 120_000 });
+  log(`code lens: "${(await lens.first().innerText()).trim()}"`);
+  const statusText = (await status.innerText()).trim();
+  const statusLabel = (await status.getAttribute('aria-label')) ?? '';
+  log(`status bar: "${statusText}" (${statusLabel})`);
+  if (!/Codesum/.test(statusText)) {
+    throw new Error(`status-bar item text is "${statusText}"`);
+  }
+
+  // Hover `add`: the hover widget must show the model's summary.
+  const hoverWidget = page.locator('.monaco-hover:not(.hidden)', { hasText: EXPECT.add });
+  const addToken = editor.locator('.view-line span span', { hasText: /^add$/ }).first();
+  let hovered = false;
+  for (let attempt = 1; attempt <= 5 && !hovered; attempt++) {
+    await page.mouse.move(5, 5);
+    await addToken.hover();
+    try {
+      await hoverWidget.first().waitFor({ state: 'visible', timeout: 15_000 });
+      hovered = true;
+    } catch {
+      log(`hover attempt ${attempt}: no summary yet`);
+    }
+  }
+  if (!hovered) {
+    await shot('hover-failed.png');
+    const visible = await page.locator('.monaco-hover').allInnerTexts();
+    throw new Error(`no hover with "${EXPECT.add}" over add(); hover widgets: ${JSON.stringify(visible)}`);
+  }
+  const hoverText = (await hoverWidget.first().innerText()).trim();
+  log(`hover: ${JSON.stringify(hoverText)}`);
+  if (!hoverText.includes('add')) {
+    throw new Error(`the hover does not name the function: ${hoverText}`);
+  }
+  await shot('vscode-hover.png');
+
+  // Codesum: Summarize File -> an untitled markdown outline with every summary.
+  await page.mouse.move(5, 5);
+  await editor.locator('.view-line', { hasText: 'def add(a, b):' }).click();
+  await runCommand(page, 'Codesum: Summarize File');
+  // The outline: a new untitled markdown editor (word-wrapped: compare its text with the whitespace collapsed).
+  const outlineEditor = page.locator('.editor-instance .monaco-editor', { hasText: '`read_lines`**' });
+  await outlineEditor.first().waitFor({ state: 'visible', timeout: 60_000 });
+  const outlineText = (await outlineEditor.first().locator('.view-lines').innerText()).replace(/\s+/g, ' ');
+  for (const [name, summary] of Object.entries(EXPECT)) {
+    if (!outlineText.includes(`\`${name}\`** (line`) || !outlineText.includes(summary)) {
+      throw new Error(`the outline lacks ${name}: ${summary}; it reads: ${outlineText}`);
+    }
+  }
+  const groups = await page.locator('.editor-group-container').evaluateAll((els) =>
+    els.map((g) => [...g.querySelectorAll('.tabs-container .tab')].map((t) => t.getAttribute('aria-label') ?? t.textContent)),
+  );
+  log(`editor groups and tabs: ${JSON.stringify(groups)}`);
+  const outlineTabs = groups.flat().filter((label) => /Untitled/.test(label ?? ''));
+  if (outlineTabs.length !== 1) {
+    throw new Error(`expected the outline in exactly one tab, found ${outlineTabs.length}: ${JSON.stringify(groups)}`);
+  }
+  const activeTab = (await page.locator('.editor-group-container.active .tabs-container .tab.active').first().innerText()).trim();
+  if (!/Untitled/.test(activeTab) && !/shapes\.py/.test(activeTab)) {
+    throw new Error(`the active tab is "${activeTab}", not the untitled outline`);
+  }
+  log('Summarize File opened the markdown outline');
+  await shot('vscode-outline.png');
+
+  // Codesum: Summarize Workspace -> the server's report in a notification.
+  await runCommand(page, 'Codesum: Summarize Workspace');
+  const done = page.locator('.notifications-toasts .notification-toast', { hasText: 'Codesum: workspace summarized' });
+  await done.first().waitFor({ state: 'visible', timeout: 120_000 });
+  log(`notification: ${JSON.stringify((await done.first().locator('.notification-list-item-message').innerText()).trim())}`);
+
+  // A server that cannot start: changing codesum.server.pythonPath restarts the server; the error says why.
+  const settingsFile = path.join(workspace, '.vscode', 'settings.json');
+  const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
+  writeJson(settingsFile, { ...settings, 'codesum.server.pythonPath': '/nonexistent/bin/python' });
+  const error = page.locator('.notifications-toasts .notification-toast', { hasText: 'cannot start the language server' });
+  await error.first().waitFor({ state: 'visible', timeout: 60_000 });
+  const errorText = (await error.first().locator('.notification-list-item-message').innerText()).trim();
+  log(`error notification: ${JSON.stringify(errorText)}`);
+  if (!errorText.includes('/nonexistent/bin/python') || !errorText.includes('codesum.server.pythonPath')) {
+    throw new Error(`the error does not name the setting and the path: ${errorText}`);
+  }
+  await page.locator('.statusbar-item', { hasText: 'Codesum' }).locator('.codicon-error').first().waitFor({ timeout: 10_000 });
+  await shot('vscode-start-error.png');
+  await page.locator('.notifications-toasts .notification-toast .codicon-notifications-clear, .notifications-toasts .codicon-close').first().click().catch(() => undefined);
+
+  // A server that starts and dies at once: one error, quoting what it wrote to stderr; no restart loop.
+  writeJson(settingsFile, {
+    ...settings,
+    'codesum.server.command': [PYTHON, '-c', "import sys; sys.stderr.write('codesum-e2e: boom\\n'); sys.exit(3)"],
+  });
+  const died = page.locator('.notifications-toasts .notification-toast', { hasText: 'failed to start' });
+  await died.first().waitFor({ state: 'visible', timeout: 60_000 });
+  const diedText = (await died.first().locator('.notification-list-item-message').innerText()).trim();
+  log(`error notification: ${JSON.stringify(diedText)}`);
+  if (!diedText.includes('codesum-e2e: boom')) {
+    throw new Error(`the start failure does not quote the server's stderr: ${diedText}`);
+  }
+  await page.waitForTimeout(3000);
+  const failures = await page.locator('.notifications-toasts .notification-toast', { hasText: 'failed to start' }).count();
+  if (failures !== 1) {
+    throw new Error(`expected one start-failure notification, got ${failures}`);
+  }
+
+  // Back to the working settings: the extension restarts the server and is ready again.
+  writeJson(settingsFile, settings);
+  await page.locator('.statusbar-item', { hasText: 'Codesum' }).locator('.codicon-check').first().waitFor({ timeout: 60_000 });
+  log('server restarted after the settings were fixed');
+
+  log(`PASSED in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+let failed = false;
+try {
+  await main();
+} catch (e) {
+  failed = true;
+  console.error(`[e2e] FAILED: ${e?.stack ?? e}`);
+} finally {
+  await cleanup();
+  clearTimeout(watchdog);
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,118 @@
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { LaunchError, NOT_FOUND, Probe, formatCommand, parseCommand, resolveServerLaunch } from '../../src/serverCommand';
+
+/** A fake machine: files that exist, executables on PATH, and Pythons that can import codesum. */
+function fakeProbe(opts: { files?: string[]; path?: Record<string, string>; good?: string[]; platform?: string; missing?: string[] }): Probe & {
+  probed: string[];
+} {
+  const probed: string[] = [];
+  return {
+    platform: opts.platform ?? 'linux',
+    probed,
+    isFile: (p) => (opts.files ?? []).includes(p),
+    which: (name) => opts.path?.[name],
+    importError: (python) => {
+      probed.push(python);
+      if ((opts.missing ?? []).includes(python)) {
+        return Promise.resolve(NOT_FOUND);
+      }
+      return Promise.resolve((opts.good ?? []).includes(python) ? undefined : "No module named 'codesum'");
+    },
+  };
+}
+
+describe('parseCommand', () => {
+  it('accepts an argv array or a command string with quotes', () => {
+    assert.deepEqual(parseCommand(['/x/codesum', ' serve ', '', 3]), ['/x/codesum', 'serve']);
+    assert.deepEqual(parseCommand('/x/codesum serve'), ['/x/codesum', 'serve']);
+    assert.deepEqual(parseCommand('"/my dir/python" -m codesum serve'), ['/my dir/python', '-m', 'codesum', 'serve']);
+    assert.deepEqual(parseCommand(''), []);
+    assert.deepEqual(parseCommand(undefined), []);
+  });
+});
+
+describe('resolveServerLaunch', () => {
+  it('uses codesum.server.command as is, without probing', async () => {
+    const probe = fakeProbe({});
+    const launch = await resolveServerLaunch({ command: ['/opt/cs/bin/codesum', 'serve', '-v'], pythonPath: '/ignored' }, probe);
+    assert.deepEqual(launch, { command: '/opt/cs/bin/codesum', args: ['serve', '-v'], source: 'codesum.server.command' });
+    assert.deepEqual(probe.probed, []);
+  });
+
+  it('runs codesum.server.pythonPath -m codesum serve when it can import codesum', async () => {
+    const launch = await resolveServerLaunch({ pythonPath: ' /venv/bin/python ' }, fakeProbe({ good: ['/venv/bin/python'] }));
+    assert.deepEqual(launch, { command: '/venv/bin/python', args: ['-m', 'codesum', 'serve'], source: 'codesum.server.pythonPath' });
+  });
+
+  it('explains a pythonPath that cannot import codesum', async () => {
+    await assert.rejects(
+      resolveServerLaunch({ pythonPath: '/usr/bin/python3' }, fakeProbe({})),
+      (e: unknown) => e instanceof LaunchError && /pythonPath is "\/usr\/bin\/python3"/.test(e.message) && /No module named 'codesum'/.test(e.message),
+    );
+  });
+
+  it('says so when codesum.server.pythonPath does not exist', async () => {
+    await assert.rejects(
+      resolveServerLaunch({ pythonPath: '/nonexistent/bin/python' }, fakeProbe({ missing: ['/nonexistent/bin/python'] })),
+      (e: unknown) => e instanceof LaunchError && /"\/nonexistent\/bin\/python", but there is no such program/.test(e.message),
+    );
+  });
+
+  it('prefers the workspace virtual environment that has codesum', async () => {
+    const probe = fakeProbe({
+      files: ['/w/.venv/bin/python', '/w/venv/bin/python'],
+      path: { codesum: '/usr/local/bin/codesum', python3: '/usr/bin/python3' },
+      good: ['/w/venv/bin/python', '/usr/bin/python3'],
+    });
+    const launch = await resolveServerLaunch({ workspaceFolders: ['/w/'] }, probe);
+    assert.equal(launch.command, '/w/venv/bin/python');
+    assert.deepEqual(launch.args, ['-m', 'codesum', 'serve']);
+    assert.deepEqual(probe.probed, ['/w/.venv/bin/python', '/w/venv/bin/python']);
+  });
+
+  it('then interpreter hints, then codesum on PATH, then python3 on PATH', async () => {
+    const hint = await resolveServerLaunch(
+      { interpreterHints: ['/conda/bin/python'] },
+      fakeProbe({ files: ['/conda/bin/python'], good: ['/conda/bin/python'], path: { codesum: '/bin/codesum' } }),
+    );
+    assert.equal(hint.command, '/conda/bin/python');
+
+    const exe = await resolveServerLaunch({ interpreterHints: ['/conda/bin/python'] }, fakeProbe({ files: ['/conda/bin/python'], path: { codesum: '/bin/codesum' } }));
+    assert.deepEqual(exe, { command: '/bin/codesum', args: ['serve'], source: 'codesum on PATH' });
+
+    const py = await resolveServerLaunch({}, fakeProbe({ path: { python3: '/usr/bin/python3', python: '/usr/bin/python' }, good: ['/usr/bin/python'] }));
+    assert.deepEqual(py, { command: '/usr/bin/python', args: ['-m', 'codesum', 'serve'], source: 'python on PATH' });
+  });
+
+  it('uses Windows layouts on win32', async () => {
+    const launch = await resolveServerLaunch(
+      { workspaceFolders: ['C:\\w'] },
+      fakeProbe({ platform: 'win32', files: ['C:\\w\\.venv\\Scripts\\python.exe'], good: ['C:\\w\\.venv\\Scripts\\python.exe'] }),
+    );
+    assert.equal(launch.command, 'C:\\w\\.venv\\Scripts\\python.exe');
+  });
+
+  it('fails with every reason and the settings to fix it when nothing fits', async () => {
+    await assert.rejects(
+      resolveServerLaunch({ workspaceFolders: ['/w'] }, fakeProbe({ path: { python3: '/usr/bin/python3' } })),
+      (e: unknown) => {
+        assert.ok(e instanceof LaunchError);
+        assert.match(e.message, /No Python with the codesum package was found/);
+        assert.match(e.message, /\/usr\/bin\/python3: No module named 'codesum'/);
+        assert.match(e.message, /codesum: not on PATH/);
+        assert.match(e.message, /python: not on PATH/);
+        assert.match(e.message, /codesum\.server\.pythonPath/);
+        assert.match(e.message, /codesum\.server\.command/);
+        assert.deepEqual(e.tried, ['codesum', '/usr/bin/python3', 'python']);
+        return true;
+      },
+    );
+  });
+});
+
+describe('formatCommand', () => {
+  it('quotes arguments with spaces', () => {
+    assert.equal(formatCommand({ command: '/my dir/python', args: ['-m', 'codesum', 'serve'] }), '"/my dir/python" -m codesum serve');
+  });
+});

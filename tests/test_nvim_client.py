@@ -1,0 +1,132 @@
+"""Headless Neovim end to end: client-nvim/codesum.lua against the real server and a real (tiny) model.
+
+Runs ``nvim --headless -u client-nvim/test/init.lua`` for every Neovim it finds (``nvim`` on PATH, plus the paths in
+``$CODESUM_NVIM``, separated by ``os.pathsep``): it opens a Python file, waits for the code lenses (refreshed by the
+server's ``workspace/codeLens/refresh``), presses K for the hover, runs :CodesumSummarizeFile and
+:CodesumSummarizeWorkspace, and checks the error message when the server cannot start. The tiny model of
+tests/conftest.py has memorised the file's functions, so the texts are known sentences.
+
+The model is ``$CODESUM_E2E_MODEL_DIR`` when set (client-vscode/ci.sh builds it once for both editors), else the
+``tiny_model_dir`` fixture. Skipped when no nvim is installed (``apt-get install neovim``; client-vscode/ci.sh installs
+it and sets ``CODESUM_REQUIRE_NVIM=1``, which turns the skip into a failure).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+INIT = REPO / "client-nvim" / "test" / "init.lua"
+SAMPLE = REPO / "client-vscode" / "test" / "e2e" / "workspace" / "shapes.py"
+TIMEOUT_S = 240
+EXPECT = {
+    "add": "Add two numbers and return the sum.",
+    "read_lines": "Read a file and return its lines.",
+}
+
+
+def _nvims() -> list[str]:
+    found = []
+    for path in [shutil.which("nvim"), *os.environ.get("CODESUM_NVIM", "").split(os.pathsep)]:
+        if path and os.access(path, os.X_OK) and os.path.realpath(path) not in map(os.path.realpath, found):
+            found.append(path)
+    return found
+
+
+def _version(nvim: str) -> str:
+    try:
+        out = subprocess.run([nvim, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.splitlines()[0].split()[-1] if out else "unknown"
+
+
+def _min_version_ok(version: str) -> bool:
+    try:
+        major, minor = (int(x) for x in version.lstrip("v").split(".")[:2])
+    except ValueError:
+        return True
+    return (major, minor) >= (0, 7)
+
+
+NVIMS = _nvims()
+
+
+@pytest.fixture
+def model_dir(request: pytest.FixtureRequest) -> Path:
+    env = os.environ.get("CODESUM_E2E_MODEL_DIR")
+    if env:
+        path = Path(env)
+        if not (path / "manifest.json").is_file():
+            pytest.fail(f"CODESUM_E2E_MODEL_DIR={env} has no manifest.json")
+        return path
+    return request.getfixturevalue("tiny_model_dir")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not NVIMS and not os.environ.get("CODESUM_REQUIRE_NVIM"),
+                    reason="nvim is not installed (apt-get install neovim; client-vscode/ci.sh installs it)")
+@pytest.mark.parametrize("nvim", NVIMS or ["nvim"], ids=lambda p: f"nvim-{_version(p)}")
+def test_nvim_hover_lenses_and_commands(nvim: str, model_dir: Path, tmp_path: Path) -> None:
+    if not NVIMS:
+        pytest.fail("CODESUM_REQUIRE_NVIM is set but no nvim was found (PATH, $CODESUM_NVIM)")
+    version = _version(nvim)
+    if not _min_version_ok(version):
+        pytest.skip(f"{nvim} is Neovim {version}; client-nvim/codesum.lua needs 0.7 or newer")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("")  # a root marker: the project root is this directory
+    sample = project / SAMPLE.name
+    shutil.copy(SAMPLE, sample)
+    bad = tmp_path / "bad-project"
+    bad.mkdir()
+    (bad / "pyproject.toml").write_text("")
+    (bad / "bad.py").write_text("def f(x):\n    return x\n")
+    result_file = tmp_path / "result.json"
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "CODESUM_NVIM_TEST_FILE": str(sample),
+        "CODESUM_PYTHON": sys.executable,
+        "CODESUM_E2E_MODEL_DIR": str(model_dir),
+        "CODESUM_CACHE_DIR_TEST": str(tmp_path / "summary-cache"),
+        "CODESUM_NVIM_RESULT": str(result_file),
+        "CODESUM_NVIM_BAD_ROOT": str(bad),
+    }
+    try:
+        run = subprocess.run(
+            [nvim, "--headless", "-i", "NONE", "-n", "-u", str(INIT)],
+            cwd=project, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"nvim did not finish in {TIMEOUT_S} s\nstdout:\n{e.stdout}\nstderr:\n{e.stderr}")
+    output = f"exit {run.returncode}\nstdout:\n{run.stdout}\nstderr:\n{run.stderr}"
+    print(output)
+    assert result_file.is_file(), output
+    result = json.loads(result_file.read_text())
+    assert run.returncode == 0 and result.get("ok"), output + f"\nresult: {json.dumps(result, indent=1)}"
+
+    # What the editor showed, checked again here.
+    lens_text = "\n".join(t["text"] for t in result["lenses"])
+    for summary in EXPECT.values():
+        assert summary in lens_text
+    assert result["lens_refresh_requests"] >= 1
+    assert EXPECT["add"] in "\n".join(result["hover"])
+    outline = "\n".join(result["outline"])
+    for name, summary in EXPECT.items():
+        assert f"`{name}`" in outline and summary in outline
+    assert result["workspace"]["files"] >= 1 and not result["workspace"].get("error")
+    assert "/nonexistent/bin/python" in result["start_error"]
+    assert not [m for m in result["messages"] if "deprecated" in m], result["messages"]
