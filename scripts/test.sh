@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): installs what the tests need into .venv, then runs them.
 #   bash scripts/test.sh [pytest args...]
+# Then the editor clients' checks (client-vscode/ci.sh: extension lint/compile/unit tests/.vsix, VS Code end to end in
+# code-server + headless Chromium, headless Neovim). CODESUM_SKIP_CLIENTS=1 runs the Python tests only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -19,4 +21,7 @@ if [ "$rc" -eq 5 ]; then
   echo "pytest collected no tests" >&2
   exit 1
 fi
-exit "$rc"
+[ "$rc" -eq 0 ] || exit "$rc"
+if [ "${CODESUM_SKIP_CLIENTS:-0}" != 1 ]; then
+  bash client-vscode/ci.sh
+fi
