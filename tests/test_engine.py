@@ -162,3 +162,17 @@ def test_summarize_cli_text_and_errors(tiny_model_dir: Path, source_tree: Path, 
         capture_output=True, text=True, timeout=120,
     )
     assert missing.returncode == 2 and "codesum:" in missing.stderr and missing.stdout == ""
+
+
+def test_fp32_reference_is_a_separate_model_that_says_the_same(tiny_model_dir: Path, tiny_pairs, tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[1] / "models" / "training" / "fp32_reference.py"
+    run = subprocess.run([sys.executable, str(script), str(tiny_model_dir), str(tmp_path / "fp32")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    fp32 = load_manifest(tmp_path / "fp32")
+    assert fp32.model_id == run.stdout.strip() != load_manifest(tiny_model_dir).model_id
+    assert fp32.raw["quantization"]["weight_type"] == "none"
+    assert (tmp_path / "fp32" / "decoder_model_merged.onnx").stat().st_size > \
+        2 * (tiny_model_dir / "decoder_model_merged.onnx").stat().st_size
+    summaries = Summarizer.load(tmp_path / "fp32", threads=1).summarize([c for c, _ in tiny_pairs])
+    assert summaries == [s for _, s in tiny_pairs]

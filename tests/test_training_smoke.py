@@ -112,3 +112,18 @@ def test_train_resume_and_load(train_mod, data_dir, tmp_path):
         g2 = model2.generate(ids, max_new_tokens=8, num_beams=1, do_sample=False)
     assert g1.shape[0] == 1 and g2.shape[0] == 1
     assert (back / "tokenizer.json").exists() and (back / "training_run.json").exists()
+
+
+def test_prepare_keeps_only_the_chosen_languages(train_mod, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for split, seed in (("train", 0), ("valid", 1), ("test", 2)):
+        rows = _pairs(6, seed)
+        for row in rows[:2]:
+            row["language"] = "go"
+        (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    meta = train_mod.prepare(data, tmp_path / "py", 48, 16, languages=["python"], log=lambda *a: None)
+    assert meta["languages"] == ["python"]
+    assert {s: meta["splits"][s]["examples"] for s in ("train", "valid", "test")} == {"train": 4, "valid": 4, "test": 4}
+    everything = train_mod.prepare(data, tmp_path / "all", 48, 16, log=lambda *a: None)
+    assert everything["languages"] is None and everything["splits"]["train"]["examples"] == 6

@@ -137,7 +137,8 @@ def smooth_bleu(references: list[str], hypotheses: list[str]) -> float:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def _read_jsonl(path: Path) -> tuple[list[str], list[str]]:
+def _read_jsonl(path: Path, languages: frozenset[str] | None = None) -> tuple[list[str], list[str]]:
+    """Codes (as the model sees them) and one-line docs; only records of ``languages`` when given."""
     codes, docs = [], []
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -145,6 +146,8 @@ def _read_jsonl(path: Path) -> tuple[list[str], list[str]]:
             if not line:
                 continue
             obj = json.loads(line)
+            if languages is not None and obj.get("language") not in languages:
+                continue
             code, doc = obj.get("code"), obj.get("doc")
             if not isinstance(code, str) or not isinstance(doc, str) or not code.strip() or not doc.strip():
                 continue
@@ -170,14 +173,21 @@ def _pct(a: np.ndarray, qs=(50, 75, 90, 95, 99)) -> dict[str, float]:
     return {f"p{q}": float(np.percentile(a, q)) for q in qs} | {"mean": float(a.mean()), "max": int(a.max())}
 
 
+def _languages(arg: str | None) -> list[str] | None:
+    if not arg:
+        return None
+    return sorted({x.strip() for x in arg.split(",") if x.strip()}) or None
+
+
 def prepare(data_dir: Path, cache_dir: Path, max_src: int, max_tgt: int, max_train: int | None = None,
-            seed: int = 0, log=print) -> dict:
+            seed: int = 0, log=print, languages: list[str] | None = None) -> dict:
     """Tokenize data_dir/{train,valid,test}.jsonl into cache_dir/{split}.npz (+ refs, meta.json)."""
     assert VOCAB_SIZE <= 65535
     tok = build_tokenizer()
     cache_dir.mkdir(parents=True, exist_ok=True)
     meta: dict = {"format": CACHE_FORMAT, "max_src": max_src, "max_tgt": max_tgt, "data_dir": str(data_dir),
-                  "splits": {}}
+                  "languages": sorted(languages) if languages else None, "splits": {}}
+    wanted = frozenset(languages) if languages else None
     for split in SPLITS:
         path = data_dir / f"{split}.jsonl"
         if not path.exists():
@@ -185,7 +195,7 @@ def prepare(data_dir: Path, cache_dir: Path, max_src: int, max_tgt: int, max_tra
                 continue
             raise FileNotFoundError(path)
         t0 = time.time()
-        codes, docs = _read_jsonl(path)
+        codes, docs = _read_jsonl(path, wanted)
         if split == "train" and max_train and len(codes) > max_train:
             keep = np.sort(np.random.default_rng(seed).permutation(len(codes))[:max_train])
             codes = [codes[i] for i in keep]
@@ -488,10 +498,12 @@ def train(args) -> dict:
     if args.data:
         cache = cache or out / "tokenized"
         meta_path = cache / "meta.json"
-        ok = meta_path.exists() and json.loads(meta_path.read_text()).get("max_src") == args.max_src and \
-            json.loads(meta_path.read_text()).get("max_tgt") == args.max_tgt
+        langs = _languages(args.languages)
+        old = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        ok = (old.get("max_src"), old.get("max_tgt"), old.get("languages")) == (args.max_src, args.max_tgt, langs)
         if not ok:
-            prepare(Path(args.data), cache, args.max_src, args.max_tgt, args.max_train_examples, args.seed, log)
+            prepare(Path(args.data), cache, args.max_src, args.max_tgt, args.max_train_examples, args.seed, log,
+                    langs)
     if cache is None:
         raise SystemExit("give --data or --cache")
     meta = json.loads((cache / "meta.json").read_text())
@@ -818,6 +830,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--max-tgt", type=int, default=48)
     pp.add_argument("--max-train-examples", type=int, default=None)
     pp.add_argument("--seed", type=int, default=0)
+    pp.add_argument("--languages", default=None, help="comma-separated languages to keep (default: all)")
 
     t = sub.add_parser("train", help="train (or --resume) a model")
     t.add_argument("--data", help="dir with train/valid/test.jsonl (pre-tokenized into --cache if needed)")
@@ -826,6 +839,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-src", type=int, default=256)
     t.add_argument("--max-tgt", type=int, default=48)
     t.add_argument("--max-train-examples", type=int, default=None)
+    t.add_argument("--languages", default=None, help="with --data: comma-separated languages to keep (default: all)")
     # model
     t.add_argument("--d-model", type=int, default=384)
     t.add_argument("--d-kv", type=int, default=None, help="default d_model // heads")
@@ -882,7 +896,7 @@ def main(argv: list[str] | None = None):
     args = build_parser().parse_args(argv)
     if args.cmd == "prepare":
         return prepare(Path(args.data), Path(args.cache), args.max_src, args.max_tgt, args.max_train_examples,
-                       args.seed)
+                       args.seed, languages=_languages(args.languages))
     if args.cmd == "train":
         return train(args)
     if args.cmd == "pack":
