@@ -220,6 +220,19 @@ def test_cli_language_limit_and_text_output(data_file, stub, capsys, tmp_path):
     assert sum(len(c) for c in stub.calls) == 1
 
 
+def test_cli_save_writes_the_json_and_prints_the_table(data_file, stub, capsys, tmp_path):
+    from codesum.cli import main
+
+    saved = tmp_path / "out" / "eval.json"
+    assert main(["eval", str(data_file), "--model", str(tmp_path), "--save", str(saved), "--samples", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "BLEU-4" in text and "reference:" in text
+    out = json.loads(saved.read_text())
+    langs = {r["language"]: r for r in out["languages"]}
+    assert langs["go"]["degenerate"] == 1.0 and langs["all"]["n"] == 3
+    assert out["model_id"] == "stub-0" and len(out["samples"]) == 1
+
+
 def test_cli_default_model_dir(data_file, stub, capsys, monkeypatch, tmp_path):
     from codesum.cli import main
 

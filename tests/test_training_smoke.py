@@ -55,12 +55,14 @@ def _losses(out: Path) -> list[float]:
             if "] step " in line]
 
 
-def test_bleu_matches_codexglue_definition(train_mod):
-    assert train_mod.smooth_bleu(["Returns the sum."], ["returns the sum ."]) == pytest.approx(100.0)
-    # add-one smoothing for n > 1: one matching unigram out of one, no longer n-grams
-    assert train_mod.sentence_smooth_bleu("a b c d", "a") == pytest.approx(
-        (1 * (1 / 1) * (1 / 1) * (1 / 1)) ** 0.25 * 2.718281828459045 ** (1 - 5 / 2), rel=1e-6)
-    assert 0 < train_mod.smooth_bleu(["get the user name"], ["get user id"]) < 100
+def test_training_scores_with_codesum_eval_bleu(train_mod):
+    """Validation BLEU during training is the same smoothed BLEU-4 that `codesum eval` reports."""
+    from codesum.evaluation.bleu import corpus_bleu
+
+    refs, hyps = ["Returns the sum.", "get the user name"], ["returns the sum .", "get user id"]
+    assert train_mod.smooth_bleu(refs[:1], hyps[:1]) == pytest.approx(100.0)
+    assert 0 < train_mod.smooth_bleu(refs, hyps) < 100
+    assert train_mod.smooth_bleu(refs, hyps) == corpus_bleu(refs, hyps)
 
 
 def test_train_resume_and_load(train_mod, data_dir, tmp_path):

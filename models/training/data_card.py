@@ -1,6 +1,10 @@
 """Render the data card (models/DATA_CARD.md) from a build's stats.json and sources.json.
 
     python models/training/data_card.py .cache/data [--out models/DATA_CARD.md] [--runtime "11 min on 2 cores"]
+        [--extra .cache/data-extra] [--training-run RUN/training_run.json] [--eval EVAL.json ...]
+
+``--training-run`` adds the shipped model's section (size, the choice of size, the run, its validation curve) from
+train.py's ``training_run.json``; each ``--eval`` is a ``codesum eval --json`` result on the held-out test split.
 """
 
 from __future__ import annotations
@@ -201,19 +205,76 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
     return "\n".join(lines)
 
 
+def _eval_rows(evals: list[dict]) -> list[str]:
+    rows = ["| model | language | n | BLEU-4 | exact match | degenerate | empty | ms / summary |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for ev in evals:
+        name = ev.get("model_id") or Path(ev.get("model_dir", "?")).name
+        for rep in ev["languages"]:
+            rows.append(f"| `{name}` | {rep['language']} | {rep['n']:,} | {rep['bleu']:.2f} | "
+                        f"{100 * rep['exact_match']:.1f}% | {100 * rep['degenerate']:.1f}% | {100 * rep['empty']:.1f}% "
+                        f"| {rep['ms_per_summary']:.1f} |")
+    return rows
+
+
+def render_training(run: dict, evals: list[dict]) -> list[str]:
+    """The shipped model's section: its architecture, why that size, the training run and its held-out scores."""
+    cfg, args = run["model_config"], run["args"]
+    hist = run.get("history") or []
+    hw = run.get("hardware", {})
+    device = hw.get("gpu") or f"CPU ({hw.get('cpu_count', '?')} cores, torch {hw.get('torch', '?')})"
+    lines = [
+        "", "## The shipped model and its training run", "",
+        f"`models/codesum-small`: a T5ForConditionalGeneration in CodeT5's conventions (CodeT5 BPE tokenizer, "
+        f"vocabulary {cfg['vocab_size']:,}, pad 0 / bos 1 / eos 2, decoder start 0, tied embeddings, ReLU feed-forward, "
+        f"relative position buckets), trained from scratch by `models/training/train.py` on the "
+        f"{', '.join(args.get('languages', '').split(',')) or 'all'} train split above.", "",
+        "| | |", "| --- | --- |",
+        f"| parameters | {run['parameters']:,} ({run['weights_mib_fp32']} MiB fp32) |",
+        f"| shape | d_model {cfg['d_model']}, {cfg['num_heads']} heads, d_ff {cfg['d_ff']}, "
+        f"{cfg['num_layers']} encoder / {cfg['num_decoder_layers']} decoder layers |",
+        f"| inputs | code cut to {args['max_src']} source tokens (head kept), summaries to {args['max_tgt']} tokens |",
+        f"| optimiser | AdamW, lr {args['lr']:g}, {args['warmup']} warm-up steps then linear decay to 0 over the "
+        f"{args.get('time_budget_min') or '?'} min budget, label smoothing {args['label_smoothing']}, dropout "
+        f"{args['dropout']}, batches of at most {args['max_tokens']:,} padded source tokens |",
+        f"| run | {run['steps']:,} steps, {run['examples_seen']:,} examples "
+        f"({run['examples_seen'] / max(1, sum(s['examples'] for k, s in run['data']['splits'].items() if k == 'train')):.2f}"
+        f" epochs), {run['train_time_s'] / 60:.0f} min on {device}; stopped by {run['stopped_by']} |",
+        f"| kept | the best of the validation checks (smoothed BLEU-4 {run['best_valid_bleu']:.2f} on "
+        f"{args['eval_examples']} fixed valid examples, step {run['best_step']:,}) |",
+        "", f"Why this size: {(run.get('size_choice') or '(not recorded)').rstrip('.')}.", "",
+    ]
+    if hist:
+        lines += ["Validation during the run (greedy, PyTorch fp32):", "",
+                  "| step | minutes | train loss | valid loss | valid BLEU-4 |", "| ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {h['step']:,} | {h['elapsed_s'] / 60:.0f} | {h['train_loss']:.3f} | {h['valid_loss']:.3f} | "
+                  f"{h['bleu']:.2f} |" for h in hist]
+        lines.append("")
+    if evals:
+        lines += ["Held-out test split, `codesum eval` (onnxruntime, greedy, the summaries as the editor shows them):",
+                  ""] + _eval_rows(evals) + [""]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("data", type=Path)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "DATA_CARD.md")
     p.add_argument("--runtime", default=None)
     p.add_argument("--extra", type=Path, default=None, help="an optional-language build directory to add")
+    p.add_argument("--training-run", type=Path, default=None, help="train.py's training_run.json of the shipped model")
+    p.add_argument("--eval", type=Path, action="append", default=[], help="a `codesum eval --json` result (repeatable)")
     a = p.parse_args(argv)
     stats = json.loads((a.data / "stats.json").read_text())
     sources = json.loads((a.data / "sources.json").read_text())
     extra = None
     if a.extra is not None:
         extra = (json.loads((a.extra / "stats.json").read_text()), json.loads((a.extra / "sources.json").read_text()))
-    a.out.write_text(render(stats, sources, a.runtime, extra))
+    text = render(stats, sources, a.runtime, extra)
+    if a.training_run is not None:
+        run = json.loads(a.training_run.read_text())
+        text += "\n".join(render_training(run, [json.loads(e.read_text()) for e in a.eval]))
+    a.out.write_text(text)
     print(f"wrote {a.out}")
     return 0
 

@@ -31,13 +31,11 @@ import math
 import os
 import platform
 import random
-import re
 import shutil
 import sys
 import tarfile
 import threading
 import time
-import xml.sax.saxutils
 from pathlib import Path
 from queue import Queue
 
@@ -47,6 +45,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO / "server") not in sys.path:
     sys.path.insert(0, str(REPO / "server"))
 
+from codesum.evaluation.bleu import corpus_bleu as smooth_bleu  # noqa: E402  (CodeXGLUE smooth_bleu, as `codesum eval`)
 from codesum.tokenization import BOS_ID, DECODER_START_ID, EOS_ID, PAD_ID, VOCAB_SIZE, build_tokenizer  # noqa: E402
 
 try:  # the one definition the run-time Summarizer uses
@@ -62,75 +61,6 @@ except Exception:  # pragma: no cover - e.g. onnxruntime missing on the training
 
 CACHE_FORMAT = "codesum-tokenized/1"
 SPLITS = ("train", "valid", "test")
-
-# --------------------------------------------------------------------------------------------------------------------
-# Smoothed BLEU-4, as CodeXGLUE code-to-text's evaluator (smooth_bleu / bleu.py): lower-cased, punctuation split,
-# NIST normalisation, add-one smoothing for n > 1, "shortest" reference length, sentence BLEU averaged x 100.
-# --------------------------------------------------------------------------------------------------------------------
-
-_NORM1 = [(re.compile(p), r) for p, r in [("<skipped>", ""), (r"-\n", ""), (r"\n", " ")]]
-_NORM2 = [
-    (re.compile(p), r)
-    for p, r in [
-        (r"([\{-\~\[-\` -\&\(-\+\:-\@\/])", r" \1 "),
-        (r"([^0-9])([\.,])", r"\1 \2 "),
-        (r"([\.,])([^0-9])", r" \1 \2"),
-        (r"([0-9])(-)", r"\1 \2 "),
-    ]
-]
-
-
-def _normalize(s: str) -> list[str]:
-    for pattern, replace in _NORM1:
-        s = re.sub(pattern, replace, s)
-    s = xml.sax.saxutils.unescape(s, {"&quot;": '"'})
-    s = f" {s} ".lower()
-    for pattern, replace in _NORM2:
-        s = re.sub(pattern, replace, s)
-    return s.split()
-
-
-def _count_ngrams(words: list[str], n: int = 4) -> dict[tuple[str, ...], int]:
-    counts: dict[tuple[str, ...], int] = {}
-    for k in range(1, n + 1):
-        for i in range(len(words) - k + 1):
-            g = tuple(words[i : i + k])
-            counts[g] = counts.get(g, 0) + 1
-    return counts
-
-
-def _split_puncts(line: str) -> str:
-    return " ".join(re.findall(r"[\w]+|[^\s\w]", line))
-
-
-def sentence_smooth_bleu(reference: str, hypothesis: str, n: int = 4) -> float:
-    """One pair's smoothed BLEU-4 in [0, 1] (CodeXGLUE's bleu(..., smooth=1)[0] after splitPuncts/lower)."""
-    ref = _normalize(_split_puncts(reference.strip().lower()))
-    hyp = _normalize(_split_puncts(hypothesis.strip().lower()))
-    ref_counts = _count_ngrams(ref, n)
-    hyp_counts = _count_ngrams(hyp, n)
-    correct = [0] * n
-    for g, c in hyp_counts.items():
-        correct[len(g) - 1] += min(ref_counts.get(g, 0), c)
-    guess = [max(len(hyp) - k + 1, 0) for k in range(1, n + 1)]
-    tiny = sys.float_info.min
-    logbleu = 0.0
-    for k in range(n):
-        add = 1 if k > 0 else 0
-        logbleu += math.log(correct[k] + add + tiny) - math.log(guess[k] + add + tiny)
-    logbleu /= n
-    logbleu += min(0.0, 1.0 - (len(ref) + 1) / (len(hyp) + 1))
-    return math.exp(logbleu)
-
-
-def smooth_bleu(references: list[str], hypotheses: list[str]) -> float:
-    """Corpus score as CodeXGLUE reports it: mean sentence smoothed BLEU-4 x 100."""
-    if len(references) != len(hypotheses):
-        raise ValueError("references and hypotheses differ in number")
-    if not references:
-        return 0.0
-    return 100.0 * sum(sentence_smooth_bleu(r, h) for r, h in zip(references, hypotheses)) / len(references)
-
 
 # --------------------------------------------------------------------------------------------------------------------
 # Pre-tokenization

@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="score only the first N records (after --language)")
     p.add_argument("--language", default=None, metavar="L", help="only records of this language")
     p.add_argument("--json", action="store_true", help="print one JSON object for machines")
+    p.add_argument("--save", type=Path, default=None, metavar="FILE",
+                   help="also write that JSON object to FILE (the table is still printed)")
     p.add_argument("--samples", type=int, default=0, metavar="K", help="print K reference / prediction pairs")
     p.set_defaults(func=run)
 
@@ -131,9 +133,12 @@ def run(args: argparse.Namespace) -> int:
                         "prediction": predictions[i], "exact_match": exact_match(r["doc"], predictions[i]),
                         "degenerate": is_degenerate(predictions[i])})
     model_id = getattr(summarizer, "model_id", None)
+    out = {"data": str(args.data), "model_dir": str(model_dir), "model_id": model_id,
+           "languages": [rep.to_dict() for rep in reports], "samples": samples}
+    if args.save is not None:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     if args.json:
-        out = {"data": str(args.data), "model_dir": str(model_dir), "model_id": model_id,
-               "languages": [rep.to_dict() for rep in reports], "samples": samples}
         print(json.dumps(out, indent=1))
         return 0
     print(f"model: {model_dir}" + (f" ({model_id})" if model_id else ""))
