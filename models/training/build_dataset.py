@@ -249,7 +249,6 @@ def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int) -> dict
         r["id"] = make_id(r)
     # De-duplicate in a fixed order: language, package, path, position.
     cands.sort(key=lambda r: (r["language"], r["package"], r["path"], r["line"], r["name"], r["id"]))
-    dup_counts: dict[str, Counter[str]] = {}
     kept = []
     for lang in languages:
         c: dict[str, int] = {}
