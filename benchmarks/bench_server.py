@@ -1,6 +1,6 @@
 """Benchmark the language server end to end, over stdio, as an editor sees it.
 
-    .venv/bin/python benchmarks/bench_server.py --model DIR [--files 300] [--samples 40] [--workers 1] [--json]
+    .venv/bin/python benchmarks/bench_server.py [--model DIR] [--files 300] [--samples 40] [--workers 1] [--json]
 
 Measures (each with a fresh, private cache dir):
 
@@ -240,7 +240,7 @@ class Bench:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, required=True, help="model directory")
+    p.add_argument("--model", type=Path, default=None, help="model directory (default: the shipped model)")
     p.add_argument("--files", type=int, default=300, help="generated workspace files (default 300)")
     p.add_argument("--functions", type=int, default=5, help="functions per workspace file (default 5)")
     p.add_argument("--samples", type=int, default=40, help="hover samples (default 40)")
@@ -248,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON only")
     args = p.parse_args(argv)
+    if args.model is None:
+        from codesum.defaults import default_model_dir
+
+        args.model = default_model_dir()
     with tempfile.TemporaryDirectory(prefix="codesum-bench-") as tmp:
         result = asyncio.run(Bench(args, Path(tmp)).run())
     if args.json:

@@ -116,6 +116,38 @@ def test_train_resume_and_load(train_mod, data_dir, tmp_path):
     assert (back / "tokenizer.json").exists() and (back / "training_run.json").exists()
 
 
+def test_warm_start_takes_the_weights_and_records_the_first_run(train_mod, data_dir, tmp_path):
+    cache = tmp_path / "cache"
+    train_mod.prepare(data_dir, cache, 48, 16)
+    first = tmp_path / "first"
+    train_mod.main(["train", "--cache", str(cache), "--out", str(first), "--max-steps", "30", "--stop-after-steps",
+                    "20", *TINY])
+    before = json.loads((first / "checkpoint" / "state.json").read_text())
+    assert before["step"] == 20
+    # the second phase: other batching, fresh optimizer and schedule; --d-model is overridden by the checkpoint's
+    second = tmp_path / "second"
+    args = [*TINY, "--max-tokens", "128", "--lr", "1e-3"]
+    args[args.index("--d-model") + 1] = "64"
+    train_mod.main(["train", "--cache", str(cache), "--out", str(second), "--max-steps", "6",
+                    "--init-from", str(first / "checkpoint"), *args])
+    run = json.loads((second / "model" / "training_run.json").read_text())
+    assert run["steps"] == 6 and run["model_config"]["d_model"] == 32
+    assert run["warm_start"]["steps"] == 20 and run["warm_start"]["args"]["max_tokens"] == 512
+    assert run["warm_start"]["from"] == str(first / "checkpoint")
+    # the warm-started run's first losses continue where the first run left off, far below a fresh start's
+    first_losses, second_losses = _losses(first), _losses(second)
+    assert second_losses[0] < first_losses[0] - 0.5, (first_losses, second_losses)
+
+    # score: a checkpoint and its save_pretrained copy get the same loss and BLEU on the same slice
+    saved = tmp_path / "saved"
+    res = train_mod.main(["score", str(first / "checkpoint"), "--cache", str(cache), "--examples", "4",
+                          "--save-model", str(saved)])
+    again = train_mod.main(["score", str(saved), "--cache", str(cache), "--examples", "4"])
+    assert res["examples"] == 4 and res["loss"] > 0 and 0 <= res["bleu"] <= 100
+    assert (again["loss"], again["bleu"]) == pytest.approx((res["loss"], res["bleu"]), abs=1e-3)
+    assert (saved / "tokenizer.json").exists()
+
+
 def test_prepare_keeps_only_the_chosen_languages(train_mod, tmp_path):
     data = tmp_path / "data"
     data.mkdir()

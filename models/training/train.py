@@ -48,6 +48,11 @@ if str(REPO / "server") not in sys.path:
 from codesum.evaluation.bleu import corpus_bleu as smooth_bleu  # noqa: E402  (CodeXGLUE smooth_bleu, as `codesum eval`)
 from codesum.tokenization import BOS_ID, DECODER_START_ID, EOS_ID, PAD_ID, VOCAB_SIZE, build_tokenizer  # noqa: E402
 
+from codesum.postprocess import clean_summary  # noqa: E402  (what the run-time Summarizer does to model text)
+
+# Decoding in validation matches the run-time default (codesum.summarizer.GenerationOptions.no_repeat_ngram_size).
+NO_REPEAT_NGRAM = 3
+
 try:  # the one definition the run-time Summarizer uses
     from codesum.summarizer import prepare_code
 except Exception:  # pragma: no cover - e.g. onnxruntime missing on the training machine
@@ -301,7 +306,7 @@ def greedy_decode(model, data: TokenData, indices: np.ndarray, device, amp_dtype
             ids = torch.from_numpy(b["input_ids"]).to(device)
             mask = torch.from_numpy(b["attention_mask"]).to(device)
             gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, num_beams=1,
-                                 do_sample=False, decoder_start_token_id=DECODER_START_ID, eos_token_id=EOS_ID,
+                                 do_sample=False, no_repeat_ngram_size=NO_REPEAT_NGRAM, decoder_start_token_id=DECODER_START_ID, eos_token_id=EOS_ID,
                                  pad_token_id=PAD_ID)
             for p, row in zip(pos, gen.tolist()):
                 row = row[1:]  # decoder start
@@ -326,7 +331,8 @@ def evaluate(model, data: TokenData, indices: np.ndarray, tok, device, amp_dtype
             tot += float(loss) * k
             n += k
     hyp_ids = greedy_decode(model, data, indices, device, amp_dtype, args.max_tgt, args.eval_batch)
-    hyps = [tok.decode(h, skip_special_tokens=True).strip() for h in hyp_ids]
+    # scored as the editor shows them: the run-time post-processing, its two lines read as one
+    hyps = [clean_summary(tok.decode(h, skip_special_tokens=True)).replace("\n", " ") for h in hyp_ids]
     if data.refs is not None:
         refs = [data.refs[i] for i in indices]
     else:
@@ -424,6 +430,16 @@ def train(args) -> dict:
     log = Logger(out / "train.log")
     wall0 = time.time()
 
+    init_state = None
+    if args.init_from and not (args.resume and (out / "checkpoint" / "state.json").exists()):
+        # a warm start: the weights of another run's checkpoint (its model and data shape too), a fresh optimizer,
+        # step count and learning-rate schedule; the earlier run's figures are kept in training_run.json
+        init_dir = Path(args.init_from)
+        init_state = json.loads((init_dir / "state.json").read_text())
+        for k in MODEL_ARGS:
+            setattr(args, k, init_state["args"][k])
+        log(f"warm start from {init_dir} (step {init_state['step']}, {init_state['elapsed_s']:.0f}s trained)")
+
     cache = Path(args.cache) if args.cache else None
     if args.data:
         cache = cache or out / "tokenized"
@@ -471,6 +487,14 @@ def train(args) -> dict:
         np.random.seed(args.seed)
         torch.manual_seed(args.seed)
         model = T5ForConditionalGeneration(make_config(args))
+        if init_state is not None:
+            model.load_state_dict(torch.load(Path(args.init_from) / "model.pt", map_location="cpu"))
+            state["warm_start"] = {
+                "from": str(args.init_from), "steps": init_state["step"], "examples_seen": init_state["examples_seen"],
+                "tokens_seen": init_state["tokens_seen"], "train_time_s": round(init_state["elapsed_s"], 1),
+                "args": {k: init_state["args"].get(k) for k in ("lr", "warmup", "max_tokens", "time_budget_min",
+                                                               "label_smoothing", "seed")},
+                "history": init_state["history"]}
     model.to(device)
     model.train()
     n_params = count_params(model)
@@ -647,6 +671,7 @@ def train(args) -> dict:
         "tokens_seen": state["tokens_seen"],
         "train_time_s": round(state["elapsed_s"], 1),
         "stopped_by": done_reason,
+        "warm_start": state.get("warm_start"),
         "best_valid_bleu": round(state["best_bleu"], 3),
         "best_step": state["best_step"],
         "bleu_definition": "CodeXGLUE smooth_bleu: mean sentence smoothed BLEU-4 x100, greedy decoding, "
@@ -664,6 +689,40 @@ def train(args) -> dict:
     shutil.copy2(out / "model" / "training_run.json", out / "training_run.json")
     log(f"done: best valid BLEU {state['best_bleu']:.2f} at step {state['best_step']}; model in {out / 'model'}")
     return state
+
+
+def load_for_scoring(path: Path):
+    """A save_pretrained dir, or a train.py checkpoint dir (model.pt + state.json), as a T5 model on the CPU."""
+    import torch
+    from transformers import T5ForConditionalGeneration
+
+    if (path / "state.json").exists() and (path / "model.pt").exists():
+        saved = argparse.Namespace(**json.loads((path / "state.json").read_text())["args"])
+        model = T5ForConditionalGeneration(make_config(saved))
+        model.load_state_dict(torch.load(path / "model.pt", map_location="cpu"))
+        return model
+    return T5ForConditionalGeneration.from_pretrained(path)
+
+
+def score(model_path: Path, cache: Path, split: str, examples: int, eval_batch: int,
+          save_model: Path | None = None) -> dict:
+    """Loss and BLEU (as validation computes them) of a checkpoint on a fixed slice of a pre-tokenized split, to pick
+    between runs; ``save_model`` also writes it as a save_pretrained dir with the tokenizer (for `codesum model build`).
+    """
+    import torch
+
+    model = load_for_scoring(model_path)
+    meta = json.loads((cache / "meta.json").read_text())
+    data = TokenData(cache, split)
+    seed = 1234 if split == "valid" else 4321  # the slices train() evaluates on
+    idx = np.random.default_rng(seed).permutation(len(data))[:examples]
+    ns = argparse.Namespace(eval_batch=eval_batch, max_tgt=meta["max_tgt"])
+    res = evaluate(model, data, idx, build_tokenizer(), torch.device("cpu"), None, ns)
+    if save_model is not None:
+        model.save_pretrained(save_model, safe_serialization=True)
+        build_tokenizer().save(str(save_model / "tokenizer.json"))
+    return {"model": str(model_path), "split": split, "examples": len(idx), "loss": round(res["valid_loss"], 4),
+            "bleu": round(res["bleu"], 3), "samples": res["samples"]}
 
 
 MODEL_ARGS = ("d_model", "d_kv", "d_ff", "enc_layers", "dec_layers", "heads", "dropout", "max_src", "max_tgt")
@@ -797,6 +856,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--stop-after-steps", type=int, default=None, help="pause (checkpoint, exit) after N more steps")
     # bookkeeping
     t.add_argument("--resume", action="store_true")
+    t.add_argument("--init-from", default=None, metavar="CHECKPOINT_DIR",
+                   help="start from the weights of another run's OUT/checkpoint (fresh optimizer and schedule)")
     t.add_argument("--save-every-min", type=float, default=5.0)
     t.add_argument("--log-every", type=int, default=100)
     t.add_argument("--eval-every", type=int, default=1000)
@@ -808,6 +869,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help="auto: bf16 autocast on GPU")
     t.add_argument("--threads", type=int, default=None)
     t.add_argument("--seed", type=int, default=0)
+
+    sc = sub.add_parser("score", help="loss and BLEU of a checkpoint or model dir on a pre-tokenized split")
+    sc.add_argument("model", help="a save_pretrained dir or a train.py checkpoint dir")
+    sc.add_argument("--cache", required=True, help="pre-tokenized dir (prepare's output, e.g. OUT/tokenized)")
+    sc.add_argument("--split", default="valid", choices=list(SPLITS))
+    sc.add_argument("--examples", type=int, default=400)
+    sc.add_argument("--eval-batch", type=int, default=250)
+    sc.add_argument("--save-model", default=None, help="also write it as a save_pretrained dir with the tokenizer")
 
     pk = sub.add_parser("pack", help="fp16 tar of a model dir, split into parts")
     pk.add_argument("model_dir")
@@ -829,6 +898,11 @@ def main(argv: list[str] | None = None):
                        args.seed, languages=_languages(args.languages))
     if args.cmd == "train":
         return train(args)
+    if args.cmd == "score":
+        res = score(Path(args.model), Path(args.cache), args.split, args.examples, args.eval_batch,
+                    Path(args.save_model) if args.save_model else None)
+        print(json.dumps(res))
+        return res
     if args.cmd == "pack":
         info = pack(Path(args.model_dir), Path(args.dest), args.part_mib, args.dtype, [Path(e) for e in args.extra])
         print(json.dumps(info))
