@@ -240,12 +240,17 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
         f"| run | {run['steps']:,} steps, {run['examples_seen']:,} examples "
         f"({run['examples_seen'] / max(1, sum(s['examples'] for k, s in run['data']['splits'].items() if k == 'train')):.2f}"
         f" epochs), {run['train_time_s'] / 60:.0f} min on {device}; stopped by {run['stopped_by']} |",
+        *([f"| warm start | from `{run['warm_start']['from']}`: {run['warm_start']['steps']:,} steps, "
+            f"{run['warm_start']['examples_seen']:,} examples, {run['warm_start']['train_time_s'] / 60:.0f} min "
+            f"(lr {run['warm_start']['args'].get('lr')}, label smoothing {run['warm_start']['args'].get('label_smoothing')}, "
+            f"batches of {run['warm_start']['args'].get('max_tokens'):,} tokens) |"] if run.get("warm_start") else []),
+        f"| threads | {args.get('threads') or 'all'} torch thread(s) |",
         f"| kept | the best of the validation checks (smoothed BLEU-4 {run['best_valid_bleu']:.2f} on "
         f"{args['eval_examples']} fixed valid examples, step {run['best_step']:,}) |",
         "", f"Why this size: {(run.get('size_choice') or '(not recorded)').rstrip('.')}.", "",
     ]
     if hist:
-        lines += ["Validation during the run (greedy, PyTorch fp32):", "",
+        lines += [f"Validation during the run ({run.get('bleu_definition', 'greedy, PyTorch fp32')}):", "",
                   "| step | minutes | train loss | valid loss | valid BLEU-4 |", "| ---: | ---: | ---: | ---: | ---: |"]
         lines += [f"| {h['step']:,} | {h['elapsed_s'] / 60:.0f} | {h['train_loss']:.3f} | {h['valid_loss']:.3f} | "
                   f"{h['bleu']:.2f} |" for h in hist]

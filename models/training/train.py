@@ -674,8 +674,9 @@ def train(args) -> dict:
         "warm_start": state.get("warm_start"),
         "best_valid_bleu": round(state["best_bleu"], 3),
         "best_step": state["best_step"],
-        "bleu_definition": "CodeXGLUE smooth_bleu: mean sentence smoothed BLEU-4 x100, greedy decoding, "
-                           f"{len(eval_idx)} fixed valid examples",
+        "bleu_definition": "CodeXGLUE smooth_bleu: mean sentence smoothed BLEU-4 x100, PyTorch greedy decoding with "
+                           f"no_repeat_ngram_size {NO_REPEAT_NGRAM} and the run-time clean-up, {len(eval_idx)} fixed "
+                           "valid examples",
         "test": test_result,
         "final_train_loss": state.get("last_train_loss"),
         "history": state["history"],

@@ -34,6 +34,7 @@ __all__ = ["CACHE_FILE", "SCHEMA_VERSION", "CacheStats", "SummaryCache"]
 
 CACHE_FILE = "summaries.sqlite3"
 SCHEMA_VERSION = 1
+OPEN_BUSY_WAIT_S = 10.0  # how long opening waits out another process's lock before going memory-only
 BUSY_TIMEOUT_MS = 5000
 DEFAULT_CAPACITY = 20_000
 
@@ -197,19 +198,27 @@ class SummaryCache:
     def _connect(self) -> sqlite3.Connection | None:
         """Open (and if need be rebuild) the store; None means memory only."""
         assert self.path is not None
-        for attempt in range(2):
+        moved = False
+        deadline = time.monotonic() + OPEN_BUSY_WAIT_S
+        pause = 0.02
+        while True:
             try:
                 return self._open_checked()
             except (sqlite3.Error, OSError, _Corrupt) as e:
                 if isinstance(e, sqlite3.Error) and _is_locked(e):
-                    # another process holds it (rebuilding, checkpointing): not corruption, do not touch it
+                    # another process holds it (creating it, switching it to WAL, checkpointing): not corruption, do
+                    # not touch it. Some of these locks fail at once without the busy handler: wait and try again.
+                    if time.monotonic() < deadline:
+                        time.sleep(pause)
+                        pause = min(pause * 2, 0.5)
+                        continue
                     log.warning("summary cache: %s is busy (%s); keeping summaries in memory only", self.path, e)
                     return None
-                if attempt == 0 and self.path.exists() and self._move_aside(str(e)):
+                if not moved and self.path.exists() and self._move_aside(str(e)):
+                    moved = True
                     continue  # corrupt or unreadable: rebuilt from scratch
                 log.warning("summary cache: cannot use %s (%s); keeping summaries in memory only", self.path, e)
                 return None
-        return None
 
     def _open_checked(self) -> sqlite3.Connection:
         assert self.path is not None

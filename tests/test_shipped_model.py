@@ -1,0 +1,94 @@
+"""The default model shipped in ``models/codesum-small``: present and intact, lean, chosen when nothing else is
+configured, and producing real summaries with onnxruntime alone (no network, no torch)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codesum.defaults import MODEL_ENV, default_model_dir
+from codesum.evaluation.metrics import is_degenerate
+from codesum.modelfiles import load_manifest
+from codesum.summarizer import Summarizer
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "models" / "codesum-small"
+SHIPPED_FILES = {"manifest.json", "encoder_model.onnx", "decoder_model_merged.onnx", "tokenizer.json", "config.json"}
+MAX_SHIPPED_MB = 40
+
+# Functions the model never saw (written for this test).
+CODES = [
+    "def read_file(path):\n    with open(path) as f:\n        return f.read()",
+    "def is_empty(self):\n    return len(self.items) == 0",
+    "def save_json(data, path):\n    with open(path, 'w') as f:\n        json.dump(data, f, indent=2)",
+    "class Point:\n    def __init__(self, x, y):\n        self.x = x\n        self.y = y",
+]
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Summarizer:
+    return Summarizer.load(SHIPPED)
+
+
+def test_the_default_model_dir_is_the_shipped_model(monkeypatch):
+    monkeypatch.delenv(MODEL_ENV, raising=False)
+    assert default_model_dir() == SHIPPED
+    assert {p.name for p in SHIPPED.iterdir()} == SHIPPED_FILES  # int8 graphs, tokenizer, config, manifest: no work/
+    size_mb = sum(p.stat().st_size for p in SHIPPED.iterdir()) / 1e6
+    assert size_mb < MAX_SHIPPED_MB
+
+
+def test_the_manifest_verifies_and_records_an_int8_build():
+    manifest = load_manifest(SHIPPED, check_hashes=True)  # raises on a missing, truncated or altered file
+    raw = manifest.raw
+    assert raw["name"] == "codesum-small" and manifest.model_id.startswith("codesum-small@")
+    assert raw["quantization"]["weight_type"] == "QInt8"
+    assert raw["verify"]["passed"] is True and not raw["verify"]["failures"]
+    assert raw["verify"]["fp32"]["exact_match"] == 1.0  # the ONNX export reproduces PyTorch's greedy tokens
+    assert manifest.architecture.vocab_size == 32100 and manifest.architecture.decoder_start_token_id == 0
+    assert set(manifest.files) == {"encoder", "decoder", "tokenizer", "config"}
+
+
+def test_summaries_are_short_clean_sentences(shipped):
+    for code, summary in zip(CODES, shipped.summarize(CODES)):
+        assert summary and not is_degenerate(summary), (code, summary)
+        assert len(summary.split("\n")) <= 2 and all(len(line) <= 100 for line in summary.split("\n"))
+        assert summary[0].isupper() and summary.rstrip().endswith(".")
+
+
+def test_summaries_are_deterministic(shipped):
+    # (int8 dynamic quantization scales activations per batch tensor, so a chunk's words may differ slightly with
+    # its batch-mates; the same batch always gives the same summaries)
+    codes = CODES
+    assert shipped.summarize(codes) == shipped.summarize(codes)
+    assert shipped.summarize(codes[:1]) == shipped.summarize(codes[:1])
+
+
+def test_summarize_cli_uses_the_shipped_model_offline():
+    env = {k: v for k, v in os.environ.items() if k != MODEL_ENV}
+    env |= {"HF_HUB_OFFLINE": "1", "NO_PROXY": "*", "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+    proc = subprocess.run([sys.executable, "-m", "codesum", "summarize", str(REPO / "examples"), "--json"],
+                          capture_output=True, text=True, env=env, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["model"].startswith("codesum-small@")
+    names = {(Path(c["path"]).name, c["name"]) for c in out["chunks"]}
+    assert {("inventory.py", "load_items"), ("inventory.py", "Inventory"), ("inventory.py", "Inventory.save")} <= names
+    assert any(name == "strings.js" for name, _ in names)
+    for c in out["chunks"]:
+        assert c["summary"] and not is_degenerate(c["summary"]), c
+
+
+def test_run_time_needs_no_torch():
+    code = ("import sys; from codesum.summarizer import Summarizer; s = Summarizer.load(sys.argv[1]); "
+            "print(s.summarize(['def add(a, b):\\n    return a + b'])[0]); "
+            "heavy = sorted(m for m in ('torch', 'transformers', 'optimum') if m in sys.modules); "
+            "sys.exit(f'imported {heavy}' if heavy else 0)")
+    proc = subprocess.run([sys.executable, "-c", code, str(SHIPPED)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip()
