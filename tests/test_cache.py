@@ -152,3 +152,41 @@ def test_file_deleted_under_a_running_cache_keeps_serving(tmp_path):
         f.unlink()
     cache.put(MODEL, "h2", "s2")  # SQLite keeps the unlinked inode: still works, never raises
     assert cache.get(MODEL, "h") == "s" and cache.get(MODEL, "h2") == "s2"
+
+
+def test_opening_waits_out_another_process_lock(tmp_path, monkeypatch):
+    """"database is locked" while another process creates the file or switches it to WAL is not corruption and not a
+    reason to go memory-only (its writes would be lost): opening tries again until the lock is gone."""
+    real = SummaryCache._open_checked
+    calls = []
+
+    def flaky(self):
+        calls.append(1)
+        if len(calls) <= 3:
+            raise sqlite3.OperationalError("database is locked")
+        return real(self)
+
+    monkeypatch.setattr(SummaryCache, "_open_checked", flaky)
+    cache = SummaryCache.open(tmp_path)
+    assert len(calls) == 4 and not cache.memory_only
+    cache.put("m", "h", "a summary")
+    cache.close()
+    monkeypatch.setattr(SummaryCache, "_open_checked", real)
+    assert SummaryCache.open(tmp_path).get("m", "h") == "a summary"
+    assert not list(tmp_path.glob(CACHE_FILE + ".corrupt-*"))
+
+
+def test_a_lock_that_never_goes_away_means_memory_only(tmp_path, monkeypatch):
+    import codesum.cache
+
+    def locked(self):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(codesum.cache, "OPEN_BUSY_WAIT_S", 0.2)
+    monkeypatch.setattr(SummaryCache, "_open_checked", locked)
+    started = time.monotonic()
+    cache = SummaryCache.open(tmp_path)
+    assert cache.memory_only and 0.2 <= time.monotonic() - started < 2.0
+    cache.put("m", "h", "kept in memory")
+    assert cache.get("m", "h") == "kept in memory"
+    assert not list(tmp_path.glob(CACHE_FILE + ".corrupt-*"))
