@@ -222,6 +222,7 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
     cfg, args = run["model_config"], run["args"]
     hist = run.get("history") or []
     hw = run.get("hardware", {})
+    warm = run.get("warm_start")
     device = hw.get("gpu") or f"CPU ({hw.get('cpu_count', '?')} cores, torch {hw.get('torch', '?')})"
     lines = [
         "", "## The shipped model and its training run", "",
@@ -238,12 +239,11 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
         f"{args.get('time_budget_min') or '?'} min budget, label smoothing {args['label_smoothing']}, dropout "
         f"{args['dropout']}, batches of at most {args['max_tokens']:,} padded source tokens |",
         f"| run | {run['steps']:,} steps, {run['examples_seen']:,} examples "
-        f"({run['examples_seen'] / max(1, sum(s['examples'] for k, s in run['data']['splits'].items() if k == 'train')):.2f}"
-        f" epochs), {run['train_time_s'] / 60:.0f} min on {device}; stopped by {run['stopped_by']} |",
-        *([f"| warm start | from `{run['warm_start']['from']}`: {run['warm_start']['steps']:,} steps, "
-            f"{run['warm_start']['examples_seen']:,} examples, {run['warm_start']['train_time_s'] / 60:.0f} min "
-            f"(lr {run['warm_start']['args'].get('lr')}, label smoothing {run['warm_start']['args'].get('label_smoothing')}, "
-            f"batches of {run['warm_start']['args'].get('max_tokens'):,} tokens) |"] if run.get("warm_start") else []),
+        f"({run['examples_seen'] / max(1, run['data']['splits']['train']['examples']):.2f} epochs), {run['train_time_s'] / 60:.0f} min on {device}; stopped by {run['stopped_by']} |",
+        *([f"| warm start | from `{warm['from']}`: {warm['steps']:,} steps, {warm['examples_seen']:,} examples, "
+            f"{warm['train_time_s'] / 60:.0f} min (lr {warm['args'].get('lr')}, label smoothing "
+            f"{warm['args'].get('label_smoothing')}, batches of {warm['args'].get('max_tokens'):,} tokens) |"]
+          if warm else []),
         f"| threads | {args.get('threads') or 'all'} torch thread(s) |",
         f"| kept | the best of the validation checks (smoothed BLEU-4 {run['best_valid_bleu']:.2f} on "
         f"{args['eval_examples']} fixed valid examples, step {run['best_step']:,}) |",

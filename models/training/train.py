@@ -46,9 +46,8 @@ if str(REPO / "server") not in sys.path:
     sys.path.insert(0, str(REPO / "server"))
 
 from codesum.evaluation.bleu import corpus_bleu as smooth_bleu  # noqa: E402  (CodeXGLUE smooth_bleu, as `codesum eval`)
-from codesum.tokenization import BOS_ID, DECODER_START_ID, EOS_ID, PAD_ID, VOCAB_SIZE, build_tokenizer  # noqa: E402
-
 from codesum.postprocess import clean_summary  # noqa: E402  (what the run-time Summarizer does to model text)
+from codesum.tokenization import BOS_ID, DECODER_START_ID, EOS_ID, PAD_ID, VOCAB_SIZE, build_tokenizer  # noqa: E402
 
 # Decoding in validation matches the run-time default (codesum.summarizer.GenerationOptions.no_repeat_ngram_size).
 NO_REPEAT_NGRAM = 3
@@ -273,6 +272,16 @@ def make_config(args):
     )
 
 
+def model_from_checkpoint(ckpt: Path, shape):
+    """A T5 of ``shape``'s model arguments (make_config) holding the weights of a train.py checkpoint's model.pt."""
+    import torch
+    from transformers import T5ForConditionalGeneration
+
+    model = T5ForConditionalGeneration(make_config(shape))
+    model.load_state_dict(torch.load(ckpt / "model.pt", map_location="cpu"))
+    return model
+
+
 def count_params(model) -> int:
     return sum(p.numel() for p in model.parameters())  # parameters() yields the tied embedding once
 
@@ -306,8 +315,8 @@ def greedy_decode(model, data: TokenData, indices: np.ndarray, device, amp_dtype
             ids = torch.from_numpy(b["input_ids"]).to(device)
             mask = torch.from_numpy(b["attention_mask"]).to(device)
             gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, num_beams=1,
-                                 do_sample=False, no_repeat_ngram_size=NO_REPEAT_NGRAM, decoder_start_token_id=DECODER_START_ID, eos_token_id=EOS_ID,
-                                 pad_token_id=PAD_ID)
+                                 do_sample=False, no_repeat_ngram_size=NO_REPEAT_NGRAM,
+                                 decoder_start_token_id=DECODER_START_ID, eos_token_id=EOS_ID, pad_token_id=PAD_ID)
             for p, row in zip(pos, gen.tolist()):
                 row = row[1:]  # decoder start
                 if EOS_ID in row:
@@ -478,17 +487,17 @@ def train(args) -> dict:
         saved = state["args"]
         for k in MODEL_ARGS:  # the model and data shape come from the checkpoint
             setattr(args, k, saved[k])
-        model = T5ForConditionalGeneration(make_config(args))
-        model.load_state_dict(torch.load(ckpt / "model.pt", map_location="cpu"))
+        model = model_from_checkpoint(ckpt, args)
     else:
         state = {"step": 0, "epoch": 0, "batch_pos": 0, "elapsed_s": 0.0, "best_bleu": -1.0, "best_step": None,
                  "history": [], "examples_seen": 0, "tokens_seen": 0, "sessions": []}
         random.seed(args.seed)
         np.random.seed(args.seed)
         torch.manual_seed(args.seed)
-        model = T5ForConditionalGeneration(make_config(args))
-        if init_state is not None:
-            model.load_state_dict(torch.load(Path(args.init_from) / "model.pt", map_location="cpu"))
+        if init_state is None:
+            model = T5ForConditionalGeneration(make_config(args))
+        else:
+            model = model_from_checkpoint(Path(args.init_from), args)
             state["warm_start"] = {
                 "from": str(args.init_from), "steps": init_state["step"], "examples_seen": init_state["examples_seen"],
                 "tokens_seen": init_state["tokens_seen"], "train_time_s": round(init_state["elapsed_s"], 1),
@@ -694,14 +703,11 @@ def train(args) -> dict:
 
 def load_for_scoring(path: Path):
     """A save_pretrained dir, or a train.py checkpoint dir (model.pt + state.json), as a T5 model on the CPU."""
-    import torch
     from transformers import T5ForConditionalGeneration
 
     if (path / "state.json").exists() and (path / "model.pt").exists():
         saved = argparse.Namespace(**json.loads((path / "state.json").read_text())["args"])
-        model = T5ForConditionalGeneration(make_config(saved))
-        model.load_state_dict(torch.load(path / "model.pt", map_location="cpu"))
-        return model
+        return model_from_checkpoint(path, saved)
     return T5ForConditionalGeneration.from_pretrained(path)
 
 
@@ -718,10 +724,11 @@ def score(model_path: Path, cache: Path, split: str, examples: int, eval_batch: 
     seed = 1234 if split == "valid" else 4321  # the slices train() evaluates on
     idx = np.random.default_rng(seed).permutation(len(data))[:examples]
     ns = argparse.Namespace(eval_batch=eval_batch, max_tgt=meta["max_tgt"])
-    res = evaluate(model, data, idx, build_tokenizer(), torch.device("cpu"), None, ns)
+    tok = build_tokenizer()
+    res = evaluate(model, data, idx, tok, torch.device("cpu"), None, ns)
     if save_model is not None:
         model.save_pretrained(save_model, safe_serialization=True)
-        build_tokenizer().save(str(save_model / "tokenizer.json"))
+        tok.save(str(save_model / "tokenizer.json"))
     return {"model": str(model_path), "split": split, "examples": len(idx), "loss": round(res["valid_loss"], 4),
             "bleu": round(res["bleu"], 3), "samples": res["samples"]}
 
