@@ -146,6 +146,7 @@ class StubSummarizer:
     @classmethod
     def load(cls, model_dir, **kwargs):
         cls.loaded_from = model_dir
+        cls.options = kwargs.get("options")
         cls.calls = []
         return cls()
 
@@ -231,6 +232,15 @@ def test_cli_save_writes_the_json_and_prints_the_table(data_file, stub, capsys, 
     langs = {r["language"]: r for r in out["languages"]}
     assert langs["go"]["degenerate"] == 1.0 and langs["all"]["n"] == 3
     assert out["model_id"] == "stub-0" and len(out["samples"]) == 1
+
+
+def test_cli_beams_reach_the_summarizer_and_the_record(data_file, stub, capsys, tmp_path):
+    from codesum.cli import main
+
+    assert main(["eval", str(data_file), "--model", str(tmp_path), "--json", "--beams", "4"]) == 0
+    assert stub.options.num_beams == 4 and json.loads(capsys.readouterr().out)["beams"] == 4
+    assert main(["eval", str(data_file), "--model", str(tmp_path)]) == 0
+    assert stub.options.num_beams == 1 and "greedy" in capsys.readouterr().out
 
 
 def test_cli_default_model_dir(data_file, stub, capsys, monkeypatch, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,21 @@ CODES = [
     "def is_empty(self):\n    return len(self.items) == 0",
     "def save_json(data, path):\n    with open(path, 'w') as f:\n        json.dump(data, f, indent=2)",
     "class Point:\n    def __init__(self, x, y):\n        self.x = x\n        self.y = y",
+]
+
+
+# Unseen functions whose names say what they do: a model that reads its input names the thing (the first shipped
+# model, a language model of docstrings that ignored the code, said "Return the given name." to all eight).
+NAMED = [
+    ("read_file", CODES[0]),
+    ("save_json", CODES[2]),
+    ("is_empty", CODES[1]),
+    ("count_words", "def count_words(text):\n    return len(text.split())"),
+    ("parse_date", "def parse_date(value):\n    return datetime.strptime(value, '%Y-%m-%d').date()"),
+    ("remove_user", "def remove_user(self, user_id):\n    del self.users[user_id]\n    self.save()"),
+    ("get_config", "def get_config(name):\n    return CONFIG.get(name)"),
+    ("close_connection", "def close_connection(self):\n    if self.conn is not None:\n        self.conn.close()\n"
+                         "        self.conn = None"),
 ]
 
 
@@ -59,6 +75,14 @@ def test_summaries_are_short_clean_sentences(shipped):
         assert summary and not is_degenerate(summary), (code, summary)
         assert len(summary.split("\n")) <= 2 and all(len(line) <= 100 for line in summary.split("\n"))
         assert summary[0].isupper() and summary.rstrip().endswith(".")
+
+
+def test_summaries_are_about_the_code(shipped):
+    summaries = shipped.summarize([code for _, code in NAMED])
+    mentions = [name for (name, _), summary in zip(NAMED, summaries)
+                if set(name.split("_")) & set(re.findall(r"[a-z]+", summary.lower()))]
+    assert len(mentions) >= 6, list(zip(NAMED, summaries))
+    assert len(set(summaries)) >= 7, summaries  # different code, different summaries
 
 
 def test_summaries_are_deterministic(shipped):

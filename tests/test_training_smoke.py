@@ -5,6 +5,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -30,7 +31,8 @@ def _pairs(n: int, seed: int) -> list[dict]:
     for _ in range(n):
         v, o = rng.choice(VERBS), rng.choice(NOUNS)
         code = f"def {v}_{o}(a, b):\n\t# {v} two {o}\n\treturn {v}(a, b)   \n\n"
-        out.append({"language": "python", "package": "synthetic", "code": code, "doc": f"{v.capitalize()} two {o}."})
+        out.append({"language": "python", "package": "synthetic", "name": f"{v}_{o}", "code": code,
+                    "doc": f"{v.capitalize()} two {o}."})
     return out
 
 
@@ -161,3 +163,87 @@ def test_prepare_keeps_only_the_chosen_languages(train_mod, tmp_path):
     assert {s: meta["splits"][s]["examples"] for s in ("train", "valid", "test")} == {"train": 4, "valid": 4, "test": 4}
     everything = train_mod.prepare(data, tmp_path / "all", 48, 16, log=lambda *a: None)
     assert everything["languages"] is None and everything["splits"]["train"]["examples"] == 6
+
+
+@pytest.mark.parametrize("name, sentence", [
+    ("dictDecoder.availRead", "Avail read."), ("get_user_name", "Get user name."), ("parseJSONString", "Parse json string."),
+    ("HTTPServer.__init__", "Init."), ("_", ""), ("", "")])
+def test_name_sentence_splits_identifiers(train_mod, name, sentence):
+    assert train_mod.name_sentence(name) == sentence
+
+
+def test_aux_name_targets_replace_only_the_rows_asked_for(train_mod, tmp_path):
+    """--aux-name-frac: collate swaps in a row's name sentence where asked and where it has a name, nowhere else."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for split, seed in (("train", 0), ("valid", 1)):
+        rows = _pairs(4, seed)
+        del rows[3]["name"]
+        (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    train_mod.prepare(data, tmp_path / "cache", 48, 16, log=lambda *a: None)
+    d = train_mod.TokenData(tmp_path / "cache", "train")
+    tok = train_mod.build_tokenizer()
+    idx = np.arange(4)
+
+    def rows(batch):
+        t_len = batch["decoder_input_ids"].shape[1]
+        out = [[] for _ in batch["input_ids"]]
+        for pos, t in zip(batch["label_pos"], batch["label_ids"]):
+            out[pos // t_len].append(int(t))
+        return out
+
+    def targets(batch):
+        return [tok.decode(r, skip_special_tokens=True) for r in rows(batch)]
+
+    plain = train_mod.collate(d, idx)
+    mixed = train_mod.collate(d, idx, use_name=np.array([True, False, True, True]))
+    docs = [json.loads(line)["doc"] for line in (data / "train.jsonl").read_text().splitlines()]
+    names = [train_mod.name_sentence(json.loads(line).get("name", ""))
+             for line in (data / "train.jsonl").read_text().splitlines()]
+    assert targets(plain) == docs
+    # row 1 was not asked; row 3 was asked but has no name, so it keeps its doc
+    assert targets(mixed) == [names[0], docs[1], names[2], docs[3]]
+    assert names[0] and names[0] != docs[0]
+    np.testing.assert_array_equal(mixed["input_ids"], plain["input_ids"])
+    # the decoder input is the shifted target, for swapped rows too
+    first = rows(mixed)[0]
+    assert mixed["decoder_input_ids"][0, 0] == 0
+    assert mixed["decoder_input_ids"][0, 1 : len(first)].tolist() == first[:-1]
+
+
+def test_words_embedding_init_shares_word_vectors(train_mod):
+    """user / Ġuser / User start as one vector; an identifier token starts near its words; other tokens stay apart."""
+    cfg = transformers.T5Config(vocab_size=32100, d_model=32, d_kv=8, d_ff=64, num_layers=1, num_decoder_layers=1,
+                                num_heads=2)
+    model = transformers.T5ForConditionalGeneration(cfg)
+    tok = train_mod.build_tokenizer()
+    before = model.shared.weight.detach().clone()
+    info = train_mod.words_embedding_init(model, tok, seed=0)
+    assert info["shared_word_tokens"] > 10_000 and info["composed_identifier_tokens"] > 1_000
+    emb, vocab = model.shared.weight.detach(), tok.get_vocab()
+
+    def cos(a, b):
+        return float(torch.nn.functional.cosine_similarity(emb[vocab[a]], emb[vocab[b]], dim=0))
+
+    assert cos("user", "\u0120user") > 0.9 and cos("get", "Get") > 0.9
+    assert cos("\u0120getUserName", "user") > 0.3 and cos("\u0120getUserName", "name") > 0.3
+    assert abs(cos("user", "\u0120strings")) < 0.5
+    assert torch.equal(emb[:3], before[:3]) and torch.equal(emb[vocab["("]], before[vocab["("]])  # specials, punctuation
+    assert emb.std().item() == pytest.approx(before.std().item(), rel=0.1)
+
+
+def test_t5_recipe_flags_train_and_are_recorded(train_mod, data_dir, tmp_path):
+    """Adafactor, the embedding's own learning rate, the words init and the name curriculum together: the loss falls,
+    the eval reports how much the loss depends on the code, and the run records the choices."""
+    cache = tmp_path / "cache"
+    train_mod.prepare(data_dir, cache, 48, 16)
+    out = tmp_path / "run"
+    args = [*TINY, "--optimizer", "adafactor", "--lr", "1e-2", "--embed-lr-mult", "4", "--embed-init", "words",
+            "--aux-name-frac", "0.5", "--aux-name-until", "0.5", "--eval-every", "20"]
+    train_mod.main(["train", "--cache", str(cache), "--out", str(out), "--max-steps", "40", *args])
+    losses = _losses(out)
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.5, losses
+    run = json.loads((out / "model" / "training_run.json").read_text())
+    assert run["embed_init"]["shared_word_tokens"] > 10_000
+    assert run["args"]["optimizer"] == "adafactor" and run["args"]["embed_lr_mult"] == 4
+    assert all("source_gain" in h for h in run["history"]) and len(run["history"]) >= 2

@@ -206,15 +206,28 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
 
 
 def _eval_rows(evals: list[dict]) -> list[str]:
-    rows = ["| model | language | n | BLEU-4 | exact match | degenerate | empty | ms / summary |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| model | decoding | language | n | BLEU-4 | exact match | degenerate | empty | ms / summary |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for ev in evals:
         name = ev.get("model_id") or Path(ev.get("model_dir", "?")).name
+        beams = ev.get("beams", 1)
+        decoding = "greedy" if beams <= 1 else f"beam {beams}"
         for rep in ev["languages"]:
-            rows.append(f"| `{name}` | {rep['language']} | {rep['n']:,} | {rep['bleu']:.2f} | "
+            rows.append(f"| `{name}` | {decoding} | {rep['language']} | {rep['n']:,} | {rep['bleu']:.2f} | "
                         f"{100 * rep['exact_match']:.1f}% | {100 * rep['degenerate']:.1f}% | {100 * rep['empty']:.1f}% "
                         f"| {rep['ms_per_summary']:.1f} |")
     return rows
+
+
+def _optimiser(args: dict) -> str:
+    if args.get("optimizer") == "adafactor":
+        return "Adafactor (steps scaled by each parameter's RMS, as T5 was trained)"
+    mult = args.get("embed_lr_mult") or 1.0
+    return "AdamW" + (f" (embedding at {mult:g}x the learning rate)" if mult != 1.0 else "")
+
+
+def _gain(h: dict) -> str:
+    return f"{h['source_gain']:.3f}" if "source_gain" in h else "-"
 
 
 def render_training(run: dict, evals: list[dict]) -> list[str]:
@@ -229,15 +242,22 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
         f"`models/codesum-small`: a T5ForConditionalGeneration in CodeT5's conventions (CodeT5 BPE tokenizer, "
         f"vocabulary {cfg['vocab_size']:,}, pad 0 / bos 1 / eos 2, decoder start 0, tied embeddings, ReLU feed-forward, "
         f"relative position buckets), trained from scratch by `models/training/train.py` on the "
-        f"{', '.join(args.get('languages', '').split(',')) or 'all'} train split above.", "",
+        f"{', '.join((args.get('languages') or '').split(',')) or 'all'} train split above.", "",
         "| | |", "| --- | --- |",
         f"| parameters | {run['parameters']:,} ({run['weights_mib_fp32']} MiB fp32) |",
         f"| shape | d_model {cfg['d_model']}, {cfg['num_heads']} heads, d_ff {cfg['d_ff']}, "
         f"{cfg['num_layers']} encoder / {cfg['num_decoder_layers']} decoder layers |",
         f"| inputs | code cut to {args['max_src']} source tokens (head kept), summaries to {args['max_tgt']} tokens |",
-        f"| optimiser | AdamW, lr {args['lr']:g}, {args['warmup']} warm-up steps then linear decay to 0 over the "
-        f"{args.get('time_budget_min') or '?'} min budget, label smoothing {args['label_smoothing']}, dropout "
-        f"{args['dropout']}, batches of at most {args['max_tokens']:,} padded source tokens |",
+        f"| optimiser | {_optimiser(args)}, lr {args['lr']:g}, {args['warmup']} warm-up steps then linear decay to 0 "
+        f"over the {args.get('time_budget_min') or '?'} min budget, label smoothing {args['label_smoothing']}, "
+        f"dropout {args['dropout']}, batches of at most {args['max_tokens']:,} padded source tokens, "
+        f"{args.get('precision', 'auto')} precision |",
+        *([f"| embedding start | by words: {ei['shared_word_tokens']:,} tokens share the vector of their word "
+           f"({ei['words']:,} words), {ei['composed_identifier_tokens']:,} identifier tokens start as the sum of "
+           f"their words' |"] if (ei := run.get("embed_init")) else []),
+        *([f"| name curriculum | {100 * args['aux_name_frac']:.0f}% of examples at first asked for their own name's "
+           f"words, falling to none at {100 * args['aux_name_until']:.0f}% of the run |"]
+          if args.get("aux_name_frac") else []),
         f"| run | {run['steps']:,} steps, {run['examples_seen']:,} examples "
         f"({run['examples_seen'] / max(1, run['data']['splits']['train']['examples']):.2f} epochs), {run['train_time_s'] / 60:.0f} min on {device}; stopped by {run['stopped_by']} |",
         *([f"| warm start | from `{warm['from']}`: {warm['steps']:,} steps, {warm['examples_seen']:,} examples, "
@@ -248,15 +268,19 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
         f"| kept | the best of the validation checks (smoothed BLEU-4 {run['best_valid_bleu']:.2f} on "
         f"{args['eval_examples']} fixed valid examples, step {run['best_step']:,}) |",
         "", f"Why this size: {(run.get('size_choice') or '(not recorded)').rstrip('.')}.", "",
+        *([f"How it went: {run['note'].rstrip('.')}.", ""] if run.get("note") else []),
     ]
     if hist:
-        lines += [f"Validation during the run ({run.get('bleu_definition', 'greedy, PyTorch fp32')}):", "",
-                  "| step | minutes | train loss | valid loss | valid BLEU-4 |", "| ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"Validation during the run ({run.get('bleu_definition', 'greedy, PyTorch fp32')}; \"code gain\": "
+                  "the valid loss with each example's targets given another example's code, minus the valid loss: "
+                  "how much the predictions use the code):", "",
+                  "| step | minutes | train loss | valid loss | code gain | valid BLEU-4 |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: |"]
         lines += [f"| {h['step']:,} | {h['elapsed_s'] / 60:.0f} | {h['train_loss']:.3f} | {h['valid_loss']:.3f} | "
-                  f"{h['bleu']:.2f} |" for h in hist]
+                  f"{_gain(h)} | {h['bleu']:.2f} |" for h in hist]
         lines.append("")
     if evals:
-        lines += ["Held-out test split, `codesum eval` (onnxruntime, greedy, the summaries as the editor shows them):",
+        lines += ["Held-out test split, `codesum eval` (onnxruntime, the summaries as the editor shows them):",
                   ""] + _eval_rows(evals) + [""]
     return lines
 

@@ -31,6 +31,7 @@ import math
 import os
 import platform
 import random
+import re
 import shutil
 import sys
 import tarfile
@@ -63,7 +64,7 @@ except Exception:  # pragma: no cover - e.g. onnxruntime missing on the training
         return "\n".join(lines)
 
 
-CACHE_FORMAT = "codesum-tokenized/1"
+CACHE_FORMAT = "codesum-tokenized/2"  # 2: name-sentence targets kept too
 SPLITS = ("train", "valid", "test")
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -71,9 +72,21 @@ SPLITS = ("train", "valid", "test")
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def _read_jsonl(path: Path, languages: frozenset[str] | None = None) -> tuple[list[str], list[str]]:
-    """Codes (as the model sees them) and one-line docs; only records of ``languages`` when given."""
-    codes, docs = [], []
+def name_sentence(name: str) -> str:
+    """The words of a chunk's own name as a sentence: ``dictDecoder.availRead`` -> ``Avail read.`` ('' if none).
+
+    The target of the auxiliary copy task (see ``--aux-name-frac``): every one of its words is in the input, so
+    the decoder must read the encoder to predict it, which a docstring's first sentence alone teaches slowly.
+    """
+    last = name.rsplit(".", 1)[-1]
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", last))
+    words = " ".join(words.replace("_", " ").replace("$", " ").split()).lower()
+    return f"{words[:1].upper()}{words[1:]}." if words else ""
+
+
+def _read_jsonl(path: Path, languages: frozenset[str] | None = None) -> tuple[list[str], list[str], list[str]]:
+    """Codes (as the model sees them), one-line docs and name sentences; only records of ``languages`` when given."""
+    codes, docs, names = [], [], []
     with open(path, encoding="utf-8") as f:
         for line in f:
             line = line.strip()
@@ -87,7 +100,8 @@ def _read_jsonl(path: Path, languages: frozenset[str] | None = None) -> tuple[li
                 continue
             codes.append(prepare_code(code))
             docs.append(" ".join(doc.split()))
-    return codes, docs
+            names.append(name_sentence(str(obj.get("name") or "")))
+    return codes, docs, names
 
 
 def _cut(ids: list[int], limit: int) -> list[int]:
@@ -129,19 +143,22 @@ def prepare(data_dir: Path, cache_dir: Path, max_src: int, max_tgt: int, max_tra
                 continue
             raise FileNotFoundError(path)
         t0 = time.time()
-        codes, docs = _read_jsonl(path, wanted)
+        codes, docs, names = _read_jsonl(path, wanted)
         if split == "train" and max_train and len(codes) > max_train:
             keep = np.sort(np.random.default_rng(seed).permutation(len(codes))[:max_train])
             codes = [codes[i] for i in keep]
             docs = [docs[i] for i in keep]
+            names = [names[i] for i in keep]
         src_full = [e.ids for e in tok.encode_batch(codes)]
         tgt_full = [e.ids for e in tok.encode_batch(docs)]
         src_len = np.array([len(s) for s in src_full])
         tgt_len = np.array([len(t) for t in tgt_full])
         src_ids, src_off = _pack_ragged([_cut(s, max_src) for s in src_full])
         tgt_ids, tgt_off = _pack_ragged([_cut(t, max_tgt) for t in tgt_full])
+        # an empty name sentence stores just <s></s>: collate falls back to the doc for it
+        name_ids, name_off = _pack_ragged([_cut(e.ids, max_tgt) for e in tok.encode_batch(names)])
         np.savez_compressed(cache_dir / f"{split}.npz", src_ids=src_ids, src_off=src_off, tgt_ids=tgt_ids,
-                            tgt_off=tgt_off)
+                            tgt_off=tgt_off, name_ids=name_ids, name_off=name_off)
         if split != "train":
             with gzip.open(cache_dir / f"{split}_refs.json.gz", "wt", encoding="utf-8") as f:
                 json.dump(docs, f)
@@ -172,6 +189,7 @@ class TokenData:
         self.tgt_ids, self.tgt_off = z["tgt_ids"], z["tgt_off"]
         self.src_len = np.diff(self.src_off)
         self.tgt_len = np.diff(self.tgt_off)
+        self.name_ids, self.name_off = (z["name_ids"], z["name_off"]) if "name_ids" in z else (None, None)
         refs = cache_dir / f"{split}_refs.json.gz"
         self.refs: list[str] | None = None
         if refs.exists():
@@ -186,6 +204,12 @@ class TokenData:
 
     def tgt(self, i: int) -> np.ndarray:
         return self.tgt_ids[self.tgt_off[i] : self.tgt_off[i + 1]]
+
+    def name_tgt(self, i: int) -> np.ndarray | None:
+        """The name-sentence target of example i, or None (no name, or a cache prepared before names were kept)."""
+        if self.name_ids is None or self.name_off[i + 1] - self.name_off[i] <= 2:
+            return None
+        return self.name_ids[self.name_off[i] : self.name_off[i + 1]]
 
 
 def _round_up(n: int, m: int) -> int:
@@ -218,17 +242,25 @@ def make_batches(data: TokenData, max_tokens: int, max_batch: int, seed: int, ep
     return [batches[j] for j in perm]
 
 
-def collate(data: TokenData, idx: np.ndarray, pad_multiple: int = 8) -> dict[str, np.ndarray]:
-    """Padded int64 arrays: input_ids, attention_mask, decoder_input_ids (start 0 + target[:-1]), and the targets."""
+def collate(data: TokenData, idx: np.ndarray, pad_multiple: int = 8,
+            use_name: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Padded int64 arrays: input_ids, attention_mask, decoder_input_ids (start 0 + target[:-1]), and the targets.
+
+    ``use_name[r]`` true: row r's target is its name sentence (the auxiliary copy task) where it has one.
+    """
     s_len = _round_up(int(data.src_len[idx].max()), pad_multiple)
-    t_len = int(data.tgt_len[idx].max())
+    tgts = [data.tgt(i) for i in idx]
+    if use_name is not None:
+        for r, i in enumerate(idx):
+            if use_name[r] and (n := data.name_tgt(i)) is not None:
+                tgts[r] = n
+    t_len = max(len(t) for t in tgts)
     b = len(idx)
     src = np.zeros((b, s_len), dtype=np.int64)
     labels = np.full((b, t_len), -100, dtype=np.int64)
     dec_in = np.zeros((b, t_len), dtype=np.int64)
-    for r, i in enumerate(idx):
+    for r, (i, t) in enumerate(zip(idx, tgts)):
         s = data.src(i)
-        t = data.tgt(i)
         src[r, : len(s)] = s
         labels[r, : len(t)] = t
         dec_in[r, 0] = DECODER_START_ID
@@ -282,6 +314,51 @@ def model_from_checkpoint(ckpt: Path, shape):
     return model
 
 
+_WORD_BREAKS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+
+def words_embedding_init(model, tok, seed: int, noise: float = 0.1) -> dict:
+    """Start the (tied) embedding with what a word piece means: the tokens that spell one word in different cases or
+    with the leading-space marker (``user``, ``Ġuser``, ``User``) share a vector, and an identifier token made of
+    several words (``ĠgetUserName``) starts as the sum of its words' vectors over sqrt(n).
+
+    CodeT5's BPE gives the ``user`` of ``get_user_name`` and the ``Ġuser`` of "Get the user" different ids; a model
+    trained from scratch on ~10^5 pairs must otherwise learn every such correspondence one by one before it can carry
+    a name's words into its summary, and in an hour of CPU it does not (it learns a language model of docstrings).
+    """
+    import torch
+
+    emb = model.shared.weight
+    d = emb.shape[1]
+    std = float(emb.detach().std())
+    g = torch.Generator().manual_seed(seed)
+    base: dict[str, torch.Tensor] = {}
+    keys: dict[int, tuple[str, list[str]]] = {}
+    for text, i in tok.get_vocab().items():
+        if i < 3 or text.startswith("<") and text.endswith(">"):
+            continue
+        bare = text.replace("\u0120", "")
+        words = [w.lower() for w in _WORD_BREAKS.findall(bare)]
+        if not words or "".join(words) != re.sub(r"[^a-z0-9]", "", bare.lower()):
+            continue  # punctuation, byte pieces, mixed tokens: keep T5's init
+        keys[i] = (bare.lower(), words)
+        if len(words) == 1:
+            base.setdefault(words[0], torch.randn(d, generator=g) * std)
+    shared = composed = 0
+    with torch.no_grad():
+        for i, (key, words) in keys.items():
+            if len(words) == 1:
+                vec = base[words[0]]
+                shared += 1
+            elif all(w in base for w in words):
+                vec = torch.stack([base[w] for w in words]).sum(0) / math.sqrt(len(words))
+                composed += 1
+            else:
+                continue
+            emb[i] = vec + torch.randn(d, generator=g) * std * noise
+    return {"shared_word_tokens": shared, "composed_identifier_tokens": composed, "words": len(base)}
+
+
 def count_params(model) -> int:
     return sum(p.numel() for p in model.parameters())  # parameters() yields the tied embedding once
 
@@ -326,19 +403,32 @@ def greedy_decode(model, data: TokenData, indices: np.ndarray, device, amp_dtype
     return out
 
 
-def evaluate(model, data: TokenData, indices: np.ndarray, tok, device, amp_dtype, args) -> dict:
+def teacher_forced_loss(model, data: TokenData, src_idx: np.ndarray, tgt_idx: np.ndarray, device, amp_dtype,
+                        batch_size: int) -> float:
+    """Mean token cross entropy of the targets of ``tgt_idx`` given the sources of ``src_idx`` (row by row)."""
     import torch
 
-    t0 = time.time()
     model.eval()
     tot, n = 0.0, 0
     with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-        order = indices[np.argsort(data.src_len[indices], kind="stable")]
-        for start in range(0, len(order), args.eval_batch):
-            b = {k: torch.from_numpy(v).to(device) for k, v in collate(data, order[start : start + args.eval_batch]).items()}
-            loss, k = seq2seq_loss(model, b, 0.0)
+        for start in range(0, len(tgt_idx), batch_size):
+            b = collate(data, tgt_idx[start : start + batch_size])
+            if src_idx is not tgt_idx:
+                src = collate(data, src_idx[start : start + batch_size])
+                b["input_ids"], b["attention_mask"] = src["input_ids"], src["attention_mask"]
+            loss, k = seq2seq_loss(model, {k: torch.from_numpy(v).to(device) for k, v in b.items()}, 0.0)
             tot += float(loss) * k
             n += k
+    model.train()
+    return tot / max(n, 1)
+
+
+def evaluate(model, data: TokenData, indices: np.ndarray, tok, device, amp_dtype, args) -> dict:
+    t0 = time.time()
+    order = indices[np.argsort(data.src_len[indices], kind="stable")]
+    loss = teacher_forced_loss(model, data, order, order, device, amp_dtype, args.eval_batch)
+    # the same targets with each one's neighbour's code: how much the model's predictions depend on its input
+    shuffled = teacher_forced_loss(model, data, np.roll(order, 1), order, device, amp_dtype, args.eval_batch)
     hyp_ids = greedy_decode(model, data, indices, device, amp_dtype, args.max_tgt, args.eval_batch)
     # scored as the editor shows them: the run-time post-processing, its two lines read as one
     hyps = [clean_summary(tok.decode(h, skip_special_tokens=True)).replace("\n", " ") for h in hyp_ids]
@@ -347,7 +437,8 @@ def evaluate(model, data: TokenData, indices: np.ndarray, tok, device, amp_dtype
     else:
         refs = [tok.decode(data.tgt(i).tolist(), skip_special_tokens=True).strip() for i in indices]
     model.train()
-    return {"valid_loss": tot / max(n, 1), "bleu": smooth_bleu(refs, hyps), "eval_s": time.time() - t0,
+    return {"valid_loss": loss, "source_gain": shuffled - loss, "bleu": smooth_bleu(refs, hyps),
+            "eval_s": time.time() - t0,
             "samples": [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps))[:3]]}
 
 
@@ -408,15 +499,17 @@ def lr_at(args, step: int, progress: float) -> float:
     return args.lr * min(warm, decay)
 
 
-def _prefetch(data: TokenData, batches: list[np.ndarray], start: int, pin: bool, depth: int = 6):
-    """Background thread collating batches[start:] into (pinned) CPU tensors."""
+def _prefetch(data: TokenData, batches: list[np.ndarray], start: int, pin: bool, depth: int = 6, aux_mask=None):
+    """Background thread collating batches[start:] into (pinned) CPU tensors; ``aux_mask(j, n)`` picks the rows of
+    batch j that get the auxiliary name target (None: none)."""
     import torch
 
     q: Queue = Queue(maxsize=depth)
 
     def work():
         for j in range(start, len(batches)):
-            b = {k: torch.from_numpy(v) for k, v in collate(data, batches[j]).items()}
+            use_name = aux_mask(j, len(batches[j])) if aux_mask else None
+            b = {k: torch.from_numpy(v) for k, v in collate(data, batches[j], use_name=use_name).items()}
             if pin:
                 b = {k: v.pin_memory() for k, v in b.items()}
             q.put((j, b))
@@ -455,7 +548,8 @@ def train(args) -> dict:
         meta_path = cache / "meta.json"
         langs = _languages(args.languages)
         old = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        ok = (old.get("max_src"), old.get("max_tgt"), old.get("languages")) == (args.max_src, args.max_tgt, langs)
+        ok = (old.get("format"), old.get("max_src"), old.get("max_tgt"), old.get("languages")) == (
+            CACHE_FORMAT, args.max_src, args.max_tgt, langs)
         if not ok:
             prepare(Path(args.data), cache, args.max_src, args.max_tgt, args.max_train_examples, args.seed, log,
                     langs)
@@ -463,6 +557,7 @@ def train(args) -> dict:
         raise SystemExit("give --data or --cache")
     meta = json.loads((cache / "meta.json").read_text())
     args.max_src, args.max_tgt = meta["max_src"], meta["max_tgt"]
+    args.languages = ",".join(meta["languages"]) if meta.get("languages") else None  # what the cache holds
     train_data = TokenData(cache, "train")
     valid_data = TokenData(cache, "valid")
     tok = build_tokenizer()
@@ -496,6 +591,9 @@ def train(args) -> dict:
         torch.manual_seed(args.seed)
         if init_state is None:
             model = T5ForConditionalGeneration(make_config(args))
+            if args.embed_init == "words":
+                state["embed_init"] = words_embedding_init(model, tok, args.seed)
+                log(f"embedding init by words: {state['embed_init']}")
         else:
             model = model_from_checkpoint(Path(args.init_from), args)
             state["warm_start"] = {
@@ -508,14 +606,29 @@ def train(args) -> dict:
     model.train()
     n_params = count_params(model)
 
-    decay, no_decay = [], []
+    decay, no_decay, embed = [], [], []
     for name, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or "layer_norm" in name or "relative_attention_bias" in name else decay).append(p)
-    groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    opt_kwargs = {"lr": args.lr, "betas": (0.9, args.beta2), "eps": 1e-8}
-    if device.type == "cuda":
-        opt_kwargs["fused"] = True
-    opt = torch.optim.AdamW(groups, **opt_kwargs)
+        if p is model.shared.weight:
+            embed.append(p)
+        elif p.ndim < 2 or "layer_norm" in name or "relative_attention_bias" in name:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    # T5's tied embedding starts at std 1 and its logits are scaled by d_model**-0.5: T5 trained it with Adafactor,
+    # whose steps grow with a parameter's scale; with AdamW's fixed step it learns ~sqrt(d_model) times slower than
+    # the rest unless its learning rate is raised (--embed-lr-mult)
+    groups = [{"params": decay, "weight_decay": args.weight_decay, "lr_mult": 1.0},
+              {"params": no_decay, "weight_decay": 0.0, "lr_mult": 1.0},
+              {"params": embed, "weight_decay": 0.0, "lr_mult": args.embed_lr_mult}]
+    if args.optimizer == "adafactor":
+        # T5's own optimizer: factored second moments, steps scaled by each parameter's RMS (scale_parameter), which
+        # suits T5's unscaled attention and std-1 embedding; the learning rate is relative (T5 pre-trained at 1e-2)
+        from transformers.optimization import Adafactor
+
+        opt = Adafactor(groups, lr=args.lr, scale_parameter=True, relative_step=False, warmup_init=False,
+                        clip_threshold=1.0)
+    else:
+        opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, args.beta2), eps=1e-8, fused=True)
     if resume:
         opt.load_state_dict(torch.load(ckpt / "optim.pt", map_location=device))
         rng = torch.load(ckpt / "rng.pt", weights_only=False)
@@ -554,10 +667,12 @@ def train(args) -> dict:
     def do_eval():
         res = evaluate(model, valid_data, eval_idx, tok, device, amp_dtype, args)
         rec = {"step": state["step"], "elapsed_s": round(elapsed(), 1), "valid_loss": round(res["valid_loss"], 4),
+               "source_gain": round(res["source_gain"], 4),
                "bleu": round(res["bleu"], 3), "train_loss": round(state.get("last_train_loss", float("nan")), 4)}
         state["history"].append(rec)
         improved = res["bleu"] > state["best_bleu"]
-        log(f"eval step {state['step']}: valid_loss {res['valid_loss']:.4f} bleu {res['bleu']:.2f} "
+        log(f"eval step {state['step']}: valid_loss {res['valid_loss']:.4f} (+{res['source_gain']:.3f} with another "
+            f"example's code) bleu {res['bleu']:.2f} "
             f"({res['eval_s']:.1f}s){' *best*' if improved else ''}")
         for s in res["samples"]:
             log(f"  ref: {s['ref'][:120]!r}\n             hyp: {s['hyp'][:120]!r}")
@@ -575,6 +690,18 @@ def train(args) -> dict:
     def elapsed() -> float:
         return elapsed0 + (time.time() - t_session)
 
+    live = {"progress": 0.0}
+
+    def aux_mask(j: int, n: int) -> np.ndarray | None:
+        """Rows given the name-copy target: --aux-name-frac of them at first, falling linearly to none at
+        --aux-name-until of training (a curriculum: it teaches cross-attention, then the docstrings take over)."""
+        if not args.aux_name_frac or train_data.name_ids is None:
+            return None
+        p = args.aux_name_frac * max(0.0, 1.0 - live["progress"] / args.aux_name_until)
+        if p <= 0:
+            return None
+        return np.random.default_rng([args.seed, state["epoch"], j, 7]).random(n) < p
+
     last_save = last_eval = time.time()
     last_log_t = time.time()
     loss_acc = torch.zeros((), device=device)
@@ -584,11 +711,12 @@ def train(args) -> dict:
     done_reason = ""
     while not stop:
         batches = make_batches(train_data, args.max_tokens, args.max_batch, args.seed, state["epoch"])
-        for j, b in _prefetch(train_data, batches, state["batch_pos"], pin=device.type == "cuda"):
+        for j, b in _prefetch(train_data, batches, state["batch_pos"], pin=device.type == "cuda", aux_mask=aux_mask):
             progress = state["step"] / args.max_steps if schedule_by == "steps" else elapsed() / budget_s
+            live["progress"] = progress
             lr = lr_at(args, state["step"], progress)
             for g in opt.param_groups:
-                g["lr"] = lr
+                g["lr"] = lr * g.get("lr_mult", 1.0)
             b = {k: v.to(device, non_blocking=True) for k, v in b.items()}
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 loss, ntok = seq2seq_loss(model, b, args.label_smoothing)
@@ -681,6 +809,7 @@ def train(args) -> dict:
         "train_time_s": round(state["elapsed_s"], 1),
         "stopped_by": done_reason,
         "warm_start": state.get("warm_start"),
+        "embed_init": state.get("embed_init"),
         "best_valid_bleu": round(state["best_bleu"], 3),
         "best_step": state["best_step"],
         "bleu_definition": "CodeXGLUE smooth_bleu: mean sentence smoothed BLEU-4 x100, PyTorch greedy decoding with "
@@ -730,6 +859,7 @@ def score(model_path: Path, cache: Path, split: str, examples: int, eval_batch: 
         model.save_pretrained(save_model, safe_serialization=True)
         tok.save(str(save_model / "tokenizer.json"))
     return {"model": str(model_path), "split": split, "examples": len(idx), "loss": round(res["valid_loss"], 4),
+            "source_gain": round(res["source_gain"], 4),
             "bleu": round(res["bleu"], 3), "samples": res["samples"]}
 
 
@@ -856,6 +986,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--schedule-by", choices=["auto", "time", "steps"], default="auto",
                    help="linear decay over --max-steps, or over --time-budget-min of wall time (auto: steps if set)")
     t.add_argument("--label-smoothing", type=float, default=0.1)
+    t.add_argument("--optimizer", choices=["adamw", "adafactor"], default="adamw")
+    t.add_argument("--embed-lr-mult", type=float, default=1.0,
+                   help="learning-rate multiplier of the tied embedding (16 = sqrt(d_model 256) makes up for its scale)")
+    t.add_argument("--embed-init", choices=["t5", "words"], default="t5",
+                   help="words: tokens spelling the same word share a start vector, identifiers start as their words")
+    t.add_argument("--aux-name-frac", type=float, default=0.0,
+                   help="fraction of examples whose target is their name's words (a copy task), at the start")
+    t.add_argument("--aux-name-until", type=float, default=0.3,
+                   help="training progress (0-1) at which --aux-name-frac has fallen linearly to 0")
     t.add_argument("--clip", type=float, default=1.0)
     t.add_argument("--max-tokens", type=int, default=32768, help="padded source tokens per batch")
     t.add_argument("--max-batch", type=int, default=512)
@@ -874,7 +1013,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--test-examples", type=int, default=2000, help="final BLEU of the best model on test (0: skip)")
     t.add_argument("--eval-batch", type=int, default=250)
     t.add_argument("--device", default="auto")
-    t.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help="auto: bf16 autocast on GPU")
+    t.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help="auto: bf16 autocast on GPU; bf16 pays on CPUs with AMX or AVX512-BF16")
     t.add_argument("--threads", type=int, default=None)
     t.add_argument("--seed", type=int, default=0)
 

@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save", type=Path, default=None, metavar="FILE",
                    help="also write that JSON object to FILE (the table is still printed)")
     p.add_argument("--samples", type=int, default=0, metavar="K", help="print K reference / prediction pairs")
+    p.add_argument("--beams", type=int, default=1, metavar="N",
+                   help="beam width (default 1: greedy, as the editor's default)")
     p.set_defaults(func=run)
 
 
@@ -106,7 +108,7 @@ def _progress(done: int, total: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from codesum.defaults import default_model_dir
-    from codesum.summarizer import ModelError, Summarizer
+    from codesum.summarizer import GenerationOptions, ModelError, Summarizer
 
     try:
         records = load_records(args.data, args.language, args.limit)
@@ -119,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     model_dir = args.model or default_model_dir()
     try:
-        summarizer = Summarizer.load(model_dir)
+        summarizer = Summarizer.load(model_dir, options=GenerationOptions(num_beams=max(1, args.beams)))
     except ModelError as e:
         print(f"codesum eval: {e}", file=sys.stderr)
         return 2
@@ -133,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                         "prediction": predictions[i], "exact_match": exact_match(r["doc"], predictions[i]),
                         "degenerate": is_degenerate(predictions[i])})
     model_id = getattr(summarizer, "model_id", None)
-    out = {"data": str(args.data), "model_dir": str(model_dir), "model_id": model_id,
+    out = {"data": str(args.data), "model_dir": str(model_dir), "model_id": model_id, "beams": max(1, args.beams),
            "languages": [rep.to_dict() for rep in reports], "samples": samples}
     if args.save is not None:
         args.save.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
-    print(f"model: {model_dir}" + (f" ({model_id})" if model_id else ""))
+    print(f"model: {model_dir}" + (f" ({model_id})" if model_id else "")
+          + (f", beam search of {args.beams}" if args.beams > 1 else ", greedy"))
     print(f"data:  {args.data} ({len(records)} records)")
     print()
     header = f"{'language':<12} {'n':>7} {'BLEU-4':>7} {'EM %':>6} {'degen %':>8} {'ms/summary':>11}"
