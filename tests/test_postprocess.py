@@ -1,3 +1,5 @@
+import pytest
+
 from codesum.postprocess import clean_summary, collapse_repeats, shorten
 
 
@@ -25,3 +27,13 @@ def test_long_lines_are_shortened_on_a_word_boundary():
 
 def test_repeated_garbage_becomes_short():
     assert clean_summary("get get get get get get get get") == "Get"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Convert it to a datetime.datetime.datetime object.", "Convert it to a datetime.datetime object."),
+    ("Return the a-a-a-a-b value.", "Return the a-a-b value."),
+    ("Use datetime.datetime here.", "Use datetime.datetime here."),  # one repeat is a legitimate dotted name
+    ("Join with os.path.join.", "Join with os.path.join."),
+])
+def test_a_piece_looping_inside_a_dotted_word_is_cut(text, expected):
+    assert clean_summary(text) == expected

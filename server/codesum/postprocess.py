@@ -24,6 +24,25 @@ def collapse_repeats(words: list[str], max_ngram: int = 4) -> list[str]:
     return words
 
 
+_JOINED = re.compile(r"([.\-/])")
+
+
+def collapse_joined_repeats(word: str, keep: int = 2) -> str:
+    """Cut a run of three or more identical pieces inside one word to ``keep``: "datetime.datetime.datetime" ->
+    "datetime.datetime" (a dotted name may legitimately repeat a piece once; a loop repeats it on and on)."""
+    parts = _JOINED.split(word)  # pieces at even indexes, separators at odd ones
+    if len(parts) < 5:
+        return word
+    out = parts[:1]
+    run = 1
+    for k in range(2, len(parts), 2):
+        same = parts[k].lower() == parts[k - 2].lower() and parts[k]
+        run = run + 1 if same else 1
+        if run <= keep:
+            out += [parts[k - 1], parts[k]]
+    return "".join(out)
+
+
 def _skip_repeats(words: list[str], i: int, n: int) -> list[str]:
     j = i + n
     while words[j : j + n] and [w.lower() for w in words[j : j + n]] == [w.lower() for w in words[i : i + n]]:
@@ -41,7 +60,7 @@ def shorten(line: str, limit: int = MAX_LINE_CHARS) -> str:
 def clean_summary(text: str) -> str:
     """Clean generated text into at most two lines joined by ``\\n``; '' when nothing usable is left."""
     words = _WS.sub(" ", text).strip().split(" ")
-    words = [w for w in collapse_repeats([w for w in words if w]) if w]
+    words = [w for w in collapse_repeats([collapse_joined_repeats(w) for w in words if w]) if w]
     flat = " ".join(words).strip(" -*#")
     if not flat:
         return ""
