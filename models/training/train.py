@@ -436,7 +436,6 @@ def evaluate(model, data: TokenData, indices: np.ndarray, tok, device, amp_dtype
         refs = [data.refs[i] for i in indices]
     else:
         refs = [tok.decode(data.tgt(i).tolist(), skip_special_tokens=True).strip() for i in indices]
-    model.train()
     return {"valid_loss": loss, "source_gain": shuffled - loss, "bleu": smooth_bleu(refs, hyps),
             "eval_s": time.time() - t0,
             "samples": [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps))[:3]]}

@@ -120,8 +120,9 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     model_dir = args.model or default_model_dir()
+    beams = max(1, args.beams)
     try:
-        summarizer = Summarizer.load(model_dir, options=GenerationOptions(num_beams=max(1, args.beams)))
+        summarizer = Summarizer.load(model_dir, options=GenerationOptions(num_beams=beams))
     except ModelError as e:
         print(f"codesum eval: {e}", file=sys.stderr)
         return 2
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
                         "prediction": predictions[i], "exact_match": exact_match(r["doc"], predictions[i]),
                         "degenerate": is_degenerate(predictions[i])})
     model_id = getattr(summarizer, "model_id", None)
-    out = {"data": str(args.data), "model_dir": str(model_dir), "model_id": model_id, "beams": max(1, args.beams),
+    out = {"data": str(args.data), "model_dir": str(model_dir), "model_id": model_id, "beams": beams,
            "languages": [rep.to_dict() for rep in reports], "samples": samples}
     if args.save is not None:
         args.save.parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=1))
         return 0
     print(f"model: {model_dir}" + (f" ({model_id})" if model_id else "")
-          + (f", beam search of {args.beams}" if args.beams > 1 else ", greedy"))
+          + (f", beam search of {beams}" if beams > 1 else ", greedy"))
     print(f"data:  {args.data} ({len(records)} records)")
     print()
     header = f"{'language':<12} {'n':>7} {'BLEU-4':>7} {'EM %':>6} {'degen %':>8} {'ms/summary':>11}"
