@@ -200,6 +200,41 @@ def test_assign_splits_minimum_and_big_packages_go_to_train():
     assert sum(1 for p in a if a[p] == "test") >= 3  # several packages
 
 
+def _candidate(package: str, i: int, code: str | None = None) -> dict:
+    name = f"{package}_fn{i}"
+    return {"language": "python", "package": package, "path": f"{package}/mod.py", "line": i, "name": name,
+            "id": f"python-{package}-{i}", "code": code or f"def {name}(x):\n    return x + {i}",
+            "doc": f"Add {i} to x in {package}."}
+
+
+def test_train_only_sources_leave_held_out_splits_as_they_were():
+    from collections import Counter
+
+    from build_dataset import dedup_and_split
+
+    first = [_candidate(f"p{k:02d}", i) for k in range(40) for i in range(60)]
+    before, assign_before = dedup_and_split(first, ("python",), set(), {"python": Counter()})
+    test_rec = before["test"][0]
+    extra = [_candidate("extra", i) for i in range(100)]
+    extra.append(_candidate("extra", 100, code=test_rec["code"]))  # a vendored copy of a held-out function
+    drops = {"python": Counter()}
+    after, assign_after = dedup_and_split(extra + first, ("python",), {"extra"}, drops)
+
+    def ids(recs):
+        return sorted(r["id"] for r in recs)
+
+    assert before["test"] and before["valid"]
+    assert ids(after["test"]) == ids(before["test"]) and ids(after["valid"]) == ids(before["valid"])
+    assert assign_after["python"]["extra"] == "train"
+    assert {p: s for p, s in assign_after["python"].items() if p != "extra"} == assign_before["python"]
+    # the copy loses the de-duplication tie to the first-round original, wherever it sorts
+    assert ids(after["train"]) == ids(before["train"] + extra[:100])
+    assert drops["python"]["dup_code"] == 1
+    # unmarked, "extra" sorts before "p00" and its copy would win the tie, taking the example out of the test split
+    plain, _ = dedup_and_split(extra + first, ("python",), set(), {"python": Counter()})
+    assert test_rec["id"] not in {r["id"] for recs in plain.values() for r in recs}
+
+
 def test_assign_splits_salt_changes_order():
     sizes = {f"p{i}": 100 for i in range(40)}
     assert assign_splits(sizes, salt="a") != assign_splits(sizes, salt="b")

@@ -25,6 +25,17 @@ def test_long_lines_are_shortened_on_a_word_boundary():
     assert len(out) <= 40 and out.endswith("…") and " wor…" not in out
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("Remove user from the user user.", "Remove user from the user."),
+    ("Return the name, name, name of it.", "Return the name, of it."),
+    ("Read a File file", "Read a File"),
+    ("Return the user. User data.", "Return the user. User data."),  # a new sentence, not a loop
+    ("Set the value. Then the value.", "Set the value. Then the value."),  # not back to back: kept
+])
+def test_a_copy_differing_only_in_case_or_end_punctuation_is_a_repeat(text, expected):
+    assert " ".join(collapse_repeats(text.split())) == expected
+
+
 def test_repeated_garbage_becomes_short():
     assert clean_summary("get get get get get get get get") == "Get"
 

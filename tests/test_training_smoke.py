@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 TRAIN_PY = Path(__file__).resolve().parents[1] / "models" / "training" / "train.py"
+sys.path.insert(0, str(TRAIN_PY.parent))  # data_card
 
 VERBS = ["add", "subtract", "multiply", "compare", "merge", "concatenate", "divide", "swap"]
 NOUNS = ["numbers", "lists", "strings", "vectors", "counts", "values", "items", "names"]
@@ -126,15 +128,25 @@ def test_warm_start_takes_the_weights_and_records_the_first_run(train_mod, data_
                     "20", *TINY])
     before = json.loads((first / "checkpoint" / "state.json").read_text())
     assert before["step"] == 20
-    # the second phase: other batching, fresh optimizer and schedule; --d-model is overridden by the checkpoint's
+    # the second phase: other batching and dropout, fresh optimizer and schedule; --d-model is overridden by the
+    # checkpoint's (the shape is the checkpoint's), --dropout is not (a training choice)
     second = tmp_path / "second"
     args = [*TINY, "--max-tokens", "128", "--lr", "1e-3"]
     args[args.index("--d-model") + 1] = "64"
+    args[args.index("--dropout") + 1] = "0.0"
     train_mod.main(["train", "--cache", str(cache), "--out", str(second), "--max-steps", "6",
                     "--init-from", str(first / "checkpoint"), *args])
     run = json.loads((second / "model" / "training_run.json").read_text())
     assert run["steps"] == 6 and run["model_config"]["d_model"] == 32
     assert run["warm_start"]["steps"] == 20 and run["warm_start"]["args"]["max_tokens"] == 512
+    assert run["model_config"]["dropout_rate"] == 0.0 and run["warm_start"]["args"]["dropout"] == 0.1
+    assert run["warm_start"]["best_step"] == before["best_step"]
+    # the data card shows the two stages, each with its own recipe
+    import data_card
+
+    card = "\n".join(data_card.render_training(run, []))
+    assert "in two stages" in card and "| stage 1 run | 20 steps" in card and "| stage 2 run | 6 steps" in card
+    assert "| stage 1 optimiser | AdamW, lr 0.003" in card and "| stage 2 optimiser | AdamW, lr 0.001" in card
     assert run["warm_start"]["from"] == str(first / "checkpoint")
     # the warm-started run's first losses continue where the first run left off, far below a fresh start's
     first_losses, second_losses = _losses(first), _losses(second)

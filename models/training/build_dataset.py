@@ -2,13 +2,15 @@
 """Build the (code, summary) data set for training codesum's default model.
 
     python models/training/build_dataset.py --out .cache/data [--cache .cache/corpus] [--jobs 2]
-        [--languages python,java,go,javascript,typescript]
+        [--languages python,java,go,javascript,typescript] [--first-round]
 
 1. fetch the pinned sources (corpus_sources.py) into the cache with pip / apt-get / npm, re-using what is there;
 2. walk their source files in a fixed order (corpus_files.py) and chunk them with ``codesum.chunking``;
 3. keep documented functions, methods and classes: code = the chunk without its own docstring, doc = the first
    sentence of the docstring / doc comment, cleaned; drop pairs like CodeSearchNet does (dataset_filters.py);
-4. de-duplicate (normalised code; same name + same summary), split by package (no package in two splits);
+4. de-duplicate (normalised code; same name + same summary), split by package (no package in two splits; the
+   second-round PyPI list, ``PYPI_TRAIN_ONLY``, goes to train only and loses de-duplication ties, so adding it left
+   the held-out splits as they were);
 5. write {train,valid,test}.jsonl sorted by id, stats.json, sources.json, and finally READY.
 
 Same inputs -> byte-identical outputs: no time stamps, no set or dict-order iteration in what is written.
@@ -152,10 +154,12 @@ def process_file(args: tuple[str, str, str, str]) -> tuple[str, list[dict], dict
 # ------------------------------------------------------------------------------------------ driver
 
 
-def fetch_all(cache: Path, languages: tuple[str, ...]) -> list[corpus_sources.Fetched]:
+def fetch_all(cache: Path, languages: tuple[str, ...], first_round: bool = False) -> list[corpus_sources.Fetched]:
     fetched: list[corpus_sources.Fetched] = []
     if "python" in languages:
         fetched += corpus_sources.fetch_pypi(cache)
+        if not first_round:
+            fetched += corpus_sources.fetch_pypi(cache, corpus_sources.PYPI_TRAIN_ONLY, train_only=True)
     debs = tuple(d for d in corpus_sources.DEBIAN_PACKAGES if d[2] in languages)
     if debs:
         fetched += corpus_sources.fetch_debian(cache, debs)
@@ -208,14 +212,51 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int) -> dict:
+def dedup_and_split(cands: list[dict], languages: tuple[str, ...], train_only: set[str],
+                    drops: dict[str, Counter[str]]) -> tuple[dict[str, list[dict]], dict[str, dict[str, str]]]:
+    """De-duplicate the candidates and split them by package: (records per split, {language: {package: split}}).
+
+    De-duplication keeps the first of a fixed order (language, first-round sources before ``train_only`` ones,
+    package, path, position); the split quotas count first-round packages only and ``train_only`` packages all go to
+    train, so adding train-only sources changes neither the held-out splits nor which of their examples survive.
+    Drop counts are added to ``drops``.
+    """
+    cands = sorted(cands, key=lambda r: (r["language"], r["package"] in train_only, r["package"], r["path"],
+                                         r["line"], r["name"], r["id"]))
+    kept = []
+    for lang in languages:
+        c: dict[str, int] = {}
+        kept += dedup([r for r in cands if r["language"] == lang], c)
+        drops[lang].update(c)
+    splits: dict[str, list[dict]] = {"train": [], "valid": [], "test": []}
+    assignment: dict[str, dict[str, str]] = {}
+    for group in SPLIT_GROUPS:
+        group_langs = [lang for lang in group if lang in languages]
+        if not group_langs:
+            continue
+        recs = [r for r in kept if r["language"] in group_langs]
+        sizes = Counter(r["package"] for r in recs if r["package"] not in train_only)
+        total = sum(sizes.values())
+        # the held-out minimum never takes more than 10% of a group per split
+        mins_t = {"test": min(sum(MIN_TEST.get(lang, 0) for lang in group_langs), total // 10),
+                  "valid": min(sum(MIN_VALID.get(lang, 0) for lang in group_langs), total // 10)}
+        split_of = assign_splits(dict(sorted(sizes.items())), minimum=mins_t) | dict.fromkeys(train_only, "train")
+        for lang in group_langs:
+            langs_pk = {r["package"] for r in recs if r["language"] == lang}
+            assignment[lang] = {p: split_of[p] for p in sorted(langs_pk)}
+        for r in recs:
+            splits[split_of[r["package"]]].append(r)
+    return splits, assignment
+
+
+def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int, first_round: bool = False) -> dict:
     t0 = time.monotonic()
     cache.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     ready = out / "READY"
     if ready.exists():
         ready.unlink()
-    fetched = fetch_all(cache, languages)
+    fetched = fetch_all(cache, languages, first_round)
     log.info("fetched %d sources in %.0fs", len(fetched), time.monotonic() - t0)
 
     drops: dict[str, Counter[str]] = {lang: Counter() for lang in languages}
@@ -247,32 +288,8 @@ def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int) -> dict
         if r["language"] == "tsx":
             r["language"] = "typescript"
         r["id"] = make_id(r)
-    # De-duplicate in a fixed order: language, package, path, position.
-    cands.sort(key=lambda r: (r["language"], r["package"], r["path"], r["line"], r["name"], r["id"]))
-    kept = []
-    for lang in languages:
-        c: dict[str, int] = {}
-        kept += dedup([r for r in cands if r["language"] == lang], c)
-        drops[lang].update(c)
-
-    splits: dict[str, list[dict]] = {"train": [], "valid": [], "test": []}
-    assignment: dict[str, dict[str, str]] = {}
-    for group in SPLIT_GROUPS:
-        group_langs = [lang for lang in group if lang in languages]
-        if not group_langs:
-            continue
-        recs = [r for r in kept if r["language"] in group_langs]
-        sizes = Counter(r["package"] for r in recs)
-        total = sum(sizes.values())
-        # the held-out minimum never takes more than 10% of a group per split
-        mins_t = {"test": min(sum(MIN_TEST.get(lang, 0) for lang in group_langs), total // 10),
-                  "valid": min(sum(MIN_VALID.get(lang, 0) for lang in group_langs), total // 10)}
-        split_of = assign_splits(dict(sorted(sizes.items())), minimum=mins_t)
-        for lang in group_langs:
-            langs_pk = {r["package"] for r in recs if r["language"] == lang}
-            assignment[lang] = {p: split_of[p] for p in sorted(langs_pk)}
-        for r in recs:
-            splits[split_of[r["package"]]].append(r)
+    train_only = {f.name for f in fetched if f.train_only}
+    splits, assignment = dedup_and_split(cands, languages, train_only, drops)
     for name in splits:
         splits[name].sort(key=lambda r: r["id"])
         write_jsonl(out / f"{name}.jsonl", splits[name])
@@ -303,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=ROOT / ".cache" / "corpus")
     p.add_argument("--languages", default=",".join(LANGUAGES))
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument("--first-round", action="store_true",
+                   help="leave out the train-only second-round PyPI list (the data of the shipped model's first stage)")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if a.verbose else logging.INFO, format="%(asctime)s %(message)s")
@@ -310,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [x for x in langs if x not in LANGUAGES + EXTRA_LANGUAGES]
     if unknown:
         p.error(f"unknown language(s): {', '.join(unknown)}")
-    build(a.out.resolve(), a.cache.resolve(), langs, a.jobs)
+    build(a.out.resolve(), a.cache.resolve(), langs, a.jobs, a.first_round)
     return 0
 
 

@@ -49,6 +49,69 @@ PYPI_PACKAGES: tuple[tuple[str, str], ...] = (
     ("yarl", "1.25.1"),
 )
 
+# Second-round PyPI distributions (added after the first model was trained on the list above), pinned. They go to the
+# train split only and lose every de-duplication tie to the first round, so the held-out splits stay exactly what
+# they were: figures stay comparable across data versions, and a model trained on the first round can be warm-started
+# on the larger set without ever having seen a held-out package.
+PYPI_TRAIN_ONLY: tuple[tuple[str, str], ...] = (
+    ("accelerate", "1.15.0"), ("aiofiles", "25.1.0"), ("ansible-core", "2.19.14"), ("anthropic", "2.12.0"),
+    ("apache-airflow", "3.3.2"), ("arcade", "3.3.3"), ("arviz", "0.23.4"), ("asteval", "1.0.10"), ("astor", "0.8.1"),
+    ("asyncpg", "0.32.0"), ("authlib", "1.9.9"), ("autopep8", "2.3.2"), ("bcrypt", "5.0.0"), ("behave", "1.3.3"),
+    ("biopython", "1.88"), ("blessed", "1.52.0"), ("blinker", "1.9.0"), ("bokeh", "3.9.2"), ("boto3", "1.44.5"),
+    ("buildbot", "4.3.0"), ("celery-beat", "0.1.0"), ("channels", "4.3.2"), ("chardet", "7.7.0"),
+    ("charset-normalizer", "3.5.2"), ("cherrypy", "18.10.0"), ("cirq", "1.7.0"), ("cliff", "4.17.0"),
+    ("cmd2", "4.3.1"), ("colorama", "0.4.6"), ("croniter", "7.0.0"), ("cryptography", "50.0.2"),
+    ("cssselect", "1.6.0"), ("cvxpy", "1.9.3"), ("dagster", "1.13.29"), ("dask", "2026.8.0"), ("datasets", "5.2.0"),
+    ("dateparser", "1.5.0"), ("deap", "1.4.4"), ("diffusers", "0.42.1"), ("discord-py", "2.7.1"),
+    ("distributed", "2026.8.0"), ("django-extensions", "4.1"), ("djangorestframework", "3.18.3"),
+    ("dnspython", "2.9.2"), ("docker", "7.2.0"), ("doit", "0.37.0"), ("dramatiq", "2.2.1"), ("duckdb", "2.0.0"),
+    ("dulwich", "1.2.21"), ("einops", "0.8.2"), ("emcee", "3.1.6"), ("evaluate", "0.4.6"), ("eventlet", "0.41.3"),
+    ("factory-boy", "3.3.3"), ("feedparser", "6.0.14"), ("fire", "0.7.1"), ("flake8", "7.5.0"),
+    ("flask-login", "0.6.3"), ("flask-sqlalchemy", "3.1.1"), ("flask-wtf", "1.3.0"), ("flax", "0.12.8"),
+    ("folium", "0.20.0"), ("freezegun", "1.5.5"), ("funcy", "2.1"), ("gast", "0.7.0"), ("gensim", "4.4.0"),
+    ("geopandas", "1.2.0"), ("gevent", "26.9.0"), ("gitpython", "3.2.1"), ("google-api-core", "2.44.0"),
+    ("great-expectations", "1.24.1"), ("grpcio-tools", "1.85.1"), ("gunicorn", "27.0.1"), ("h5py", "3.16.0"),
+    ("hatchling", "1.33.0"), ("huey", "3.5.4"), ("huggingface-hub", "2.4.0"), ("humanize", "4.17.0"),
+    ("hy", "0.20.0"), ("hypercorn", "0.18.0"), ("hyperopt", "0.3.0"), ("ibis-framework", "12.0.0"),
+    ("imageio", "2.38.1"), ("imbalanced-learn", "0.14.2"), ("inflect", "7.6.0"), ("ipykernel", "7.4.0"),
+    ("ipython", "9.18.1"), ("jax", "0.10.2"), ("joblib", "1.6.0"), ("jsonpickle", "4.1.4"),
+    ("jupyter-client", "8.10.0"), ("keras", "3.15.1"), ("keystoneauth1", "5.18.1"), ("langchain-core", "1.8.2"),
+    ("lark", "1.3.1"), ("ldap3", "2.9.1"), ("libcst", "1.9.0"), ("librosa", "0.11.0"), ("lifelines", "0.30.3"),
+    ("llama-index-core", "0.14.25"), ("lmfit", "1.3.4"), ("locust", "2.47.0"), ("luigi", "3.8.1"),
+    ("marshmallow-dataclass", "8.7.1"), ("mechanize", "0.4.10"), ("mercurial", "7.2.4"), ("mesa", "3.3.1"),
+    ("mkdocs", "1.6.1"), ("mlxtend", "0.25.0"), ("mne", "1.13.2"), ("mock", "5.2.0"), ("moviepy", "2.2.1"),
+    ("mpmath", "1.4.1"), ("msgpack", "1.2.4"), ("music21", "10.5.1"), ("nbconvert", "7.17.2"), ("nbformat", "5.11.1"),
+    ("netaddr", "1.3.0"), ("netcdf4", "1.7.5.1.post1"), ("netmiko", "4.8.0"), ("nibabel", "5.4.2"),
+    ("nose2", "0.16.0"), ("notebook", "7.6.5"), ("nox", "2026.10.20"), ("numba", "0.68.1"), ("numcodecs", "0.16.6"),
+    ("numexpr", "2.14.2"), ("numpydoc", "1.11.0"), ("openai", "3.54.0"), ("openstacksdk", "4.22.0"),
+    ("optax", "0.2.8"), ("optuna", "5.0.0"), ("oslo-config", "10.7.0"), ("pandera", "0.35.0"), ("parsel", "1.12.1"),
+    ("parsimonious", "0.11.0"), ("passlib", "1.7.4"), ("patsy", "1.0.3"), ("pdfminer-six", "20260107"),
+    ("pdm", "2.29.4"), ("peft", "0.21.2"), ("pelican", "4.12.0"), ("pendulum", "3.3.0"), ("pennylane", "0.45.1"),
+    ("pint", "0.25.3"), ("pip", "26.3"), ("pipenv", "2026.10.3"), ("plumbum", "2.0.2"), ("ply", "3.11"),
+    ("poetry-core", "2.5.0"), ("polars", "2.1.0"), ("pony", "0.7.20"), ("praw", "8.0.3"), ("prefect", "3.9.1"),
+    ("psycopg", "3.3.9"), ("pulp", "3.3.2"), ("pydantic-core", "2.50.4"), ("pydocstyle", "6.3.0"),
+    ("pydub", "0.25.1"), ("pyee", "13.0.1"), ("pyglet", "2.1.19"), ("pyinfra", "3.10.0"), ("pyjwt", "2.15.1"),
+    ("pymc", "5.28.5"), ("pyomo", "6.10.1"), ("pyopenssl", "26.4.0"), ("pypdf", "7.1.0"), ("pyproj", "3.7.2"),
+    ("pyqtgraph", "0.14.0"), ("pyquery", "2.1.0"), ("pyrogram", "2.0.106"), ("pyrsistent", "0.20.0"),
+    ("pyserial", "3.5"), ("pytensor", "3.0.7"), ("python-docx", "1.2.0"), ("python-slugify", "9.2.0"),
+    ("pytorch-lightning", "2.6.6"), ("pytz", "2026.6"), ("pyusb", "1.3.1"), ("pyyaml", "6.0.3"), ("pyzmq", "27.3.0"),
+    ("qiskit", "2.6.2"), ("rasterio", "1.4.4"), ("reportlab", "5.1.0"), ("requests-oauthlib", "2.0.0"),
+    ("responses", "0.26.3"), ("returns", "0.30.0"), ("robotframework", "7.5"), ("rope", "1.15.2"), ("rq", "3.0.0"),
+    ("ruamel-yaml", "0.19.1"), ("s3transfer", "0.19.3"), ("sacrebleu", "2.6.0"), ("sanic", "25.12.1"),
+    ("scapy", "2.8.0"), ("schedule", "1.2.2"), ("scikit-image", "0.26.0"), ("scons", "4.11.1"), ("seaborn", "0.13.2"),
+    ("selenium", "4.52.0"), ("sentence-transformers", "6.2.0"), ("sh", "2.4.0"), ("shapely", "2.2.0"),
+    ("simpy", "4.1.2"), ("sktime", "1.2.0"), ("slack-sdk", "3.47.0"), ("spacy", "3.8.18"), ("sqlglot", "30.30.0"),
+    ("sqlmodel", "0.0.50"), ("stevedore", "5.10.0"), ("sunpy", "7.0.5"), ("tables", "3.11.1"), ("telethon", "1.45.0"),
+    ("tempest", "47.0.0"), ("termcolor", "3.3.0"), ("textblob", "0.20.1"), ("thinc", "9.1.1"), ("timm", "1.0.31"),
+    ("tinycss2", "1.5.1"), ("toml", "0.10.2"), ("tomli", "2.5.0"), ("torchmetrics", "1.9.0"),
+    ("tortoise-orm", "1.1.9"), ("traitlets", "5.16.1"), ("transformers", "5.23.0"), ("tweepy", "4.17.0"),
+    ("twine", "7.0.0"), ("tzlocal", "5.4.5"), ("uncertainties", "3.2.3"), ("unidecode", "1.4.0"), ("urwid", "5.1.0"),
+    ("uvicorn", "0.54.0"), ("vcrpy", "9.4.2"), ("w3lib", "2.5.0"), ("wagtail", "8.0.1"), ("waitress", "3.0.2"),
+    ("webtest", "3.0.7"), ("wheel", "0.48.0"), ("wtforms", "3.3.2"), ("xarray", "2026.9.0"), ("xlrd", "2.0.2"),
+    ("xlsxwriter", "3.3.1"), ("yapf", "0.43.0"), ("yellowbrick", "1.5"), ("zarr", "3.1.6"), ("zope-component", "7.1"),
+    ("zope-interface", "8.7"),
+)
+
 # Debian packages (bookworm versions): (name, version, language).
 DEBIAN_PACKAGES: tuple[tuple[str, str, str], ...] = (
     ("openjdk-17-source", "17.0.19+10-1~deb12u2", "java"),  # ships usr/lib/jvm/openjdk-17/lib/src.zip
@@ -100,10 +163,14 @@ class Fetched:
     name: str
     version: str
     path: Path  # the downloaded archive
+    train_only: bool = False  # a second-round source: its examples go to the train split only
 
     def record(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "version": self.version, "file": self.path.name,
-                "size": self.path.stat().st_size, "sha256": sha256_file(self.path)}
+        rec = {"kind": self.kind, "name": self.name, "version": self.version, "file": self.path.name,
+               "size": self.path.stat().st_size, "sha256": sha256_file(self.path)}
+        if self.train_only:
+            rec["train_only"] = True
+        return rec
 
 
 def sha256_file(path: Path) -> str:
@@ -133,7 +200,7 @@ def _find_pypi_file(folder: Path, name: str, version: str) -> Path | None:
     return None
 
 
-def fetch_pypi(cache: Path, packages=PYPI_PACKAGES) -> list[Fetched]:
+def fetch_pypi(cache: Path, packages=PYPI_PACKAGES, train_only: bool = False) -> list[Fetched]:
     folder = cache / "pypi"
     folder.mkdir(parents=True, exist_ok=True)
     missing = [(n, v) for n, v in packages if _find_pypi_file(folder, n, v) is None]
@@ -158,7 +225,7 @@ def fetch_pypi(cache: Path, packages=PYPI_PACKAGES) -> list[Fetched]:
         if p is None:
             log.error("missing PyPI source %s==%s (skipped)", n, v)
             continue
-        out.append(Fetched("pypi", n, v, p))
+        out.append(Fetched("pypi", n, v, p, train_only))
     return out
 
 
@@ -230,6 +297,6 @@ if __name__ == "__main__":  # fetch only: python models/training/corpus_sources.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     c = Path(sys.argv[1] if len(sys.argv) > 1 else ".cache/corpus").resolve()
     os.makedirs(c, exist_ok=True)
-    f = fetch_pypi(c) + fetch_debian(c) + fetch_npm(c)
+    f = fetch_pypi(c) + fetch_pypi(c, PYPI_TRAIN_ONLY, train_only=True) + fetch_debian(c) + fetch_npm(c)
     write_lock(c, f)
     print(f"{len(f)} sources")

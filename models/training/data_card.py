@@ -120,7 +120,10 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
         "that split is below its quota (5% of the group's pairs, at least 1,000 for Python, 500 for Java and Go, "
         "700 for JavaScript + TypeScript, 300 for each optional language — but never more than 10% of a group) "
         "and the package would not push it past 1.5x the quota; everything else is `train`. De-duplication runs "
-        "before the split, over all packages of a language, so no code is in two splits.",
+        "before the split, over all packages of a language, so no code is in two splits. The second-round PyPI "
+        "list (below) goes to `train` whole and is left out of the quotas, and its copies of a function lose the "
+        "de-duplication tie to the first round's, so adding it left every held-out split exactly as it was "
+        "(`build_dataset.py --first-round` builds the data set without it).",
         "",
         "## Filters (CodeSearchNet-style) and what they dropped",
         "",
@@ -164,16 +167,17 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
     for s in debs:
         lines.append(f"- Debian bookworm `{s['name']}` {s['version']} ({deb_lang.get(s['name'], '?')}; "
                      f"{s['license']}), sha256 `{s['sha256'][:16]}…`")
-    pypi = [s for s in sources if s["kind"] == "pypi"]
+    pypi = [s for s in sources if s["kind"] == "pypi" and not s.get("train_only")]
+    pypi2 = [s for s in sources if s["kind"] == "pypi" and s.get("train_only")]
     npm = [s for s in sources if s["kind"] == "npm"]
-    lines += ["", f"PyPI ({len(pypi)} distributions, wheels, `pip download --no-deps --only-binary :all:`):", "",
-              "| package | version | license | file sha256 (prefix) |", "| --- | --- | --- | --- |"]
-    for s in pypi:
-        lines.append(f"| {s['name']} | {s['version']} | {s['license']} | `{s['sha256'][:16]}` |")
-    lines += ["", f"npm ({len(npm)} packages, `npm pack NAME@VERSION`):", "",
-              "| package | version | license | file sha256 (prefix) |", "| --- | --- | --- | --- |"]
-    for s in npm:
-        lines.append(f"| {s['name']} | {s['version']} | {s['license']} | `{s['sha256'][:16]}` |")
+    how = "wheels, `pip download --no-deps --only-binary :all:`"
+    tables = [(f"PyPI ({len(pypi)} distributions, {how}):", pypi)]
+    if pypi2:
+        tables.append((f"PyPI, second round ({len(pypi2)} distributions, {how}; train split only):", pypi2))
+    tables.append((f"npm ({len(npm)} packages, `npm pack NAME@VERSION`):", npm))
+    for title, rows in tables:
+        lines += ["", title, "", "| package | version | license | file sha256 (prefix) |", "| --- | --- | --- | --- |"]
+        lines += [f"| {s['name']} | {s['version']} | {s['license']} | `{s['sha256'][:16]}` |" for s in rows]
     lines += [
         "",
         "Licenses are as declared by each package (wheel METADATA `License-Expression` / license classifiers, "
@@ -230,54 +234,80 @@ def _gain(h: dict) -> str:
     return f"{h['source_gain']:.3f}" if "source_gain" in h else "-"
 
 
+def _recipe_rows(args: dict, embed_init: dict | None, stage: str = "") -> list[str]:
+    """Optimiser, embedding start and name curriculum of one training stage (``stage``: a prefix for the rows)."""
+    return [
+        f"| {stage}optimiser | {_optimiser(args)}, lr {args['lr']:g}, {args['warmup']} warm-up steps then linear "
+        f"decay to 0 over the {args.get('time_budget_min') or '?'} min budget, label smoothing "
+        f"{args['label_smoothing']}, dropout {args['dropout']}, batches of at most {args['max_tokens']:,} padded "
+        f"source tokens, {args.get('precision', 'auto')} precision |",
+        *([f"| {stage}embedding start | by words: {embed_init['shared_word_tokens']:,} tokens share the vector of "
+           f"their word ({embed_init['words']:,} words), {embed_init['composed_identifier_tokens']:,} identifier "
+           f"tokens start as the sum of their words' |"] if embed_init else []),
+        *([f"| {stage}name curriculum | {100 * args['aux_name_frac']:.0f}% of examples at first asked for their own "
+           f"name's words, falling to none at {100 * args['aux_name_until']:.0f}% of the run |"]
+          if args.get("aux_name_frac") else []),
+    ]
+
+
 def render_training(run: dict, evals: list[dict]) -> list[str]:
-    """The shipped model's section: its architecture, why that size, the training run and its held-out scores."""
+    """The shipped model's section: its architecture, why that size, the training run(s) and held-out scores.
+
+    A warm-started run (train.py --init-from) is shown as two stages: the run it started from, then itself."""
     cfg, args = run["model_config"], run["args"]
     hist = run.get("history") or []
     hw = run.get("hardware", {})
     warm = run.get("warm_start")
     device = hw.get("gpu") or f"CPU ({hw.get('cpu_count', '?')} cores, torch {hw.get('torch', '?')})"
+    train_n = run["data"]["splits"]["train"]["examples"]
+    langs = ", ".join((args.get("languages") or "").split(",")) or "all"
+    run_row = (f"{run['steps']:,} steps, {run['examples_seen']:,} examples ({run['examples_seen'] / max(1, train_n):.2f} "
+               f"epochs of {train_n:,}), {run['train_time_s'] / 60:.0f} min on {device}; stopped by {run['stopped_by']}")
+    if warm:
+        wargs = warm["args"]
+        how = (f"trained by `models/training/train.py` in two stages: from scratch on the first round of the {langs} "
+               f"train split, then warm-started (`--init-from`) on the whole {langs} train split above")
+        stage_rows = [
+            *_recipe_rows(wargs, warm.get("embed_init"), "stage 1 "),
+            f"| stage 1 run | {warm['steps']:,} steps, {warm['examples_seen']:,} examples, "
+            f"{warm['train_time_s'] / 60:.0f} min; best valid BLEU-4 {warm.get('best_valid_bleu', float('nan')):.2f} "
+            f"at step {warm.get('best_step') or 0:,}; its last checkpoint starts stage 2 |",
+            *_recipe_rows(args, None, "stage 2 "),
+            f"| stage 2 run | {run_row} |",
+        ]
+    else:
+        how = f"trained from scratch by `models/training/train.py` on the {langs} train split above"
+        stage_rows = [*_recipe_rows(args, run.get("embed_init")), f"| run | {run_row} |"]
+    size_choice = run.get("size_choice") or (warm or {}).get("args", {}).get("size_note")
     lines = [
         "", "## The shipped model and its training run", "",
         f"`models/codesum-small`: a T5ForConditionalGeneration in CodeT5's conventions (CodeT5 BPE tokenizer, "
         f"vocabulary {cfg['vocab_size']:,}, pad 0 / bos 1 / eos 2, decoder start 0, tied embeddings, ReLU feed-forward, "
-        f"relative position buckets), trained from scratch by `models/training/train.py` on the "
-        f"{', '.join((args.get('languages') or '').split(',')) or 'all'} train split above.", "",
+        f"relative position buckets), {how}.", "",
         "| | |", "| --- | --- |",
         f"| parameters | {run['parameters']:,} ({run['weights_mib_fp32']} MiB fp32) |",
         f"| shape | d_model {cfg['d_model']}, {cfg['num_heads']} heads, d_ff {cfg['d_ff']}, "
         f"{cfg['num_layers']} encoder / {cfg['num_decoder_layers']} decoder layers |",
         f"| inputs | code cut to {args['max_src']} source tokens (head kept), summaries to {args['max_tgt']} tokens |",
-        f"| optimiser | {_optimiser(args)}, lr {args['lr']:g}, {args['warmup']} warm-up steps then linear decay to 0 "
-        f"over the {args.get('time_budget_min') or '?'} min budget, label smoothing {args['label_smoothing']}, "
-        f"dropout {args['dropout']}, batches of at most {args['max_tokens']:,} padded source tokens, "
-        f"{args.get('precision', 'auto')} precision |",
-        *([f"| embedding start | by words: {ei['shared_word_tokens']:,} tokens share the vector of their word "
-           f"({ei['words']:,} words), {ei['composed_identifier_tokens']:,} identifier tokens start as the sum of "
-           f"their words' |"] if (ei := run.get("embed_init")) else []),
-        *([f"| name curriculum | {100 * args['aux_name_frac']:.0f}% of examples at first asked for their own name's "
-           f"words, falling to none at {100 * args['aux_name_until']:.0f}% of the run |"]
-          if args.get("aux_name_frac") else []),
-        f"| run | {run['steps']:,} steps, {run['examples_seen']:,} examples "
-        f"({run['examples_seen'] / max(1, run['data']['splits']['train']['examples']):.2f} epochs), {run['train_time_s'] / 60:.0f} min on {device}; stopped by {run['stopped_by']} |",
-        *([f"| warm start | from `{warm['from']}`: {warm['steps']:,} steps, {warm['examples_seen']:,} examples, "
-            f"{warm['train_time_s'] / 60:.0f} min (lr {warm['args'].get('lr')}, label smoothing "
-            f"{warm['args'].get('label_smoothing')}, batches of {warm['args'].get('max_tokens'):,} tokens) |"]
-          if warm else []),
+        *stage_rows,
         f"| threads | {args.get('threads') or 'all'} torch thread(s) |",
         f"| kept | the best of the validation checks (smoothed BLEU-4 {run['best_valid_bleu']:.2f} on "
         f"{args['eval_examples']} fixed valid examples, step {run['best_step']:,}) |",
-        "", f"Why this size: {(run.get('size_choice') or '(not recorded)').rstrip('.')}.", "",
+        "", f"Why this size: {(size_choice or '(not recorded)').rstrip('.')}.", "",
         *([f"How it went: {run['note'].rstrip('.')}.", ""] if run.get("note") else []),
     ]
-    if hist:
+    stages = [("1", warm.get("history") or []), ("2", hist)] if warm else [("", hist)]
+    if any(h for _, h in stages):
         lines += [f"Validation during the run ({run.get('bleu_definition', 'greedy, PyTorch fp32')}; \"code gain\": "
                   "the valid loss with each example's targets given another example's code, minus the valid loss: "
                   "how much the predictions use the code):", "",
+                  "| stage | step | minutes | train loss | valid loss | code gain | valid BLEU-4 |" if warm else
                   "| step | minutes | train loss | valid loss | code gain | valid BLEU-4 |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |" if warm else
                   "| ---: | ---: | ---: | ---: | ---: | ---: |"]
-        lines += [f"| {h['step']:,} | {h['elapsed_s'] / 60:.0f} | {h['train_loss']:.3f} | {h['valid_loss']:.3f} | "
-                  f"{_gain(h)} | {h['bleu']:.2f} |" for h in hist]
+        lines += [f"| {f'{stage} | ' if warm else ''}{h['step']:,} | {h['elapsed_s'] / 60:.0f} | "
+                  f"{h['train_loss']:.3f} | {h['valid_loss']:.3f} | {_gain(h)} | {h['bleu']:.2f} |"
+                  for stage, hh in stages for h in hh]
         lines.append("")
     if evals:
         lines += ["Held-out test split, `codesum eval` (onnxruntime, the summaries as the editor shows them):",

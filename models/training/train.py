@@ -538,7 +538,8 @@ def train(args) -> dict:
         init_dir = Path(args.init_from)
         init_state = json.loads((init_dir / "state.json").read_text())
         for k in MODEL_ARGS:
-            setattr(args, k, init_state["args"][k])
+            if k != "dropout":  # the shape is the checkpoint's; dropout is this run's choice
+                setattr(args, k, init_state["args"][k])
         log(f"warm start from {init_dir} (step {init_state['step']}, {init_state['elapsed_s']:.0f}s trained)")
 
     cache = Path(args.cache) if args.cache else None
@@ -598,8 +599,8 @@ def train(args) -> dict:
             state["warm_start"] = {
                 "from": str(args.init_from), "steps": init_state["step"], "examples_seen": init_state["examples_seen"],
                 "tokens_seen": init_state["tokens_seen"], "train_time_s": round(init_state["elapsed_s"], 1),
-                "args": {k: init_state["args"].get(k) for k in ("lr", "warmup", "max_tokens", "time_budget_min",
-                                                               "label_smoothing", "seed")},
+                "args": init_state["args"], "embed_init": init_state.get("embed_init"),
+                "best_valid_bleu": round(init_state["best_bleu"], 3), "best_step": init_state["best_step"],
                 "history": init_state["history"]}
     model.to(device)
     model.train()

@@ -12,15 +12,33 @@ _WS = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`'\"(])")
 
 
+_TRAILING = ".,;:!?"
+
+
+def _key(word: str) -> str:
+    return word.lower().rstrip(_TRAILING)
+
+
 def collapse_repeats(words: list[str], max_ngram: int = 4) -> list[str]:
-    """Cut a word sequence where any 1..max_ngram-gram starts repeating back to back (a decoding loop)."""
+    """Cut a word sequence where any 1..max_ngram-gram starts repeating back to back (a decoding loop).
+
+    Case and trailing punctuation do not make a copy different ("the user user." -> "the user."; the punctuation
+    that ended the last copy is kept), but a copy that ends a sentence is not repeated by the next sentence."""
+    keys = [_key(w) for w in words]
     for i in range(len(words)):
         for n in range(1, max_ngram + 1):
             if i + 2 * n > len(words):
                 break
-            if [w.lower() for w in words[i : i + n]] == [w.lower() for w in words[i + n : i + 2 * n]]:
+            if keys[i : i + n] == keys[i + n : i + 2 * n] and not words[i + n - 1].endswith((".", "!", "?")):
                 # Keep legitimate doubles like "that that"? No: a summary never needs them; keep the first copy.
-                return words[: i + n] + collapse_repeats(_skip_repeats(words, i, n), max_ngram)
+                j = i + 2 * n
+                while keys[j : j + n] == keys[i : i + n] and j + n <= len(words):
+                    j += n
+                kept = words[: i + n]
+                end = words[j - 1][len(words[j - 1].rstrip(_TRAILING)):]
+                if end and not kept[-1].endswith(end):
+                    kept[-1] = kept[-1].rstrip(_TRAILING) + end
+                return kept + collapse_repeats(words[j:], max_ngram)
     return words
 
 
@@ -41,13 +59,6 @@ def collapse_joined_repeats(word: str, keep: int = 2) -> str:
         if run <= keep:
             out += [parts[k - 1], parts[k]]
     return "".join(out)
-
-
-def _skip_repeats(words: list[str], i: int, n: int) -> list[str]:
-    j = i + n
-    while words[j : j + n] and [w.lower() for w in words[j : j + n]] == [w.lower() for w in words[i : i + n]]:
-        j += n
-    return words[j:]
 
 
 def shorten(line: str, limit: int = MAX_LINE_CHARS) -> str:
