@@ -188,6 +188,7 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
         "",
         "```",
         "python models/training/build_dataset.py --out .cache/data      # fetch (cached in .cache/corpus) + build",
+        "python models/training/build_dataset.py --out .cache/data-first-round --languages python --first-round",
         "python models/training/build_dataset.py --out .cache/data-extra --languages rust,ruby,php   # optional",
         "python models/training/data_card.py .cache/data --extra .cache/data-extra --out models/DATA_CARD.md",
         "```",
