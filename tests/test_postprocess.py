@@ -30,6 +30,7 @@ def test_long_lines_are_shortened_on_a_word_boundary():
     ("Return the name, name, name of it.", "Return the name, of it."),
     ("Read a File file", "Read a File"),
     ("Return the user. User data.", "Return the user. User data."),  # a new sentence, not a loop
+    ("Return the user user. User data.", "Return the user. User data."),
     ("Set the value. Then the value.", "Set the value. Then the value."),  # not back to back: kept
 ])
 def test_a_copy_differing_only_in_case_or_end_punctuation_is_a_repeat(text, expected):

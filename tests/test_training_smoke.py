@@ -225,12 +225,23 @@ def test_aux_name_targets_replace_only_the_rows_asked_for(train_mod, tmp_path):
 
 def test_words_embedding_init_shares_word_vectors(train_mod):
     """user / Ġuser / User start as one vector; an identifier token starts near its words; other tokens stay apart."""
-    cfg = transformers.T5Config(vocab_size=32100, d_model=32, d_kv=8, d_ff=64, num_layers=1, num_decoder_layers=1,
+    # d_model 256 as shipped: in fewer dimensions random word vectors overlap by chance (cos ~ N(0, 1/d))
+    cfg = transformers.T5Config(vocab_size=32100, d_model=256, d_kv=8, d_ff=64, num_layers=1, num_decoder_layers=1,
                                 num_heads=2)
+    torch.manual_seed(0)
     model = transformers.T5ForConditionalGeneration(cfg)
     tok = train_mod.build_tokenizer()
     before = model.shared.weight.detach().clone()
     info = train_mod.words_embedding_init(model, tok, seed=0)
+    torch.manual_seed(0)
+    again = transformers.T5ForConditionalGeneration(cfg)
+
+    class Reversed:  # get_vocab()'s order differs from process to process
+        def get_vocab(self):
+            return dict(reversed(tok.get_vocab().items()))
+
+    train_mod.words_embedding_init(again, Reversed(), seed=0)
+    assert torch.equal(again.shared.weight, model.shared.weight)  # the same start whatever the vocab order
     assert info["shared_word_tokens"] > 10_000 and info["composed_identifier_tokens"] > 1_000
     emb, vocab = model.shared.weight.detach(), tok.get_vocab()
 

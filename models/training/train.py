@@ -334,7 +334,8 @@ def words_embedding_init(model, tok, seed: int, noise: float = 0.1) -> dict:
     g = torch.Generator().manual_seed(seed)
     base: dict[str, torch.Tensor] = {}
     keys: dict[int, tuple[str, list[str]]] = {}
-    for text, i in tok.get_vocab().items():
+    # by id: get_vocab()'s order changes from process to process, and the order draws the random word vectors
+    for text, i in sorted(tok.get_vocab().items(), key=lambda item: item[1]):
         if i < 3 or text.startswith("<") and text.endswith(">"):
             continue
         bare = text.replace("\u0120", "")

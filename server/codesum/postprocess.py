@@ -32,7 +32,7 @@ def collapse_repeats(words: list[str], max_ngram: int = 4) -> list[str]:
             if keys[i : i + n] == keys[i + n : i + 2 * n] and not words[i + n - 1].endswith((".", "!", "?")):
                 # Keep legitimate doubles like "that that"? No: a summary never needs them; keep the first copy.
                 j = i + 2 * n
-                while keys[j : j + n] == keys[i : i + n] and j + n <= len(words):
+                while not words[j - 1].endswith((".", "!", "?")) and keys[j : j + n] == keys[i : i + n]:
                     j += n
                 kept = words[: i + n]
                 end = words[j - 1][len(words[j - 1].rstrip(_TRAILING)):]
