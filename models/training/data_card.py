@@ -298,14 +298,12 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
         *([f"How it went: {run['note'].rstrip('.')}.", ""] if run.get("note") else []),
     ]
     stages = [("1", warm.get("history") or []), ("2", hist)] if warm else [("", hist)]
+    cols = ["stage"] * bool(warm) + ["step", "minutes", "train loss", "valid loss", "code gain", "valid BLEU-4"]
     if any(h for _, h in stages):
         lines += [f"Validation during the run ({run.get('bleu_definition', 'greedy, PyTorch fp32')}; \"code gain\": "
                   "the valid loss with each example's targets given another example's code, minus the valid loss: "
                   "how much the predictions use the code):", "",
-                  "| stage | step | minutes | train loss | valid loss | code gain | valid BLEU-4 |" if warm else
-                  "| step | minutes | train loss | valid loss | code gain | valid BLEU-4 |",
-                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |" if warm else
-                  "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  "| " + " | ".join(cols) + " |", "|" + " ---: |" * len(cols)]
         lines += [f"| {f'{stage} | ' if warm else ''}{h['step']:,} | {h['elapsed_s'] / 60:.0f} | "
                   f"{h['train_loss']:.3f} | {h['valid_loss']:.3f} | {_gain(h)} | {h['bleu']:.2f} |"
                   for stage, hh in stages for h in hh]
