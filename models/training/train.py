@@ -333,7 +333,7 @@ def words_embedding_init(model, tok, seed: int, noise: float = 0.1) -> dict:
     std = float(emb.detach().std())
     g = torch.Generator().manual_seed(seed)
     base: dict[str, torch.Tensor] = {}
-    keys: dict[int, tuple[str, list[str]]] = {}
+    words_of: dict[int, list[str]] = {}
     # by id: get_vocab()'s order changes from process to process, and the order draws the random word vectors
     for text, i in sorted(tok.get_vocab().items(), key=lambda item: item[1]):
         if i < 3 or text.startswith("<") and text.endswith(">"):
@@ -342,12 +342,12 @@ def words_embedding_init(model, tok, seed: int, noise: float = 0.1) -> dict:
         words = [w.lower() for w in _WORD_BREAKS.findall(bare)]
         if not words or "".join(words) != re.sub(r"[^a-z0-9]", "", bare.lower()):
             continue  # punctuation, byte pieces, mixed tokens: keep T5's init
-        keys[i] = (bare.lower(), words)
+        words_of[i] = words
         if len(words) == 1:
             base.setdefault(words[0], torch.randn(d, generator=g) * std)
     shared = composed = 0
     with torch.no_grad():
-        for i, (key, words) in keys.items():
+        for i, words in words_of.items():
             if len(words) == 1:
                 vec = base[words[0]]
                 shared += 1

@@ -13,6 +13,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`'\"(])")
 
 
 _TRAILING = ".,;:!?"
+_SENTENCE_ENDS = (".", "!", "?")
 
 
 def _key(word: str) -> str:
@@ -29,10 +30,10 @@ def collapse_repeats(words: list[str], max_ngram: int = 4) -> list[str]:
         for n in range(1, max_ngram + 1):
             if i + 2 * n > len(words):
                 break
-            if keys[i : i + n] == keys[i + n : i + 2 * n] and not words[i + n - 1].endswith((".", "!", "?")):
+            if keys[i : i + n] == keys[i + n : i + 2 * n] and not words[i + n - 1].endswith(_SENTENCE_ENDS):
                 # Keep legitimate doubles like "that that"? No: a summary never needs them; keep the first copy.
                 j = i + 2 * n
-                while not words[j - 1].endswith((".", "!", "?")) and keys[j : j + n] == keys[i : i + n]:
+                while not words[j - 1].endswith(_SENTENCE_ENDS) and keys[j : j + n] == keys[i : i + n]:
                     j += n
                 kept = words[: i + n]
                 end = words[j - 1][len(words[j - 1].rstrip(_TRAILING)):]
