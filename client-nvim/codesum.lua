@@ -30,7 +30,7 @@ M.defaults = {
   root_markers = { '.git', 'pyproject.toml', 'setup.py', 'package.json', 'go.mod', 'Cargo.toml', 'pom.xml', '.hg' },
   -- The server's configuration (section "codesum"): modelDir, workers, batchSize, debounceMs, languages,
   -- minChunkLines, lenses, workspaceOnOpen, cacheDir, hoverTimeoutMs, maxFileBytes, maxFileLines, maxChunkChars,
-  -- lensRefreshMs. Sent as initializationOptions and as workspace/didChangeConfiguration; unset: the server's default.
+  -- lensRefreshMs, beams. Sent as initializationOptions and as workspace/didChangeConfiguration; unset: the server's default.
   settings = {},
   -- Show code lenses (and ask for them on the events below and on the server's refresh requests).
   codelens = true,

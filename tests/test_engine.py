@@ -72,6 +72,14 @@ def test_summaries_come_back_in_input_order_whatever_the_batch_size(tiny_model_d
         assert s.runs == -(-len(codes) // size)
 
 
+def test_a_beam_search_is_cached_under_its_own_id(tiny_model_dir: Path, tiny_pairs) -> None:
+    greedy = Summarizer.load(tiny_model_dir, threads=1)
+    beam = Summarizer.load(tiny_model_dir, threads=1, options=GenerationOptions(num_beams=3))
+    assert greedy.summary_id == greedy.model_id == beam.model_id
+    assert beam.summary_id == f"{beam.model_id}+beam3"
+    assert beam.summarize([c for c, _ in tiny_pairs]) == [s for _, s in tiny_pairs]  # the memorised pairs either way
+
+
 def test_long_input_is_truncated_not_rejected(summarizer: Summarizer, tiny_pairs) -> None:
     code, summary = tiny_pairs[0]
     limit = summarizer.max_input_tokens

@@ -33,6 +33,7 @@ export interface ServerSettings {
   maxFileLines?: number;
   maxChunkChars?: number;
   lensRefreshMs?: number;
+  beams?: number;
 }
 
 type Kind = 'path' | 'int' | 'bool' | 'stringList';
@@ -63,6 +64,7 @@ export const SERVER_SETTINGS: ReadonlyArray<SettingSpec> = [
   { key: 'maxFileLines', kind: 'int', min: 1, max: 10_000_000 },
   { key: 'maxChunkChars', kind: 'int', min: 100, max: 1_000_000 },
   { key: 'lensRefreshMs', kind: 'int', min: 0, max: 60_000 },
+  { key: 'beams', kind: 'int', min: 1, max: 8 },
 ];
 
 /** Settings that only the client reads: changing one of them needs a server restart. */

@@ -19,7 +19,7 @@ from codesum.tokenization import load_tokenizer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GenerationOptions", "GenerationTimeout", "ModelError", "Summarizer", "prepare_code"]
+__all__ = ["GenerationOptions", "GenerationTimeout", "ModelError", "Summarizer", "decoding_id", "prepare_code"]
 
 
 def prepare_code(code: str) -> str:
@@ -28,6 +28,12 @@ def prepare_code(code: str) -> str:
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines)
+
+
+def decoding_id(model_id: str, num_beams: int) -> str:
+    """What summaries are cached under: the model's id, plus the decoding when it is a beam search (which writes
+    other summaries than greedy decoding does)."""
+    return model_id if num_beams <= 1 else f"{model_id}+beam{num_beams}"
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,11 @@ class Summarizer:
     @property
     def model_id(self) -> str:
         return self.manifest.model_id
+
+    @property
+    def summary_id(self) -> str:
+        """The id its summaries are cached under (the model and the decoding)."""
+        return decoding_id(self.model_id, self.options.num_beams)
 
     @property
     def model_dir(self) -> Path:

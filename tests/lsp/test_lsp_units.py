@@ -143,7 +143,7 @@ def fake_model_dir(tmp_path):
 def make_engine(tmp_path, model_dir, fake, **settings):
     landed: list[set[str]] = []
     s = Settings(model_dir=str(model_dir), cache_dir=str(tmp_path / "cache"), workers=1, **settings)
-    engine = Engine(s, on_summaries=landed.append, load_summarizer=lambda d, w: fake)
+    engine = Engine(s, on_summaries=landed.append, load_summarizer=lambda d, w, b: fake)
     return engine, landed
 
 
@@ -172,6 +172,30 @@ def test_engine_pipeline_and_edits(tmp_path, monkeypatch, fake_model_dir):
     assert engine.update_document("file:///t.py", "/t.py", DOC, 1) is doc2
     engine.close_document("file:///t.py")
     assert engine.document("file:///t.py") is None
+    engine.shutdown()
+
+
+def test_engine_beams_setting_keeps_its_own_summaries(tmp_path, monkeypatch, fake_model_dir):
+    """A beam search writes other summaries than greedy decoding: they are cached apart, and switching back and forth
+    reloads the model with that width and serves each decoding's own summaries."""
+    monkeypatch.setattr("codesum.modelfiles.load_manifest", _fake_manifest)
+    fake = FakeSummarizer()
+    loads: list[int] = []
+    s = Settings(model_dir=str(fake_model_dir), cache_dir=str(tmp_path / "cache"), workers=1)
+    engine = Engine(s, load_summarizer=lambda d, w, b: (loads.append(b), fake)[1])
+    engine.load_model()
+    doc = engine.update_document("file:///t.py", "/t.py", DOC, 1)
+    assert engine.scheduler.wait_idle(5) and sum(len(c) for c in fake.calls) == 4
+    assert engine.apply_settings(s.replace(beams=3))["reload_model"]
+    assert engine.load_model() is None and loads == [1, 3] and engine.model_id == "fake@1+beam3"
+    assert engine.cached_summary(doc.chunks[0]) is None  # the greedy summary is not served as the beam search's
+    engine.schedule_all()
+    assert engine.scheduler.wait_idle(5) and sum(len(c) for c in fake.calls) == 8
+    assert engine.apply_settings(s)["reload_model"] and engine.load_model() is None and engine.model_id == "fake@1"
+    assert engine.cached_summary(doc.chunks[0]).startswith("Summary of def a(x):")
+    engine.schedule_all()
+    assert engine.scheduler.wait_idle(5) and sum(len(c) for c in fake.calls) == 8  # all cached
+    assert not engine.apply_settings(s.replace(debounce_ms=10))["reload_model"]
     engine.shutdown()
 
 

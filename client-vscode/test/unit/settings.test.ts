@@ -23,6 +23,7 @@ describe('toServerSettings', () => {
     maxFileLines: 100,
     maxChunkChars: 2000,
     lensRefreshMs: 250,
+    beams: 2,
   };
 
   it('maps every server setting with its type', () => {

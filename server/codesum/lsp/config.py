@@ -40,6 +40,7 @@ class Settings:
     max_file_lines: int = 20_000
     max_chunk_chars: int = 6000  # a chunk's text is cut to this many characters (the model reads ~512 tokens)
     lens_refresh_ms: int = 500  # at most one workspace/codeLens/refresh per this interval
+    beams: int = 1  # 1: greedy decoding; more: a beam search of that width (better summaries, ~linearly slower)
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -102,6 +103,7 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "maxFileLines": ("max_file_lines", _int(1, 10_000_000)),
     "maxChunkChars": ("max_chunk_chars", _int(100, 1_000_000)),
     "lensRefreshMs": ("lens_refresh_ms", _int(0, 60_000)),
+    "beams": ("beams", _int(1, 8)),
 }
 
 

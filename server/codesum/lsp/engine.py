@@ -102,10 +102,10 @@ class WorkspaceReport:
         return dict(self.__dict__)
 
 
-def _load_summarizer(model_dir: Path, workers: int):
-    from codesum.summarizer import Summarizer
+def _load_summarizer(model_dir: Path, workers: int, beams: int):
+    from codesum.summarizer import GenerationOptions, Summarizer
 
-    return Summarizer.load(model_dir, workers=workers)
+    return Summarizer.load(model_dir, workers=workers, options=GenerationOptions(num_beams=beams))
 
 
 class Engine:
@@ -114,7 +114,7 @@ class Engine:
         settings: Settings,
         *,
         on_summaries: Callable[[set[str]], None] | None = None,
-        load_summarizer: Callable[[Path, int], Any] = _load_summarizer,
+        load_summarizer: Callable[[Path, int, int], Any] = _load_summarizer,
     ) -> None:
         self.settings = settings
         self.on_summaries = on_summaries
@@ -124,7 +124,7 @@ class Engine:
         self.scheduler = Scheduler(None, workers=settings.workers, batch_size=settings.batch_size,
                                    on_results=self._on_results)
         self.summarizer: Any = None
-        self.model_id: str | None = None
+        self.model_id: str | None = None  # what summaries are cached under: the model's id and the decoding
         self.model_dir: Path | None = None
         self.model_error: str | None = None
         self.model_state = "not loaded"  # loading | ready | error
@@ -149,6 +149,7 @@ class Engine:
     def load_model(self) -> str | None:
         """Load the configured model (blocking); returns None, or the error message a user should see."""
         from codesum.modelfiles import ModelError, load_manifest
+        from codesum.summarizer import decoding_id
 
         model_dir = Path(self.settings.model_dir or default_model_dir()).expanduser()
         with self._lock:
@@ -163,8 +164,8 @@ class Engine:
         try:
             manifest = load_manifest(model_dir, check_hashes=False)  # quick: the id serves cached summaries at once
             with self._lock:
-                self.model_id = manifest.model_id
-            summarizer = self._load_summarizer(model_dir, self.settings.workers)
+                self.model_id = decoding_id(manifest.model_id, self.settings.beams)
+            summarizer = self._load_summarizer(model_dir, self.settings.workers, self.settings.beams)
         except ModelError as e:
             return self._model_failed(str(e))
         except Exception as e:  # onnxruntime, tokenizers, OS errors: all mean "unavailable"
@@ -172,7 +173,7 @@ class Engine:
             return self._model_failed(f"cannot load the model from {model_dir}: {e}")
         with self._lock:
             self.summarizer = summarizer
-            self.model_id = summarizer.model_id
+            self.model_id = decoding_id(summarizer.model_id, self.settings.beams)
             self.model_state = "ready"
             self.model_load_seconds = time.perf_counter() - started
             self.scheduler.set_summarize(summarizer.summarize)
@@ -438,7 +439,8 @@ class Engine:
             old_cache.close()
         rechunk_keys = ("languages", "min_chunk_lines", "max_file_bytes", "max_file_lines", "max_chunk_chars")
         return {
-            "reload_model": new.model_dir != old.model_dir or new.workers != old.workers and self.summarizer is None,
+            "reload_model": (new.model_dir != old.model_dir or new.beams != old.beams
+                             or new.workers != old.workers and self.summarizer is None),
             "rechunk": any(getattr(new, k) != getattr(old, k) for k in rechunk_keys),
         }
 
