@@ -5,7 +5,8 @@
 #   bash client-nvim/test/screenshot.sh [OUT.png]      (default client-nvim/test-artifacts/neovim.png)
 #
 # Environment: NVIM (default: nvim on PATH), CODESUM_PYTHON (default .venv/bin/python), CODESUM_E2E_MODEL_DIR (default:
-# the tests' tiny model, built into ~/.cache/codesum-e2e/tiny-model). Installs tmux and chromium with apt-get if absent.
+# the tests' tiny model, built into ~/.cache/codesum-e2e/tiny-model; the README's shot: models/codesum-small). Installs
+# tmux and chromium with apt-get if absent.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -26,6 +27,15 @@ if [ -z "$MODEL" ]; then
   MODEL="$CACHE/tiny-model"
   (cd "$REPO" && timeout 600 "$PY" "$REPO/client-vscode/test/e2e/build_tiny_model.py" "$MODEL" >/dev/null)
 fi
+
+# what to wait for on the screen: the model's own first lines for add() and Stack, asked of `codesum summarize`
+first_line() {
+  "$PY" -m codesum summarize --json --model "$MODEL" "$REPO/client-vscode/test/e2e/workspace/shapes.py" |
+    "$PY" -c 'import json, sys; c = {c["name"]: c["summary"] for c in json.load(sys.stdin)["chunks"]}; print(c[sys.argv[1]].splitlines()[0].strip())' "$1"
+}
+ADD="$(first_line add)"
+STACK="$(first_line Stack)"
+[ -n "$ADD" ] && [ -n "$STACK" ] || { echo "screenshot: the model gave no summary for add or Stack" >&2; exit 1; }
 
 TMP="$(mktemp -d)"
 cleanup() { tmux kill-session -t "$SESSION" 2>/dev/null || true; rm -rf "$TMP"; }
@@ -58,12 +68,12 @@ cd "$TMP/project"
 tmux -f /dev/null new-session -d -s "$SESSION" -x "$COLS" -y "$ROWS" \
   "env COLORTERM=truecolor TERM=tmux-256color HOME=$TMP XDG_CONFIG_HOME=$TMP/config XDG_STATE_HOME=$TMP/state '$NVIM' -i NONE -n -u '$TMP/init.lua' shapes.py"
 tmux set -t "$SESSION" -as terminal-features ',*:RGB' >/dev/null
-wait_for 90 1 "Add two numbers and return the sum."   # the code lens
-wait_for 30 1 "A simple stack of items."
+wait_for 90 1 "$ADD"   # the code lens
+wait_for 30 1 "$STACK"
 tmux send-keys -t "$SESSION" '4G' 'w'
 sleep 0.5
 tmux send-keys -t "$SESSION" 'K'
-wait_for 30 2 "Add two numbers and return the sum."   # lens + hover
+wait_for 30 2 "$ADD"   # lens + hover
 sleep 0.5
 tmux capture-pane -t "$SESSION" -e -p >"$TMP/screen.ansi"
 VERSION="$("$NVIM" --version | head -1)"

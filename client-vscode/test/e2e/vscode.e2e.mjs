@@ -38,11 +38,30 @@ const MODEL_DIR = path.resolve(env('CODESUM_E2E_MODEL_DIR'));
 const ARTIFACTS = path.resolve(env('ARTIFACTS'));
 const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
 const TIMEOUT_S = Number(env('E2E_TIMEOUT_S', '420'));
-// What the tiny test model (tests/conftest.py TINY_PAIRS) answers for shapes.py's functions.
-const EXPECT = {
-  add: 'Add two numbers and return the sum.',
-  read_lines: 'Read a file and return its lines.',
-};
+// What the model answers for shapes.py's functions (the first line of each summary), asked of the same pipeline on the
+// command line, so that the test holds for any model: the tiny test model (tests/conftest.py TINY_PAIRS) says "Add two
+// numbers and return the sum.", and the shipped one (for the README's screenshots) its own words.
+function expectedSummaries(names) {
+  const file = path.join(here, 'workspace', 'shapes.py');
+  const run = spawnSync(PYTHON, ['-m', 'codesum', 'summarize', '--json', '--model', MODEL_DIR, file], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  if (run.status !== 0) {
+    throw new Error(`codesum summarize ${file} failed (${run.status}): ${run.stderr}`);
+  }
+  const chunks = JSON.parse(run.stdout).chunks;
+  return Object.fromEntries(
+    names.map((name) => {
+      const summary = chunks.find((c) => c.name === name)?.summary?.split('\n')[0].trim();
+      if (!summary) {
+        throw new Error(`the model gave no summary for ${name}(): ${run.stdout}`);
+      }
+      return [name, summary];
+    }),
+  );
+}
+const EXPECT = expectedSummaries(['add', 'read_lines']);
 
 const started = Date.now();
 const log = (msg) => console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
