@@ -148,6 +148,20 @@ def test_warm_start_takes_the_weights_and_records_the_first_run(train_mod, data_
     assert "in two stages" in card and "| stage 1 run | 20 steps" in card and "| stage 2 run | 6 steps" in card
     assert "| stage 1 optimiser | AdamW, lr 0.003" in card and "| stage 2 optimiser | AdamW, lr 0.001" in card
     assert run["warm_start"]["from"] == str(first / "checkpoint")
+
+    # a third stage reading shorter inputs: the input length is the run's own (relative positions let the weights
+    # read any length), the shape still the checkpoint's; the card shows the chain of three with each input length
+    third = tmp_path / "third"
+    args[args.index("--max-src") + 1] = "32"
+    train_mod.main(["train", "--data", str(data_dir), "--cache", str(tmp_path / "cache32"), "--out", str(third),
+                    "--max-steps", "3", "--init-from", str(second / "checkpoint"), *args])
+    run3 = json.loads((third / "model" / "training_run.json").read_text())
+    assert run3["args"]["max_src"] == 32 and run3["warm_start"]["args"]["max_src"] == 48
+    assert run3["model_config"]["d_model"] == 32 and run3["warm_start"]["warm_start"]["steps"] == 20
+    card3 = "\n".join(data_card.render_training(run3, []))
+    assert "in three stages" in card3 and "| stage 2 run | 6 steps" in card3 and "| stage 3 run | 3 steps" in card3
+    assert "| stage 1 inputs | 48 source tokens |" in card3 and "| stage 3 inputs | 32 source tokens |" in card3
+    assert "code cut to 32 source tokens" in card3 and "stage 2 inputs" not in card
     # the warm-started run's first losses continue where the first run left off, far below a fresh start's
     first_losses, second_losses = _losses(first), _losses(second)
     assert second_losses[0] < first_losses[0] - 0.5, (first_losses, second_losses)

@@ -235,9 +235,11 @@ def _gain(h: dict) -> str:
     return f"{h['source_gain']:.3f}" if "source_gain" in h else "-"
 
 
-def _recipe_rows(args: dict, embed_init: dict | None, stage: str = "") -> list[str]:
-    """Optimiser, embedding start and name curriculum of one training stage (``stage``: a prefix for the rows)."""
+def _recipe_rows(args: dict, embed_init: dict | None, stage: str = "", inputs: bool = False) -> list[str]:
+    """Optimiser, embedding start and name curriculum of one training stage (``stage``: a prefix for the rows;
+    ``inputs``: also its source length, when the stages differ in it)."""
     return [
+        *([f"| {stage}inputs | {args['max_src']} source tokens |"] if inputs else []),
         f"| {stage}optimiser | {_optimiser(args)}, lr {args['lr']:g}, {args['warmup']} warm-up steps then linear "
         f"decay to 0 over the {args.get('time_budget_min') or '?'} min budget, label smoothing "
         f"{args['label_smoothing']}, dropout {args['dropout']}, batches of at most {args['max_tokens']:,} padded "
@@ -251,35 +253,51 @@ def _recipe_rows(args: dict, embed_init: dict | None, stage: str = "") -> list[s
     ]
 
 
+def _earlier_stages(run: dict) -> list[dict]:
+    """The warm-start records of a run (train.py --init-from), first stage first; [] for a run from scratch."""
+    chain, warm = [], run.get("warm_start")
+    while warm:
+        chain.append(warm)
+        warm = warm.get("warm_start")
+    return chain[::-1]
+
+
+_COUNT_WORDS = {2: "two", 3: "three", 4: "four"}
+
+
 def render_training(run: dict, evals: list[dict]) -> list[str]:
     """The shipped model's section: its architecture, why that size, the training run(s) and held-out scores.
 
-    A warm-started run (train.py --init-from) is shown as two stages: the run it started from, then itself."""
+    A warm-started run (train.py --init-from) is shown stage by stage: the runs it started from, then itself."""
     cfg, args = run["model_config"], run["args"]
     hist = run.get("history") or []
     hw = run.get("hardware", {})
-    warm = run.get("warm_start")
+    earlier = _earlier_stages(run)
     device = hw.get("gpu") or f"CPU ({hw.get('cpu_count', '?')} cores, torch {hw.get('torch', '?')})"
     train_n = run["data"]["splits"]["train"]["examples"]
     langs = ", ".join((args.get("languages") or "").split(",")) or "all"
     run_row = (f"{run['steps']:,} steps, {run['examples_seen']:,} examples ({run['examples_seen'] / max(1, train_n):.2f} "
                f"epochs of {train_n:,}), {run['train_time_s'] / 60:.0f} min on {device}; stopped by {run['stopped_by']}")
-    if warm:
-        wargs = warm["args"]
-        how = (f"trained by `models/training/train.py` in two stages: from scratch on the first round of the {langs} "
-               f"train split, then warm-started (`--init-from`) on the whole {langs} train split above")
-        stage_rows = [
-            *_recipe_rows(wargs, warm.get("embed_init"), "stage 1 "),
-            f"| stage 1 run | {warm['steps']:,} steps, {warm['examples_seen']:,} examples, "
-            f"{warm['train_time_s'] / 60:.0f} min; best valid BLEU-4 {warm.get('best_valid_bleu', float('nan')):.2f} "
-            f"at step {warm.get('best_step') or 0:,}; its last checkpoint starts stage 2 |",
-            *_recipe_rows(args, None, "stage 2 "),
-            f"| stage 2 run | {run_row} |",
-        ]
+    if earlier:
+        n = len(earlier) + 1
+        how = (f"trained by `models/training/train.py` in {_COUNT_WORDS.get(n, n)} stages: from scratch on the first "
+               f"round of the {langs} train split, then warm-started (`--init-from`) "
+               + ("" if n == 2 else "from each stage's last checkpoint ") + f"on the whole {langs} train split above")
+        inputs_differ = len({w["args"]["max_src"] for w in earlier} | {args["max_src"]}) > 1
+        stage_rows = []
+        for i, warm in enumerate(earlier, 1):
+            wargs = warm["args"]
+            stage_rows += [
+                *_recipe_rows(wargs, warm.get("embed_init"), f"stage {i} ", inputs_differ),
+                f"| stage {i} run | {warm['steps']:,} steps, {warm['examples_seen']:,} examples, "
+                f"{warm['train_time_s'] / 60:.0f} min; best valid BLEU-4 {warm.get('best_valid_bleu', float('nan')):.2f} "
+                f"at step {warm.get('best_step') or 0:,}; its last checkpoint starts stage {i + 1} |"]
+        stage_rows += [*_recipe_rows(args, None, f"stage {n} ", inputs_differ), f"| stage {n} run | {run_row} |"]
     else:
         how = f"trained from scratch by `models/training/train.py` on the {langs} train split above"
         stage_rows = [*_recipe_rows(args, run.get("embed_init")), f"| run | {run_row} |"]
-    size_choice = run.get("size_choice") or (warm or {}).get("args", {}).get("size_note")
+    size_choice = run.get("size_choice") or next((w["args"].get("size_note") for w in reversed(earlier)
+                                                  if w["args"].get("size_note")), None)
     lines = [
         "", "## The shipped model and its training run", "",
         f"`models/codesum-small`: a T5ForConditionalGeneration in CodeT5's conventions (CodeT5 BPE tokenizer, "
@@ -292,19 +310,21 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
         f"| inputs | code cut to {args['max_src']} source tokens (head kept), summaries to {args['max_tgt']} tokens |",
         *stage_rows,
         f"| threads | {args.get('threads') or 'all'} torch thread(s) |",
+        f"| kept | {run['kept']} |" if run.get("kept") else  # when chosen otherwise (recorded by hand)
         f"| kept | the best of the validation checks (smoothed BLEU-4 {run['best_valid_bleu']:.2f} on "
         f"{args['eval_examples']} fixed valid examples, step {run['best_step']:,}) |",
         "", f"Why this size: {(size_choice or '(not recorded)').rstrip('.')}.", "",
         *([f"How it went: {run['note'].rstrip('.')}.", ""] if run.get("note") else []),
     ]
-    stages = [("1", warm.get("history") or []), ("2", hist)] if warm else [("", hist)]
-    cols = ["stage"] * bool(warm) + ["step", "minutes", "train loss", "valid loss", "code gain", "valid BLEU-4"]
+    stages = ([(str(i), w.get("history") or []) for i, w in enumerate(earlier, 1)] + [(str(len(earlier) + 1), hist)]
+              if earlier else [("", hist)])
+    cols = ["stage"] * bool(earlier) + ["step", "minutes", "train loss", "valid loss", "code gain", "valid BLEU-4"]
     if any(h for _, h in stages):
         lines += [f"Validation during the run ({run.get('bleu_definition', 'greedy, PyTorch fp32')}; \"code gain\": "
                   "the valid loss with each example's targets given another example's code, minus the valid loss: "
                   "how much the predictions use the code):", "",
                   "| " + " | ".join(cols) + " |", "|" + " ---: |" * len(cols)]
-        lines += [f"| {f'{stage} | ' if warm else ''}{h['step']:,} | {h['elapsed_s'] / 60:.0f} | "
+        lines += [f"| {f'{stage} | ' if earlier else ''}{h['step']:,} | {h['elapsed_s'] / 60:.0f} | "
                   f"{h['train_loss']:.3f} | {h['valid_loss']:.3f} | {_gain(h)} | {h['bleu']:.2f} |"
                   for stage, hh in stages for h in hh]
         lines.append("")

@@ -539,7 +539,7 @@ def train(args) -> dict:
         init_dir = Path(args.init_from)
         init_state = json.loads((init_dir / "state.json").read_text())
         for k in MODEL_ARGS:
-            if k != "dropout":  # the shape is the checkpoint's; dropout is this run's choice
+            if k not in WARM_START_FREE:  # the shape is the checkpoint's; dropout and input lengths are this run's
                 setattr(args, k, init_state["args"][k])
         log(f"warm start from {init_dir} (step {init_state['step']}, {init_state['elapsed_s']:.0f}s trained)")
 
@@ -602,7 +602,8 @@ def train(args) -> dict:
                 "tokens_seen": init_state["tokens_seen"], "train_time_s": round(init_state["elapsed_s"], 1),
                 "args": init_state["args"], "embed_init": init_state.get("embed_init"),
                 "best_valid_bleu": round(init_state["best_bleu"], 3), "best_step": init_state["best_step"],
-                "history": init_state["history"]}
+                "history": init_state["history"],
+                "warm_start": init_state.get("warm_start")}  # the stages before that one, if it was warm-started too
     model.to(device)
     model.train()
     n_params = count_params(model)
@@ -865,6 +866,8 @@ def score(model_path: Path, cache: Path, split: str, examples: int, eval_batch: 
 
 
 MODEL_ARGS = ("d_model", "d_kv", "d_ff", "enc_layers", "dec_layers", "heads", "dropout", "max_src", "max_tgt")
+# what a warm start may change: relative position buckets let the same weights read longer or shorter inputs
+WARM_START_FREE = ("dropout", "max_src", "max_tgt")
 
 
 # --------------------------------------------------------------------------------------------------------------------
