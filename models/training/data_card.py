@@ -310,7 +310,7 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
         f"| inputs | code cut to {args['max_src']} source tokens (head kept), summaries to {args['max_tgt']} tokens |",
         *stage_rows,
         f"| threads | {args.get('threads') or 'all'} torch thread(s) |",
-        f"| kept | {run['kept']} |" if run.get("kept") else  # when chosen otherwise (recorded by hand)
+        f"| kept | {run['kept']} |" if run.get("kept") else  # chosen after the run (build_default_model.sh step 2d)
         f"| kept | the best of the validation checks (smoothed BLEU-4 {run['best_valid_bleu']:.2f} on "
         f"{args['eval_examples']} fixed valid examples, step {run['best_step']:,}) |",
         "", f"Why this size: {(size_choice or '(not recorded)').rstrip('.')}.", "",
