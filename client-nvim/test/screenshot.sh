@@ -28,13 +28,13 @@ if [ -z "$MODEL" ]; then
   (cd "$REPO" && timeout 600 "$PY" "$REPO/client-vscode/test/e2e/build_tiny_model.py" "$MODEL" >/dev/null)
 fi
 
-# what to wait for on the screen: the model's own first lines for add() and Stack, asked of `codesum summarize`
-first_line() {
-  "$PY" -m codesum summarize --json --model "$MODEL" "$REPO/client-vscode/test/e2e/workspace/shapes.py" |
-    "$PY" -c 'import json, sys; c = {c["name"]: c["summary"] for c in json.load(sys.stdin)["chunks"]}; print(c[sys.argv[1]].splitlines()[0].strip())' "$1"
-}
-ADD="$(first_line add)"
-STACK="$(first_line Stack)"
+# what to wait for on the screen: the model's own first lines for add() and Stack, asked of `codesum summarize` (one
+# run, one line each)
+FIRST_LINES="$("$PY" -m codesum summarize --json --model "$MODEL" "$REPO/client-vscode/test/e2e/workspace/shapes.py" |
+  "$PY" -c 'import json, sys; c = {c["name"]: c["summary"] for c in json.load(sys.stdin)["chunks"]}
+for name in ("add", "Stack"): print(c.get(name, "").split("\n")[0].strip())')"
+ADD="$(sed -n 1p <<<"$FIRST_LINES")"
+STACK="$(sed -n 2p <<<"$FIRST_LINES")"
 [ -n "$ADD" ] && [ -n "$STACK" ] || { echo "screenshot: the model gave no summary for add or Stack" >&2; exit 1; }
 
 TMP="$(mktemp -d)"
