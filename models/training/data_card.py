@@ -262,7 +262,21 @@ def _earlier_stages(run: dict) -> list[dict]:
     return chain[::-1]
 
 
-_COUNT_WORDS = {2: "two", 3: "three", 4: "four"}
+_COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+
+
+def _handover(warm: dict) -> str:
+    """How a stage's weights started the next one (a warm-start record holds both): its last checkpoint, or the model
+    shipped from it read back from the int8 ONNX (onnx_weights.py, once the checkpoint was gone), and a decoder grown
+    with copies of its blocks (--grow-dec-layers)."""
+    how = "its last checkpoint starts"
+    if warm.get("recovered"):
+        how = (f"the model shipped from it (`{warm['recovered'].get('model_id')}`), read back from its int8 ONNX "
+               "(`onnx_weights.py`), starts")
+    grown = warm.get("dec_layers")
+    if grown and grown[0] != grown[1]:
+        how += f" with its {grown[0]} decoder blocks grown to {grown[1]} (copies stacked on top, `--grow-dec-layers`)"
+    return how
 
 
 def render_training(run: dict, evals: list[dict]) -> list[str]:
@@ -282,16 +296,20 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
         n = len(earlier) + 1
         how = (f"trained by `models/training/train.py` in {_COUNT_WORDS.get(n, n)} stages: from scratch on the first "
                f"round of the {langs} train split, then warm-started (`--init-from`) "
-               + ("" if n == 2 else "from each stage's last checkpoint ") + f"on the whole {langs} train split above")
+               + ("" if n == 2 else "from the stage before ") + f"on the whole {langs} train split above")
         inputs_differ = len({w["args"]["max_src"] for w in earlier} | {args["max_src"]}) > 1
         stage_rows = []
         for i, warm in enumerate(earlier, 1):
             wargs = warm["args"]
+            if "lr" not in wargs:  # weights read back from a shipped model whose training record was not kept
+                stage_rows.append(f"| stage {i} | not recorded; {_handover(warm)} stage {i + 1} |")
+                continue
             stage_rows += [
                 *_recipe_rows(wargs, warm.get("embed_init"), f"stage {i} ", inputs_differ),
                 f"| stage {i} run | {warm['steps']:,} steps, {warm['examples_seen']:,} examples, "
                 f"{warm['train_time_s'] / 60:.0f} min; best valid BLEU-4 {warm.get('best_valid_bleu', float('nan')):.2f} "
-                f"at step {warm.get('best_step') or 0:,}; its last checkpoint starts stage {i + 1} |"]
+                f"at step {warm.get('best_step') or 0:,}; {_handover(warm)} "
+                f"stage {i + 1} |"]
         stage_rows += [*_recipe_rows(args, None, f"stage {n} ", inputs_differ), f"| stage {n} run | {run_row} |"]
     else:
         how = f"trained from scratch by `models/training/train.py` on the {langs} train split above"

@@ -304,14 +304,35 @@ def make_config(args):
     )
 
 
-def model_from_checkpoint(ckpt: Path, shape):
-    """A T5 of ``shape``'s model arguments (make_config) holding the weights of a train.py checkpoint's model.pt."""
+def model_from_checkpoint(ckpt: Path, shape, grow_from_dec_layers: int | None = None):
+    """A T5 of ``shape``'s model arguments (make_config) holding the weights of a train.py checkpoint's model.pt.
+
+    ``grow_from_dec_layers``: the checkpoint has that many decoder blocks and ``shape`` more; the new blocks start as
+    copies of the old ones stacked on top (grow_decoder)."""
     import torch
     from transformers import T5ForConditionalGeneration
 
     model = T5ForConditionalGeneration(make_config(shape))
-    model.load_state_dict(torch.load(ckpt / "model.pt", map_location="cpu"))
+    weights = torch.load(ckpt / "model.pt", map_location="cpu")
+    if grow_from_dec_layers is not None and grow_from_dec_layers != shape.dec_layers:
+        weights = grow_decoder(weights, grow_from_dec_layers, shape.dec_layers)
+    model.load_state_dict(weights)
     return model
+
+
+def grow_decoder(weights: dict, old_layers: int, new_layers: int) -> dict:
+    """A state dict with ``new_layers`` decoder blocks from one with ``old_layers``: block j (j >= old_layers) is a copy
+    of block j % old_layers, so the old stack is repeated on top of itself (progressive stacking, as in Gong et al.
+    2019 for BERT). Only block 0 holds T5's relative attention bias; the copies share it like every later block."""
+    if new_layers < old_layers:
+        raise ValueError(f"cannot shrink the decoder from {old_layers} to {new_layers} blocks")
+    out = dict(weights)
+    for j in range(old_layers, new_layers):
+        src = f"decoder.block.{j % old_layers}."
+        for k, v in weights.items():
+            if k.startswith(src) and "relative_attention_bias" not in k:
+                out[f"decoder.block.{j}." + k[len(src):]] = v.clone()
+    return out
 
 
 _WORD_BREAKS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -394,7 +415,8 @@ def greedy_decode(model, data: TokenData, indices: np.ndarray, device, amp_dtype
             mask = torch.from_numpy(b["attention_mask"]).to(device)
             gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, num_beams=1,
                                  do_sample=False, no_repeat_ngram_size=NO_REPEAT_NGRAM,
-                                 decoder_start_token_id=DECODER_START_ID, eos_token_id=EOS_ID, pad_token_id=PAD_ID)
+                                 decoder_start_token_id=DECODER_START_ID, eos_token_id=EOS_ID, pad_token_id=PAD_ID,
+                                 past_key_values=fresh_cache())
             for p, row in zip(pos, gen.tolist()):
                 row = row[1:]  # decoder start
                 if EOS_ID in row:
@@ -402,6 +424,14 @@ def greedy_decode(model, data: TokenData, indices: np.ndarray, device, amp_dtype
                 out[p] = [t for t in row if t not in (PAD_ID, BOS_ID)]
     model.train()
     return out
+
+
+def fresh_cache():
+    """An empty KV cache that grows with the decoder: transformers sizes its default one by T5's num_layers (the
+    encoder's), so generate() fails on a decoder deeper than the encoder (--grow-dec-layers)."""
+    from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+    return EncoderDecoderCache(DynamicCache(), DynamicCache())
 
 
 def teacher_forced_loss(model, data: TokenData, src_idx: np.ndarray, tgt_idx: np.ndarray, device, amp_dtype,
@@ -538,9 +568,12 @@ def train(args) -> dict:
         # step count and learning-rate schedule; the earlier run's figures are kept in training_run.json
         init_dir = Path(args.init_from)
         init_state = json.loads((init_dir / "state.json").read_text())
+        grow_to = args.grow_dec_layers
         for k in MODEL_ARGS:
             if k not in WARM_START_FREE:  # the shape is the checkpoint's; dropout and input lengths are this run's
                 setattr(args, k, init_state["args"][k])
+        if grow_to:  # --grow-dec-layers: deeper than the checkpoint, the new blocks copies of its own
+            args.dec_layers = grow_to
         log(f"warm start from {init_dir} (step {init_state['step']}, {init_state['elapsed_s']:.0f}s trained)")
 
     cache = Path(args.cache) if args.cache else None
@@ -596,14 +629,16 @@ def train(args) -> dict:
                 state["embed_init"] = words_embedding_init(model, tok, args.seed)
                 log(f"embedding init by words: {state['embed_init']}")
         else:
-            model = model_from_checkpoint(Path(args.init_from), args)
+            model = model_from_checkpoint(Path(args.init_from), args, init_state["args"]["dec_layers"])
             state["warm_start"] = {
                 "from": str(args.init_from), "steps": init_state["step"], "examples_seen": init_state["examples_seen"],
                 "tokens_seen": init_state["tokens_seen"], "train_time_s": round(init_state["elapsed_s"], 1),
                 "args": init_state["args"], "embed_init": init_state.get("embed_init"),
                 "best_valid_bleu": round(init_state["best_bleu"], 3), "best_step": init_state["best_step"],
                 "history": init_state["history"],
-                "warm_start": init_state.get("warm_start")}  # the stages before that one, if it was warm-started too
+                "warm_start": init_state.get("warm_start"),  # the stages before that one, if it was warm-started too
+                "recovered": init_state.get("recovered"),  # read back from a built model's int8 ONNX (onnx_weights.py)
+                "dec_layers": [init_state["args"]["dec_layers"], args.dec_layers]}
     model.to(device)
     model.train()
     n_params = count_params(model)
@@ -1008,7 +1043,10 @@ def build_parser() -> argparse.ArgumentParser:
     # bookkeeping
     t.add_argument("--resume", action="store_true")
     t.add_argument("--init-from", default=None, metavar="CHECKPOINT_DIR",
-                   help="start from the weights of another run's OUT/checkpoint (fresh optimizer and schedule)")
+                   help="start from the weights of another run's OUT/checkpoint (fresh optimizer and schedule), or "
+                        "of a built model read back by onnx_weights.py")
+    t.add_argument("--grow-dec-layers", type=int, default=None, metavar="N",
+                   help="with --init-from: a decoder of N blocks, the ones past the checkpoint's copies of its own")
     t.add_argument("--save-every-min", type=float, default=5.0)
     t.add_argument("--log-every", type=int, default=100)
     t.add_argument("--eval-every", type=int, default=1000)

@@ -1,0 +1,206 @@
+#!/usr/bin/env python
+"""Read a T5's weights back out of a built codesum model (int8 ONNX), so training can go on from the shipped model.
+
+    python models/training/onnx_weights.py models/codesum-small OUT [--dropout 0.1]
+
+The shipped model keeps no PyTorch checkpoint (models/ holds the int8 graphs only, and training checkpoints live in
+the git-ignored .cache/, gone on a fresh machine), so a later training stage warm-starts from what is shipped: every
+weight is dequantized (int8 per-tensor, ``(q - zero_point) * scale``) and put back under its PyTorch name, found from
+the ONNX node names that torch.onnx gives T5's modules (``/decoder/block.1/layer.0/SelfAttention/q/MatMul_quant`` ->
+``decoder.block.1.layer.0.SelfAttention.q.weight``). The tied embedding is stored three times (encoder and decoder
+Gathers, the lm_head MatMul), each quantized on its own: the three are averaged, which cancels part of the rounding.
+
+OUT gets a train.py checkpoint (``OUT/model.pt`` + ``OUT/state.json``, for ``train.py train --init-from OUT``) and a
+save_pretrained copy in ``OUT/model`` (for ``train.py score`` and ``codesum model build``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ENCODER = "encoder_model.onnx"
+DECODER = "decoder_model_merged.onnx"
+QUANT_SUFFIX = re.compile(r"_quantized(_merged_\d+)?$")
+MERGED_SUFFIX = re.compile(r"_merged_\d+$")
+# node name (without the leading "/" and the "/MatMul_quant" or "/Gather" end) -> PyTorch module path
+_MATMUL_NODE = re.compile(r"^/(?P<path>.+)/MatMul_quant$")
+_GATHER_NODE = re.compile(r"^/(?P<path>.+)/Gather$")
+
+
+def _tensors(graph) -> dict[str, np.ndarray]:
+    from onnx import numpy_helper
+
+    out = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    for node in graph.node:  # small tensors may be Constant nodes rather than initializers
+        if node.op_type == "Constant":
+            for a in node.attribute:
+                if a.name == "value":
+                    out[node.output[0]] = numpy_helper.to_array(a.t)
+    return out
+
+
+def _graphs(model):
+    """The top graph and, for the merged decoder, its ``If`` branches (the no-cache branch first)."""
+    graphs = [model.graph]
+    for node in model.graph.node:
+        for a in node.attribute:
+            if a.g is not None and a.g.name:
+                graphs.append(a.g)
+    return graphs
+
+
+def _module_path(onnx_path: str, side: str) -> str:
+    """``block.0/layer.0/SelfAttention/q`` in the encoder graph -> ``encoder.block.0.layer.0.SelfAttention.q``."""
+    path = onnx_path.replace("/", ".")
+    if path.startswith(("decoder.", "lm_head", "encoder.")):
+        return path
+    return f"{side}.{path}"
+
+
+def read_onnx_weights(path: Path, side: str) -> dict[str, list[np.ndarray]]:
+    """PyTorch parameter name -> the dequantized copies of it found in one graph file (fp32 numpy arrays)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    graphs = _graphs(model)
+    top = _tensors(model.graph)
+    found: dict[str, list[np.ndarray]] = {}
+
+    def add(name: str, value: np.ndarray) -> None:
+        copies = found.setdefault(name, [])
+        if not any(c.shape == value.shape and np.array_equal(c, value) for c in copies):
+            copies.append(value.astype(np.float32))
+
+    for g in graphs:
+        # a branch sees the top graph's tensors and its own; the two branches reuse names for different tensors
+        tensors = top if g is model.graph else {**top, **_tensors(g)}
+        for node in g.node:
+            if node.op_type == "MatMulInteger":
+                m = _MATMUL_NODE.match(node.name)
+                w_name, w_zero = node.input[1], node.input[3]
+                if not m or w_name not in tensors:
+                    continue
+                scale = tensors[w_zero.removesuffix("_zero_point") + "_scale"]
+                w = (tensors[w_name].astype(np.float32) - tensors[w_zero].astype(np.float32)) * scale
+                add(_module_path(m["path"], side) + ".weight", w.T)  # ONNX keeps x @ W.T's W.T
+            elif node.op_type == "Gather" and QUANT_SUFFIX.search(node.input[0] or ""):
+                m = _GATHER_NODE.match(node.name)
+                if not m:
+                    continue
+                base = QUANT_SUFFIX.sub("", node.input[0])
+                # the matching DequantizeLinear names the scale of this branch
+                scale = tensors.get(base + "_scale")
+                zero = tensors.get(base + "_zero_point")
+                if scale is None or zero is None:
+                    raise ValueError(f"{path.name}: no scale for {node.input[0]}")
+                w = (tensors[node.input[0]].astype(np.float32) - zero.astype(np.float32)) * scale
+                add(_module_path(m["path"], side) + ".weight", w)
+        for t in g.initializer:
+            if t.name.endswith("layer_norm.weight") or MERGED_SUFFIX.sub("", t.name).endswith("layer_norm.weight"):
+                name = MERGED_SUFFIX.sub("", t.name)
+                add(name if name.startswith("decoder.") else f"{side}.{name}", tensors[t.name])
+    return found
+
+
+def recover_state_dict(model_dir: Path) -> tuple[dict, dict[str, int]]:
+    """A T5ForConditionalGeneration state dict (torch tensors) for a built model dir, and how many copies each
+    parameter was averaged over. Raises ValueError when a parameter is missing or a shape is wrong."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    config = T5Config.from_pretrained(model_dir)
+    reference = T5ForConditionalGeneration(config).state_dict()
+    found = read_onnx_weights(model_dir / ENCODER, "encoder")
+    for name, copies in read_onnx_weights(model_dir / DECODER, "decoder").items():
+        found.setdefault(name, []).extend(copies)
+    # the tied embedding: encoder.embed_tokens, decoder.shared (the decoder's Gather) and lm_head are one tensor
+    tied = [c for k in ("encoder.embed_tokens.weight", "decoder.shared.weight", "lm_head.weight") for c in
+            found.pop(k, [])]
+    found["shared.weight"] = tied
+    state, copies = {}, {}
+    for name, ref in reference.items():
+        key = "shared.weight" if name in ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
+                                           "lm_head.weight") else name
+        if not found.get(key):
+            raise ValueError(f"{model_dir}: no weights for {name} in the ONNX graphs")
+        arrays = found[key]
+        if any(a.shape != tuple(ref.shape) for a in arrays):
+            raise ValueError(f"{model_dir}: {name} has shape {arrays[0].shape}, the config wants {tuple(ref.shape)}")
+        state[name] = torch.from_numpy(np.mean(arrays, axis=0).astype(np.float32))
+        copies[name] = len(arrays)
+    unused = set(found) - set(reference) - {"shared.weight"}
+    if unused:
+        raise ValueError(f"{model_dir}: ONNX weights with no PyTorch home: {sorted(unused)[:5]}")
+    return state, copies
+
+
+RUNS = Path(__file__).resolve().parent / "runs"  # training_run.json of each shipped model, by model id
+
+
+def run_record(model_id: str | None) -> dict | None:
+    """The training record kept in runs/ for a shipped model id, or None."""
+    path = RUNS / f"{model_id}.json"
+    return json.loads(path.read_text()) if model_id and path.is_file() else None
+
+
+def write_checkpoint(model_dir: Path, out: Path, dropout: float) -> dict:
+    """OUT/model.pt + OUT/state.json (a train.py checkpoint for --init-from) and OUT/model (save_pretrained)."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from train import build_tokenizer
+
+    state, copies = recover_state_dict(model_dir)
+    config = T5Config.from_pretrained(model_dir)
+    config.dropout_rate = dropout
+    model = T5ForConditionalGeneration(config)
+    model.load_state_dict(state)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out / "model.pt")
+    model.save_pretrained(out / "model", safe_serialization=True)
+    build_tokenizer().save(str(out / "model" / "tokenizer.json"))
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    max_src = manifest["architecture"].get("max_input_tokens") or 512
+    args = {"d_model": config.d_model, "d_kv": config.d_kv, "d_ff": config.d_ff, "enc_layers": config.num_layers,
+            "dec_layers": config.num_decoder_layers, "heads": config.num_heads, "dropout": dropout,
+            "max_src": max_src, "max_tgt": 48}
+    info = {"from_onnx": str(model_dir), "model_id": manifest.get("model_id"),
+            "averaged_copies": {k: v for k, v in copies.items() if v > 1}}
+    # what train.py's warm start reads: the record of the run that made the model when runs/ keeps it (so the data
+    # card can show every stage), else only the shape
+    run_state = {"step": 0, "epoch": 0, "elapsed_s": 0.0, "examples_seen": 0, "tokens_seen": 0, "best_bleu": -1.0,
+                 "best_step": None, "history": [], "args": args, "recovered": info}
+    record = run_record(manifest.get("model_id"))
+    if record is not None:
+        info["run_record"] = str((RUNS / f"{manifest['model_id']}.json").relative_to(RUNS.parents[2]))
+        run_state |= {"step": record["steps"], "elapsed_s": record["train_time_s"],
+                      "examples_seen": record["examples_seen"], "tokens_seen": record.get("tokens_seen"),
+                      "best_bleu": record["best_valid_bleu"], "best_step": record["best_step"],
+                      "history": record["history"], "embed_init": record.get("embed_init"),
+                      "warm_start": record.get("warm_start"),
+                      "args": record["args"]}
+        shape = ("d_model", "d_kv", "d_ff", "enc_layers", "dec_layers", "heads")
+        if any(record["args"][k] != args[k] for k in shape):
+            raise ValueError(f"{info['run_record']} does not describe {model_dir}'s shape")
+    (out / "state.json").write_text(json.dumps(run_state, indent=1))
+    return info
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model_dir", type=Path, help="a built codesum model (encoder_model.onnx, decoder_model_merged.onnx)")
+    p.add_argument("out", type=Path)
+    p.add_argument("--dropout", type=float, default=0.1)
+    a = p.parse_args(argv)
+    print(json.dumps(write_checkpoint(a.model_dir, a.out, a.dropout)))
+
+
+if __name__ == "__main__":
+    main()
