@@ -70,6 +70,18 @@ def test_the_manifest_verifies_and_records_an_int8_build():
     assert set(manifest.files) == {"encoder", "decoder", "tokenizer", "config"}
 
 
+def test_the_shipped_model_training_record_is_kept_by_its_id():
+    """models/training/runs/ keeps the record of the run behind the shipped model (the checkpoints stay in .cache/):
+    onnx_weights.py hands it on when training goes on from the shipped model, and the data card is rendered from it."""
+    manifest = load_manifest(SHIPPED)
+    record = json.loads((REPO / "models" / "training" / "runs" / f"{manifest.model_id}.json").read_text())
+    config = json.loads((SHIPPED / "config.json").read_text())
+    for key in ("d_model", "d_ff", "num_layers", "num_decoder_layers", "num_heads", "vocab_size"):
+        assert record["model_config"][key] == config[key], key
+    assert record["args"]["max_src"] == manifest.architecture.max_input_tokens
+    assert record["steps"] > 0 and record["history"] and record["best_valid_bleu"] > 0
+
+
 def test_summaries_are_short_clean_sentences(shipped):
     for code, summary in zip(CODES, shipped.summarize(CODES)):
         assert summary and not is_degenerate(summary), (code, summary)
