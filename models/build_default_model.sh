@@ -95,9 +95,10 @@ PY
 # onnx_weights.py dequantizes the int8 graphs back into a train.py checkpoint (valid BLEU / loss within noise of the
 # fp32 weights: 15.30 / 4.174 against 15.38 / 4.172 on stage 3's 400-example check) and carries the shipped model's
 # training record from models/training/runs/ (keyed by model id), so the data card of the next stage shows them all.
-# Tried that way on a 2-core CPU without AMX (bf16 through AVX512-BF16 only: ~3x slower a step than the AMX machine
-# of stages 1-3), two runs side by side on one thread each, 128 source tokens, 4,096-token batches, dropout 0.1:
-# the same shape at lr 2e-3, and the decoder grown from 2 to 4 blocks at lr 3e-3. 0.26-0.34 steps/s each; after ~35
+# Tried that way on a 2-core CPU without AMX (bf16 through AVX512-BF16 only), two runs side by side on one thread
+# each, 128 source tokens, 4,096-token batches, dropout 0.1: the same shape at lr 2e-3, and the decoder grown from 2
+# to 4 blocks at lr 3e-3. 0.26-0.34 steps/s each (0.6 together, where stage 3's one 2-thread run on an AMX machine
+# made 0.97); after ~35
 # min (534 / 453 steps) both were still above stage 3's valid loss on the 400-example check (4.218 / 4.239 against
 # 4.174; BLEU 15.54 / 14.93 against 15.30), the re-warm-up not yet paid back: stopped, nothing shipped.
 # 3. int8 ONNX + manifest (the inference issue's pipeline); the fp32 export kept aside for comparison, then the
