@@ -20,7 +20,7 @@ from codesum.modelbuild.export import DECODER_MERGED, ENCODER
 from codesum.modelbuild.pipeline import WORK
 from codesum.modelbuild.samples import DEFAULT_SAMPLES
 from codesum.modelfiles import load_manifest
-from codesum.summarizer import GenerationOptions, Summarizer, prepare_code
+from codesum.summarizer import DEFAULT_REPETITION_PENALTY, GenerationOptions, Summarizer, prepare_code
 from codesum.tokenization import load_tokenizer
 
 
@@ -29,8 +29,9 @@ def summarizer(tiny_model_dir: Path) -> Summarizer:
     return Summarizer.load(tiny_model_dir, threads=1)
 
 
-@pytest.mark.parametrize("beams", [2, 4])
-def test_beam_search_equals_transformers_generate(tiny_model_dir: Path, tiny_pairs, beams: int) -> None:
+@pytest.mark.parametrize(("beams", "repetition_penalty"), [(2, 1.0), (4, 1.0), (1, 3.0), (3, 3.0)])
+def test_beam_search_equals_transformers_generate(tiny_model_dir: Path, tiny_pairs, beams: int,
+                                                  repetition_penalty: float) -> None:
     import torch
     from transformers import T5ForConditionalGeneration
 
@@ -40,14 +41,22 @@ def test_beam_search_equals_transformers_generate(tiny_model_dir: Path, tiny_pai
     model = T5ForConditionalGeneration.from_pretrained(work / "source").eval()
     engine = Seq2SeqOnnx(work / "onnx-fp32" / ENCODER, work / "onnx-fp32" / DECODER_MERGED, arch, intra_op_threads=1)
     codes = [c for c, _ in tiny_pairs[:4]] + list(DEFAULT_SAMPLES[:4])
+    changed = 0
     for code in codes:
         ids = tok.encode(prepare_code(code)).ids
         with torch.inference_mode(), torch_threads(1):
             ref = model.generate(
-                torch.tensor([ids]), num_beams=beams, do_sample=False, max_new_tokens=16, length_penalty=1.0
+                torch.tensor([ids]), num_beams=beams, do_sample=False, max_new_tokens=16, length_penalty=1.0,
+                repetition_penalty=repetition_penalty,
             )[0].tolist()
         ref = [t for t in ref[1:] if t not in (arch.eos_token_id, arch.pad_token_id)]
-        assert engine.generate([ids], max_new_tokens=16, num_beams=beams)[0] == ref, code
+        out = engine.generate([ids], max_new_tokens=16, num_beams=beams, repetition_penalty=repetition_penalty)
+        assert out[0] == ref, code
+        changed += out != engine.generate([ids], max_new_tokens=16, num_beams=beams)
+    if repetition_penalty == 1.0:
+        assert not changed
+    elif beams == 1:  # greedy works on logits, where the penalty bites; a beam search on log-probabilities, where
+        assert changed  # a confident token (log-prob ~0) keeps its lead: the tiny model's beams do not change
 
 
 def test_batched_generation_equals_one_at_a_time(tiny_model_dir: Path, tiny_pairs) -> None:
@@ -75,8 +84,11 @@ def test_summaries_come_back_in_input_order_whatever_the_batch_size(tiny_model_d
 def test_a_beam_search_is_cached_under_its_own_id(tiny_model_dir: Path, tiny_pairs) -> None:
     greedy = Summarizer.load(tiny_model_dir, threads=1)
     beam = Summarizer.load(tiny_model_dir, threads=1, options=GenerationOptions(num_beams=3))
-    assert greedy.summary_id == greedy.model_id == beam.model_id
-    assert beam.summary_id == f"{beam.model_id}+beam3"
+    assert greedy.model_id == beam.model_id
+    assert greedy.summary_id == f"{greedy.model_id}+rp{DEFAULT_REPETITION_PENALTY:g}"
+    assert beam.summary_id == f"{beam.model_id}+beam3+rp{DEFAULT_REPETITION_PENALTY:g}"
+    plain = Summarizer.load(tiny_model_dir, threads=1, options=GenerationOptions(repetition_penalty=1.0))
+    assert plain.summary_id == plain.model_id  # decoding as transformers' generate() does by default
     assert beam.summarize([c for c, _ in tiny_pairs]) == [s for _, s in tiny_pairs]  # the memorised pairs either way
 
 

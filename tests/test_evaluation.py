@@ -243,6 +243,19 @@ def test_cli_beams_reach_the_summarizer_and_the_record(data_file, stub, capsys, 
     assert stub.options.num_beams == 1 and "greedy" in capsys.readouterr().out
 
 
+def test_cli_repetition_penalty_defaults_to_the_editors_and_is_recorded(data_file, stub, capsys, tmp_path):
+    from codesum.cli import main
+    from codesum.summarizer import DEFAULT_REPETITION_PENALTY
+
+    assert main(["eval", str(data_file), "--model", str(tmp_path), "--json"]) == 0
+    assert stub.options.repetition_penalty == DEFAULT_REPETITION_PENALTY != 1.0
+    assert json.loads(capsys.readouterr().out)["repetition_penalty"] == DEFAULT_REPETITION_PENALTY
+    assert main(["eval", str(data_file), "--model", str(tmp_path), "--repetition-penalty", "1"]) == 0
+    assert stub.options.repetition_penalty == 1.0 and "repetition penalty" not in capsys.readouterr().out
+    assert main(["eval", str(data_file), "--model", str(tmp_path), "--repetition-penalty", "0"]) == 2
+    assert "must be > 0" in capsys.readouterr().err
+
+
 def test_cli_default_model_dir(data_file, stub, capsys, monkeypatch, tmp_path):
     from codesum.cli import main
 

@@ -217,6 +217,8 @@ def _eval_rows(evals: list[dict]) -> list[str]:
         name = ev.get("model_id") or Path(ev.get("model_dir", "?")).name
         beams = ev.get("beams", 1)
         decoding = "greedy" if beams <= 1 else f"beam {beams}"
+        penalty = ev.get("repetition_penalty", 1.0)  # absent: an eval from before the option (no penalty)
+        decoding += f", repetition penalty {penalty:g}" if penalty != 1.0 else ""
         for rep in ev["languages"]:
             rows.append(f"| `{name}` | {decoding} | {rep['language']} | {rep['n']:,} | {rep['bleu']:.2f} | "
                         f"{100 * rep['exact_match']:.1f}% | {100 * rep['degenerate']:.1f}% | {100 * rep['empty']:.1f}% "

@@ -142,10 +142,12 @@ class Seq2SeqOnnx:
         num_beams: int = 1,
         no_repeat_ngram_size: int = 0,
         deadline: float | None = None,
+        repetition_penalty: float = 1.0,
     ) -> list[list[int]]:
         """Decode each input; returns the generated ids without the decoder start token and without eos.
 
         ``deadline`` is a ``time.monotonic()`` value; passing it raises GenerationTimeout between decoder steps.
+        ``repetition_penalty`` > 1 makes tokens already generated less likely (_penalize_repeats).
         """
         if not batch_ids:
             return []
@@ -154,13 +156,14 @@ class Seq2SeqOnnx:
         ids, mask = self._pad(batch_ids)
         hidden = self.encode(ids, mask)
         _check_deadline(deadline)
+        rules = _RepeatRules(no_repeat_ngram_size, repetition_penalty)
         if num_beams <= 1:
-            return self._greedy(hidden, mask, max_new_tokens, no_repeat_ngram_size, deadline)
-        return self._beam(hidden, mask, max_new_tokens, num_beams, no_repeat_ngram_size, deadline)
+            return self._greedy(hidden, mask, max_new_tokens, rules, deadline)
+        return self._beam(hidden, mask, max_new_tokens, num_beams, rules, deadline)
 
     # -- strategies --------------------------------------------------------------------------------------------------
 
-    def _greedy(self, hidden, mask, max_new_tokens, no_repeat, deadline) -> list[list[int]]:
+    def _greedy(self, hidden, mask, max_new_tokens, rules: _RepeatRules, deadline) -> list[list[int]]:
         batch = hidden.shape[0]
         eos = self.arch.eos_token_id
         out: list[list[int]] = [[] for _ in range(batch)]
@@ -169,9 +172,9 @@ class Seq2SeqOnnx:
         logits, past = self._first_step(start, hidden, mask)
         for step in range(max_new_tokens):
             scores = logits[:, -1, :].astype(np.float32, copy=True)
-            if no_repeat:
+            if rules.active:
                 for b in range(batch):
-                    _ban_repeated_ngrams(scores[b], out[b], no_repeat)
+                    rules.apply(scores[b], out[b])
             nxt = scores.argmax(axis=-1)
             nxt = np.where(done, self.arch.pad_token_id, nxt)
             for b in range(batch):
@@ -186,7 +189,7 @@ class Seq2SeqOnnx:
             logits, past = self._next_step(nxt.astype(np.int64), hidden, mask, past)
         return out
 
-    def _beam(self, hidden, mask, max_new_tokens, k, no_repeat, deadline, length_penalty: float = 1.0):
+    def _beam(self, hidden, mask, max_new_tokens, k, rules: _RepeatRules, deadline, length_penalty: float = 1.0):
         batch = hidden.shape[0]
         eos = self.arch.eos_token_id
         # Expand every input to k rows; row r of input b is b*k + r.
@@ -210,8 +213,8 @@ class Seq2SeqOnnx:
                 cand = np.empty((k, vocab), dtype=np.float32)
                 for r, beam in enumerate(beams[b]):
                     row = logp[b * k + r].copy()
-                    if no_repeat:
-                        _ban_repeated_ngrams(row, beam.tokens, no_repeat)
+                    if rules.active:
+                        rules.apply(row, beam.tokens)
                     cand[r] = beam.score + row
                 flat = cand.reshape(-1)
                 top = np.argpartition(-flat, 2 * k)[: 2 * k]
@@ -266,6 +269,34 @@ def _check_deadline(deadline: float | None) -> None:
 def _log_softmax(x: np.ndarray) -> np.ndarray:
     x = x - x.max(axis=-1, keepdims=True)
     return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+@dataclass(frozen=True)
+class _RepeatRules:
+    """What keeps a decoding from looping, applied to one row of next-token scores given the tokens so far."""
+
+    no_repeat_ngram_size: int = 0
+    repetition_penalty: float = 1.0
+
+    @property
+    def active(self) -> bool:
+        return self.no_repeat_ngram_size > 0 or self.repetition_penalty != 1.0
+
+    def apply(self, scores: np.ndarray, tokens: list[int]) -> None:
+        _penalize_repeats(scores, tokens, self.repetition_penalty)
+        _ban_repeated_ngrams(scores, tokens, self.no_repeat_ngram_size)
+
+
+def _penalize_repeats(scores: np.ndarray, tokens: list[int], penalty: float) -> None:
+    """CTRL's repetition penalty (Keskar et al. 2019, as transformers' ``repetition_penalty`` applies it), in place: the
+    score of a token already generated is divided by ``penalty`` where positive and multiplied where negative. The
+    no-repeat n-gram ban only sees token n-grams; this also reaches a word looping through other sub-word tokens
+    ("cross-cross cross-validation", "a case of case ... of the case")."""
+    if penalty == 1.0 or not tokens:
+        return
+    ids = np.unique(np.asarray(tokens, dtype=np.int64))
+    v = scores[ids]
+    scores[ids] = np.where(v > 0, v / penalty, v * penalty)
 
 
 def _ban_repeated_ngrams(scores: np.ndarray, tokens: list[int], n: int) -> None:

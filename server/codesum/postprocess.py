@@ -48,16 +48,17 @@ _JOINED = re.compile(r"([.\-/])")
 
 def collapse_joined_repeats(word: str, keep: int = 2) -> str:
     """Cut a run of three or more identical pieces inside one word to ``keep``: "datetime.datetime.datetime" ->
-    "datetime.datetime" (a dotted name may legitimately repeat a piece once; a loop repeats it on and on)."""
+    "datetime.datetime" (a dotted name may legitimately repeat a piece once; a loop repeats it on and on). A piece
+    hyphenated to itself is a loop at once: "cross-cross" -> "cross", "zero-zero" -> "zero"."""
     parts = _JOINED.split(word)  # pieces at even indexes, separators at odd ones
-    if len(parts) < 5:
+    if len(parts) < 3:
         return word
     out = parts[:1]
     run = 1
     for k in range(2, len(parts), 2):
         same = parts[k].lower() == parts[k - 2].lower() and parts[k]
         run = run + 1 if same else 1
-        if run <= keep:
+        if run <= (1 if parts[k - 1] == "-" else keep):
             out += [parts[k - 1], parts[k]]
     return "".join(out)
 

@@ -30,10 +30,9 @@ def prepare_code(code: str) -> str:
     return "\n".join(lines)
 
 
-def decoding_id(model_id: str, num_beams: int) -> str:
-    """What summaries are cached under: the model's id, plus the decoding when it is a beam search (which writes
-    other summaries than greedy decoding does)."""
-    return model_id if num_beams <= 1 else f"{model_id}+beam{num_beams}"
+# Chosen on the valid split with the shipped model, greedy: 1.0 / 1.15 / 1.2 / 1.3 gave smoothed BLEU-4 15.42 / 15.55 /
+# 15.53 / 15.37 and 8 / 3 / 2 / 1 degenerate outputs of 4,003 (word loops such as "cross-cross cross-validation").
+DEFAULT_REPETITION_PENALTY = 1.2
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,15 @@ class GenerationOptions:
     max_new_tokens: int = 32
     num_beams: int = 1
     no_repeat_ngram_size: int = 3
+    repetition_penalty: float = DEFAULT_REPETITION_PENALTY
     batch_size: int = 8
+
+
+def decoding_id(model_id: str, options: GenerationOptions) -> str:
+    """What summaries are cached under: the model's id, plus what in the decoding writes other summaries: a beam
+    search (``+beamN``) and the repetition penalty (``+rpX``)."""
+    out = model_id if options.num_beams <= 1 else f"{model_id}+beam{options.num_beams}"
+    return out if options.repetition_penalty == 1.0 else f"{out}+rp{options.repetition_penalty:g}"
 
 
 class Summarizer:
@@ -89,7 +96,7 @@ class Summarizer:
     @property
     def summary_id(self) -> str:
         """The id its summaries are cached under (the model and the decoding)."""
-        return decoding_id(self.model_id, self.options.num_beams)
+        return decoding_id(self.model_id, self.options)
 
     @property
     def model_dir(self) -> Path:
@@ -120,6 +127,7 @@ class Summarizer:
                 max_new_tokens=self.options.max_new_tokens,
                 num_beams=self.options.num_beams,
                 no_repeat_ngram_size=self.options.no_repeat_ngram_size,
+                repetition_penalty=self.options.repetition_penalty,
                 deadline=deadline,
             )
             with self._lock:

@@ -154,7 +154,7 @@ def test_engine_pipeline_and_edits(tmp_path, monkeypatch, fake_model_dir):
     monkeypatch.setattr("codesum.modelfiles.load_manifest", _fake_manifest)
     fake = FakeSummarizer()
     engine, landed = make_engine(tmp_path, fake_model_dir, fake)
-    assert engine.load_model() is None and engine.model_id == "fake@1"
+    assert engine.load_model() is None and engine.model_id == "fake@1+rp1.2"
     doc = engine.update_document("file:///t.py", "/t.py", DOC, 1)
     assert [c.qualname for c in doc.chunks] == ["a", "K", "K.m", "K.n"]
     assert engine.scheduler.wait_idle(5)
@@ -187,11 +187,11 @@ def test_engine_beams_setting_keeps_its_own_summaries(tmp_path, monkeypatch, fak
     doc = engine.update_document("file:///t.py", "/t.py", DOC, 1)
     assert engine.scheduler.wait_idle(5) and sum(len(c) for c in fake.calls) == 4
     assert engine.apply_settings(s.replace(beams=3))["reload_model"]
-    assert engine.load_model() is None and loads == [1, 3] and engine.model_id == "fake@1+beam3"
+    assert engine.load_model() is None and loads == [1, 3] and engine.model_id == "fake@1+beam3+rp1.2"
     assert engine.cached_summary(doc.chunks[0]) is None  # the greedy summary is not served as the beam search's
     engine.schedule_all()
     assert engine.scheduler.wait_idle(5) and sum(len(c) for c in fake.calls) == 8
-    assert engine.apply_settings(s)["reload_model"] and engine.load_model() is None and engine.model_id == "fake@1"
+    assert engine.apply_settings(s)["reload_model"] and engine.load_model() is None and engine.model_id == "fake@1+rp1.2"
     assert engine.cached_summary(doc.chunks[0]).startswith("Summary of def a(x):")
     engine.schedule_all()
     assert engine.scheduler.wait_idle(5) and sum(len(c) for c in fake.calls) == 8  # all cached

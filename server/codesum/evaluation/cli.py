@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=int, default=0, metavar="K", help="print K reference / prediction pairs")
     p.add_argument("--beams", type=int, default=1, metavar="N",
                    help="beam width (default 1: greedy, as the editor's default)")
+    p.add_argument("--repetition-penalty", type=float, default=None, metavar="P",
+                   help="penalty on tokens already generated (default: the editor's, "
+                        "codesum.summarizer.DEFAULT_REPETITION_PENALTY; 1 turns it off)")
     p.set_defaults(func=run)
 
 
@@ -108,7 +111,7 @@ def _progress(done: int, total: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from codesum.defaults import default_model_dir
-    from codesum.summarizer import GenerationOptions, ModelError, Summarizer
+    from codesum.summarizer import DEFAULT_REPETITION_PENALTY, GenerationOptions, ModelError, Summarizer
 
     try:
         records = load_records(args.data, args.language, args.limit)
@@ -121,8 +124,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     model_dir = args.model or default_model_dir()
     beams = max(1, args.beams)
+    penalty = DEFAULT_REPETITION_PENALTY if args.repetition_penalty is None else args.repetition_penalty
+    if penalty <= 0:
+        print("codesum eval: --repetition-penalty must be > 0", file=sys.stderr)
+        return 2
     try:
-        summarizer = Summarizer.load(model_dir, options=GenerationOptions(num_beams=beams))
+        summarizer = Summarizer.load(model_dir, options=GenerationOptions(num_beams=beams, repetition_penalty=penalty))
     except ModelError as e:
         print(f"codesum eval: {e}", file=sys.stderr)
         return 2
@@ -137,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
                         "degenerate": is_degenerate(predictions[i])})
     model_id = getattr(summarizer, "model_id", None)
     out = {"data": str(args.data), "model_dir": str(model_dir), "model_id": model_id, "beams": beams,
-           "languages": [rep.to_dict() for rep in reports], "samples": samples}
+           "repetition_penalty": penalty, "languages": [rep.to_dict() for rep in reports], "samples": samples}
     if args.save is not None:
         args.save.parent.mkdir(parents=True, exist_ok=True)
         args.save.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
@@ -145,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=1))
         return 0
     print(f"model: {model_dir}" + (f" ({model_id})" if model_id else "")
-          + (f", beam search of {beams}" if beams > 1 else ", greedy"))
+          + (f", beam search of {beams}" if beams > 1 else ", greedy")
+          + (f", repetition penalty {penalty:g}" if penalty != 1.0 else ""))
     print(f"data:  {args.data} ({len(records)} records)")
     print()
     header = f"{'language':<12} {'n':>7} {'BLEU-4':>7} {'EM %':>6} {'degen %':>8} {'ms/summary':>11}"

@@ -149,7 +149,7 @@ class Engine:
     def load_model(self) -> str | None:
         """Load the configured model (blocking); returns None, or the error message a user should see."""
         from codesum.modelfiles import ModelError, load_manifest
-        from codesum.summarizer import decoding_id
+        from codesum.summarizer import GenerationOptions, decoding_id
 
         model_dir = Path(self.settings.model_dir or default_model_dir()).expanduser()
         with self._lock:
@@ -164,7 +164,7 @@ class Engine:
         try:
             manifest = load_manifest(model_dir, check_hashes=False)  # quick: the id serves cached summaries at once
             with self._lock:
-                self.model_id = decoding_id(manifest.model_id, self.settings.beams)
+                self.model_id = decoding_id(manifest.model_id, GenerationOptions(num_beams=self.settings.beams))
             summarizer = self._load_summarizer(model_dir, self.settings.workers, self.settings.beams)
         except ModelError as e:
             return self._model_failed(str(e))
@@ -173,7 +173,7 @@ class Engine:
             return self._model_failed(f"cannot load the model from {model_dir}: {e}")
         with self._lock:
             self.summarizer = summarizer
-            self.model_id = decoding_id(summarizer.model_id, self.settings.beams)
+            self.model_id = decoding_id(summarizer.model_id, GenerationOptions(num_beams=self.settings.beams))
             self.model_state = "ready"
             self.model_load_seconds = time.perf_counter() - started
             self.scheduler.set_summarize(summarizer.summarize)
