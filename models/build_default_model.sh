@@ -113,16 +113,19 @@ FP32=.cache/codesum-small-fp32
   cp "$RUN/model/training_run.json" "models/training/runs/$ID.json"
 }
 
-# 4. the figures in the README and the data card: the held-out test split (every language), greedy, int8; its fp32
-#    self on Python; and a beam search of 4 on Python
+# 4. the figures in the README and the data card: the held-out test split (every language), greedy, int8, with the
+#    editor's decoding (repetition penalty 1.2); its fp32 self on Python; the same without the penalty; and a beam
+#    search of 4 on Python
 "$PY" -m codesum eval "$DATA/test.jsonl" --model "$OUT" --samples 12 --save "$RUN/eval-int8.json"
 EVALS=(--eval "$RUN/eval-int8.json")
 if [ -f "$FP32/manifest.json" ]; then
   "$PY" -m codesum eval "$DATA/test.jsonl" --language python --model "$FP32" --save "$RUN/eval-fp32.json"
   EVALS+=(--eval "$RUN/eval-fp32.json")
 fi
+"$PY" -m codesum eval "$DATA/test.jsonl" --language python --model "$OUT" --repetition-penalty 1 \
+  --save "$RUN/eval-int8-rp1.json"
 "$PY" -m codesum eval "$DATA/test.jsonl" --language python --model "$OUT" --beams 4 --save "$RUN/eval-int8-beam4.json"
-EVALS+=(--eval "$RUN/eval-int8-beam4.json")
+EVALS+=(--eval "$RUN/eval-int8-rp1.json" --eval "$RUN/eval-int8-beam4.json")
 
 # 5. the data card, with the training run and those figures (optional languages when they were built)
 EXTRA=()

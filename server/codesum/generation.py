@@ -294,7 +294,7 @@ def _penalize_repeats(scores: np.ndarray, tokens: list[int], penalty: float) -> 
     ("cross-cross cross-validation", "a case of case ... of the case")."""
     if penalty == 1.0 or not tokens:
         return
-    ids = np.unique(np.asarray(tokens, dtype=np.int64))
+    ids = np.asarray(tokens, dtype=np.int64)  # a repeated id is written twice with the same value: no unique() needed
     v = scores[ids]
     scores[ids] = np.where(v > 0, v / penalty, v * penalty)
 
