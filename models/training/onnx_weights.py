@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-ENCODER = "encoder_model.onnx"
-DECODER = "decoder_model_merged.onnx"
+from codesum.modelbuild.export import DECODER_MERGED, ENCODER
+from codesum.modelfiles import load_manifest
+
 QUANT_SUFFIX = re.compile(r"_quantized(_merged_\d+)?$")
 MERGED_SUFFIX = re.compile(r"_merged_\d+$")
 # node name (without the leading "/" and the "/MatMul_quant" or "/Gather" end) -> PyTorch module path
@@ -102,8 +103,8 @@ def read_onnx_weights(path: Path, side: str) -> dict[str, list[np.ndarray]]:
                 w = (tensors[node.input[0]].astype(np.float32) - zero.astype(np.float32)) * scale
                 add(_module_path(m["path"], side) + ".weight", w)
         for t in g.initializer:
-            if t.name.endswith("layer_norm.weight") or MERGED_SUFFIX.sub("", t.name).endswith("layer_norm.weight"):
-                name = MERGED_SUFFIX.sub("", t.name)
+            name = MERGED_SUFFIX.sub("", t.name)
+            if name.endswith("layer_norm.weight"):
                 add(name if name.startswith("decoder.") else f"{side}.{name}", tensors[t.name])
     return found
 
@@ -117,7 +118,7 @@ def recover_state_dict(model_dir: Path) -> tuple[dict, dict[str, int]]:
     config = T5Config.from_pretrained(model_dir)
     reference = T5ForConditionalGeneration(config).state_dict()
     found = read_onnx_weights(model_dir / ENCODER, "encoder")
-    for name, copies in read_onnx_weights(model_dir / DECODER, "decoder").items():
+    for name, copies in read_onnx_weights(model_dir / DECODER_MERGED, "decoder").items():
         found.setdefault(name, []).extend(copies)
     # the tied embedding: encoder.embed_tokens, decoder.shared (the decoder's Gather) and lm_head are one tensor
     tied = [c for k in ("encoder.embed_tokens.weight", "decoder.shared.weight", "lm_head.weight") for c in
@@ -143,10 +144,9 @@ def recover_state_dict(model_dir: Path) -> tuple[dict, dict[str, int]]:
 RUNS = Path(__file__).resolve().parent / "runs"  # training_run.json of each shipped model, by model id
 
 
-def run_record(model_id: str | None) -> dict | None:
-    """The training record kept in runs/ for a shipped model id, or None."""
-    path = RUNS / f"{model_id}.json"
-    return json.loads(path.read_text()) if model_id and path.is_file() else None
+def run_record_path(model_id: str) -> Path:
+    """Where runs/ keeps the training record of a shipped model id (it may not be there)."""
+    return RUNS / f"{model_id}.json"
 
 
 def write_checkpoint(model_dir: Path, out: Path, dropout: float) -> dict:
@@ -166,20 +166,21 @@ def write_checkpoint(model_dir: Path, out: Path, dropout: float) -> dict:
     torch.save(model.state_dict(), out / "model.pt")
     model.save_pretrained(out / "model", safe_serialization=True)
     build_tokenizer().save(str(out / "model" / "tokenizer.json"))
-    manifest = json.loads((model_dir / "manifest.json").read_text())
-    max_src = manifest["architecture"].get("max_input_tokens") or 512
+    manifest = load_manifest(model_dir, check_hashes=False)
+    max_src = manifest.architecture.max_input_tokens
     args = {"d_model": config.d_model, "d_kv": config.d_kv, "d_ff": config.d_ff, "enc_layers": config.num_layers,
             "dec_layers": config.num_decoder_layers, "heads": config.num_heads, "dropout": dropout,
             "max_src": max_src, "max_tgt": 48}
-    info = {"from_onnx": str(model_dir), "model_id": manifest.get("model_id"),
+    info = {"from_onnx": str(model_dir), "model_id": manifest.model_id,
             "averaged_copies": {k: v for k, v in copies.items() if v > 1}}
     # what train.py's warm start reads: the record of the run that made the model when runs/ keeps it (so the data
     # card can show every stage), else only the shape
     run_state = {"step": 0, "epoch": 0, "elapsed_s": 0.0, "examples_seen": 0, "tokens_seen": 0, "best_bleu": -1.0,
                  "best_step": None, "history": [], "args": args, "recovered": info}
-    record = run_record(manifest.get("model_id"))
-    if record is not None:
-        info["run_record"] = str((RUNS / f"{manifest['model_id']}.json").relative_to(RUNS.parents[2]))
+    record_path = run_record_path(manifest.model_id)
+    if record_path.is_file():
+        record = json.loads(record_path.read_text())
+        info["run_record"] = str(record_path.relative_to(RUNS.parents[2]))
         run_state |= {"step": record["steps"], "elapsed_s": record["train_time_s"],
                       "examples_seen": record["examples_seen"], "tokens_seen": record.get("tokens_seen"),
                       "best_bleu": record["best_valid_bleu"], "best_step": record["best_step"],

@@ -152,6 +152,7 @@ class Engine:
         from codesum.summarizer import GenerationOptions, decoding_id
 
         model_dir = Path(self.settings.model_dir or default_model_dir()).expanduser()
+        decoding = GenerationOptions(num_beams=self.settings.beams)  # what the summarizer loaded below decodes with
         with self._lock:
             reloading = self.model_id is not None
             self.model_state, self.model_error, self.model_dir = "loading", None, model_dir
@@ -164,7 +165,7 @@ class Engine:
         try:
             manifest = load_manifest(model_dir, check_hashes=False)  # quick: the id serves cached summaries at once
             with self._lock:
-                self.model_id = decoding_id(manifest.model_id, GenerationOptions(num_beams=self.settings.beams))
+                self.model_id = decoding_id(manifest.model_id, decoding)
             summarizer = self._load_summarizer(model_dir, self.settings.workers, self.settings.beams)
         except ModelError as e:
             return self._model_failed(str(e))
@@ -173,7 +174,7 @@ class Engine:
             return self._model_failed(f"cannot load the model from {model_dir}: {e}")
         with self._lock:
             self.summarizer = summarizer
-            self.model_id = decoding_id(summarizer.model_id, GenerationOptions(num_beams=self.settings.beams))
+            self.model_id = decoding_id(summarizer.model_id, decoding)
             self.model_state = "ready"
             self.model_load_seconds = time.perf_counter() - started
             self.scheduler.set_summarize(summarizer.summarize)
