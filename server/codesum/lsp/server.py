@@ -369,14 +369,21 @@ class CodesumServer(LanguageServer):
             range=conv.range(chunk.start, chunk.end),
         )
 
+    async def wait_for_model_id(self, timeout: float | None = None) -> bool:
+        """While the model's id is not known yet (the load has not read its manifest), wait for the load, at most
+        ``timeout`` seconds; without the id no summary can be requested. True when it waited."""
+        if self.engine.model_id is None and self._model_task is not None and not self._model_task.done():
+            await asyncio.wait({self._model_task}, timeout=timeout)
+            return True
+        return False
+
     async def wait_for_summary(self, doc: Document, chunk) -> tuple[str | None, str | None]:
         """The chunk's summary, computed ahead of everything else, waiting at most hoverTimeoutMs."""
         e = self.engine
         assert e is not None
         timeout = self.settings.hover_timeout_ms / 1000
         started = time.monotonic()
-        if e.model_id is None and self._model_task is not None and not self._model_task.done():
-            await asyncio.wait({self._model_task}, timeout=timeout)  # the model is still loading
+        if await self.wait_for_model_id(timeout):
             timeout = max(0.0, timeout - (time.monotonic() - started))
             if (summary := e.cached_summary(chunk)) is not None:
                 return summary, None
@@ -482,6 +489,7 @@ class CodesumServer(LanguageServer):
         if doc.skipped and not doc.chunks:
             return {"uri": uri, "model": e.model_id, "summaries": [], "markdown": f"(skipped: {doc.skipped})\n",
                     "skipped": doc.skipped}
+        await self.wait_for_model_id()  # a command sent right after start-up would otherwise find no model to ask
         cached = e.cached_summaries(doc.chunks)
         owner = ("command", uri, uuid.uuid4().hex)
         tickets = {c.hash: e.request(c, Priority.VISIBLE, owner=owner, generation=doc.generation)
