@@ -109,14 +109,18 @@ def read_onnx_weights(path: Path, side: str) -> dict[str, list[np.ndarray]]:
     return found
 
 
-def recover_state_dict(model_dir: Path) -> tuple[dict, dict[str, int]]:
+def recover_state_dict(model_dir: Path, reference: dict | None = None) -> tuple[dict, dict[str, int]]:
     """A T5ForConditionalGeneration state dict (torch tensors) for a built model dir, and how many copies each
-    parameter was averaged over. Raises ValueError when a parameter is missing or a shape is wrong."""
-    import torch
-    from transformers import T5Config, T5ForConditionalGeneration
+    parameter was averaged over. Raises ValueError when a parameter is missing or a shape is wrong.
 
-    config = T5Config.from_pretrained(model_dir)
-    reference = T5ForConditionalGeneration(config).state_dict()
+    ``reference``: a state dict of the same architecture giving every name and shape (default: transformers' T5 of
+    the model's config.json; training.t5.T5 has the same names and needs no transformers)."""
+    import torch
+
+    if reference is None:
+        from transformers import T5Config, T5ForConditionalGeneration
+
+        reference = T5ForConditionalGeneration(T5Config.from_pretrained(model_dir)).state_dict()
     found = read_onnx_weights(model_dir / ENCODER, "encoder")
     for name, copies in read_onnx_weights(model_dir / DECODER_MERGED, "decoder").items():
         found.setdefault(name, []).extend(copies)
