@@ -109,7 +109,7 @@ def _outer_ignores(root: Path) -> list[tuple[Path, GitIgnore]]:
     if top is None:
         return []
     out: list[tuple[Path, GitIgnore]] = []
-    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"))
     for path in (config / "git" / "ignore", _git_dir(top) / "info" / "exclude"):
         rules = _read_ignore_file(path)
         if rules is not None:
