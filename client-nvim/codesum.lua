@@ -18,10 +18,15 @@ local api = vim.api
 local uv = vim.loop
 
 M.defaults = {
-  -- The server's command line. nil: `<python> -m codesum serve` with `python` below, else the first of: the project's
-  -- .venv/venv Python, vim.g.python3_host_prog, `codesum` on PATH, `python3` on PATH -- that can import codesum.
+  -- The server's command line. nil: `<python> -I -m codesum serve` with `python` below, else the first of: the
+  -- project's .venv/venv Python (only a trusted one: see trust_workspace_python), vim.g.python3_host_prog, `codesum`
+  -- on PATH, `python3` on PATH -- that can import codesum.
   cmd = nil,
   python = nil,
+  -- Running the project's .venv/venv Python runs the project's code as you. nil: only after you trusted the
+  -- environment's pyvenv.cfg through vim.secure (Neovim 0.9+ asks once, as for 'exrc'; :trust / :trust ++deny); on
+  -- older Neovim never. true: always (every project you open is trusted). false: never.
+  trust_workspace_python = nil,
   filetypes = {
     'python', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact', 'go', 'java', 'rust', 'c', 'cpp',
     'cs', 'ruby', 'php',
@@ -138,9 +143,34 @@ local function is_executable(path)
   return path ~= nil and path ~= '' and vim.fn.executable(vim.fn.expand(path)) == 1
 end
 
+-- -I (isolated mode): neither the working directory (the project) nor PYTHON* variables reach sys.path, so a
+-- project's argparse.py or platformdirs.py is never imported by the probe or the server.
+local function serve_cmd(python)
+  return { python, '-I', '-m', 'codesum', 'serve' }
+end
+
 local function can_import_codesum(python)
-  vim.fn.system({ vim.fn.expand(python), '-c', 'import codesum.cli' })
+  vim.fn.system({ vim.fn.expand(python), '-I', '-c', 'import codesum.cli' })
   return vim.v.shell_error == 0
+end
+
+--- May the project's virtual environment in `venv` (its Python runs the project's code) be used?
+function M.workspace_python_trusted(venv)
+  local trust = M.config.trust_workspace_python
+  if trust ~= nil then
+    return trust == true
+  end
+  local secure = vim.secure
+  if not (secure and secure.read) then
+    return false -- no trust database before Neovim 0.9
+  end
+  local cfg = venv .. '/pyvenv.cfg'
+  if vim.fn.filereadable(cfg) ~= 1 then
+    return false
+  end
+  -- Asks (once per content) unless pyvenv.cfg is already allowed or denied; nil unless allowed.
+  local ok, contents = pcall(secure.read, cfg)
+  return ok and contents ~= nil
 end
 
 --- The server's command line for a project root, or nil and why not.
@@ -159,13 +189,20 @@ function M.server_cmd(root)
     if not can_import_codesum(cfg.python) then
       return nil, string.format('python %q cannot import codesum (install it: %s -m pip install codesum)', cfg.python, cfg.python)
     end
-    return { vim.fn.expand(cfg.python), '-m', 'codesum', 'serve' }
+    return serve_cmd(vim.fn.expand(cfg.python))
   end
   local tried = {}
   local candidates = {}
   if root then
-    table.insert(candidates, root .. '/.venv/bin/python')
-    table.insert(candidates, root .. '/venv/bin/python')
+    for _, venv in ipairs({ root .. '/.venv', root .. '/venv' }) do
+      if is_executable(venv .. '/bin/python') then
+        if M.workspace_python_trusted(venv) then
+          table.insert(candidates, venv .. '/bin/python')
+        else
+          table.insert(tried, venv .. '/bin/python (not trusted: trust_workspace_python, :trust)')
+        end
+      end
+    end
   end
   if vim.g.python3_host_prog then
     table.insert(candidates, vim.g.python3_host_prog)
@@ -173,7 +210,7 @@ function M.server_cmd(root)
   for _, python in ipairs(candidates) do
     if is_executable(python) then
       if can_import_codesum(python) then
-        return { vim.fn.expand(python), '-m', 'codesum', 'serve' }
+        return serve_cmd(vim.fn.expand(python))
       end
       table.insert(tried, python)
     end
@@ -182,7 +219,7 @@ function M.server_cmd(root)
     return { vim.fn.exepath('codesum'), 'serve' }
   end
   if is_executable('python3') and can_import_codesum('python3') then
-    return { vim.fn.exepath('python3'), '-m', 'codesum', 'serve' }
+    return serve_cmd(vim.fn.exepath('python3'))
   end
   table.insert(tried, 'codesum')
   table.insert(tried, 'python3')

@@ -13,6 +13,12 @@ fi
 # torch==2.13.0 first: it is the CPU build this machine keeps locally (the [build] extra pins the same version).
 .venv/bin/python -m pip install -q "torch==2.13.0"
 .venv/bin/python -m pip install -q -e ".[build,test]"
+# strace: tests/lsp/test_lsp_security.py traces the server's connect calls (no network at run time); skipped without it.
+if ! command -v strace >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "scripts/test.sh: apt-get install strace (for tests/lsp/test_lsp_security.py)" >&2
+  { timeout 300 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq strace >/dev/null; } \
+    || echo "scripts/test.sh: could not install strace; the no-network test will be skipped" >&2
+fi
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

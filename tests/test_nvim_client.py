@@ -130,3 +130,81 @@ def test_nvim_hover_lenses_and_commands(nvim: str, model_dir: Path, tmp_path: Pa
     assert result["workspace"]["files"] >= 1 and not result["workspace"].get("error")
     assert "/nonexistent/bin/python" in result["start_error"]
     assert not [m for m in result["messages"] if "deprecated" in m], result["messages"]
+
+
+TRUST_SCRIPT = r"""
+package.path = os.getenv('CODESUM_LUA_DIR') .. '/?.lua;' .. package.path
+local codesum = require('codesum')
+local root, marker = os.getenv('CODESUM_PROJECT'), os.getenv('CODESUM_MARKER')
+vim.g.python3_host_prog = os.getenv('CODESUM_PYTHON')
+local out = { secure = vim.secure ~= nil and vim.secure.trust ~= nil, asked = 0 }
+if out.secure then
+  -- vim.secure.read asks with confirm(): answer "ignore" (trust nothing, remember nothing) and count the questions.
+  vim.fn.confirm = function()
+    out.asked = out.asked + 1
+    return 1
+  end
+end
+local function case(name, opts)
+  codesum.config = vim.tbl_deep_extend('force', vim.deepcopy(codesum.defaults), opts)
+  local cmd, why = codesum.server_cmd(root)
+  out[name] = { cmd = cmd or vim.NIL, why = why or vim.NIL, ran = vim.fn.filereadable(marker) == 1 }
+end
+local ok, err = pcall(function()
+  case('default', {})
+  out.asked_default = out.asked
+  case('never', { trust_workspace_python = false })
+  if out.secure then
+    vim.secure.trust({ action = 'deny', path = root .. '/.venv/pyvenv.cfg' })
+    case('denied', {})
+    vim.cmd('edit ' .. vim.fn.fnameescape(root .. '/.venv/pyvenv.cfg'))
+    vim.secure.trust({ action = 'allow', bufnr = vim.api.nvim_get_current_buf() })  -- :trust in that buffer
+    case('trusted', {})
+  end
+  case('always', { trust_workspace_python = true })
+end)
+out.error = ok and vim.NIL or tostring(err)
+local f = io.open(os.getenv('CODESUM_NVIM_RESULT'), 'w')
+f:write(vim.fn.json_encode(out))
+f:close()
+vim.cmd('qa!')
+"""
+
+
+@pytest.mark.skipif(not NVIMS and not os.environ.get("CODESUM_REQUIRE_NVIM"),
+                    reason="nvim is not installed (apt-get install neovim; client-vscode/ci.sh installs it)")
+@pytest.mark.parametrize("nvim", NVIMS or ["nvim"], ids=lambda p: f"nvim-{_version(p)}")
+def test_nvim_runs_a_project_python_only_when_trusted(nvim: str, tmp_path: Path) -> None:
+    """The project's .venv/bin/python runs the project's code: server_cmd neither runs (probes) nor picks it unless
+    trusted (vim.secure on 0.9+, or trust_workspace_python = true); otherwise the global Python, started with -I."""
+    if not NVIMS:
+        pytest.fail("CODESUM_REQUIRE_NVIM is set but no nvim was found (PATH, $CODESUM_NVIM)")
+    project = tmp_path / "project"
+    (project / ".venv" / "bin").mkdir(parents=True)
+    (project / ".venv" / "pyvenv.cfg").write_text(f"home = {Path(sys.executable).parent}\n")
+    marker = tmp_path / "project-python-ran"
+    venv_python = project / ".venv" / "bin" / "python"
+    venv_python.write_text(f"#!/bin/sh\necho ran >> '{marker}'\nexec '{sys.executable}' \"$@\"\n")
+    venv_python.chmod(0o755)
+    script = tmp_path / "trust.lua"
+    script.write_text(TRUST_SCRIPT)
+    result_file = tmp_path / "result.json"
+    home = tmp_path / "home"
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
+           "XDG_STATE_HOME": str(home / "state"), "XDG_CACHE_HOME": str(home / "cache"),
+           "CODESUM_LUA_DIR": str(REPO / "client-nvim"), "CODESUM_PROJECT": str(project), "CODESUM_MARKER": str(marker),
+           "CODESUM_PYTHON": sys.executable, "CODESUM_NVIM_RESULT": str(result_file)}
+    run = subprocess.run([nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {script}"],
+                         cwd=project, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+                         check=False)
+    output = f"exit {run.returncode}\nstdout:\n{run.stdout}\nstderr:\n{run.stderr}"
+    assert result_file.is_file(), output
+    result = json.loads(result_file.read_text())
+    assert result["error"] is None, result["error"]
+    global_cmd = [sys.executable, "-I", "-m", "codesum", "serve"]
+    for case in ["default", "never", *(["denied"] if result["secure"] else [])]:
+        assert result[case]["cmd"] == global_cmd and not result[case]["ran"], (case, result)
+    if result["secure"]:
+        assert result["asked_default"] == 1 and result["asked"] == 1, result  # asked once; not after a deny / allow
+        assert result["trusted"]["cmd"] == [str(venv_python), "-I", "-m", "codesum", "serve"], result
+    assert result["always"]["cmd"] == [str(venv_python), "-I", "-m", "codesum", "serve"] and result["always"]["ran"]

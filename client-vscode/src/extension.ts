@@ -24,8 +24,8 @@ import {
   FeatureState,
   ClientCapabilities,
 } from 'vscode-languageclient/node';
-import { LaunchError, NOT_FOUND, Probe, ServerLaunch, formatCommand, resolveServerLaunch } from './serverCommand';
-import { PathContext, initializationOptions, toServerSettings } from './settings';
+import { LaunchError, NOT_FOUND, PROBE_ARGS, Probe, ServerLaunch, formatCommand, resolveServerLaunch } from './serverCommand';
+import { PathContext, SettingGetter, initializationOptions, toServerSettings, trustedSettingGetter } from './settings';
 import { StatusModel } from './status';
 import { describeWorkspaceResult, outlineMarkdown } from './outline';
 import { NOTIFY_VISIBLE_RANGES, SERVER_SUMMARIZE_FILE, SERVER_SUMMARIZE_WORKSPACE, visibleRangesParams } from './protocol';
@@ -75,9 +75,20 @@ function pathContext(): PathContext {
   return { home: os.homedir(), workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath, env: process.env };
 }
 
+/** Reads `section` settings; in Restricted Mode the workspace's values of settings naming a path or a command
+ * (RESTRICTED_SETTINGS, package.json's untrustedWorkspaces.restrictedConfigurations) are ignored. */
+function settingGetter(section: string = SECTION): SettingGetter {
+  const config = vscode.workspace.getConfiguration(section);
+  return trustedSettingGetter(
+    (key) => config.get(key),
+    (key) => config.inspect(key),
+    vscode.workspace.isTrusted,
+    section,
+  );
+}
+
 function serverSettingsFromVscode(): ReturnType<typeof toServerSettings> {
-  const config = vscode.workspace.getConfiguration(SECTION);
-  return toServerSettings((key) => config.get(key), pathContext());
+  return toServerSettings(settingGetter(), pathContext());
 }
 
 /** Node-side probes for resolveServerLaunch. */
@@ -109,7 +120,7 @@ function nodeProbe(output: vscode.OutputChannel): Probe {
     },
     importError(python: string): Promise<string | undefined> {
       return new Promise((resolve) => {
-        execFile(python, ['-c', 'import codesum.cli'], { timeout: PROBE_TIMEOUT_MS }, (error, _stdout, stderr) => {
+        execFile(python, [...PROBE_ARGS], { timeout: PROBE_TIMEOUT_MS }, (error, _stdout, stderr) => {
           if (!error) {
             resolve(undefined);
             return;
@@ -321,6 +332,10 @@ class Controller {
           void this.restart();
         }
       }),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        this.output.appendLine('[codesum] workspace trusted: restarting the server with its settings');
+        void this.restart();
+      }),
     );
   }
 
@@ -359,17 +374,19 @@ class Controller {
   private async doStart(): Promise<void> {
     this.stopping = false;
     this.status.setState('starting');
-    const config = vscode.workspace.getConfiguration(SECTION);
+    const get = settingGetter();
+    const defaultInterpreter = settingGetter('python')('defaultInterpreterPath');
     let launch: ServerLaunch;
     try {
       launch = await resolveServerLaunch(
         {
-          command: config.get('server.command'),
-          pythonPath: config.get('server.pythonPath'),
-          interpreterHints: [vscode.workspace.getConfiguration('python').get<string>('defaultInterpreterPath') ?? ''].filter(
+          command: get('server.command'),
+          pythonPath: get('server.pythonPath'),
+          interpreterHints: [typeof defaultInterpreter === 'string' ? defaultInterpreter : ''].filter(
             (p) => p !== '' && p !== 'python',
           ),
           workspaceFolders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+          trusted: vscode.workspace.isTrusted,
         },
         nodeProbe(this.output),
       );
@@ -401,7 +418,7 @@ class Controller {
         { scheme: 'file', language },
         { scheme: 'untitled', language },
       ]),
-      initializationOptions: initializationOptions((key) => config.get(key), pathContext()),
+      initializationOptions: initializationOptions(get, pathContext()),
       outputChannel: this.output,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       synchronize: { configurationSection: SECTION },

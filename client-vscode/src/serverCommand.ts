@@ -17,6 +17,8 @@ export interface LaunchSettings {
   interpreterHints?: string[];
   /** Workspace folder paths: their `.venv` / `venv` interpreters are tried first. */
   workspaceFolders?: string[];
+  /** False in Restricted Mode (an untrusted workspace): the workspace's own interpreters are never run. */
+  trusted?: boolean;
 }
 
 export interface Probe {
@@ -24,7 +26,7 @@ export interface Probe {
   isFile(path: string): boolean;
   /** The absolute path of an executable on PATH, or undefined. */
   which(name: string): string | undefined;
-  /** Resolves to undefined when `python -c "import codesum.cli"` succeeds, else to a one-line reason (NOT_FOUND when
+  /** Resolves to undefined when `python -I -c "import codesum.cli"` (PROBE_ARGS) succeeds, else to a one-line reason (NOT_FOUND when
    * there is no such program). */
   importError(python: string): Promise<string | undefined>;
 }
@@ -36,7 +38,10 @@ export class LaunchError extends Error {
   }
 }
 
-const SERVE_ARGS = ['-m', 'codesum', 'serve'];
+// -I (isolated mode): neither the working directory (the workspace) nor PYTHON* variables reach sys.path, so a
+// workspace's argparse.py or platformdirs.py is never imported by the probe or the server.
+export const SERVE_ARGS: readonly string[] = ['-I', '-m', 'codesum', 'serve'];
+export const PROBE_ARGS: readonly string[] = ['-I', '-c', 'import codesum.cli'];
 
 /** What Probe.importError answers for a program that does not exist. */
 export const NOT_FOUND = 'not found';
@@ -73,7 +78,8 @@ export function formatCommand(launch: { command: string; args: string[] }): stri
  * Resolves the server's command line:
  * 1. `codesum.server.command` when set;
  * 2. `codesum.server.pythonPath -m codesum serve` when set (checked: it must import codesum);
- * 3. the first of: the workspace's `.venv`/`venv` Python, the interpreter hints, that imports codesum;
+ * 3. the first of: the workspace's `.venv`/`venv` Python (only in a trusted workspace), the interpreter hints, that
+ *    imports codesum;
  *    then a `codesum` executable on PATH; then `python3`/`python` on PATH that imports codesum.
  * Throws LaunchError with a message a user can act on when nothing fits.
  */
@@ -117,7 +123,7 @@ export async function resolveServerLaunch(settings: LaunchSettings, probe: Probe
     return undefined;
   };
 
-  for (const folder of settings.workspaceFolders ?? []) {
+  for (const folder of settings.trusted === false ? [] : (settings.workspaceFolders ?? [])) {
     for (const python of venvPythons(folder, probe.platform)) {
       if (probe.isFile(python)) {
         const found = await tryPython(python, `virtual environment ${python}`);

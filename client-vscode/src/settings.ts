@@ -67,6 +67,49 @@ export const SERVER_SETTINGS: ReadonlyArray<SettingSpec> = [
   { key: 'beams', kind: 'int', min: 1, max: 8 },
 ];
 
+/**
+ * Settings that name a program or a path, as `section.key`: in Restricted Mode (an untrusted workspace) a workspace
+ * could otherwise make the extension run its own program or read and write where it likes. Keep in sync with
+ * package.json's `capabilities.untrustedWorkspaces.restrictedConfigurations`.
+ */
+export const RESTRICTED_SETTINGS: readonly string[] = [
+  'codesum.server.command',
+  'codesum.server.pythonPath',
+  'codesum.modelDir',
+  'codesum.cacheDir',
+  'python.defaultInterpreterPath',
+];
+
+/** What `WorkspaceConfiguration.inspect(key)` answers (the parts used here). */
+export interface SettingInspection {
+  defaultValue?: unknown;
+  globalValue?: unknown;
+  workspaceValue?: unknown;
+  workspaceFolderValue?: unknown;
+}
+
+/**
+ * A getter for the settings below `section`. In a trusted workspace: `get` as it is. Otherwise the restricted settings
+ * (RESTRICTED_SETTINGS) come from the user's own settings or the default only, never from the workspace or folder.
+ */
+export function trustedSettingGetter(
+  get: SettingGetter,
+  inspect: (key: string) => SettingInspection | undefined,
+  trusted: boolean,
+  section = 'codesum',
+): SettingGetter {
+  if (trusted) {
+    return get;
+  }
+  return (key) => {
+    if (!RESTRICTED_SETTINGS.includes(`${section}.${key}`)) {
+      return get(key);
+    }
+    const i = inspect(key);
+    return i?.globalValue !== undefined ? i.globalValue : i?.defaultValue;
+  };
+}
+
 /** Settings that only the client reads: changing one of them needs a server restart. */
 export const CLIENT_ONLY_PREFIXES = ['server.', 'outline.', 'trace.'];
 

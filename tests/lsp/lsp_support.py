@@ -1,6 +1,6 @@
 """Helpers for the language server's end-to-end tests: a pytest-lsp client talking to ``codesum serve`` over stdio.
 
-``make_client`` starts the real server (``sys.executable -m codesum serve``) with the real tiny model and a private
+``make_client`` starts the real server (``sys.executable -I -m codesum serve``, as the clients do) with the real tiny model and a private
 cache dir; ``wait_until`` polls the server's ``codesum.stats`` command.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-SERVER_CMD = [sys.executable, "-m", "codesum", "serve"]
+SERVER_CMD = [sys.executable, "-I", "-m", "codesum", "serve"]
 TIMEOUT = 30.0
 
 

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { LaunchError, NOT_FOUND, Probe, formatCommand, parseCommand, resolveServerLaunch } from '../../src/serverCommand';
+import { LaunchError, NOT_FOUND, PROBE_ARGS, Probe, SERVE_ARGS, formatCommand, parseCommand, resolveServerLaunch } from '../../src/serverCommand';
 
 /** A fake machine: files that exist, executables on PATH, and Pythons that can import codesum. */
 function fakeProbe(opts: { files?: string[]; path?: Record<string, string>; good?: string[]; platform?: string; missing?: string[] }): Probe & {
@@ -42,7 +42,7 @@ describe('resolveServerLaunch', () => {
 
   it('runs codesum.server.pythonPath -m codesum serve when it can import codesum', async () => {
     const launch = await resolveServerLaunch({ pythonPath: ' /venv/bin/python ' }, fakeProbe({ good: ['/venv/bin/python'] }));
-    assert.deepEqual(launch, { command: '/venv/bin/python', args: ['-m', 'codesum', 'serve'], source: 'codesum.server.pythonPath' });
+    assert.deepEqual(launch, { command: '/venv/bin/python', args: ['-I', '-m', 'codesum', 'serve'], source: 'codesum.server.pythonPath' });
   });
 
   it('explains a pythonPath that cannot import codesum', async () => {
@@ -67,8 +67,26 @@ describe('resolveServerLaunch', () => {
     });
     const launch = await resolveServerLaunch({ workspaceFolders: ['/w/'] }, probe);
     assert.equal(launch.command, '/w/venv/bin/python');
-    assert.deepEqual(launch.args, ['-m', 'codesum', 'serve']);
+    assert.deepEqual(launch.args, ['-I', '-m', 'codesum', 'serve']);
     assert.deepEqual(probe.probed, ['/w/.venv/bin/python', '/w/venv/bin/python']);
+  });
+
+  it('never runs a workspace interpreter in an untrusted workspace (Restricted Mode)', async () => {
+    const probe = fakeProbe({
+      files: ['/w/.venv/bin/python', '/w/venv/bin/python'],
+      path: { python3: '/usr/bin/python3' },
+      good: ['/w/.venv/bin/python', '/w/venv/bin/python', '/usr/bin/python3'],
+    });
+    const launch = await resolveServerLaunch({ workspaceFolders: ['/w'], trusted: false }, probe);
+    assert.deepEqual(launch, { command: '/usr/bin/python3', args: ['-I', '-m', 'codesum', 'serve'], source: 'python3 on PATH' });
+    assert.deepEqual(probe.probed, ['/usr/bin/python3'], 'the workspace Pythons were not even probed');
+    const trusted = await resolveServerLaunch({ workspaceFolders: ['/w'], trusted: true }, probe);
+    assert.equal(trusted.command, '/w/.venv/bin/python');
+  });
+
+  it('starts the server and the probe in isolated mode: the working directory (the workspace) is not on sys.path', () => {
+    assert.deepEqual(SERVE_ARGS, ['-I', '-m', 'codesum', 'serve']);
+    assert.deepEqual(PROBE_ARGS, ['-I', '-c', 'import codesum.cli']);
   });
 
   it('then interpreter hints, then codesum on PATH, then python3 on PATH', async () => {
@@ -82,7 +100,7 @@ describe('resolveServerLaunch', () => {
     assert.deepEqual(exe, { command: '/bin/codesum', args: ['serve'], source: 'codesum on PATH' });
 
     const py = await resolveServerLaunch({}, fakeProbe({ path: { python3: '/usr/bin/python3', python: '/usr/bin/python' }, good: ['/usr/bin/python'] }));
-    assert.deepEqual(py, { command: '/usr/bin/python', args: ['-m', 'codesum', 'serve'], source: 'python on PATH' });
+    assert.deepEqual(py, { command: '/usr/bin/python', args: ['-I', '-m', 'codesum', 'serve'], source: 'python on PATH' });
   });
 
   it('uses Windows layouts on win32', async () => {

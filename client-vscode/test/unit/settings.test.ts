@@ -3,7 +3,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { SERVER_SETTINGS, expandPath, initializationOptions, needsRestart, toServerSettings } from '../../src/settings';
+import {
+  RESTRICTED_SETTINGS,
+  SERVER_SETTINGS,
+  SettingInspection,
+  expandPath,
+  initializationOptions,
+  needsRestart,
+  toServerSettings,
+  trustedSettingGetter,
+} from '../../src/settings';
 
 const getter = (values: Record<string, unknown>) => (key: string) => values[key];
 
@@ -104,6 +113,42 @@ describe('needsRestart', () => {
   });
 });
 
+describe('trustedSettingGetter', () => {
+  const values: Record<string, SettingInspection> = {
+    'server.command': { defaultValue: [], workspaceValue: ['/w/evil', 'serve'] },
+    'server.pythonPath': { defaultValue: '', globalValue: '/home/me/py/bin/python', workspaceFolderValue: '/w/.venv/bin/python' },
+    modelDir: { defaultValue: '', workspaceValue: '${workspaceFolder}/model' },
+    cacheDir: { defaultValue: '', globalValue: '~/cache', workspaceValue: '/w/cache' },
+    workers: { defaultValue: 0, workspaceValue: 2 },
+  };
+  // What WorkspaceConfiguration.get answers: the most specific value.
+  const get = (key: string) => {
+    const i = values[key];
+    return i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue ?? i?.defaultValue;
+  };
+  const inspect = (key: string) => values[key];
+
+  it("ignores the workspace's program and path settings in an untrusted workspace", () => {
+    const g = trustedSettingGetter(get, inspect, false);
+    assert.deepEqual(g('server.command'), []);
+    assert.equal(g('server.pythonPath'), '/home/me/py/bin/python');
+    assert.equal(g('modelDir'), '');
+    assert.equal(g('cacheDir'), '~/cache');
+    assert.equal(g('workers'), 2, 'other settings keep their workspace value');
+    assert.deepEqual(toServerSettings(g), { modelDir: null, workers: 2, cacheDir: '~/cache' });
+    const python = trustedSettingGetter((k) => (k === 'defaultInterpreterPath' ? '/w/bin/python' : undefined),
+      () => ({ defaultValue: 'python', workspaceValue: '/w/bin/python' }), false, 'python');
+    assert.equal(python('defaultInterpreterPath'), 'python');
+  });
+
+  it('uses every value in a trusted workspace', () => {
+    const g = trustedSettingGetter(get, inspect, true);
+    assert.deepEqual(g('server.command'), ['/w/evil', 'serve']);
+    assert.equal(g('server.pythonPath'), '/w/.venv/bin/python');
+    assert.equal(g('cacheDir'), '/w/cache');
+  });
+});
+
 describe('package.json', () => {
   // out/test/unit/ -> the extension's root
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as {
@@ -113,6 +158,17 @@ describe('package.json', () => {
     main: string;
   };
   const props = pkg.contributes.configuration.properties;
+
+  it('declares limited support in untrusted workspaces, restricting every program and path setting', () => {
+    const untrusted = (pkg as unknown as { capabilities: { untrustedWorkspaces: { supported: unknown; restrictedConfigurations: string[] } } })
+      .capabilities.untrustedWorkspaces;
+    assert.equal(untrusted.supported, 'limited');
+    assert.deepEqual(untrusted.restrictedConfigurations, RESTRICTED_SETTINGS.filter((k) => k.startsWith('codesum.')));
+    for (const [key, prop] of Object.entries(props)) {
+      const namesProgramOrPath = key.startsWith('codesum.server.') || (prop.type === 'string' && /Dir$|Path$/.test(key));
+      assert.equal(untrusted.restrictedConfigurations.includes(key), namesProgramOrPath, key);
+    }
+  });
 
   it('contributes a setting for every server setting, with a matching type', () => {
     const expected: Record<string, string> = { path: 'string', int: 'integer', bool: 'boolean', stringList: 'array' };

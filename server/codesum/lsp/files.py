@@ -1,9 +1,12 @@
 """Which files of a workspace to summarize, and reading them safely.  No LSP here.
 
-``list_source_files(root)`` asks git (``git ls-files --cached --others --exclude-standard``) when ``root`` is inside
-a work tree, which honours every .gitignore, .git/info/exclude and the global excludes; elsewhere it walks the tree
-with a small .gitignore matcher (nested .gitignore files, ``!`` negation, ``/`` anchoring, ``**``, dir-only rules).
-``read_source(path)`` refuses binary files (a NUL in the first 8 KiB) and files over the size or line limits.
+``list_source_files(root)`` walks the tree with a small .gitignore matcher (nested .gitignore files, ``!`` negation,
+``/`` anchoring, ``**``, dir-only rules), also honouring the .gitignore files above ``root`` up to its repository's top,
+that repository's .git/info/exclude and the user's global ignore file (``$XDG_CONFIG_HOME/git/ignore``).  It never runs
+git: a workspace's .git/config can name commands (core.fsmonitor, hooks) that git would run as the user.  Only regular
+files are listed: no symlinks, FIFOs, sockets or devices.
+``read_source(path)`` refuses anything but a regular file (it never opens a FIFO or a device), binary files (a NUL in
+the first 8 KiB) and files over the size or line limits.
 """
 
 from __future__ import annotations
@@ -11,8 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
-import subprocess
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,7 @@ __all__ = ["SKIP_DIRS", "GitIgnore", "list_source_files", "read_source"]
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache",
                        ".pytest_cache", ".ruff_cache"})
 BINARY_PROBE = 8192
-GIT_TIMEOUT_S = 30
+IGNORE_FILE_MAX_BYTES = 1 << 20
 
 
 # ---------------------------------------------------------------------------------------------------- reading
@@ -32,13 +34,12 @@ GIT_TIMEOUT_S = 30
 
 def read_source(path: Path | str, max_bytes: int, max_lines: int) -> tuple[str | None, str | None]:
     """(text, None) or (None, why it is skipped): too large, too many lines, binary, unreadable."""
-    path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return None, f"{size} bytes > maxFileBytes {max_bytes}"
-        with open(path, "rb") as f:
-            raw = f.read(max_bytes + 1)
+        raw = _read_regular(path, max_bytes)
+    except _TooLarge as e:
+        return None, f"{e.size} bytes > maxFileBytes {max_bytes}"
+    except _NotRegular:
+        return None, "not a regular file"
     except OSError as e:
         return None, f"unreadable: {e.strerror or e}"
     if b"\0" in raw[:BINARY_PROBE]:
@@ -50,60 +51,105 @@ def read_source(path: Path | str, max_bytes: int, max_lines: int) -> tuple[str |
     return text, None
 
 
+class _NotRegular(OSError):
+    pass
+
+
+class _TooLarge(OSError):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size} bytes")
+        self.size = size
+
+
+def _read_regular(path: Path | str, max_bytes: int) -> bytes:
+    """At most ``max_bytes`` of a regular file.  A FIFO, socket or device is refused before it is opened (opening a
+    FIFO blocks until a writer comes), and the open is non-blocking in case it was swapped for one in between."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise _NotRegular(f"{path}: not a regular file")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with open(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _NotRegular(f"{path}: not a regular file")
+        if st.st_size > max_bytes:
+            raise _TooLarge(st.st_size)
+        return f.read(max_bytes + 1)
+
+
 # ---------------------------------------------------------------------------------------------------- listing
 
 
 def list_source_files(root: Path | str, keep: Callable[[Path], bool] = lambda p: True) -> list[Path]:
-    """Files under ``root`` that are not ignored and that ``keep`` accepts (sorted, absolute)."""
+    """Regular files under ``root`` that are not ignored and that ``keep`` accepts (sorted, absolute)."""
     root = Path(root).resolve()
     if not root.is_dir():
         return []
-    files = _git_files(root)
-    if files is None:
-        files = _walk_files(root)
-    return sorted(p for p in files if keep(p))
+    return sorted(p for p in _walk_files(root) if keep(p))
 
 
-def _git_files(root: Path) -> list[Path] | None:
-    git = shutil.which("git")
-    if git is None or not _in_git_work_tree(root):
-        return None
+def _is_regular(p: Path) -> bool:
+    """A regular file that is not a symlink (a link may point anywhere, also outside the workspace)."""
     try:
-        out = subprocess.run(
-            [git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=root, capture_output=True, timeout=GIT_TIMEOUT_S, check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError) as e:
-        log.info("git ls-files failed in %s (%s); walking the tree instead", root, e)
+        return stat.S_ISREG(os.lstat(p).st_mode)
+    except OSError:
+        return False
+
+
+def _read_ignore_file(path: Path) -> GitIgnore | None:
+    try:
+        return GitIgnore.parse(_read_regular(path, IGNORE_FILE_MAX_BYTES).decode("utf-8", errors="replace"))
+    except OSError:  # missing, not a regular file, too large, unreadable
         return None
-    paths = []
-    for rel in out.decode("utf-8", "surrogateescape").split("\0"):
-        if rel and SKIP_DIRS.isdisjoint(rel.split("/")[:-1]):  # vendored trees even when not ignored
-            p = root / rel
-            if p.is_file() and not p.is_symlink():  # tracked-but-deleted files and submodules are not files
-                paths.append(p)
-    return paths
 
 
-def _in_git_work_tree(root: Path) -> bool:
-    for d in (root, *root.parents):
-        if (d / ".git").exists():
-            return True
-    return False
+def _outer_ignores(root: Path) -> list[tuple[Path, GitIgnore]]:
+    """The rules that apply to ``root`` from outside it, weakest first: the global ignore file, the repository's
+    .git/info/exclude, then the .gitignore files from the repository's top down to ``root``'s parent."""
+    top = next((d for d in (root, *root.parents) if (d / ".git").exists()), None)
+    if top is None:
+        return []
+    out: list[tuple[Path, GitIgnore]] = []
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"))
+    for path in (config / "git" / "ignore", _git_dir(top) / "info" / "exclude"):
+        rules = _read_ignore_file(path)
+        if rules is not None:
+            out.append((top, rules))
+    above = [top / rel for rel in reversed(root.relative_to(top).parents)] if top != root else []  # top .. parent
+    for d in above:
+        rules = _read_ignore_file(d / ".gitignore")
+        if rules is not None:
+            out.append((d, rules))
+    return out
+
+
+def _git_dir(top: Path) -> Path:
+    """``top/.git``, or the common directory a linked work tree's ``.git`` file points at (its info/exclude is there)."""
+    dotgit = top / ".git"
+    if dotgit.is_dir():
+        return dotgit
+    try:
+        line = _read_regular(dotgit, 4096).decode("utf-8", "replace").strip()
+    except OSError:
+        return dotgit
+    if not line.startswith("gitdir:"):
+        return dotgit
+    gitdir = (top / line[len("gitdir:"):].strip()).resolve()
+    try:
+        common = _read_regular(gitdir / "commondir", 4096).decode("utf-8", "replace").strip()
+    except OSError:
+        return gitdir
+    return (gitdir / common).resolve()
 
 
 def _walk_files(root: Path) -> list[Path]:
     out: list[Path] = []
-    ignores: dict[Path, GitIgnore] = {}
+    ignores = _outer_ignores(root)
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
-        gi = here / ".gitignore"
-        if gi.is_file():
-            try:
-                ignores[here] = GitIgnore.parse(gi.read_text(encoding="utf-8", errors="replace"))
-            except OSError:
-                pass
-        chain = [(base, rules) for base, rules in ignores.items() if base == here or base in here.parents]
+        rules = _read_ignore_file(here / ".gitignore")
+        if rules is not None:
+            ignores.append((here, rules))
+        chain = [(base, rules) for base, rules in ignores if base == here or base in here.parents]
 
         def ignored(p: Path, is_dir: bool, chain: list[tuple[Path, GitIgnore]] = chain) -> bool:
             verdict = False
@@ -117,7 +163,7 @@ def _walk_files(root: Path) -> list[Path]:
                              and not (here / d).is_symlink())
         for name in sorted(filenames):
             p = here / name
-            if not ignored(p, False) and not p.is_symlink():
+            if not ignored(p, False) and _is_regular(p):
                 out.append(p)
     return out
 
