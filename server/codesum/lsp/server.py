@@ -226,6 +226,7 @@ class CodesumServer(LanguageServer):
         self._shutdown_requested = False
         self._joined = False
         self._error_popups = 0
+        self._reporting = False
         self._parent_watch: asyncio.Task | None = None
         self.settings = Settings()
         self.engine: Engine | None = None
@@ -286,13 +287,16 @@ class CodesumServer(LanguageServer):
         error pops up a message per bad message: the first one is shown, every one goes to the log."""
         from pygls.exceptions import FeatureRequestError
 
-        if source is FeatureRequestError:
-            return  # answered in the response already
+        if source is FeatureRequestError or self._reporting:
+            return  # answered in the response already; or reporting failed to send (the connection is gone)
         if source is JsonRpcException and isinstance(error, ValueError):  # json.loads: JSONDecodeError, bad UTF-8
             log.warning("unparsable message: %s", error)
             self.protocol._send_raw_error(None, JsonRpcParseError(f"Parse error: {error}"))
             return
         log.error("server error (%s): %s", getattr(source, "__name__", source), error)
+        if self._closed:
+            return
+        self._reporting = True
         try:
             self.log_to_client(f"codesum: error: {error}", types.MessageType.Error)
             if self._error_popups == 0:
@@ -300,6 +304,8 @@ class CodesumServer(LanguageServer):
                 self.show(f"codesum: error: {error} (later errors only go to the log)", types.MessageType.Error)
         except Exception as err:  # noqa: BLE001 - the connection may be gone
             log.debug("cannot report the error to the client: %s", err)
+        finally:
+            self._reporting = False
 
     def show_error_once(self, message: str) -> None:
         if message in self._shown_errors:
@@ -636,7 +642,7 @@ class CodesumServer(LanguageServer):
 
     def request_lens_refresh(self) -> None:
         """Ask the client to re-request code lenses: at most once per lensRefreshMs, trailing edge."""
-        if not self.settings.lenses or not self.client_supports("workspace.code_lens.refresh_support"):
+        if self._closed or not self.settings.lenses or not self.client_supports("workspace.code_lens.refresh_support"):
             return
         if self._refresh_handle is not None or self.loop is None:
             return
