@@ -3,7 +3,8 @@
     python benchmarks/bench_engine.py [--model DIR] [--repeat 5]
 
 Prints: encoder ms at 256 and 512 input tokens, ms per decoded token (cached decoder step), end-to-end ms for a
-40-line function, summaries/s at 1, 2 and 4 workers, peak RSS and model size on disk.
+40-line function, summaries/s at 1, 2 and 4 workers (one chunk per call), summaries/s of one worker handed batches
+of ``--batch`` chunks per call (as the server's scheduler does), peak RSS and model size on disk.
 """
 
 from __future__ import annotations
@@ -121,12 +122,25 @@ def bench_workers(model_dir: Path, workers: int, n: int, opts: GenerationOptions
     return n / (time.perf_counter() - t)
 
 
+def bench_batched(model_dir: Path, batch: int, n: int, opts: GenerationOptions) -> float:
+    """One worker, ``batch`` chunks per summarize() call (the server's scheduler hands out batches like this)."""
+    s = Summarizer.load(model_dir, threads=default_intra_op_threads(1), options=opts)
+    codes = [FUNCTION_40.replace("load_config", f"load_config_{i}")[: 400 + 40 * (i % 8)] for i in range(n)]
+    s.summarize(codes[:1])
+    t = time.perf_counter()
+    for start in range(0, n, batch):
+        s.summarize(codes[start : start + batch])
+    return n / (time.perf_counter() - t)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--throughput-n", type=int, default=16, help="summaries per worker-count run")
     ap.add_argument("--beams", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=8, help="chunks per summarize() call for the batched line")
+    ap.add_argument("--only-throughput", action="store_true", help="only the throughput lines")
     args = ap.parse_args()
     model_dir = args.model or default_model_dir()
     opts = GenerationOptions(num_beams=args.beams)
@@ -136,6 +150,10 @@ def main() -> None:
     print(f"model            {s.model_id}  ({model_dir})")
     print(f"size on disk     {size / 1e6:.1f} MB  " + ", ".join(f"{k}={v['size'] / 1e6:.1f}MB" for k, v in files.items()))
     print(f"threads          {s.generator.encoder.get_session_options().intra_op_num_threads} intra-op")
+    rate = bench_batched(model_dir, args.batch, args.throughput_n, opts)
+    print(f"throughput       {rate:6.2f} summaries/s with 1 worker, {args.batch} chunks per call")
+    if args.only_throughput:
+        return
     for tokens in (256, 512):
         if tokens <= s.manifest.architecture.max_input_tokens:
             print(f"encoder {tokens:>3} tok  {ms(bench_encoder(s, tokens, args.repeat))}")

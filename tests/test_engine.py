@@ -92,6 +92,17 @@ def test_a_beam_search_is_cached_under_its_own_id(tiny_model_dir: Path, tiny_pai
     assert beam.summarize([c for c, _ in tiny_pairs]) == [s for _, s in tiny_pairs]  # the memorised pairs either way
 
 
+def test_lone_surrogates_reach_the_tokenizer_as_replacement_characters(summarizer: Summarizer, tiny_pairs) -> None:
+    from codesum.summarizer import tokenizable
+
+    assert tokenizable("a\udcffb") == "a\ufffdb"
+    assert tokenizable("x = '\ud83d\ude00'") == "x = '\U0001f600'"  # a pair split in two code points is joined
+    assert tokenizable("plain") == "plain"
+    code, summary = tiny_pairs[0]
+    out = summarizer.summarize([code + "  # \udcff", code])  # an editor can send this (JSON "\udcff")
+    assert len(out) == 2 and out[1] == summary and isinstance(out[0], str)
+
+
 def test_long_input_is_truncated_not_rejected(summarizer: Summarizer, tiny_pairs) -> None:
     code, summary = tiny_pairs[0]
     limit = summarizer.max_input_tokens

@@ -293,3 +293,23 @@ def test_reprioritize_visible_range(fake):
     assert sched.wait_idle(WAIT)
     assert fake.flat == ["busy", "c2", "c3", "c0", "c1"]
     sched.shutdown()
+
+
+def test_one_bad_chunk_fails_alone_and_its_batch_mates_get_summaries(fake):
+    fake.fail_on = {"bad"}
+    failures: list = []
+    results: list = []
+    sched = make(fake, batch_size=8, on_errors=failures.extend, on_results=results.extend)
+    gate, _ = occupy(fake, sched)
+    tickets = {c: sched.submit(c, c, Priority.OPEN) for c in ("good1", "bad", "good2")}
+    gate.set()
+    assert tickets["good1"].result(WAIT) == "summary of good1"
+    assert tickets["good2"].result(WAIT) == "summary of good2"
+    with pytest.raises(RuntimeError, match="exploded"):
+        tickets["bad"].result(WAIT)
+    assert ["good1", "bad", "good2"] in fake.calls  # tried together first, then one at a time
+    assert [k for k, _ in failures] == ["bad"] and isinstance(failures[0][1], RuntimeError)
+    assert {k for k, _ in results} == {"busy", "good1", "good2"}
+    snap = sched.snapshot()
+    assert snap["failed"] == 1 and snap["jobs_run"] == 3
+    sched.shutdown()

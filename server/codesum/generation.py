@@ -10,6 +10,7 @@ at once, so the language server's workers share a single instance.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,10 @@ from codesum.modelfiles import Architecture
 
 class GenerationTimeout(TimeoutError):
     """Generation ran past its deadline."""
+
+
+class GenerationStopped(RuntimeError):
+    """Generation was stopped (``Seq2SeqOnnx.stop``): the process is shutting down."""
 
 
 def default_intra_op_threads(workers: int = 1) -> int:
@@ -73,6 +78,20 @@ class Seq2SeqOnnx:
         self._decoder_past = [n for n in self._past_names if ".decoder." in n]
         self._encoder_past = [n for n in self._past_names if ".encoder." in n]
         self._float = np.float32
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Make every generation in progress end at its next decoder step (GenerationStopped), and refuse new ones.
+
+        Shutting down: the threads that run ``InferenceSession.run`` must return to Python and be joined before the
+        interpreter finalizes; a thread still inside onnxruntime then is unwound by ``pthread_exit`` through C++
+        frames, and the process aborts ("terminate called without an active exception")."""
+        self._stopped.set()
+
+    def _check(self, deadline: float | None) -> None:
+        if self._stopped.is_set():
+            raise GenerationStopped("generation stopped: shutting down")
+        _check_deadline(deadline)
 
     # -- building blocks ---------------------------------------------------------------------------------------
 
@@ -153,9 +172,10 @@ class Seq2SeqOnnx:
             return []
         if any(len(x) == 0 for x in batch_ids):
             raise ValueError("empty input sequence")
+        self._check(None)
         ids, mask = self._pad(batch_ids)
         hidden = self.encode(ids, mask)
-        _check_deadline(deadline)
+        self._check(deadline)
         rules = _RepeatRules(no_repeat_ngram_size, repetition_penalty)
         if num_beams <= 1:
             return self._greedy(hidden, mask, max_new_tokens, rules, deadline)
@@ -185,7 +205,7 @@ class Seq2SeqOnnx:
                         out[b].append(int(nxt[b]))
             if done.all() or step == max_new_tokens - 1:
                 break
-            _check_deadline(deadline)
+            self._check(deadline)
             logits, past = self._next_step(nxt.astype(np.int64), hidden, mask, past)
         return out
 
@@ -244,7 +264,7 @@ class Seq2SeqOnnx:
                         closed[b] = True
             if all(closed) or step == max_new_tokens - 1:
                 break
-            _check_deadline(deadline)
+            self._check(deadline)
             order = np.array(rows, dtype=np.int64)
             past = {name: (value if ".encoder." in name else value[order]) for name, value in past.items()}
             logits, past = self._next_step(np.array(tokens, dtype=np.int64), hidden_k, mask_k, past)

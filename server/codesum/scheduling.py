@@ -24,6 +24,10 @@ Threads
 
 The summarize function may be set later (``set_summarize``): jobs queue up until it is; ``fail_all`` fails every
 waiting ticket (e.g. the model could not be loaded).
+
+Failures
+    A batch whose summarize() call raises is retried one job at a time, so one bad chunk fails alone; ``on_errors``
+    hears of each job that failed (as ``on_results`` of each that succeeded) before its tickets resolve.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ __all__ = ["Priority", "Scheduler", "SchedulerClosed", "Ticket"]
 
 SummarizeFn = Callable[..., list[str]]  # (codes: list[str], timeout: float | None = None) -> list[str]
 ResultsHook = Callable[[list[tuple[Hashable, str]]], None]
+ErrorsHook = Callable[[list[tuple[Hashable, BaseException]]], None]
 
 
 class Priority(IntEnum):
@@ -90,7 +95,7 @@ class SchedulerStats:
     jobs_run: int = 0  # chunks sent to the summarizer
     batches_run: int = 0  # summarize() calls
     cancelled: int = 0  # queued jobs dropped because nobody wanted them any more
-    failed: int = 0  # chunks whose summarize() call raised
+    failed: int = 0  # chunks whose summary failed (alone, after their batch failed)
     hover_lane_runs: int = 0  # batches the hover lane ran
 
     def as_dict(self) -> dict[str, int]:
@@ -105,6 +110,7 @@ class Scheduler:
         workers: int = 1,
         batch_size: int = 8,
         on_results: ResultsHook | None = None,
+        on_errors: ErrorsHook | None = None,
         batch_timeout: float | None = None,
         hover_lane: bool = True,
         name: str = "codesum",
@@ -117,6 +123,7 @@ class Scheduler:
         self.batch_size = batch_size
         self.batch_timeout = batch_timeout
         self.on_results = on_results
+        self.on_errors = on_errors
         self.stats = SchedulerStats()
         self._name = name
         self._cond = threading.Condition()
@@ -258,16 +265,21 @@ class Scheduler:
                 self._cond.wait(remaining if remaining is not None else 0.5)
             return True
 
-    def shutdown(self, wait: bool = True, timeout: float | None = 10.0) -> None:
-        """Stop the threads; queued tickets fail with SchedulerClosed (running batches finish first)."""
+    def shutdown(self, wait: bool = True, timeout: float | None = 10.0) -> bool:
+        """Stop the threads; queued tickets fail with SchedulerClosed (running batches finish first, or end early if
+        the summarizer is stopped). With ``wait``, join every thread (at most ``timeout`` s in all): True when none is
+        left running. Idempotent: ``shutdown(wait=False)`` then later ``shutdown()`` joins."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
         self.fail_all(SchedulerClosed("scheduler is shut down"))
-        if wait:
-            for t in list(self._threads):
-                if t is not threading.current_thread():
-                    t.join(timeout)
+        if not wait:
+            return False
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for t in list(self._threads):
+            if t is not threading.current_thread():
+                t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads if t is not threading.current_thread())
 
     # ------------------------------------------------------------------------------------------------ internals
 
@@ -366,33 +378,51 @@ class Scheduler:
                             del self._jobs[job.key]
                     self._cond.notify_all()
 
-    def _run(self, batch: list[_Job], summarize: SummarizeFn, lane: str) -> None:
+    def _call(self, summarize: SummarizeFn, codes: list[str]) -> list[str]:
+        results = summarize(codes) if self.batch_timeout is None else summarize(codes, timeout=self.batch_timeout)
+        if len(results) != len(codes):
+            raise RuntimeError(f"summarizer returned {len(results)} results for {len(codes)} inputs")
+        return results
+
+    def _outcomes(self, batch: list[_Job], summarize: SummarizeFn) -> list[tuple[str | None, BaseException | None]]:
+        """(summary, None) or (None, error) per job. A batch that fails is retried one job at a time (unless it timed
+        out or the scheduler is closing): one bad chunk fails alone, its batch-mates still get their summaries."""
         codes = [j.code for j in batch]
-        error: BaseException | None = None
-        results: list[str] = []
         try:
-            if self.batch_timeout is None:
-                results = summarize(codes)
-            else:
-                results = summarize(codes, timeout=self.batch_timeout)
-            if len(results) != len(codes):
-                raise RuntimeError(f"summarizer returned {len(results)} results for {len(codes)} inputs")
+            return [(r, None) for r in self._call(summarize, codes)]
         except Exception as e:  # every waiting ticket must learn about it
             log.warning("summarizing %d chunk(s) failed: %s", len(batch), e, exc_info=not isinstance(e, TimeoutError))
-            error = e
+            if len(batch) == 1 or isinstance(e, TimeoutError) or self._closed:
+                return [(None, e)] * len(batch)
+        out: list[tuple[str | None, BaseException | None]] = []
+        for code in codes:
+            if self._closed:
+                out.append((None, SchedulerClosed("scheduler is shut down")))
+                continue
+            try:
+                out.append((self._call(summarize, [code])[0], None))
+            except Exception as e:  # noqa: BLE001 - it is this chunk's result
+                log.warning("summarizing one chunk failed: %s", e)
+                out.append((None, e))
+        return out
+
+    def _run(self, batch: list[_Job], summarize: SummarizeFn, lane: str) -> None:
+        outcomes = self._outcomes(batch, summarize)
+        done = [(j.key, r) for j, (r, err) in zip(batch, outcomes) if err is None]
+        failed = [(j.key, err) for j, (_r, err) in zip(batch, outcomes) if err is not None]
         with self._cond:
             self.stats.batches_run += 1
             if lane == "hover":
                 self.stats.hover_lane_runs += 1
-            if error is None:
-                self.stats.jobs_run += len(batch)
-            else:
-                self.stats.failed += len(batch)
-        if error is None and self.on_results is not None:
-            try:  # before the tickets resolve: whoever is woken finds the result in the cache
-                self.on_results([(j.key, r) for j, r in zip(batch, results)])
-            except Exception:  # a broken hook must not lose the results
-                log.exception("on_results hook failed")
+            self.stats.jobs_run += len(done)
+            self.stats.failed += len(failed)
+        # before the tickets resolve: whoever is woken finds the result (or the failure) where it looks
+        for hook, items in ((self.on_results, done), (self.on_errors, failed)):
+            if hook is not None and items:
+                try:
+                    hook(items)
+                except Exception:  # a broken hook must not lose the results
+                    log.exception("scheduler hook failed")
         with self._cond:  # retire the jobs and take their tickets in one step: a late submit starts a new job
             tickets = []
             for job in batch:
@@ -400,10 +430,10 @@ class Scheduler:
                     del self._jobs[job.key]
                 tickets.append(list(job.tickets))
             self._cond.notify_all()
-        for i, ts in enumerate(tickets):
+        for (result, error), ts in zip(outcomes, tickets):
             for t in ts:
                 if error is None:
-                    _set(t, result=results[i])
+                    _set(t, result=result)
                 else:
                     _set(t, error=error)
 

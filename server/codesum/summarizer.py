@@ -22,8 +22,19 @@ log = logging.getLogger(__name__)
 __all__ = ["GenerationOptions", "GenerationTimeout", "ModelError", "Summarizer", "decoding_id", "prepare_code"]
 
 
+def tokenizable(text: str) -> str:
+    """``text`` as valid Unicode: lone surrogates (an editor can send ``"\\udcff"`` in JSON) become U+FFFD, which the
+    tokenizer accepts (it refuses a str that has no UTF-8 form: "TextInputSequence must be str"). Pairs stay whole."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def prepare_code(code: str) -> str:
     """The model's view of a chunk: tabs expanded, trailing blanks dropped (training uses the same function)."""
+    code = tokenizable(code)
     lines = [line.rstrip() for line in code.expandtabs(4).splitlines()]
     while lines and not lines[-1]:
         lines.pop()
@@ -42,7 +53,10 @@ class GenerationOptions:
     num_beams: int = 1
     no_repeat_ngram_size: int = 3
     repetition_penalty: float = DEFAULT_REPETITION_PENALTY
-    batch_size: int = 8
+    # Inputs per model call. 1: every summary is what the chunk gives alone. The int8 graphs quantize activations
+    # dynamically (DynamicQuantizeLinear: one scale per tensor, over every row and the padding), so a row's summary can
+    # change with its batch-mates; > 1 is faster but only for throwaway uses that accept that.
+    batch_size: int = 1
 
 
 def decoding_id(model_id: str, options: GenerationOptions) -> str:
@@ -109,10 +123,15 @@ class Summarizer:
             return ids, False
         return ids[: self.max_input_tokens - 1] + [self.manifest.architecture.eos_token_id], True
 
+    def stop(self) -> None:
+        """End generations in progress at their next decoder step and refuse new ones (shutting down)."""
+        self.generator.stop()
+
     def summarize(self, codes: list[str], timeout: float | None = None) -> list[str]:
         """One summary per code string (1-2 lines joined by newline; '' if the model produced nothing usable).
 
-        ``timeout`` bounds the whole call in seconds; past it GenerationTimeout is raised.
+        ``timeout`` bounds the whole call in seconds; past it GenerationTimeout is raised. With the default
+        ``batch_size`` 1 each code is decoded alone: its summary does not depend on the others in ``codes``.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         encoded = [self.encode(c)[0] for c in codes]

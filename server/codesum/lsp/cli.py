@@ -26,7 +26,7 @@ def parse_hostport(value: str) -> tuple[str, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codesum.lsp.server import create_server
+    from codesum.lsp.server import create_server, flush_and_exit
 
     if args.log_file:
         handler = logging.FileHandler(args.log_file, encoding="utf-8")
@@ -49,5 +49,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             server.start_io(sys.stdin.buffer, lsp_out)
     finally:
-        server.shutdown_engine()
-    return 0
+        # the inference threads are stopped and joined here, before the interpreter exits: one still inside
+        # onnxruntime during finalization is unwound through C++ frames and aborts the process (SIGABRT)
+        server.shutdown_engine(wait=True)
+    if server.exit_reason:
+        log.warning("codesum serve: exiting with status %d: %s", server.exit_code, server.exit_reason)
+    if not args.tcp:
+        flush_and_exit(server.exit_code)  # pygls' stdin reader thread may still be blocked in a read
+    return server.exit_code

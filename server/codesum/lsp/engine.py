@@ -122,7 +122,8 @@ class Engine:
         self._lock = threading.RLock()
         self.cache = self._open_cache(settings.cache_dir)
         self.scheduler = Scheduler(None, workers=settings.workers, batch_size=settings.batch_size,
-                                   on_results=self._on_results)
+                                   on_results=self._on_results, on_errors=self._on_errors)
+        self.failures: dict[tuple[str, str], str] = {}  # (model id, chunk hash) -> why its summary failed
         self.summarizer: Any = None
         self.model_id: str | None = None  # what summaries are cached under: the model's id and the decoding
         self.model_dir: Path | None = None
@@ -256,8 +257,8 @@ class Engine:
         queued = 0
         seen: set[str] = set()
         for chunk in sorted(doc.chunks, key=lambda c: not doc.is_visible(c)):
-            if chunk.hash in cached or chunk.hash in seen:
-                continue
+            if chunk.hash in cached or chunk.hash in seen or (model_id, chunk.hash) in self.failures:
+                continue  # a chunk that failed is not retried on every edit (a hover asks again)
             seen.add(chunk.hash)
             prio = Priority.VISIBLE if doc.is_visible(chunk) else Priority.OPEN
             self.scheduler.submit((model_id, chunk.hash), chunk.text, prio, owner=doc.uri, generation=doc.generation)
@@ -301,12 +302,36 @@ class Engine:
         model_id = self.model_id
         return {} if model_id is None else self.cache.get_many(model_id, [c.hash for c in chunks])
 
+    def failure(self, chunk) -> str | None:
+        """Why the chunk's summary failed under the current model, or None."""
+        model_id = self.model_id
+        return None if model_id is None else self.failures.get((model_id, chunk.hash))
+
     def request(self, chunk, priority: Priority, owner: Any = None, generation: int = 0) -> Ticket | None:
         """A ticket for the chunk's summary, or None when there is no model to compute it."""
         model_id = self.model_id
         if model_id is None or not self.can_summarize:
             return None
         return self.scheduler.submit((model_id, chunk.hash), chunk.text, priority, owner=owner, generation=generation)
+
+    def _on_errors(self, errors: list[tuple[Any, BaseException]]) -> None:
+        """Scheduler threads: chunks whose summary failed. Their lenses must not stay pending: remember why (not for
+        a shutdown or a model being replaced), then tell which open documents they belong to."""
+        from codesum.scheduling import SchedulerClosed
+
+        hashes = set()
+        with self._lock:
+            for key, err in errors:
+                if isinstance(err, (SchedulerClosed, ModelUnavailable, TimeoutError)):
+                    continue
+                self.failures[key] = f"{type(err).__name__}: {err}"
+                hashes.add(key[1])
+            uris = {d.uri for d in self.docs.values() if not hashes.isdisjoint(d.hashes)}
+        if uris and self.on_summaries is not None:
+            try:
+                self.on_summaries(uris)
+            except Exception:
+                log.exception("on_summaries listener failed")
 
     def _on_results(self, results: list[tuple[Any, str]]) -> None:
         """Scheduler threads: store new summaries, then tell which open documents they belong to."""
@@ -317,6 +342,8 @@ class Engine:
             self.cache.put_many(model_id, items)
         hashes = {h for _, items in by_model.items() for h, _ in items}
         with self._lock:
+            for key, _summary in results:
+                self.failures.pop(key, None)
             self.counters["summaries_delivered"] += len(results)
             uris = {d.uri for d in self.docs.values() if not hashes.isdisjoint(d.hashes)}
         if uris and self.on_summaries is not None:
@@ -475,6 +502,22 @@ class Engine:
             "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.settings.__dict__.items()},
         }
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = True, timeout: float = 10.0) -> bool:
+        """Stop inference, in order: close the queue, stop the generations in progress (they end at their next
+        decoder step), then, with ``wait``, join the threads that run ``InferenceSession.run`` before the sessions and
+        the cache are let go. Must be done (``wait``) before the interpreter exits: a thread still inside onnxruntime
+        at finalization aborts the process. Idempotent; True when no inference thread is left running."""
         self.scheduler.shutdown(wait=False)
+        summarizer = self.summarizer
+        if summarizer is not None and hasattr(summarizer, "stop"):
+            summarizer.stop()
+        if not wait:
+            return False
+        joined = self.scheduler.shutdown(wait=True, timeout=timeout)
+        if joined:
+            with self._lock:
+                self.summarizer = None  # the onnxruntime sessions go once no thread can be running them
+        else:
+            log.warning("inference threads still running after %.0fs", timeout)
         self.cache.close()
+        return joined

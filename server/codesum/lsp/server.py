@@ -17,15 +17,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import stat
+import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import cattrs
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcParseError
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from codesum.lsp.config import SECTION, Settings, parse_settings, section_of
@@ -47,6 +53,7 @@ except Exception:  # noqa: BLE001
 
 PENDING_TITLE = "codesum: summarizing…"
 PENDING_HOVER = "summarizing…"
+FAILED_TITLE = "codesum: no summary (failed; hover for why)"
 NO_SUMMARY = "(no summary)"
 UTF16 = types.PositionEncodingKind.Utf16.value
 
@@ -55,6 +62,112 @@ CMD_SUMMARIZE_WORKSPACE = "codesum.summarizeWorkspace"
 CMD_STATS = "codesum.stats"
 CMD_SHOW_SUMMARY = "codesum.showSummary"
 NOTIFY_VISIBLE_RANGES = "codesum/visibleRanges"  # {uri, ranges: [{start: {line}, end: {line}}]} from an extension
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a larger Content-Length ends the connection (a broken or hostile client)
+MAX_HEADER_LINE = 64 * 1024
+PARENT_POLL_S = 2.0  # how often the client process named in initialize (processId) is checked
+JOIN_TIMEOUT_S = 10.0  # at exit, how long the inference threads get to finish their decoder step
+
+
+_NO_ID = object()
+
+
+class _Malformed:
+    """A message pygls could not structure (bad params, bad envelope): answered with ``error`` when it has an id."""
+
+    def __init__(self, msg_id: Any, method: Any, error: JsonRpcException) -> None:
+        self.id, self.method, self.error = msg_id, method, error
+
+
+def _valid_id(msg_id: Any) -> bool:
+    return isinstance(msg_id, (str, int)) and not isinstance(msg_id, bool)
+
+
+class CodesumProtocol(LanguageServerProtocol):
+    """pygls' protocol, answering what it would drop: a request whose params do not structure gets -32602
+    InvalidParams (pygls raises out of ``json.loads``, so nobody answers), a request after ``shutdown`` gets -32600
+    InvalidRequest (pygls ignores it), a JSON value that is not a message gets -32600."""
+
+    def structure_message(self, data: dict[str, Any]):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if "method" not in data:
+                raise  # a response to one of our requests: pygls logs it
+            method, msg_id = data.get("method"), data.get("id", _NO_ID)
+            cause = exc.__cause__
+            try:
+                where = "; ".join(cattrs.transform_error(cause)) if cause is not None else str(exc)
+            except Exception:  # noqa: BLE001 - not a cattrs error
+                where = str(cause or exc)
+            if not isinstance(method, str):
+                return _Malformed(msg_id, method, JsonRpcInvalidRequest(f"Invalid Request: method {method!r}"))
+            return _Malformed(msg_id, method, JsonRpcInvalidParams(f"Invalid params for {method}: {where}"))
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, _Malformed):
+            log.warning("%s (id %r)", message.error.message, message.id)
+            if _valid_id(message.id):
+                self._send_response(message.id, error=message.error.to_response_error())
+            elif message.id is not _NO_ID:  # a request with an id that cannot be echoed
+                self._send_raw_error(None, message.error)
+            return  # a notification: nobody to answer
+        if not hasattr(message, "jsonrpc"):
+            msg_id = message.get("id") if isinstance(message, dict) else None
+            log.warning("not a JSON-RPC message: %.200r", message)
+            self._send_raw_error(msg_id if _valid_id(msg_id) else None, JsonRpcInvalidRequest(
+                "Invalid Request: not a JSON-RPC 2.0 message"))
+            return
+        if (self._shutdown and getattr(message, "method", None) not in (None, types.EXIT)
+                and _valid_id(getattr(message, "id", None))):
+            log.warning("request %r after shutdown refused", message.method)
+            self._send_response(message.id, error=JsonRpcInvalidRequest(
+                f"Invalid Request: {message.method} after shutdown").to_response_error())
+            return
+        super().handle_message(message)
+
+    def _send_raw_error(self, msg_id: Any, error: JsonRpcException) -> None:
+        """An error response written as a plain dict: lsprotocol's ResponseErrorMessage drops ``"id": null``."""
+        self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": {"code": error.code, "message": error.message}})
+
+
+class _CappedReader:
+    """stdin for pygls' reader: a body larger than ``limit`` is refused (pygls would read it into memory whole, and a
+    Content-Length of 1e11 dies with MemoryError): the read returns b"", pygls' loop ends, the server exits with a
+    logged reason. Header lines are bounded too."""
+
+    def __init__(self, stream: BinaryIO, server: CodesumServer, limit: int = MAX_MESSAGE_BYTES) -> None:
+        self.stream, self.server, self.limit = stream, server, limit
+
+    def readline(self) -> bytes:
+        return self.stream.readline(MAX_HEADER_LINE)
+
+    def read(self, n: int) -> bytes:
+        if n > self.limit:
+            self.server.connection_lost(f"a message of {n} bytes is over the {self.limit}-byte limit: closing the "
+                                        "connection")
+            return b""
+        return self.stream.read(n)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie counts as gone). Unknown platforms: assume alive."""
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rpartition(b")")[2].split()[0]
+        return state not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -105,8 +218,16 @@ def outline_markdown(path_or_uri: str, rows: list[dict[str, Any]]) -> str:
 
 class CodesumServer(LanguageServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("protocol_cls", CodesumProtocol)
         super().__init__("codesum", VERSION, *args, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
                          **kwargs)
+        self.exit_code = 0  # what the process exits with: 1 after `exit` without `shutdown` or a lost connection
+        self.exit_reason: str | None = None
+        self._shutdown_requested = False
+        self._joined = False
+        self._error_popups = 0
+        self._reporting = False
+        self._parent_watch: asyncio.Task | None = None
         self.settings = Settings()
         self.engine: Engine | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -161,6 +282,31 @@ class CodesumServer(LanguageServer):
     def log_to_client(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
 
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """pygls' out-of-band errors. A body that is not JSON gets -32700 with a null id (pygls only logs it); no
+        error pops up a message per bad message: the first one is shown, every one goes to the log."""
+        from pygls.exceptions import FeatureRequestError
+
+        if source is FeatureRequestError or self._reporting:
+            return  # answered in the response already; or reporting failed to send (the connection is gone)
+        if source is JsonRpcException and isinstance(error, ValueError):  # json.loads: JSONDecodeError, bad UTF-8
+            log.warning("unparsable message: %s", error)
+            self.protocol._send_raw_error(None, JsonRpcParseError(f"Parse error: {error}"))
+            return
+        log.error("server error (%s): %s", getattr(source, "__name__", source), error)
+        if self._closed:
+            return
+        self._reporting = True
+        try:
+            self.log_to_client(f"codesum: error: {error}", types.MessageType.Error)
+            if self._error_popups == 0:
+                self._error_popups += 1
+                self.show(f"codesum: error: {error} (later errors only go to the log)", types.MessageType.Error)
+        except Exception as err:  # noqa: BLE001 - the connection may be gone
+            log.debug("cannot report the error to the client: %s", err)
+        finally:
+            self._reporting = False
+
     def show_error_once(self, message: str) -> None:
         if message in self._shown_errors:
             return
@@ -179,6 +325,40 @@ class CodesumServer(LanguageServer):
         self.engine = Engine(self.settings, on_summaries=self._summaries_landed_threadsafe)
         self._model_task = asyncio.ensure_future(self.load_model())
         self._model_task.add_done_callback(_log_task_error)
+        pid = params.process_id
+        if isinstance(pid, int) and pid > 0 and pid != os.getpid():
+            self._parent_watch = asyncio.ensure_future(self._watch_parent(pid))
+            self._parent_watch.add_done_callback(_log_task_error)
+
+    async def _watch_parent(self, pid: int) -> None:
+        """LSP: the server exits when the process that started it (initialize's processId) is gone."""
+        while True:
+            await asyncio.sleep(PARENT_POLL_S)
+            if not process_alive(pid):
+                self.terminate(0 if self._shutdown_requested else 1, f"the client process {pid} is gone")
+                return
+
+    def connection_lost(self, reason: str) -> None:
+        """The connection cannot go on (an over-long message): remember why; the process exits with status 1."""
+        log.error("codesum: %s", reason)
+        self.exit_code, self.exit_reason = 1, reason
+
+    def on_exit(self) -> None:
+        """LSP ``exit``: status 0 after ``shutdown``, 1 without (pygls then ends its loop)."""
+        self.exit_code = 0 if self._shutdown_requested else 1
+        if not self._shutdown_requested:
+            self.exit_reason = "exit without shutdown"
+
+    def terminate(self, code: int, reason: str) -> None:
+        """Exit the process now (from the event loop): stop and join inference, flush, ``os._exit``."""
+        log.warning("codesum: exiting: %s", reason)
+        self.exit_code, self.exit_reason = code, reason
+        self.shutdown_engine(wait=True)
+        flush_and_exit(code)
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """pygls' stdio loop, reading through a size cap (_CappedReader)."""
+        super().start_io(_CappedReader(stdin or sys.stdin.buffer, self), stdout)  # type: ignore[arg-type]
 
     async def on_initialized(self) -> None:
         self._initialized = True
@@ -202,10 +382,22 @@ class CodesumServer(LanguageServer):
         self.request_lens_refresh()  # cached summaries can be shown now (or pending titles dropped)
         self.maybe_start_workspace()
 
-    def shutdown_engine(self) -> None:
-        """Stop background work (idempotent): the shutdown request, and again when the connection ends."""
-        if self._closed:
-            return
+    def shutdown_engine(self, wait: bool = False) -> None:
+        """Stop background work (idempotent): the shutdown request (quick: the model stops at its next decoder step),
+        then with ``wait`` when the connection ends (joins the inference threads, before the interpreter exits)."""
+        if not self._closed:
+            self._stop_background()
+        if wait and not self._joined:
+            self._joined = True
+            if self._parent_watch is not None and self.loop is not None and not self.loop.is_closed():
+                try:
+                    self._parent_watch.cancel()
+                except RuntimeError:
+                    pass
+            if self.engine is not None:
+                self.engine.shutdown(wait=True, timeout=JOIN_TIMEOUT_S)
+
+    def _stop_background(self) -> None:
         self._closed = True
         if self._workspace_cancel is not None:
             self._workspace_cancel.set()
@@ -220,7 +412,7 @@ class CodesumServer(LanguageServer):
         if self._refresh_handle is not None:
             self._refresh_handle.cancel()
         if self.engine is not None:
-            self.engine.shutdown()
+            self.engine.shutdown(wait=False)
         self.chunk_pool.shutdown(wait=False, cancel_futures=True)
         self.io_pool.shutdown(wait=False, cancel_futures=True)
         self.workspace_pool.shutdown(wait=False, cancel_futures=True)
@@ -360,6 +552,8 @@ class CodesumServer(LanguageServer):
             e.counters["hover_cache_hits"] += 1
         elif not e.can_summarize:
             note = f"model unavailable: {e.model_error}"
+        elif (failed := e.failure(chunk)) is not None:
+            note = f"no summary: {failed}"
         else:
             summary, note = await self.wait_for_summary(doc, chunk)
         return types.Hover(
@@ -425,13 +619,14 @@ class CodesumServer(LanguageServer):
             summary = summaries.get(chunk.hash)
             if summary is None and not e.can_summarize:
                 continue  # no model: hovers explain why, lenses stay quiet
-            title = first_line(summary) if summary is not None else PENDING_TITLE
+            failed = e.failure(chunk) if summary is None else None
+            title = first_line(summary) if summary is not None else FAILED_TITLE if failed else PENDING_TITLE
             pos = conv.position(chunk.start)
             lenses.append(types.CodeLens(
                 range=types.Range(start=pos, end=pos),
                 command=types.Command(title=title, command=CMD_SHOW_SUMMARY,
                                       arguments=[uri, pos.line, pos.character]),
-                data={"hash": chunk.hash, "pending": summary is None},
+                data={"hash": chunk.hash, "pending": summary is None and not failed, "failed": bool(failed)},
             ))
         return lenses
 
@@ -447,7 +642,7 @@ class CodesumServer(LanguageServer):
 
     def request_lens_refresh(self) -> None:
         """Ask the client to re-request code lenses: at most once per lensRefreshMs, trailing edge."""
-        if not self.settings.lenses or not self.client_supports("workspace.code_lens.refresh_support"):
+        if self._closed or not self.settings.lenses or not self.client_supports("workspace.code_lens.refresh_support"):
             return
         if self._refresh_handle is not None or self.loop is None:
             return
@@ -474,12 +669,17 @@ class CodesumServer(LanguageServer):
         if isinstance(uri, dict):
             uri = uri.get("uri")
         if not isinstance(uri, str):
-            raise TypeError("codesum.summarizeFile needs a document uri as its argument")
+            raise JsonRpcInvalidParams("codesum.summarizeFile needs a document uri as its argument")
         doc = await self.fresh_document(uri)
-        if doc is None:  # not open: read it from disk
+        if doc is None:  # not open: read it from disk, only a regular file of the workspace
             path = uri_path(uri)
             if path is None:
-                raise ValueError(f"not an open document nor a file: {uri}")
+                raise JsonRpcInvalidParams(f"codesum.summarizeFile: not an open document nor a file: {uri}")
+            path, refused = self.workspace_file(path)
+            if refused is not None:
+                log.warning("codesum.summarizeFile refused %s: %s", uri, refused)
+                raise JsonRpcInvalidParams(f"codesum.summarizeFile refused {uri}: {refused}; only open documents and "
+                                           "regular files inside the workspace folders are summarized")
             text, why = await self.loop.run_in_executor(self.io_pool, read_source, path, self.settings.max_file_bytes,
                                                         self.settings.max_file_lines)
             if text is None:
@@ -523,14 +723,42 @@ class CodesumServer(LanguageServer):
         """``codesum.showSummary(uri, line, character)`` (a lens click): shows and returns the full summary."""
         if len(args) < 2:
             return None
-        hover = await self.hover(types.HoverParams(
-            text_document=types.TextDocumentIdentifier(uri=args[0]),
-            position=types.Position(line=int(args[1]), character=int(args[2]) if len(args) > 2 else 0)))
+        try:
+            params = types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=str(args[0])),
+                position=types.Position(line=int(args[1]), character=int(args[2]) if len(args) > 2 else 0))
+        except (TypeError, ValueError) as err:
+            raise JsonRpcInvalidParams(f"codesum.showSummary(uri, line, character): {err}") from err
+        hover = await self.hover(params)
         if hover is None:
             return None
         text = hover.contents.value  # type: ignore[union-attr]
         self.show(text.replace("**", "").replace("`", "").replace("  \n", "\n"), types.MessageType.Info)
         return text
+
+    def workspace_file(self, path: str) -> tuple[str | None, str | None]:
+        """(real path, None) for a regular file inside a workspace folder (symlinks resolved), else (None, why)."""
+        roots = []
+        for r in self.workspace_roots():
+            try:
+                roots.append(Path(r).resolve())
+            except (OSError, RuntimeError):
+                continue
+        if not roots:
+            return None, "no workspace folder is open"
+        try:
+            real = Path(path).resolve(strict=True)
+        except (OSError, RuntimeError) as err:
+            return None, f"cannot be resolved ({getattr(err, 'strerror', None) or err})"
+        if not any(real == r or real.is_relative_to(r) for r in roots):
+            return None, "outside the workspace folders"
+        try:
+            st = real.stat()
+        except OSError as err:
+            return None, f"unreadable ({err.strerror or err})"
+        if not stat.S_ISREG(st.st_mode):
+            return None, "not a regular file"
+        return str(real), None
 
     def stats(self) -> dict[str, Any]:
         assert self.engine is not None
@@ -634,6 +862,23 @@ class CodesumServer(LanguageServer):
             percentage=int(100 * done / total) if total else 100))
 
 
+def flush_and_exit(code: int) -> None:
+    """Flush the log and stdio, then leave at once (``os._exit``): no thread left blocked reading stdin, a file or
+    the model can hold the exit or abort the interpreter's teardown. Call it after ``shutdown_engine(wait=True)``."""
+    for handler in logging.getLogger().handlers:
+        try:
+            handler.flush()
+        except Exception:  # noqa: BLE001, S110 - exiting anyway
+            pass
+    for stream in (sys.stderr, sys.__stderr__, sys.__stdout__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:  # noqa: BLE001, S110 - closed by `exit`
+            pass
+    os._exit(code)
+
+
 def _log_task_error(task: asyncio.Future) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background task failed", exc_info=task.exception())
@@ -653,7 +898,12 @@ def create_server() -> CodesumServer:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: CodesumServer, *args: Any) -> None:
+        ls._shutdown_requested = True
         ls.shutdown_engine()
+
+    @server.feature(types.EXIT)
+    def exit_(ls: CodesumServer, *args: Any) -> None:
+        ls.on_exit()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: CodesumServer, params: types.DidChangeConfigurationParams) -> None:
