@@ -12,7 +12,8 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # torch==2.13.0 first: it is the CPU build this machine keeps locally (the [build] extra pins the same version).
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[build,test]"
+# [ray]: the --executor ray tests run, not skip (a local Ray of 1-2 workers).
+.venv/bin/python -m pip install -q -e ".[build,test,ray]"
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?
