@@ -147,8 +147,10 @@ def read_header(path: Path | str) -> BundleInfo:
             return _info(path, _check_header(path, f.readline()))
     except BundleError:
         raise
+    except gzip.BadGzipFile as e:
+        raise BundleError(f"{path} is not a codesum cache bundle (not a gzip file)") from e
     except (OSError, EOFError, zlib.error) as e:
-        raise BundleError(f"cannot read cache bundle {path}: {e}") from e
+        raise BundleError(f"cannot read cache bundle {path}: {e.strerror or e if isinstance(e, OSError) else e}") from e
 
 
 def _entries(path: Path) -> Iterator[tuple[dict, int, bytes, tuple[str, str, str]]]:
@@ -167,7 +169,7 @@ def _entries(path: Path) -> Iterator[tuple[dict, int, bytes, tuple[str, str, str
                 yield header, number, line, (entry[0], entry[1], entry[2])
     except BundleError:
         raise
-    except (OSError, EOFError, zlib.error) as e:
+    except (OSError, EOFError, zlib.error) as e:  # gzip's own CRC and length checks, a file cut short
         raise BundleError(f"cannot read cache bundle {path} (damaged or cut short): {e}") from e
 
 
