@@ -118,6 +118,21 @@ def test_unreachable_address_fails_fast_with_a_clear_error(tmp_path: Path) -> No
     assert time.monotonic() - started < 60
 
 
+@needs_ray
+def test_an_address_that_never_answers_fails_within_the_join_timeout(tmp_path: Path) -> None:
+    with socket.socket() as listener:  # accepts connections, never speaks Ray
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        (tmp_path / "a.py").write_text("def f(x):\n    return x\n")
+        started = time.monotonic()
+        run = codesum(str(tmp_path), "--executor", "ray", "--address", f"127.0.0.1:{port}",
+                      env={"CODESUM_RAY_JOIN_TIMEOUT": "5"}, timeout=120)
+    assert run.returncode == 2 and run.stdout == ""
+    assert f"cannot join the Ray cluster at 127.0.0.1:{port}: no answer within 5s" in run.stderr
+    assert time.monotonic() - started < 60
+
+
 def test_missing_ray_is_a_clear_error(monkeypatch, tmp_path: Path, capsys) -> None:
     from codesum.cli import main
 

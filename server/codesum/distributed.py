@@ -24,6 +24,7 @@ import os
 import pickle
 import socket
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -35,7 +36,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["RayConnectError", "RayRun", "RayUnavailable", "require_ray"]
 
-CONNECT_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 10.0  # the TCP check of --address
+JOIN_TIMEOUT_S = float(os.environ.get("CODESUM_RAY_JOIN_TIMEOUT", "60"))  # ray.init, local start or join
 CRASH_ONCE_ENV = "CODESUM_RAY_CRASH_ONCE"  # tests: a file path; the first actor call to create it exits its process
 BATCHES_PER_BLOCK = 4  # model batches per Ray Data block: results come back (and reach the cache) a block at a time
 FILES_PER_TASK = 64
@@ -49,7 +51,12 @@ class RayUnavailable(RuntimeError):
 
 
 class RayConnectError(RuntimeError):
-    """The Ray cluster at ``--address`` cannot be reached or joined."""
+    """The Ray cluster at ``--address`` cannot be reached or joined (``hung``: ray.init is still waiting, in a thread
+    that cannot be stopped: only leaving the process ends it)."""
+
+    def __init__(self, message: str, hung: bool = False) -> None:
+        super().__init__(message)
+        self.hung = hung
 
 
 def require_ray():
@@ -103,15 +110,33 @@ class RayRun:
         if self.address:
             check_reachable(self.address)
         kwargs: dict = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
-                            "configure_logging": False}
+                        "configure_logging": False}
         if not self.address:
             cpus = max(os.cpu_count() or 1, (self.workers or 1) * self.threads)
             kwargs |= {"num_cpus": cpus, "object_store_memory": LOCAL_OBJECT_STORE_BYTES}
-        try:
-            ray.init(address=self.address or "local", **kwargs)
-        except Exception as e:  # ray.init raises ConnectionError, RuntimeError, ValueError... all mean "no cluster"
-            what = f"join the Ray cluster at {self.address}" if self.address else "start a local Ray"
-            raise RayConnectError(f"cannot {what}: {e}") from e
+        what = f"join the Ray cluster at {self.address}" if self.address else "start a local Ray"
+        # ray.init waits for a GCS without end when something that is not one listens at the address: joining runs
+        # in a thread, and past JOIN_TIMEOUT_S the run fails (RayConnectError.hung: the caller exits the process).
+        outcome: list = []
+
+        def init() -> None:
+            try:
+                ray.init(address=self.address or "local", **kwargs)
+                outcome.append(None)
+            except Exception as e:  # noqa: BLE001 -- ConnectionError, RuntimeError, ...: all mean "no cluster"
+                outcome.append(e)
+
+        if self.address:
+            thread = threading.Thread(target=init, name="codesum-ray-init", daemon=True)
+            thread.start()
+            thread.join(JOIN_TIMEOUT_S)
+        else:  # a local start forks Ray's processes, which die with the thread that started them: the main thread
+            init()
+        if not outcome:
+            raise RayConnectError(f"cannot {what}: no answer within {JOIN_TIMEOUT_S:.0f}s (is it a Ray head's GCS "
+                                  "port?)", hung=True)
+        if outcome[0] is not None:
+            raise RayConnectError(f"cannot {what}: {outcome[0]}") from outcome[0]
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         if not log.isEnabledFor(logging.DEBUG):  # Ray Data logs every dataset's plan and progress at INFO

@@ -150,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
             return _run(args, ray_run, summarizer, manifest, tokenizer, max_input, summary_id, options, out)
     except RayConnectError as e:
         print(f"codesum: {e}", file=sys.stderr)
+        if e.hung:  # ray.init is stuck in a thread and would hold the process at exit
+            sys.stderr.flush()
+            os._exit(2)
         return 2
 
 
