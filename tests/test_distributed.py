@@ -105,6 +105,37 @@ def test_dead_ray_worker_is_retried_and_unreadable_files_skipped(tmp_path: Path)
     assert out["stats"]["skipped_files"] == 2
 
 
+HEAD = """
+import sys, time, ray
+ray.init(num_cpus=1, include_dashboard=False, object_store_memory=256 * 1024 * 1024)
+print(ray.get_runtime_context().gcs_address, flush=True)
+time.sleep(300)
+"""
+
+
+@needs_ray
+def test_joins_a_running_cluster_at_its_address(tmp_path: Path) -> None:
+    # A one-CPU "cluster" started by another process (Ray's token auth off on both sides: a test cluster of its own)
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    head = subprocess.Popen([sys.executable, "-c", HEAD], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env=env)
+    try:
+        address = head.stdout.readline().strip()
+        assert address, "the head process did not start Ray"
+        src = tmp_path / "src"
+        generate_tree(src, 24, per_file=12, seed=2)
+        local = codesum(str(src), "--json", "--threads", "1", "--no-cache")
+        run = codesum(str(src), "--json", "--executor", "ray", "--address", address, "--no-cache",
+                      env={"RAY_AUTH_MODE": "disabled"})
+        assert run.returncode == 0, run.stderr
+        out = json.loads(run.stdout)
+        assert out["stats"]["ray"]["workers"] == 1  # the cluster's one CPU
+        assert summaries(out) == summaries(json.loads(local.stdout))
+    finally:
+        head.terminate()  # its ray.init's cluster goes with it
+        head.wait(timeout=60)
+
+
 @needs_ray
 def test_unreachable_address_fails_fast_with_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as s:  # a port nothing listens on

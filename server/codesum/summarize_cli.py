@@ -14,6 +14,8 @@ from pathlib import Path
 from codesum.defaults import default_model_dir, user_cache_dir
 
 MAX_FILE_BYTES = 2_000_000
+WRITE_EVERY_S = 1.0  # summaries of finished batches wait at most this long for their cache write ...
+WRITE_EVERY_ITEMS = 512  # ... or until this many are waiting
 DEFAULT_BATCH_SIZE = 8  # GenerationOptions.batch_size (not imported here: `codesum --help` loads no onnxruntime)
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", "build", "dist"}
 
@@ -167,6 +169,8 @@ def _run(args, ray_run, summarizer, manifest, tokenizer, max_input, summary_id, 
             print(f"codesum: skipped {f.path}: {f.error}", file=sys.stderr)
     all_chunks = [c for f in files for c in f.chunks]
     cache = SummaryCache.open(None if args.no_cache else (args.cache_dir or user_cache_dir()))
+    pending: list[tuple[str, str]] = []
+    last_write = [time.monotonic()]
     try:
         cached = cache.get_many(summary_id, [c.hash for c in all_chunks]) if all_chunks else {}
         todo = {c.hash: c.text for c in all_chunks if c.hash not in cached}  # once per distinct chunk text
@@ -174,10 +178,19 @@ def _run(args, ray_run, summarizer, manifest, tokenizer, max_input, summary_id, 
         plan = plan_batches(token_lengths(tokenizer, max_input, texts), options.batch_size)
         fresh: dict[str, str] = {}
 
+        def write() -> None:
+            cache.put_many(summary_id, pending)
+            pending.clear()
+            last_write[0] = time.monotonic()
+
         def finished(index: int, summaries: list[str]) -> None:
             items = [(hashes[i], s) for i, s in zip(plan[index], summaries)]
             fresh.update(items)
-            cache.put_many(summary_id, items)  # each batch as it completes: a killed run resumes from here
+            pending.extend(items)
+            # Finished batches reach the cache within WRITE_EVERY_S (one transaction for all of them, not one per
+            # batch: a cluster finishes hundreds a second): a killed run resumes from there.
+            if len(pending) >= WRITE_EVERY_ITEMS or time.monotonic() - last_write[0] >= WRITE_EVERY_S:
+                write()
 
         model_started = time.perf_counter()
         if ray_run is None:
@@ -188,6 +201,8 @@ def _run(args, ray_run, summarizer, manifest, tokenizer, max_input, summary_id, 
                                       options=options, on_batch=finished)
         model_s = time.perf_counter() - model_started
     finally:
+        if pending:  # also when interrupted: what finished is kept
+            write()
         cache.close()
     elapsed = time.perf_counter() - started
     if args.json:
