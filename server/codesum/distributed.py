@@ -39,7 +39,9 @@ __all__ = ["RayConnectError", "RayRun", "RayUnavailable", "require_ray"]
 CONNECT_TIMEOUT_S = 10.0  # the TCP check of --address
 JOIN_TIMEOUT_S = float(os.environ.get("CODESUM_RAY_JOIN_TIMEOUT", "60"))  # ray.init, local start or join
 CRASH_ONCE_ENV = "CODESUM_RAY_CRASH_ONCE"  # tests: a file path; the first actor call to create it exits its process
-BATCHES_PER_BLOCK = 4  # model batches per Ray Data block: results come back (and reach the cache) a block at a time
+# Model batches per Ray Data block: results come back (and reach the cache) a block at a time, and the driver pays
+# ~10 ms a block (docs/SCALE.md): raise it for clusters of more than a few nodes.
+BATCHES_PER_BLOCK = max(1, int(os.environ.get("CODESUM_RAY_BATCHES_PER_BLOCK", "4")))
 FILES_PER_TASK = 64
 MAX_RESTARTS = 3  # a dead summarizer actor is started again this many times ...
 MAX_TASK_RETRIES = 3  # ... and the batches it held are run again
