@@ -105,6 +105,18 @@ def test_dead_ray_worker_is_retried_and_unreadable_files_skipped(tmp_path: Path)
     assert out["stats"]["skipped_files"] == 2
 
 
+@needs_ray
+def test_a_batch_that_fails_every_time_is_a_clear_error(tmp_path: Path) -> None:
+    # The crash hook cannot create its file: every actor call raises (an error in the worker, not a dead process)
+    src = tmp_path / "src"
+    generate_tree(src, 16, per_file=16, seed=3)
+    run = codesum(str(src), "--executor", "ray", "--workers", "1", "--cache-dir", str(tmp_path / "cache"),
+                  env={"CODESUM_RAY_CRASH_ONCE": str(tmp_path / "no-such-dir" / "x")})
+    assert run.returncode == 1 and run.stdout == ""
+    assert "codesum: the Ray run failed after 0 of 2 batches: FileNotFoundError" in run.stderr
+    assert "run again to resume" in run.stderr
+
+
 HEAD = """
 import sys, time, ray
 ray.init(num_cpus=1, include_dashboard=False, object_store_memory=256 * 1024 * 1024)

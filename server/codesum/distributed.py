@@ -22,19 +22,20 @@ import logging
 import math
 import os
 import pickle
+import re
 import socket
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RayConnectError", "RayRun", "RayUnavailable", "require_ray"]
+__all__ = ["RayConnectError", "RayRun", "RayRunError", "RayUnavailable", "require_ray"]
 
 CONNECT_TIMEOUT_S = 10.0  # the TCP check of --address
 JOIN_TIMEOUT_S = float(os.environ.get("CODESUM_RAY_JOIN_TIMEOUT", "60"))  # ray.init, local start or join
@@ -50,6 +51,10 @@ LOCAL_OBJECT_STORE_BYTES = 512 * 1024 * 1024
 
 class RayUnavailable(RuntimeError):
     """Ray (Ray Data) is not installed."""
+
+
+class RayRunError(RuntimeError):
+    """A stage failed on Ray past its retries (what finished is in the cache)."""
 
 
 class RayConnectError(RuntimeError):
@@ -169,8 +174,11 @@ class RayRun:
         ds = ds.map_batches(_chunk_files, fn_kwargs={"min_lines": min_lines}, batch_size=FILES_PER_TASK,
                             batch_format="numpy")
         out: list = [None] * len(paths)
-        for row in ds.iter_rows():
-            out[int(row["i"])] = pickle.loads(row["file"])
+        try:
+            for row in ds.iter_rows():
+                out[int(row["i"])] = pickle.loads(row["file"])
+        except self._ray.exceptions.RayError as e:
+            raise RayRunError(f"reading and chunking the files on Ray failed: {_first_line(e)}") from e
         self.stats["chunk_s"] = time.perf_counter() - started
         return out
 
@@ -207,15 +215,34 @@ class RayRun:
                 max_task_retries=MAX_TASK_RETRIES,
             )
         done = 0
-        for row in ds.iter_rows():
-            if first is None:
-                first = time.perf_counter() - started
-            on_batch(int(row["b"]), json.loads(row["summaries"]))
-            done += 1
+        try:
+            for row in ds.iter_rows():
+                if first is None:
+                    first = time.perf_counter() - started
+                on_batch(int(row["b"]), json.loads(row["summaries"]))
+                done += 1
+        except self._ray.exceptions.RayError as e:  # an actor that failed past its retries, a lost cluster...
+            raise RayRunError(f"the Ray run failed after {done} of {len(batches)} batches: {_first_line(e)}") from e
         if done != len(batches):  # Ray Data raises on a failed block; a short count would be a bug
             raise RuntimeError(f"Ray returned {done} of {len(batches)} batches")
         self.stats["summarize_s"] = time.perf_counter() - started
         self.stats["first_batch_s"] = first
+
+
+def _first_line(e: BaseException) -> str:
+    """The root cause of a Ray error, one line. Ray wraps a worker's exception (RayTaskError around Ray Data's
+    UserCodeException); the worker's own error line is only in the outer exception's text (its traceback)."""
+    chain: list[BaseException] = []
+    while isinstance(e, BaseException) and all(e is not c for c in chain):
+        chain.append(e)
+        e = getattr(e, "cause", None) or e.__cause__
+    for exc in chain:
+        for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines():
+            m = re.match(r"^\s*((?:\w+\.)*\w+(?:Error|Exception)): (.*)", line)
+            if m and not m.group(1).rsplit(".", 1)[-1].startswith(("UserCodeException", "RayTaskError", "Ray")):
+                return f"{m.group(1).rsplit('.', 1)[-1]}: {m.group(2)}"
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(chain[-1])).strip()
+    return f"{type(chain[-1]).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def _chunk_files(batch: dict, min_lines: int) -> dict:
@@ -251,7 +278,3 @@ class _SummarizeBatches:
             out.append(json.dumps(self.summarizer.summarize(codes)))
         return {"b": batch["b"], "summaries": out}
 
-
-def iter_batches(plan: list[list[int]], texts: list[str]) -> Iterator[list[str]]:
-    for idx in plan:
-        yield [texts[i] for i in idx]

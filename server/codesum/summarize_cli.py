@@ -143,13 +143,16 @@ def run(args: argparse.Namespace) -> int:
     summary_id = decoding_id(manifest.model_id, options)
     if ray_run is None:
         return _run(args, None, summarizer, manifest, tokenizer, max_input, summary_id, options, sys.stdout)
-    from codesum.distributed import RayConnectError
+    from codesum.distributed import RayConnectError, RayRunError
 
     out = sys.stdout
     try:
         # Ray prints its own notices (a worker restarted, ...) on stdout: keep them out of the summaries and JSON.
         with contextlib.redirect_stdout(sys.stderr), ray_run:
             return _run(args, ray_run, summarizer, manifest, tokenizer, max_input, summary_id, options, out)
+    except RayRunError as e:
+        print(f"codesum: {e}; the summaries that finished are in the cache: run again to resume", file=sys.stderr)
+        return 1
     except RayConnectError as e:
         print(f"codesum: {e}", file=sys.stderr)
         if e.hung:  # ray.init is stuck in a thread and would hold the process at exit
