@@ -12,7 +12,8 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # torch==2.13.0 first: it is the CPU build this machine keeps locally (the [build] extra pins the same version).
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[build,test]"
+# [ray]: the --executor ray tests run, not skip (a local Ray of 1-2 workers).
+.venv/bin/python -m pip install -q -e ".[build,test,ray]"
 # strace: tests/lsp/test_lsp_security.py traces the server's connect calls (no network at run time); skipped without it.
 if ! command -v strace >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   echo "scripts/test.sh: apt-get install strace (for tests/lsp/test_lsp_security.py)" >&2

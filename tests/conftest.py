@@ -118,6 +118,22 @@ def _pad(seqs: list[list[int]], value: int):
     return torch.tensor([s + [value] * (width - len(s)) for s in seqs])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _summary_cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """`codesum summarize` reads and writes the summary cache: tests (and their subprocesses) use a temporary one,
+    never the user's (unless CODESUM_CACHE_DIR already names one)."""
+    import os
+
+    if os.environ.get("CODESUM_CACHE_DIR"):
+        yield
+        return
+    os.environ["CODESUM_CACHE_DIR"] = str(tmp_path_factory.mktemp("summary-cache"))
+    try:
+        yield
+    finally:
+        os.environ.pop("CODESUM_CACHE_DIR", None)
+
+
 @pytest.fixture(scope="session")
 def tiny_pairs() -> list[tuple[str, str]]:
     """The (code, summary) pairs the tiny model has memorised."""

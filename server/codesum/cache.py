@@ -48,6 +48,16 @@ CREATE TABLE IF NOT EXISTS summaries (
 ) WITHOUT ROWID
 """
 
+# Bundles imported into this file (codesum.bundle): lets a start-up import skip a bundle it already took.
+_BUNDLES = """
+CREATE TABLE IF NOT EXISTS bundles (
+    sha256   TEXT PRIMARY KEY,
+    entries  INTEGER NOT NULL,
+    source   TEXT NOT NULL,
+    imported REAL NOT NULL
+)
+"""
+
 
 @dataclass
 class CacheStats:
@@ -96,7 +106,12 @@ class SummaryCache:
         except OSError as e:
             log.warning("summary cache: cannot create %s (%s); keeping summaries in memory only", cache_dir, e)
             return cls(None, capacity)
-        return cls(cache_dir / CACHE_FILE, capacity)
+        cache = cls(cache_dir / CACHE_FILE, capacity)
+        if os.environ.get("CODESUM_CACHE_BUNDLE"):  # a team bundle to start warm from (codesum.bundle)
+            from codesum.bundle import import_env_bundles
+
+            import_env_bundles(cache)
+        return cache
 
     # ------------------------------------------------------------------------------------------------ properties
 
@@ -172,6 +187,71 @@ class SummaryCache:
                     )
             except sqlite3.Error as e:
                 self._on_error("write", e)
+
+    def import_entries(self, items: Iterable[tuple[str, str, str]]) -> tuple[int, int]:
+        """Add (summary id, hash, summary) entries, keeping any already there (``INSERT OR IGNORE``): importing the
+        same entries twice changes nothing.  Returns (added, already present).  Raises ``sqlite3.Error`` (and
+        ``RuntimeError`` for a memory-only cache): an import must not half-succeed silently."""
+        items = [(m, h, s) for m, h, s in items if isinstance(s, str)]
+        if not items:
+            return 0, 0
+        with self._lock:
+            if self._db is None:
+                raise RuntimeError("the summary cache is in memory only (its directory is not usable)")
+            now = time.time()
+            with self._db:
+                before = self._db.total_changes
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO summaries (model_id, hash, summary, created) VALUES (?, ?, ?, ?)",
+                    [(m, h, s, now) for m, h, s in items],
+                )
+                added = self._db.total_changes - before
+        return added, len(items) - added
+
+    def iter_entries(self, summary_ids: Iterable[str] | None = None, page: int = 5000):
+        """Every stored (summary id, hash, summary), ordered by summary id then hash (the file, not the LRU); only
+        those of ``summary_ids`` when given.  Pages through the table so that a large store is never all in memory."""
+        with self._lock:
+            if self._db is None:
+                raise RuntimeError("the summary cache is in memory only (its directory is not usable)")
+        wanted = sorted(set(summary_ids)) if summary_ids is not None else None
+        last = ("", "")
+        while True:
+            with self._lock:
+                sql = "SELECT model_id, hash, summary FROM summaries WHERE (model_id, hash) > (?, ?)"
+                args: list = [*last]
+                if wanted is not None:
+                    sql += f" AND model_id IN ({','.join('?' * len(wanted))})"
+                    args += wanted
+                rows = self._db.execute(sql + " ORDER BY model_id, hash LIMIT ?", [*args, page]).fetchall()  # type: ignore[union-attr]
+            yield from rows
+            if len(rows) < page:
+                return
+            last = (rows[-1][0], rows[-1][1])
+
+    def count(self) -> int:
+        """Entries in the file (the LRU's when memory only)."""
+        with self._lock:
+            if self._db is None:
+                return len(self._lru)
+            return self._db.execute("SELECT COUNT(*) FROM summaries").fetchone()[0]
+
+    def bundle_imported(self, sha256: str) -> bool:
+        """Whether a bundle with this content digest was imported into this file before (start-up imports)."""
+        with self._lock:
+            if self._db is None:
+                return False
+            self._db.execute(_BUNDLES)
+            return self._db.execute("SELECT 1 FROM bundles WHERE sha256 = ?", [sha256]).fetchone() is not None
+
+    def record_bundle(self, sha256: str, entries: int, source: str) -> None:
+        with self._lock:
+            if self._db is None:
+                return
+            with self._db:
+                self._db.execute(_BUNDLES)
+                self._db.execute("INSERT OR REPLACE INTO bundles (sha256, entries, source, imported) "
+                                 "VALUES (?, ?, ?, ?)", [sha256, entries, source, time.time()])
 
     def _remember(self, key: tuple[str, str], value: str) -> None:
         self._lru[key] = value

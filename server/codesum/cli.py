@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "codesum.modelbuild.cli",  # codesum model build|clean
     "codesum.lsp.cli",  # codesum serve
     "codesum.evaluation.cli",  # codesum eval
+    "codesum.bundle",  # codesum cache export|import|info
 )
 
 
