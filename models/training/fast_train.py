@@ -30,6 +30,16 @@ from training.objectives import IdentifierTable, mask_identifiers, span_corrupt
 from training.t5 import T5, T5Shape, count_parameters, hf_state, load_hf_state
 
 DECODER_START = 0
+TOKENIZER_JSON = Path(__file__).resolve().parents[1] / "codesum-small" / "tokenizer.json"
+
+
+def load_tokenizer():
+    """The CodeT5 tokenizer from the shipped model's tokenizer.json: a serialized file loads the same in any
+    ``tokenizers`` version (codesum.tokenization builds it through constructors whose arguments change between
+    versions, and a lent machine has its own)."""
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(TOKENIZER_JSON))
 
 
 @dataclass
@@ -212,10 +222,9 @@ def build_model(cfg: Config, log: Log) -> tuple[T5, dict]:
         model = T5(shape)
         info["init"] = {"scratch": cfg.embed_init}
         if cfg.embed_init == "words":
-            from codesum.tokenization import build_tokenizer
             from training.embedding_init import words_embedding_init
 
-            info["embed_init"] = words_embedding_init(model, build_tokenizer(), cfg.seed)
+            info["embed_init"] = words_embedding_init(model, load_tokenizer(), cfg.seed)
     info["shape"] = asdict(model.shape)
     info["parameters"] = count_parameters(model)
     log(f"model: {info['parameters']:,} parameters, {json.dumps(info['init'])}")
@@ -231,9 +240,7 @@ class Evaluator:
     """Greedy decoding with the shipped decoding's rules, the run-time clean-up, smoothed BLEU-4 per language."""
 
     def __init__(self, pack: Pack, split: str, per_language: int, langs: list[int], seed: int = 1234):
-        from codesum.tokenization import build_tokenizer
-
-        self.tok = build_tokenizer()
+        self.tok = load_tokenizer()
         self.data = pack.splits[split]
         self.names = pack.languages
         rng = np.random.default_rng(seed)
@@ -422,9 +429,7 @@ def train(pack_path: Path, out: Path, cfg: Config) -> dict:
     if cfg.pretrain_frac > 0:
         table = None
         if cfg.mip_frac > 0:
-            from codesum.tokenization import build_tokenizer
-
-            table = IdentifierTable(build_tokenizer().get_vocab())
+            table = IdentifierTable(load_tokenizer().get_vocab())
         pre = Phase("pretrain", cfg.budget_s * cfg.pretrain_frac, cfg.pretrain_lr)
         phases.append(pre)
         run_phase(pre, model, opt, cfg, pack, langs, device, amp, log, None, on_eval, table, deadline)
