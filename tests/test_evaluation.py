@@ -312,3 +312,41 @@ def test_cli_with_tiny_real_model(tiny_model_dir, tiny_pairs, tmp_path, capsys):
     assert rep["degenerate"] < 0.5
     assert rep["ms_per_summary"] > 0
     assert len(out["samples"]) == 3
+
+
+@pytest.mark.parametrize("name, code, expected", [
+    ("load_user_config", "", "Load the user config."),
+    ("Inventory.add_item", "", "Add the item."),
+    ("is_empty", "", "Check if empty."),
+    ("parseHTTPHeader", "", "Parse the http header."),
+    ("fetchUser", "", "Get the user."),
+    ("to_json", "", "Convert to json."),
+    ("Stack.__init__", "", "Initialize the stack."),
+    ("UserCache", "", "The user cache."),
+    (None, "func (d *dictDecoder) availRead() int {\n\treturn d.wrPos - d.rdPos\n}", "The avail read."),
+    (None, "def remove_user(users, name):\n    users.discard(name)", "Remove the user."),
+    ("", "", ""),
+])
+def test_name_only_baseline_rule(name, code, expected):
+    from codesum.evaluation.baseline import name_summary
+
+    assert name_summary(name, code) == expected
+
+
+def test_eval_reports_the_name_only_baseline_and_the_margin(tmp_path, stub, capsys):
+    from codesum.cli import main
+    from codesum.evaluation.baseline import name_summary
+
+    recs = [{"language": "python", "name": "load_user_config", "code": "def load_user_config(): pass",
+             "doc": "Load the user config."},
+            {"language": "python", "name": "f", "code": "def f(): pass", "doc": "Return the sum of a and b."}]
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    assert main(["eval", str(data), "--model", str(tmp_path), "--json"]) == 0
+    (rep,) = json.loads(capsys.readouterr().out)["languages"]
+    base = corpus_bleu([r["doc"] for r in recs], [name_summary(r["name"], r["code"]) for r in recs])
+    assert rep["name_baseline_bleu"] == pytest.approx(base) and base > 40  # the first name says it all
+    assert rep["margin"] == pytest.approx(rep["bleu"] - base)
+    assert main(["eval", str(data), "--model", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "name-only" in text and "margin" in text and f"{base:.2f}" in text

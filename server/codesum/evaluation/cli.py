@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from .baseline import name_summary
+from .bleu import corpus_bleu
 from .metrics import LanguageReport, exact_match, is_degenerate, report
 
 BATCH = 64  # codes per summarize() call (the summarizer batches further inside)
@@ -86,14 +88,21 @@ def evaluate(summarizer, records: list[dict], progress=None) -> tuple[list[str],
 
 
 def build_reports(records: list[dict], predictions: list[str], seconds: dict[str, float]) -> list[LanguageReport]:
+    """Per language (and "all"): the model's metrics, and beside them the name-only baseline's BLEU on the same
+    records (``name_baseline_bleu``, codesum.evaluation.baseline) and the model's margin over it."""
+    baseline = [name_summary(r.get("name"), r["code"]) for r in records]
     reports = []
     langs = sorted({r["language"] for r in records})
-    for lang in langs:
-        idx = [i for i, r in enumerate(records) if r["language"] == lang]
-        reports.append(report(lang, [records[i]["doc"] for i in idx], [predictions[i] for i in idx],
-                              seconds.get(lang, 0.0)))
+    groups = [(lang, [i for i, r in enumerate(records) if r["language"] == lang]) for lang in langs]
     if len(langs) > 1:
-        reports.append(report("all", [r["doc"] for r in records], predictions, sum(seconds.values())))
+        groups.append(("all", list(range(len(records)))))
+    for lang, idx in groups:
+        refs = [records[i]["doc"] for i in idx]
+        secs = sum(seconds.values()) if lang == "all" else seconds.get(lang, 0.0)
+        rep = report(lang, refs, [predictions[i] for i in idx], secs)
+        base = corpus_bleu(refs, [baseline[i] for i in idx])
+        rep.extra.update(name_baseline_bleu=base, margin=rep.bleu - base)
+        reports.append(rep)
     return reports
 
 
@@ -156,12 +165,16 @@ def run(args: argparse.Namespace) -> int:
           + (f", repetition penalty {penalty:g}" if penalty != 1.0 else ""))
     print(f"data:  {args.data} ({len(records)} records)")
     print()
-    header = f"{'language':<12} {'n':>7} {'BLEU-4':>7} {'EM %':>6} {'degen %':>8} {'ms/summary':>11}"
+    header = (f"{'language':<12} {'n':>7} {'BLEU-4':>7} {'name-only':>9} {'margin':>7} {'EM %':>6} {'degen %':>8} "
+              f"{'ms/summary':>11}")
     print(header)
     print("-" * len(header))
     for rep in reports:
-        print(f"{rep.language:<12} {rep.n:>7} {rep.bleu:>7.2f} {100 * rep.exact_match:>6.1f} "
-              f"{100 * rep.degenerate:>8.1f} {rep.ms_per_summary:>11.1f}")
+        print(f"{rep.language:<12} {rep.n:>7} {rep.bleu:>7.2f} {rep.extra['name_baseline_bleu']:>9.2f} "
+              f"{rep.extra['margin']:>+7.2f} {100 * rep.exact_match:>6.1f} {100 * rep.degenerate:>8.1f} "
+              f"{rep.ms_per_summary:>11.1f}")
+    print("name-only: the baseline rule that turns the function's name into a sentence "
+          "(codesum.evaluation.baseline); margin = BLEU-4 - name-only")
     if samples:
         print()
         for s in samples:
