@@ -34,6 +34,7 @@ export interface ServerSettings {
   maxChunkChars?: number;
   lensRefreshMs?: number;
   beams?: number;
+  preferDocstrings?: boolean;
 }
 
 type Kind = 'path' | 'int' | 'bool' | 'stringList';
@@ -65,6 +66,7 @@ export const SERVER_SETTINGS: ReadonlyArray<SettingSpec> = [
   { key: 'maxChunkChars', kind: 'int', min: 100, max: 1_000_000 },
   { key: 'lensRefreshMs', kind: 'int', min: 0, max: 60_000 },
   { key: 'beams', kind: 'int', min: 1, max: 8 },
+  { key: 'preferDocstrings', kind: 'bool' },
 ];
 
 /**

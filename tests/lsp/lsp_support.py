@@ -111,5 +111,6 @@ def hover_summary(h: types.Hover | None) -> str | None:
     if h is None:
         return None
     value = h.contents.value  # type: ignore[union-attr]
-    _title, _, body = value.partition("\n\n")
+    _title, _, rest = value.partition("\n\n")
+    body, _, _source = rest.partition("\n\n")  # the last paragraph says where the text comes from
     return "\n".join(line.rstrip() for line in body.split("\n"))

@@ -76,9 +76,9 @@ async def test_code_lenses_arrive_at_once_then_refresh(client, tmp_path, summary
     await wait_until(client, lambda s: client.lens_refreshes >= 1 and s["queue"]["queued"] == 0
                      and s["queue"]["running"] == 0, what="a codeLens refresh")
     titles = {lens.range.start.line: lens.command.title for lens in await lenses(client, uri)}
-    assert titles[ADD_LINE] == summary_of(ADD)
-    assert titles[READ_LINES_LINE] == summary_of(READ_LINES)
-    assert titles[STACK_LINE] == summary_of(STACK)
+    assert titles[ADD_LINE] == summary_of(ADD) + " · generated"
+    assert titles[READ_LINES_LINE] == summary_of(READ_LINES) + " · generated"
+    assert titles[STACK_LINE] == summary_of(STACK) + " · generated"
     assert "summarizing" not in " ".join(titles.values())
     s = await stats(client)
     assert s["server"]["lens_refreshes"] == client.lens_refreshes >= 1
@@ -161,7 +161,7 @@ async def test_second_server_answers_from_the_shared_cache(tiny_model_dir, tmp_p
         uri2 = open_doc(second, tmp_path / "mod.py", PY_DOC)
         assert hover_summary(await hover(second, uri2, ADD_LINE, 2)) == summary_of(ADD)
         titles = [lens.command.title for lens in await lenses(second, uri2)]
-        assert titles[:3] == [summary_of(ADD), summary_of(READ_LINES), summary_of(STACK)]
+        assert titles[:3] == [summary_of(c) + " · generated" for c in (ADD, READ_LINES, STACK)]
         s2 = await wait_idle(second)
         assert s2["model_runs"] == 0 and s2["chunks_summarized"] == 0
         assert s2["cache"]["disk_hits"] >= 5 and s2["cache"]["errors"] == 0
@@ -185,3 +185,41 @@ async def test_cancelled_hover_leaves_the_server_answering(client, tmp_path, sum
     except Exception as e:  # noqa: BLE001 - cancelled: a RequestCancelled error
         assert "cancel" in str(e).lower()
     assert hover_summary(await hover(client, uri, ADD_LINE, 1)) == summary_of(ADD)
+
+
+DOCUMENTED = ('def add(a, b):\n    """Sum two numbers, honouring :class:`Decimal` operands.\n\n    Args:\n        a: one.\n'
+              '    """\n    return a + b\n\n\n' + READ_LINES + "\n")
+
+
+async def test_a_documented_chunk_shows_its_docstring_and_skips_the_model(tiny_model_dir, tmp_path, summary_of):
+    c = await start_client(base_options(tiny_model_dir, tmp_path / "cache"), root=None)
+    try:
+        uri = open_doc(c, tmp_path / "doc.py", DOCUMENTED)
+        s = await wait_idle(c)
+        titles = [lens.command.title for lens in await lenses(c, uri)]
+        assert titles == ["Sum two numbers, honouring Decimal operands. · docstring",
+                          summary_of(READ_LINES) + " · generated"]
+        assert s["chunks_summarized"] == 1  # only the undocumented function went through the model
+        h = await hover(c, uri, 6, 4)
+        assert hover_summary(h) == "Sum two numbers, honouring Decimal operands."
+        assert h.contents.value.endswith("*from the docstring*")
+        other = await hover(c, uri, 9, 4)
+        assert other.contents.value.endswith("may be wrong*") and "tiny-codet5@" in other.contents.value
+        result = await c.workspace_execute_command_async(types.ExecuteCommandParams(
+            command="codesum.summarizeFile", arguments=[uri]))
+        rows = {r["name"]: r for r in result["summaries"]}
+        assert rows["add"]["source"] == "docstring" and rows["read_lines"]["source"] == "generated"
+        assert "Decimal operands. *(docstring)*" in result["markdown"]
+    finally:
+        await c.shutdown_session()
+        await c.stop()
+    # the preference off: the model summarizes the documented chunk too
+    c = await start_client(base_options(tiny_model_dir, tmp_path / "cache2", preferDocstrings=False), root=None)
+    try:
+        uri = open_doc(c, tmp_path / "doc.py", DOCUMENTED)
+        s = await wait_idle(c)
+        titles = [lens.command.title for lens in await lenses(c, uri)]
+        assert all(t.endswith(" · generated") for t in titles) and s["chunks_summarized"] == 2
+    finally:
+        await c.shutdown_session()
+        await c.stop()

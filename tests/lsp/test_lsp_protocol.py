@@ -190,8 +190,8 @@ def test_lone_surrogates_do_not_sink_a_batch(raw, tiny_model_dir, tmp_path, summ
     lenses = s.call("textDocument/codeLens", {"textDocument": {"uri": uri}})["result"]
     assert len(lenses) == 3
     assert [lens["data"]["pending"] for lens in lenses] == [False, False, False]
-    assert lenses[0]["command"]["title"] == summary_of(ADD)
-    assert lenses[2]["command"]["title"] == summary_of(READ_LINES)
+    assert lenses[0]["command"]["title"] == summary_of(ADD) + " · generated"
+    assert lenses[2]["command"]["title"] == summary_of(READ_LINES) + " · generated"
     assert stats(s)["queue"]["failed"] == 0
     assert end(s) == 0
 

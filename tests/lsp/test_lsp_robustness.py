@@ -184,6 +184,6 @@ async def test_utf8_position_encoding(tiny_model_dir, tmp_path, summary_of):
         assert await hover(client, uri, 0, len(prefix.encode("utf-8")) - 2) is None  # before it
         await wait_idle(client)
         (lens,) = await lenses(client, uri)
-        assert lens.range.start.character == len(prefix.encode("utf-8")) and lens.command.title == summary_of(GREET)
+        assert lens.range.start.character == len(prefix.encode("utf-8")) and lens.command.title == summary_of(GREET) + " · generated"
     finally:
         await _stop(client)

@@ -41,6 +41,7 @@ class Settings:
     max_chunk_chars: int = 6000  # a chunk's text is cut to this many characters (the model reads ~512 tokens)
     lens_refresh_ms: int = 500  # at most one workspace/codeLens/refresh per this interval
     beams: int = 1  # 1: greedy decoding; more: a beam search of that width (better summaries, ~linearly slower)
+    prefer_docstrings: bool = True  # a documented chunk shows its docstring's first sentence; the model the rest
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -104,6 +105,7 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "maxChunkChars": ("max_chunk_chars", _int(100, 1_000_000)),
     "lensRefreshMs": ("lens_refresh_ms", _int(0, 60_000)),
     "beams": ("beams", _int(1, 8)),
+    "preferDocstrings": ("prefer_docstrings", _bool),
 }
 
 

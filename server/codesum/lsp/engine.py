@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import concurrent.futures as cf
+import functools
 import itertools
 import logging
 import threading
@@ -25,6 +26,7 @@ from codesum.cache import SummaryCache
 from codesum.defaults import default_model_dir, user_cache_dir
 from codesum.lsp.config import Settings
 from codesum.lsp.files import list_source_files, read_source
+from codesum.render import DOCSTRING, GENERATED, Summary
 from codesum.scheduling import Priority, Scheduler, Ticket
 
 log = logging.getLogger(__name__)
@@ -94,12 +96,20 @@ class WorkspaceReport:
     chunks: int = 0
     cached: int = 0
     summarized: int = 0
+    documented: int = 0  # chunks that show their own docstring (settings.prefer_docstrings): no model run
     failed: int = 0
     seconds: float = 0.0
     cancelled: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@functools.lru_cache(maxsize=8192)
+def _first_sentence(doc: str) -> str:
+    from codesum.chunking import first_sentence
+
+    return first_sentence(doc)
 
 
 def _load_summarizer(model_dir: Path, workers: int, beams: int):
@@ -259,6 +269,8 @@ class Engine:
         for chunk in sorted(doc.chunks, key=lambda c: not doc.is_visible(c)):
             if chunk.hash in cached or chunk.hash in seen or (model_id, chunk.hash) in self.failures:
                 continue  # a chunk that failed is not retried on every edit (a hover asks again)
+            if self.authored(chunk) is not None:
+                continue  # it shows its own docstring
             seen.add(chunk.hash)
             prio = Priority.VISIBLE if doc.is_visible(chunk) else Priority.OPEN
             self.scheduler.submit((model_id, chunk.hash), chunk.text, prio, owner=doc.uri, generation=doc.generation)
@@ -293,6 +305,21 @@ class Engine:
         return self.docs.get(uri)
 
     # ------------------------------------------------------------------------------------------------ summaries
+
+    def authored(self, chunk) -> str | None:
+        """The first sentence of the chunk's own docstring or doc comment when docstrings are preferred (the
+        author's words beat a guess), else None: only such chunks skip the model."""
+        doc = getattr(chunk, "doc", None)
+        if not self.settings.prefer_docstrings or not doc:
+            return None
+        return _first_sentence(doc) or None
+
+    def summary(self, chunk, cached: dict[str, str] | None = None) -> Summary | None:
+        """What the chunk shows now: its docstring's sentence, or the model's cached summary, or None (not yet)."""
+        if (text := self.authored(chunk)) is not None:
+            return Summary(text, DOCSTRING)
+        text = cached.get(chunk.hash) if cached is not None else self.cached_summary(chunk)
+        return None if text is None else Summary(text, GENERATED)
 
     def cached_summary(self, chunk) -> str | None:
         model_id = self.model_id
@@ -431,6 +458,10 @@ class Engine:
                     report.skipped += 1
                     log.debug("workspace: skipped %s: %s", path, why)
                 report.chunks += len(chunks)
+                documented = [c for c in chunks if self.authored(c) is not None]
+                report.documented += len(documented)
+                if documented:
+                    chunks = [c for c in chunks if self.authored(c) is None]
                 cached = self.cached_summaries(chunks)
                 report.cached += sum(1 for c in chunks if c.hash in cached)
                 for c in {c.hash: c for c in chunks if c.hash not in cached}.values():

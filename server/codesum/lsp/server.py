@@ -38,6 +38,7 @@ from codesum.lsp.config import SECTION, Settings, parse_settings, section_of
 from codesum.lsp.engine import Document, Engine, ModelUnavailable
 from codesum.lsp.files import read_source
 from codesum.lsp.positions import ColumnConverter
+from codesum.render import GENERATED, Summary, hover_markdown, hover_plain, lens_title, outline_row
 from codesum.scheduling import Priority
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ except Exception:  # noqa: BLE001
 PENDING_TITLE = "codesum: summarizing…"
 PENDING_HOVER = "summarizing…"
 FAILED_TITLE = "codesum: no summary (failed; hover for why)"
-NO_SUMMARY = "(no summary)"
 UTF16 = types.PositionEncodingKind.Utf16.value
 
 CMD_SUMMARIZE_FILE = "codesum.summarizeFile"
@@ -191,28 +191,12 @@ def uri_path(uri: str) -> str | None:
         return None
 
 
-def first_line(summary: str) -> str:
-    return next((ln.strip() for ln in summary.splitlines() if ln.strip()), NO_SUMMARY)
-
-
-def hover_text(chunk, summary: str | None, note: str | None, markdown: bool) -> str:
-    """Name (and kind) and the summary's two lines, or a short note when there is no summary (yet)."""
-    if summary is not None:
-        lines = [ln.strip() for ln in summary.splitlines() if ln.strip()] or [NO_SUMMARY]
-    else:
-        lines = [note or PENDING_HOVER]
-    if markdown:
-        body = "  \n".join(lines) if summary is not None else f"*{lines[0]}*"
-        return f"**{chunk.kind} `{chunk.qualname}`**\n\n{body}"
-    return f"{chunk.kind} {chunk.qualname}\n\n" + "\n".join(lines)
-
-
 def outline_markdown(path_or_uri: str, rows: list[dict[str, Any]]) -> str:
     out = [f"# {Path(path_or_uri).name}", ""]
     for r in rows:
         indent = "  " * r["depth"]
-        summary = " ".join(ln.strip() for ln in (r["summary"] or NO_SUMMARY).splitlines() if ln.strip())
-        out.append(f"{indent}- **{r['kind']} `{r['qualname']}`** (line {r['line'] + 1}): {summary or NO_SUMMARY}")
+        out.append(f"{indent}- **{r['kind']} `{r['qualname']}`** (line {r['line'] + 1}): "
+                   f"{outline_row(r['summary'], r.get('source'))}")
     return "\n".join(out) + "\n"
 
 
@@ -546,7 +530,7 @@ class CodesumServer(LanguageServer):
         if chunk is None:
             return None
         e.counters["hovers"] += 1
-        summary = e.cached_summary(chunk)
+        summary = e.summary(chunk)
         note = None
         if summary is not None:
             e.counters["hover_cache_hits"] += 1
@@ -555,11 +539,13 @@ class CodesumServer(LanguageServer):
         elif (failed := e.failure(chunk)) is not None:
             note = f"no summary: {failed}"
         else:
-            summary, note = await self.wait_for_summary(doc, chunk)
+            text, note = await self.wait_for_summary(doc, chunk)
+            summary = None if text is None else Summary(text, GENERATED)
+        render = hover_markdown if self.markdown_hover else hover_plain
         return types.Hover(
             contents=types.MarkupContent(
                 kind=types.MarkupKind.Markdown if self.markdown_hover else types.MarkupKind.PlainText,
-                value=hover_text(chunk, summary, note, self.markdown_hover)),
+                value=render(chunk.kind, chunk.qualname, summary, note, e.model_id)),
             range=conv.range(chunk.start, chunk.end),
         )
 
@@ -616,11 +602,11 @@ class CodesumServer(LanguageServer):
         conv = self.converter(doc)
         lenses = []
         for chunk in doc.chunks:
-            summary = summaries.get(chunk.hash)
+            summary = e.summary(chunk, summaries)
             if summary is None and not e.can_summarize:
                 continue  # no model: hovers explain why, lenses stay quiet
             failed = e.failure(chunk) if summary is None else None
-            title = first_line(summary) if summary is not None else FAILED_TITLE if failed else PENDING_TITLE
+            title = lens_title(summary) if summary is not None else FAILED_TITLE if failed else PENDING_TITLE
             pos = conv.position(chunk.start)
             lenses.append(types.CodeLens(
                 range=types.Range(start=pos, end=pos),
@@ -693,7 +679,7 @@ class CodesumServer(LanguageServer):
         cached = e.cached_summaries(doc.chunks)
         owner = ("command", uri, uuid.uuid4().hex)
         tickets = {c.hash: e.request(c, Priority.VISIBLE, owner=owner, generation=doc.generation)
-                   for c in doc.chunks if c.hash not in cached}
+                   for c in doc.chunks if c.hash not in cached and e.authored(c) is None}
         try:
             for h, t in tickets.items():
                 if t is None:
@@ -711,9 +697,10 @@ class CodesumServer(LanguageServer):
         for c in doc.chunks:
             while stack and not (stack[-1].start <= c.start and c.end <= stack[-1].end):
                 stack.pop()
+            shown = e.summary(c, cached)
             rows.append({"name": c.name, "qualname": c.qualname, "kind": c.kind, "language": c.language,
                          "line": c.start[0], "start": list(c.start), "end": list(c.end), "depth": len(stack),
-                         "summary": cached.get(c.hash)})
+                         "summary": shown.text if shown else None, "source": shown.source if shown else None})
             stack.append(c)
         markdown = outline_markdown(doc.path or uri, rows)
         self.log_to_client(markdown)
