@@ -135,6 +135,8 @@ class Engine:
         self.last_workspace: WorkspaceReport | None = None
         self._visible: dict[str, list[tuple[int, int]]] = {}  # uri -> line ranges in view (may come before didOpen)
         self._runs = itertools.count(1)
+        # (summary id, chunk hash) a user regenerated (lsp/code_actions.py): queued greedy results do not overwrite it
+        self.pinned: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------------------------------------ model
 
@@ -312,6 +314,8 @@ class Engine:
         """Scheduler threads: store new summaries, then tell which open documents they belong to."""
         by_model: dict[str, list[tuple[str, str]]] = {}
         for (model_id, chunk_hash), summary in results:
+            if (model_id, chunk_hash) in self.pinned:
+                continue
             by_model.setdefault(model_id, []).append((chunk_hash, summary))
         for model_id, items in by_model.items():
             self.cache.put_many(model_id, items)
