@@ -187,9 +187,16 @@ async function main() {
   const config = path.join(tmp, 'code-server.yaml');
   fs.writeFileSync(config, 'auth: none\ncert: false\n');
   const common = ['--config', config, '--user-data-dir', userData, '--extensions-dir', extensions];
+  // Nothing under the user's ~/.config or ~/.local: code-server, its extension host and Chromium get private XDG dirs.
+  const isolatedEnv = {
+    ...process.env,
+    XDG_CONFIG_HOME: path.join(tmp, 'xdg-config'),
+    XDG_DATA_HOME: path.join(tmp, 'xdg-data'),
+    XDG_STATE_HOME: path.join(tmp, 'xdg-state'),
+  };
 
   log(`installing ${path.basename(VSIX)} into code-server`);
-  const install = spawnSync(CODE_SERVER, [...common, '--install-extension', VSIX], { encoding: 'utf8', timeout: 120_000 });
+  const install = spawnSync(CODE_SERVER, [...common, '--install-extension', VSIX], { encoding: 'utf8', timeout: 120_000, env: isolatedEnv });
   fs.writeFileSync(path.join(ARTIFACTS, 'install-extension.log'), `${install.stdout}\n${install.stderr}`);
   if (install.status !== 0) {
     throw new Error(`code-server --install-extension failed (${install.error?.message ?? `exit ${install.status}`}): ${install.stderr}`);
@@ -215,7 +222,7 @@ async function main() {
       '--ignore-last-opened',
       workspace,
     ],
-    { stdio: ['ignore', serverLog, serverLog], detached: true, env: { ...process.env, CODESUM_E2E: '1' } },
+    { stdio: ['ignore', serverLog, serverLog], detached: true, env: { ...isolatedEnv, CODESUM_E2E: '1' } },
   );
   cleanups.push(async () => {
     if (server.exitCode === null) {
@@ -237,6 +244,7 @@ async function main() {
   log('starting chromium');
   const context = await chromium.launchPersistentContext(browserProfile, {
     executablePath: CHROMIUM,
+    env: isolatedEnv,
     headless: true,
     viewport: { width: 1280, height: 800 },
     args: [
