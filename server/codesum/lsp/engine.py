@@ -312,10 +312,10 @@ class Engine:
 
     def _on_results(self, results: list[tuple[Any, str]]) -> None:
         """Scheduler threads: store new summaries, then tell which open documents they belong to."""
+        if self.pinned:  # a user's regenerated summary stays
+            results = [r for r in results if r[0] not in self.pinned]
         by_model: dict[str, list[tuple[str, str]]] = {}
         for (model_id, chunk_hash), summary in results:
-            if (model_id, chunk_hash) in self.pinned:
-                continue
             by_model.setdefault(model_id, []).append((chunk_hash, summary))
         for model_id, items in by_model.items():
             self.cache.put_many(model_id, items)
