@@ -367,7 +367,7 @@ async function main() {
   await shapes.click();
   const codeEditor = page.locator('.editor-instance .monaco-editor', { hasText: 'def add(a, b):' }).first();
   const returnLine = codeEditor.locator('.view-line', { hasText: 'return a + b' }).first();
-  await returnLine.click();
+  await returnLine.click({ position: { x: 60, y: 5 } }); // near the text: the line is wider than a half-width editor
   await runCommand(page, 'Codesum: Copy Summary');
   await page.locator('.statusbar-item', { hasText: 'copied the summary of add' }).first().waitFor({ timeout: 30_000 });
   const copied = await page.evaluate(() => navigator.clipboard.readText());
@@ -375,7 +375,7 @@ async function main() {
     throw new Error(`Copy Summary put ${JSON.stringify(copied)} on the clipboard, not ${JSON.stringify(EXPECT.add)}`);
   }
   log(`copy summary: clipboard ${JSON.stringify(copied)}`);
-  await returnLine.click();
+  await returnLine.click({ position: { x: 60, y: 5 } }); // near the text: the line is wider than a half-width editor
   await page.keyboard.press('Control+.');
   const menu = page.locator('.action-widget');
   const insertItem = menu.locator('.monaco-list-row', { hasText: 'Insert summary as docstring (add)' }).first();
@@ -397,7 +397,7 @@ async function main() {
     throw new Error('one undo did not restore add()');
   }
   log('one undo removed it');
-  await returnLine.click();
+  await returnLine.click({ position: { x: 60, y: 5 } }); // near the text: the line is wider than a half-width editor
   await runCommand(page, 'Codesum: Regenerate Summary with Beam Search');
   const regenerated = page.locator('.notifications-toasts .notification-toast', { hasText: 'add (4 beams)' });
   await regenerated.first().waitFor({ state: 'visible', timeout: 120_000 });
