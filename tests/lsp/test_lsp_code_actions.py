@@ -5,7 +5,17 @@ with a beam search, copy."""
 from __future__ import annotations
 
 import pytest
-from lsp_support import base_options, hover, hover_summary, lenses, open_doc, start_client, stats, wait_idle
+from lsp_support import (
+    base_options,
+    hover,
+    hover_summary,
+    lenses,
+    open_doc,
+    start_client,
+    stats,
+    wait_idle,
+    wait_until,
+)
 from lsprotocol import types
 from pytest_lsp import client_capabilities
 
@@ -70,8 +80,8 @@ def apply_workspace_edit(text: str, edit: types.WorkspaceEdit, uri: str, version
 
 async def test_insert_docstring_from_a_cached_summary(client, tmp_path, summary_of):
     uri = open_doc(client, tmp_path / "mod.py", PY_DOC)
-    await lenses(client, uri)
-    await wait_idle(client)  # every summary is cached now
+    # the hover waits for add's summary: cached from then on
+    assert hover_summary(await hover(client, uri, ADD_LINE + 1, 8)) == summary_of(ADD)
     actions = await code_actions(client, uri, ADD_LINE + 1)
     assert [a.kind for a in actions] == KINDS
     insert, regen, copy = actions
@@ -140,7 +150,7 @@ async def test_regenerate_with_beam_search_updates_lens_and_hover(tmp_path, tiny
     client = await _start(tiny_model_dir, tmp_path)
     try:
         uri = open_doc(client, tmp_path / "regen.py", PY_DOC)
-        await lenses(client, uri)
+        assert hover_summary(await hover(client, uri, READ_LINES_LINE + 1, 8)) == summary_of(READ_LINES)
         s = await wait_idle(client)
         model_id = s["model"]["id"]
         refreshes = client.lens_refreshes
@@ -155,8 +165,8 @@ async def test_regenerate_with_beam_search_updates_lens_and_hover(tmp_path, tiny
         assert hover_summary(await hover(client, uri, READ_LINES_LINE, 4)) == beam_summary
         titles = {lens.range.start.line: lens.command.title for lens in await lenses(client, uri)}
         assert titles[READ_LINES_LINE] == beam_summary.splitlines()[0]
-        await wait_idle(client)
-        assert client.lens_refreshes > refreshes
+        # the server asks the client to re-request its lenses (throttled: lensRefreshMs after the last request)
+        await wait_until(client, lambda s: client.lens_refreshes > refreshes, what="a codeLens refresh")
     finally:
         await client.shutdown_session()
         await client.stop()
