@@ -10,7 +10,9 @@
 --   })
 --
 -- Commands: :CodesumSummarizeFile (the file's outline in a scratch markdown buffer), :CodesumSummarizeWorkspace,
--- :CodesumRestart, :CodesumInfo.
+-- :CodesumRestart, :CodesumInfo, and for the function/class at the cursor :CodesumInsertDocstring,
+-- :CodesumRegenerate (a 4-beam search), :CodesumCopySummary (the + and " registers). The same three are code actions
+-- (vim.lsp.buf.code_action(), <leader>ca).
 
 local M = {}
 
@@ -336,6 +338,8 @@ local function on_attach(client, bufnr)
     local opts = { buffer = bufnr, silent = true }
     vim.keymap.set('n', 'K', vim.lsp.buf.hover, vim.tbl_extend('force', opts, { desc = 'codesum: hover summary' }))
     vim.keymap.set('n', '<leader>cl', vim.lsp.codelens.run, vim.tbl_extend('force', opts, { desc = 'codesum: run code lens' }))
+    vim.keymap.set({ 'n', 'x' }, '<leader>ca', vim.lsp.buf.code_action,
+      vim.tbl_extend('force', opts, { desc = 'codesum: code actions (insert docstring, regenerate, copy)' }))
   end
   if M.config.codelens then
     api.nvim_clear_autocmds({ group = group, buffer = bufnr })
@@ -505,6 +509,101 @@ function M.restart()
   end, 500)
 end
 
+-- ---------------------------------------------------------------------------------------------- summary actions
+
+local COPY_COMMAND = 'codesum.client.copySummary' -- the server's "Copy summary" code action runs it here
+
+--- Puts a summary in the unnamed register and, when there is a clipboard, in "+".
+function M.copy_text(text, what)
+  vim.schedule(function()
+    vim.fn.setreg('"', text)
+    local clipboard = vim.fn.has('clipboard') == 1 and pcall(vim.fn.setreg, '+', text)
+    M.last_copied = text
+    notify(string.format('copied the summary of %s%s', what or 'this function',
+      clipboard and '' or ' (no clipboard: in the unnamed register)'))
+  end)
+end
+
+local function cursor_args(client, bufnr)
+  local win = api.nvim_get_current_win()
+  local params = vim.lsp.util.make_position_params(win, client.offset_encoding or 'utf-16')
+  return { vim.uri_from_bufnr(bufnr), params.position.line, params.position.character }
+end
+
+local function summary_at(client, args, bufnr, on_summary)
+  request(client, 'workspace/executeCommand', { command = 'codesum.summaryAt', arguments = args }, function(err, result)
+    if err or type(result) ~= 'table' or type(result.summary) ~= 'string' then
+      local why = err and (err.message or vim.inspect(err)) or (type(result) == 'table' and result.error)
+        or 'no function or class here'
+      notify('no summary: ' .. tostring(why), vim.log.levels.WARN)
+      return
+    end
+    on_summary(result.summary, result.qualname)
+  end, bufnr)
+end
+
+-- The client command behind the "Copy summary" code action: arguments {uri, line, character, summary or null}.
+local function copy_command(command, ctx)
+  local args = command.arguments or {}
+  if type(args[4]) == 'string' then
+    M.copy_text(args[4])
+    return
+  end
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  if client then
+    summary_at(client, { args[1], args[2], args[3] }, ctx.bufnr, function(summary, qualname)
+      M.copy_text(summary, qualname)
+    end)
+  end
+end
+
+local function run_at_cursor(bufnr, command, on_result)
+  bufnr = (bufnr == nil or bufnr == 0) and api.nvim_get_current_buf() or bufnr
+  local client = M.client(bufnr)
+  if not client then
+    notify('no codesum language server for this buffer', vim.log.levels.WARN)
+    return
+  end
+  request(client, 'workspace/executeCommand', { command = command, arguments = cursor_args(client, bufnr) },
+    function(err, result)
+      if err then
+        notify(command .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+        return
+      end
+      if on_result then
+        on_result(result)
+      end
+    end, bufnr)
+end
+
+--- :CodesumInsertDocstring -- the summary of the function/class at the cursor as its docstring (one undo step).
+function M.insert_docstring(bufnr)
+  run_at_cursor(bufnr, 'codesum.insertDocstring', function(result)
+    M.last_insert = result
+  end)
+end
+
+--- :CodesumRegenerate -- the summary of the function/class at the cursor again, with a beam search (4 beams).
+function M.regenerate(bufnr)
+  run_at_cursor(bufnr, 'codesum.regenerateSummary', function(result)
+    M.last_regenerated = result
+    M.refresh_lenses(bufnr)
+  end)
+end
+
+--- :CodesumCopySummary -- the summary of the function/class at the cursor into the + and " registers.
+function M.copy_summary(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and api.nvim_get_current_buf() or bufnr
+  local client = M.client(bufnr)
+  if not client then
+    notify('no codesum language server for this buffer', vim.log.levels.WARN)
+    return
+  end
+  summary_at(client, cursor_args(client, bufnr), bufnr, function(summary, qualname)
+    M.copy_text(summary, qualname)
+  end)
+end
+
 --- Sends changed settings to the running servers (workspace/didChangeConfiguration).
 function M.update_settings(settings)
   M.config.settings = vim.tbl_deep_extend('force', M.config.settings, settings or {})
@@ -522,6 +621,7 @@ function M.setup(opts)
     M.config.filetypes = opts.filetypes
   end
   group = api.nvim_create_augroup('codesum', { clear = true })
+  vim.lsp.commands[COPY_COMMAND] = copy_command
   api.nvim_create_autocmd('FileType', {
     group = group,
     pattern = M.config.filetypes,
@@ -539,6 +639,15 @@ function M.setup(opts)
   api.nvim_create_user_command('CodesumRestart', function()
     M.restart()
   end, { desc = 'codesum: restart the language server' })
+  api.nvim_create_user_command('CodesumInsertDocstring', function()
+    M.insert_docstring(0)
+  end, { desc = 'codesum: insert the summary as the docstring of the function/class at the cursor' })
+  api.nvim_create_user_command('CodesumRegenerate', function()
+    M.regenerate(0)
+  end, { desc = 'codesum: regenerate the summary at the cursor with a beam search' })
+  api.nvim_create_user_command('CodesumCopySummary', function()
+    M.copy_summary(0)
+  end, { desc = 'codesum: copy the summary at the cursor' })
   api.nvim_create_user_command('CodesumInfo', function()
     for _, client in ipairs(get_clients(nil)) do
       print(string.format('codesum client %d: %s (root %s), buffers %s', client.id, table.concat(client.config.cmd, ' '),

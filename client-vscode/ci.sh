@@ -35,7 +35,7 @@ apt_install() {
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  say "apt-get install ${missing[*]}"
+  say "installing missing Debian packages through ${sudo:+sudo }apt-get: ${missing[*]} (README: what the test command installs)"
   bounded 300 $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive bounded 900 $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }

@@ -6,6 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# Say what this does to the machine before doing it (README: "What the test command installs").
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo "; fi
+echo "[test.sh] installs Python packages into $(pwd)/.venv: torch==2.13.0, then this project with its build and test extras"
+if [ "${CODESUM_SKIP_CLIENTS:-0}" != 1 ]; then
+  echo "[test.sh] then client-vscode/ci.sh installs what is missing of: Debian packages through ${SUDO}apt-get (nodejs npm" \
+    "when there is no node; neovim; for the VS Code end to end, which CODESUM_CI_SKIP_E2E=1 skips: chromium" \
+    "build-essential pkg-config python3 libkrb5-dev git), npm packages into client-vscode/node_modules, and Node 24," \
+    "code-server, Neovim 0.11 and the tests' tiny model into ${CODESUM_E2E_CACHE:-$HOME/.cache/codesum-e2e}." \
+    "The editors run with temporary config and profile directories: nothing is written under ~/.config." \
+    "CODESUM_SKIP_CLIENTS=1 runs the Python tests only."
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi

@@ -129,6 +129,11 @@ def test_nvim_hover_lenses_and_commands(nvim: str, model_dir: Path, tmp_path: Pa
         assert f"`{name}`" in outline and summary in outline
     assert result["workspace"]["files"] >= 1 and not result["workspace"].get("error")
     assert "/nonexistent/bin/python" in result["start_error"]
+    # the code actions: copy, insert as docstring (undone in one step), regenerate with a beam search
+    assert result["copied"] == result["register"] == EXPECT["add"]
+    assert result["docstring_line"] == '    """' + EXPECT["add"] + '"""'
+    assert any(t.startswith("Regenerate summary with beam search") for t in result["code_actions"])
+    assert result["regenerated"]
     assert not [m for m in result["messages"] if "deprecated" in m], result["messages"]
 
 

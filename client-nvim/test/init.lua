@@ -87,7 +87,8 @@ local function run()
       workspaceOnOpen = false,
     },
   })
-  for _, name in ipairs({ 'CodesumSummarizeFile', 'CodesumSummarizeWorkspace', 'CodesumRestart', 'CodesumInfo' }) do
+  for _, name in ipairs({ 'CodesumSummarizeFile', 'CodesumSummarizeWorkspace', 'CodesumRestart', 'CodesumInfo',
+    'CodesumInsertDocstring', 'CodesumRegenerate', 'CodesumCopySummary' }) do
     if vim.fn.exists(':' .. name) ~= 2 then
       fail('no user command :' .. name)
     end
@@ -221,6 +222,67 @@ local function run()
     fail('no work-done progress from the workspace summarize: ' .. vim.inspect(codesum.stats.progress))
   end
   check('summarize workspace', string.format('%d files, %d chunks', ws.files, ws.chunks or 0))
+
+  -- Code actions on add() through vim.lsp.buf.code_action() (vim.ui.select answered with the wanted title):
+  -- "Copy summary" fills the registers, "Insert summary as docstring" edits the buffer in one undo step.
+  vim.api.nvim_set_current_buf(buf)
+  vim.api.nvim_win_set_cursor(0, { add_row + 2, 4 })
+  local before = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+  local titles = {}
+  local select = vim.ui.select
+  local function choose(prefix)
+    vim.ui.select = function(items, opts, on_choice)
+      titles = {}
+      for i, item in ipairs(items) do
+        local title = opts.format_item and opts.format_item(item) or tostring(i)
+        table.insert(titles, title)
+        if title:find(prefix, 1, true) then
+          return on_choice(item, i)
+        end
+      end
+      fail('no code action "' .. prefix .. '" among ' .. vim.inspect(titles))
+    end
+    vim.lsp.buf.code_action()
+  end
+  codesum.last_copied = nil
+  choose('Copy summary')
+  result.copied = wait_for(30000, 'the copied summary', function()
+    return codesum.last_copied
+  end)
+  result.register = vim.fn.getreg('"')
+  if result.copied ~= EXPECT.add or result.register ~= EXPECT.add then
+    fail('copy summary: ' .. vim.inspect({ result.copied, result.register }))
+  end
+  result.code_actions = titles
+  check('code action: copy summary', result.register)
+  local docstring = '    """' .. EXPECT.add .. '"""'
+  choose('Insert summary as docstring')
+  result.docstring_line = wait_for(30000, 'the inserted docstring', function()
+    local line = vim.api.nvim_buf_get_lines(buf, add_row + 1, add_row + 2, false)[1]
+    return line == docstring and line or nil
+  end)
+  local after = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+  if #after ~= #before + 1 or after[add_row + 1] ~= before[add_row + 1] or after[add_row + 3] ~= before[add_row + 2] then
+    fail('the docstring is not the only change: ' .. vim.inspect(after))
+  end
+  vim.cmd('silent undo')
+  if table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\n') ~= table.concat(before, '\n') then
+    fail('one undo does not remove the docstring')
+  end
+  vim.ui.select = select
+  check('code action: insert docstring, one undo', result.docstring_line)
+  -- :CodesumRegenerate: a beam search for add(); the lens shows it.
+  vim.api.nvim_win_set_cursor(0, { add_row + 1, 5 })
+  codesum.last_regenerated = nil
+  vim.cmd('CodesumRegenerate')
+  local regen = wait_for(60000, 'the regenerated summary', function()
+    return codesum.last_regenerated
+  end)
+  if type(regen.summary) ~= 'string' or regen.summary == '' or regen.beams ~= 4 then
+    fail('regenerate: ' .. vim.inspect(regen))
+  end
+  result.regenerated = regen.summary
+  check('regenerate with beam search', regen.summary)
 
   -- A project whose server cannot start: a clear error, once.
   local bad_root = os.getenv('CODESUM_NVIM_BAD_ROOT')

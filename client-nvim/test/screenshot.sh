@@ -3,6 +3,7 @@
 # the hover (K) over add(); the tmux screen is rendered to HTML and photographed by headless Chromium.
 #
 #   bash client-nvim/test/screenshot.sh [OUT.png]      (default client-nvim/test-artifacts/neovim.png)
+#   SHOT=code-actions bash client-nvim/test/screenshot.sh OUT.png    the code action menu on add() instead of the hover
 #
 # Environment: NVIM (default: nvim on PATH), CODESUM_PYTHON (default .venv/bin/python), CODESUM_E2E_MODEL_DIR (default:
 # the tests' tiny model, built into ~/.cache/codesum-e2e/tiny-model; the README's shot: models/codesum-small). Installs
@@ -70,14 +71,21 @@ tmux -f /dev/null new-session -d -s "$SESSION" -x "$COLS" -y "$ROWS" \
 tmux set -t "$SESSION" -as terminal-features ',*:RGB' >/dev/null
 wait_for 90 1 "$ADD"   # the code lens
 wait_for 30 1 "$STACK"
-tmux send-keys -t "$SESSION" '4G' 'w'
-sleep 0.5
-tmux send-keys -t "$SESSION" 'K'
-wait_for 30 2 "$ADD"   # lens + hover
+if [ "${SHOT:-hover}" = code-actions ]; then
+  tmux send-keys -t "$SESSION" '5G' 'w' ':lua vim.lsp.buf.code_action()' Enter
+  wait_for 30 1 "Copy summary (add)"   # the menu (vim.ui.select)
+  WHAT="code actions (vim.lsp.buf.code_action())"
+else
+  tmux send-keys -t "$SESSION" '4G' 'w'
+  sleep 0.5
+  tmux send-keys -t "$SESSION" 'K'
+  wait_for 30 2 "$ADD"   # lens + hover
+  WHAT="code lenses and hover (K)"
+fi
 sleep 0.5
 tmux capture-pane -t "$SESSION" -e -p >"$TMP/screen.ansi"
 VERSION="$("$NVIM" --version | head -1)"
-python3 "$HERE/ansi_to_html.py" "$TMP/screen.ansi" "$TMP/screen.html" --title "$VERSION — client-nvim/codesum.lua: code lenses and hover (K)"
+python3 "$HERE/ansi_to_html.py" "$TMP/screen.ansi" "$TMP/screen.html" --title "$VERSION — client-nvim/codesum.lua: $WHAT"
 W=$(( COLS * 9 + 40 )); H=$(( ROWS * 19 + 40 ))
 timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
   --disable-component-update --disable-sync --hide-scrollbars --user-data-dir="$TMP/chromium" \

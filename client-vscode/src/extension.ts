@@ -29,6 +29,7 @@ import { PathContext, SettingGetter, initializationOptions, toServerSettings, tr
 import { StatusModel } from './status';
 import { describeWorkspaceResult, outlineMarkdown } from './outline';
 import { NOTIFY_VISIBLE_RANGES, SERVER_SUMMARIZE_FILE, SERVER_SUMMARIZE_WORKSPACE, visibleRangesParams } from './protocol';
+import { CLIENT_COPY_SUMMARY, SERVER_INSERT_DOCSTRING, SERVER_REGENERATE, SERVER_SUMMARY_AT, summaryOf, summaryTarget } from './protocol';
 
 const SECTION = 'codesum';
 /** The languages the server's chunker knows (VS Code language ids). */
@@ -53,6 +54,9 @@ const CMD_SUMMARIZE_WORKSPACE = 'codesum.client.summarizeWorkspace';
 const CMD_RESTART = 'codesum.client.restartServer';
 const CMD_SHOW_OUTPUT = 'codesum.client.showOutput';
 const CMD_MENU = 'codesum.client.statusMenu';
+// The summary actions at the cursor (the server also offers them as code actions: the lightbulb).
+const CMD_INSERT_DOCSTRING = 'codesum.client.insertDocstring';
+const CMD_REGENERATE = 'codesum.client.regenerateSummary';
 const STOP_TIMEOUT_MS = 5000;
 const PROBE_TIMEOUT_MS = 15000;
 const VISIBLE_RANGES_DELAY_MS = 150;
@@ -323,6 +327,11 @@ class Controller {
       vscode.commands.registerCommand(CMD_RESTART, () => this.restart()),
       vscode.commands.registerCommand(CMD_SHOW_OUTPUT, () => this.output.show(true)),
       vscode.commands.registerCommand(CMD_MENU, () => this.menu()),
+      vscode.commands.registerCommand(CLIENT_COPY_SUMMARY, (...args: unknown[]) => this.copySummary(...args)),
+      vscode.commands.registerCommand(CMD_INSERT_DOCSTRING, () =>
+        this.runAtCursor(SERVER_INSERT_DOCSTRING, 'Codesum: inserting the summary as a docstring')),
+      vscode.commands.registerCommand(CMD_REGENERATE, () =>
+        this.runAtCursor(SERVER_REGENERATE, 'Codesum: regenerating the summary (beam search)')),
       vscode.window.onDidChangeTextEditorVisibleRanges((e) => this.queueVisibleRanges([e.textEditor])),
       vscode.window.onDidChangeVisibleTextEditors((editors) => this.queueVisibleRanges(editors)),
       { dispose: () => clearTimeout(this.visibleTimer) },
@@ -651,6 +660,58 @@ class Controller {
       void vscode.window.showInformationMessage(`Codesum: ${text}`);
     } else {
       void vscode.window.showErrorMessage(`Codesum: ${text}`);
+    }
+  }
+
+  /** The server command arguments for the active editor's cursor: (uri, line, UTF-16 character). */
+  private cursorArgs(client: LanguageClient): [string, number, number] | undefined {
+    const editor = vscode.window.activeTextEditor;
+    if (editor === undefined) {
+      void vscode.window.showWarningMessage('Codesum: open a source file first.');
+      return undefined;
+    }
+    const pos = editor.selection.active;
+    return [client.code2ProtocolConverter.asUri(editor.document.uri), pos.line, pos.character];
+  }
+
+  /** "Copy summary" (the code action's arguments, or the cursor from the palette): puts it on the clipboard. */
+  async copySummary(...args: unknown[]): Promise<string | undefined> {
+    const target = summaryTarget(args);
+    let text = target?.summary;
+    let qualname: string | undefined;
+    if (text === undefined) {
+      const client = await this.running();
+      const where = client && (target ? [target.uri, target.line, target.character] : this.cursorArgs(client));
+      if (client === undefined || where === undefined) {
+        return undefined;
+      }
+      const found = summaryOf(await client.sendRequest(ExecuteCommandRequest.type, { command: SERVER_SUMMARY_AT, arguments: where }));
+      if (found.summary === undefined) {
+        void vscode.window.showWarningMessage(`Codesum: ${found.error}`);
+        return undefined;
+      }
+      text = found.summary;
+      qualname = found.qualname;
+    }
+    await vscode.env.clipboard.writeText(text);
+    vscode.window.setStatusBarMessage(`Codesum: copied the summary${qualname ? ` of ${qualname}` : ''}`, 3000);
+    return text;
+  }
+
+  /** A server command on the function/class at the cursor (insert docstring, regenerate); returns its result. */
+  async runAtCursor(command: string, title: string): Promise<unknown> {
+    const client = await this.running();
+    const args = client && this.cursorArgs(client);
+    if (client === undefined || args === undefined) {
+      return undefined;
+    }
+    try {
+      return await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title }, () =>
+        client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }),
+      );
+    } catch (e) {
+      void vscode.window.showErrorMessage(`${title} failed: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
     }
   }
 

@@ -36,3 +36,43 @@ export function visibleRangesParams(uri: string, ranges: ReadonlyArray<LineRange
   }
   return { uri, ranges: merged.map((r) => ({ start: { line: r.start }, end: { line: r.end } })) };
 }
+
+/** Server commands behind the code actions; each takes (uri, line, character) (UTF-16 columns from VS Code). */
+export const SERVER_INSERT_DOCSTRING = 'codesum.insertDocstring';
+export const SERVER_REGENERATE = 'codesum.regenerateSummary';
+export const SERVER_SUMMARY_AT = 'codesum.summaryAt';
+/** The client command the server's "Copy summary" code action runs: (uri, line, character, summary | null). */
+export const CLIENT_COPY_SUMMARY = 'codesum.client.copySummary';
+
+export interface SummaryTarget {
+  uri: string;
+  line: number;
+  character: number;
+  /** The summary when the server had it cached; otherwise ask SERVER_SUMMARY_AT. */
+  summary?: string;
+}
+
+/** The arguments of CLIENT_COPY_SUMMARY as the server sends them, or undefined (e.g. run from the palette). */
+export function summaryTarget(args: ReadonlyArray<unknown>): SummaryTarget | undefined {
+  const [uri, line, character, summary] = args;
+  if (typeof uri !== 'string' || typeof line !== 'number' || !Number.isInteger(line) || line < 0) {
+    return undefined;
+  }
+  const col = typeof character === 'number' && Number.isInteger(character) && character >= 0 ? character : 0;
+  return typeof summary === 'string' && summary.trim() !== ''
+    ? { uri, line, character: col, summary }
+    : { uri, line, character: col };
+}
+
+/** The summary text in a SERVER_SUMMARY_AT or SERVER_REGENERATE result, or the reason there is none. */
+export function summaryOf(result: unknown): { summary?: string; qualname?: string; error: string } {
+  const r = (typeof result === 'object' && result !== null ? result : {}) as Record<string, unknown>;
+  const qualname = typeof r.qualname === 'string' ? r.qualname : undefined;
+  if (typeof r.summary === 'string' && r.summary.trim() !== '') {
+    return { summary: r.summary, qualname, error: '' };
+  }
+  if (result === null || result === undefined) {
+    return { error: 'no function or class at the cursor' };
+  }
+  return { qualname, error: typeof r.error === 'string' && r.error ? r.error : 'no summary' };
+}

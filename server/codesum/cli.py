@@ -17,9 +17,27 @@ COMMAND_MODULES = (
 )
 
 
+def version_text() -> str:
+    """``codesum 0.1.0`` and, on a second line, the model used when none is configured."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from codesum import __version__
+    from codesum.defaults import default_model_dir
+
+    try:
+        installed = version("codesum")
+    except PackageNotFoundError:  # run from a source tree without an install
+        installed = __version__
+    model = default_model_dir()
+    found = "" if (model / "manifest.json").is_file() else " (missing)"
+    return f"codesum {installed}\ndefault model: {model}{found}"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="codesum", description=__doc__)
+    parser = argparse.ArgumentParser(prog="codesum", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
+    parser.add_argument("--version", action="version", version=version_text(),
+                        help="print the version and the default model's place, then exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import site
 import sys
 from pathlib import Path
 
@@ -18,6 +19,8 @@ def _candidates() -> list[Path]:
     return [
         here.parent.parent / "models" / DEFAULT_MODEL_NAME,  # a source checkout / editable install
         Path(sys.prefix) / "share" / "codesum" / "models" / DEFAULT_MODEL_NAME,  # a wheel install (data-files)
+        # pip install --user: data-files go under the user base
+        Path(site.getuserbase()) / "share" / "codesum" / "models" / DEFAULT_MODEL_NAME,
     ]
 
 

@@ -49,7 +49,7 @@ apt_install() {
   command -v apt-get >/dev/null || die "missing Debian packages ${missing[*]} and no apt-get"
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  say "apt-get install ${missing[*]}"
+  say "installing missing Debian packages through ${sudo:+sudo }apt-get: ${missing[*]} (README: what the test command installs)"
   bounded 300 $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive bounded 900 $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }

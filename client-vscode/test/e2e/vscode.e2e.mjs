@@ -187,9 +187,16 @@ async function main() {
   const config = path.join(tmp, 'code-server.yaml');
   fs.writeFileSync(config, 'auth: none\ncert: false\n');
   const common = ['--config', config, '--user-data-dir', userData, '--extensions-dir', extensions];
+  // Nothing under the user's ~/.config or ~/.local: code-server, its extension host and Chromium get private XDG dirs.
+  const isolatedEnv = {
+    ...process.env,
+    XDG_CONFIG_HOME: path.join(tmp, 'xdg-config'),
+    XDG_DATA_HOME: path.join(tmp, 'xdg-data'),
+    XDG_STATE_HOME: path.join(tmp, 'xdg-state'),
+  };
 
   log(`installing ${path.basename(VSIX)} into code-server`);
-  const install = spawnSync(CODE_SERVER, [...common, '--install-extension', VSIX], { encoding: 'utf8', timeout: 120_000 });
+  const install = spawnSync(CODE_SERVER, [...common, '--install-extension', VSIX], { encoding: 'utf8', timeout: 120_000, env: isolatedEnv });
   fs.writeFileSync(path.join(ARTIFACTS, 'install-extension.log'), `${install.stdout}\n${install.stderr}`);
   if (install.status !== 0) {
     throw new Error(`code-server --install-extension failed (${install.error?.message ?? `exit ${install.status}`}): ${install.stderr}`);
@@ -215,7 +222,7 @@ async function main() {
       '--ignore-last-opened',
       workspace,
     ],
-    { stdio: ['ignore', serverLog, serverLog], detached: true, env: { ...process.env, CODESUM_E2E: '1' } },
+    { stdio: ['ignore', serverLog, serverLog], detached: true, env: { ...isolatedEnv, CODESUM_E2E: '1' } },
   );
   cleanups.push(async () => {
     if (server.exitCode === null) {
@@ -237,6 +244,7 @@ async function main() {
   log('starting chromium');
   const context = await chromium.launchPersistentContext(browserProfile, {
     executablePath: CHROMIUM,
+    env: isolatedEnv,
     headless: true,
     viewport: { width: 1280, height: 800 },
     args: [
@@ -351,6 +359,49 @@ async function main() {
   const done = page.locator('.notifications-toasts .notification-toast', { hasText: 'Codesum: workspace summarized' });
   await done.first().waitFor({ state: 'visible', timeout: 120_000 });
   log(`notification: ${JSON.stringify((await done.first().locator('.notification-list-item-message').innerText()).trim())}`);
+
+  // Code actions on add(): Copy Summary (palette) -> the clipboard; the lightbulb menu (Ctrl+.) offers the three
+  // actions, Insert summary as docstring edits the file in one undo step; Regenerate (palette) -> a 4-beam summary.
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
+  const shapes = page.locator('.editor-group-container .tab', { hasText: 'shapes.py' }).first();
+  await shapes.click();
+  const codeEditor = page.locator('.editor-instance .monaco-editor', { hasText: 'def add(a, b):' }).first();
+  const returnLine = codeEditor.locator('.view-line', { hasText: 'return a + b' }).first();
+  await returnLine.click({ position: { x: 60, y: 5 } }); // near the text: the line is wider than a half-width editor
+  await runCommand(page, 'Codesum: Copy Summary');
+  await page.locator('.statusbar-item', { hasText: 'copied the summary of add' }).first().waitFor({ timeout: 30_000 });
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  if (copied !== EXPECT.add) {
+    throw new Error(`Copy Summary put ${JSON.stringify(copied)} on the clipboard, not ${JSON.stringify(EXPECT.add)}`);
+  }
+  log(`copy summary: clipboard ${JSON.stringify(copied)}`);
+  await returnLine.click({ position: { x: 60, y: 5 } }); // near the text: the line is wider than a half-width editor
+  await page.keyboard.press('Control+.');
+  const menu = page.locator('.action-widget');
+  const insertItem = menu.locator('.monaco-list-row', { hasText: 'Insert summary as docstring (add)' }).first();
+  await insertItem.waitFor({ state: 'visible', timeout: 30_000 });
+  const menuText = (await menu.first().innerText()).replace(/\s+/g, ' ');
+  for (const title of ['Regenerate summary with beam search (add)', 'Copy summary (add)']) {
+    if (!menuText.includes(title)) {
+      throw new Error(`the code action menu lacks "${title}": ${menuText}`);
+    }
+  }
+  await shot('vscode-code-actions.png');
+  await insertItem.click();
+  const docLine = codeEditor.locator('.view-line', { hasText: `"""${EXPECT.add}"""` });
+  await docLine.first().waitFor({ state: 'visible', timeout: 30_000 });
+  log('code action: the docstring is in add()');
+  await page.keyboard.press('Control+z');
+  await docLine.first().waitFor({ state: 'detached', timeout: 15_000 });
+  if ((await codeEditor.locator('.view-line', { hasText: 'def add(a, b):' }).count()) !== 1) {
+    throw new Error('one undo did not restore add()');
+  }
+  log('one undo removed it');
+  await returnLine.click({ position: { x: 60, y: 5 } }); // near the text: the line is wider than a half-width editor
+  await runCommand(page, 'Codesum: Regenerate Summary with Beam Search');
+  const regenerated = page.locator('.notifications-toasts .notification-toast', { hasText: 'add (4 beams)' });
+  await regenerated.first().waitFor({ state: 'visible', timeout: 120_000 });
+  log(`regenerate: ${JSON.stringify((await regenerated.first().locator('.notification-list-item-message').innerText()).trim())}`);
 
   // A server that cannot start: changing codesum.server.pythonPath restarts the server; the error says why.
   const settingsFile = path.join(workspace, '.vscode', 'settings.json');

@@ -146,6 +146,8 @@ class Engine:
         self.last_workspace: WorkspaceReport | None = None
         self._visible: dict[str, list[tuple[int, int]]] = {}  # uri -> line ranges in view (may come before didOpen)
         self._runs = itertools.count(1)
+        # (summary id, chunk hash) a user regenerated (lsp/code_actions.py): queued greedy results do not overwrite it
+        self.pinned: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------------------------------------ model
 
@@ -362,6 +364,8 @@ class Engine:
 
     def _on_results(self, results: list[tuple[Any, str]]) -> None:
         """Scheduler threads: store new summaries, then tell which open documents they belong to."""
+        if self.pinned:  # a user's regenerated summary stays
+            results = [r for r in results if r[0] not in self.pinned]
         by_model: dict[str, list[tuple[str, str]]] = {}
         for (model_id, chunk_hash), summary in results:
             by_model.setdefault(model_id, []).append((chunk_hash, summary))

@@ -936,4 +936,7 @@ def create_server() -> CodesumServer:
     async def show_summary(ls: CodesumServer, *args: Any) -> str | None:
         return await ls.show_summary(*args)
 
+    from codesum.lsp import code_actions  # insert as docstring, regenerate, copy (its own module)
+
+    code_actions.register(server)
     return server
