@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from codesum.defaults import default_model_dir
-from codesum.generation import default_intra_op_threads
-from codesum.summarizer import GenerationOptions, Summarizer
+from lenscribe.defaults import default_model_dir
+from lenscribe.generation import default_intra_op_threads
+from lenscribe.summarizer import GenerationOptions, Summarizer
 
 FUNCTION_40 = '''def load_config(path, defaults=None, env=None):
     settings = dict(defaults or {})

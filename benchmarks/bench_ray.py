@@ -1,4 +1,4 @@
-"""Local vs Ray-local throughput of `codesum summarize` on a generated tree, and Ray's overhead (a script, not a test).
+"""Local vs Ray-local throughput of `lenscribe summarize` on a generated tree, and Ray's overhead (a script, not a test).
 
     python benchmarks/bench_ray.py [--functions 20000] [--model DIR] [--workers 2] [--out FILE.json]
 
@@ -30,7 +30,7 @@ from gentree import generate_tree
 
 
 def summarize(tree: Path, model: Path, *extra: str, cache: Path | None = None) -> tuple[dict, float]:
-    args = [sys.executable, "-m", "codesum", "summarize", str(tree), "--json", "--model", str(model), *extra]
+    args = [sys.executable, "-m", "lenscribe", "summarize", str(tree), "--json", "--model", str(model), *extra]
     args += ["--cache-dir", str(cache)] if cache else ["--no-cache"]
     started = time.perf_counter()
     run = subprocess.run(args, capture_output=True, text=True, check=False)
@@ -85,7 +85,7 @@ def ray_data_overhead(batches: int, workers: int, per_block: int) -> dict:
 
 def actor_memory(model: Path) -> float:
     """Peak RSS (MiB) of a process that loads the model (one thread) and summarizes one batch of 8: one actor's."""
-    code = ("import resource, sys; from codesum.summarizer import Summarizer; "
+    code = ("import resource, sys; from lenscribe.summarizer import Summarizer; "
             "s = Summarizer.load(sys.argv[1], threads=1); "
             "s.summarize(['def f%d(x):\\n    return x * %d\\n' % (i, i) for i in range(8)]); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
@@ -94,8 +94,8 @@ def actor_memory(model: Path) -> float:
 
 
 def main() -> None:
-    from codesum.defaults import default_model_dir
-    from codesum.distributed import BATCHES_PER_BLOCK
+    from lenscribe.defaults import default_model_dir
+    from lenscribe.distributed import BATCHES_PER_BLOCK
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--functions", type=int, default=20_000)
@@ -134,7 +134,7 @@ def main() -> None:
               f"equal to local: {fig['ray']['equal_to_local']}; {ray['stats']['ray']}", flush=True)
 
         bundle = Path(tmp) / "bundle.csb"
-        subprocess.run([sys.executable, "-m", "codesum", "cache", "export", str(bundle), "--cache-dir", str(cache)],
+        subprocess.run([sys.executable, "-m", "lenscribe", "cache", "export", str(bundle), "--cache-dir", str(cache)],
                        check=True, capture_output=True)
         fig["bundle"] = {"bytes": bundle.stat().st_size, "entries": args.functions,
                          "bytes_per_entry": bundle.stat().st_size / args.functions}

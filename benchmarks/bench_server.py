@@ -8,7 +8,7 @@ Measures (each with a fresh, private cache dir):
   warm: hover the same functions again (cache);
 - code lens latency for a 500-line file: the first answer (pending titles), the time until every lens has its
   summary (refreshes), and a warm answer;
-- workspace summarize: a few hundred generated files through ``codesum.summarizeWorkspace``: seconds and summaries/s;
+- workspace summarize: a few hundred generated files through ``lenscribe.summarizeWorkspace``: seconds and summaries/s;
 - the server's peak RSS (VmHWM).
 
 Not a test: numbers depend on the machine and its load.
@@ -70,7 +70,7 @@ class Bench:
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args = args
         self.workdir = workdir
-        self.client = LanguageClient("codesum-bench", "1")
+        self.client = LanguageClient("lenscribe-bench", "1")
         self.refreshes = 0
         self.refreshed = asyncio.Event()
 
@@ -98,7 +98,7 @@ class Bench:
     async def start(self) -> None:
         root = self.workdir / "ws"
         root.mkdir(exist_ok=True)
-        await self.client.start_io(sys.executable, "-m", "codesum", "serve")
+        await self.client.start_io(sys.executable, "-m", "lenscribe", "serve")
         caps = types.ClientCapabilities(
             workspace=types.WorkspaceClientCapabilities(
                 code_lens=types.CodeLensWorkspaceClientCapabilities(refresh_support=True)),
@@ -112,7 +112,7 @@ class Bench:
         await self.client.initialize_async(types.InitializeParams(
             capabilities=caps, root_uri=root.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")],
-            initialization_options={"codesum": options}))
+            initialization_options={"lenscribe": options}))
         self.client.initialized(types.InitializedParams())
         await self.wait(lambda s: s["model"]["state"] in ("ready", "error"))
         s = await self.stats()
@@ -127,7 +127,7 @@ class Bench:
         await self.client.stop()
 
     async def stats(self) -> dict[str, Any]:
-        return await self.client.workspace_execute_command_async(types.ExecuteCommandParams(command="codesum.stats"))
+        return await self.client.workspace_execute_command_async(types.ExecuteCommandParams(command="lenscribe.stats"))
 
     async def wait(self, pred, timeout: float = 600) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -212,7 +212,7 @@ class Bench:
         before = await self.stats()
         t = time.perf_counter()
         report = await self.client.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="codesum.summarizeWorkspace"))
+            command="lenscribe.summarizeWorkspace"))
         seconds = time.perf_counter() - t
         after = await self.stats()
         summarized = after["chunks_summarized"] - before["chunks_summarized"]
@@ -249,10 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print JSON only")
     args = p.parse_args(argv)
     if args.model is None:
-        from codesum.defaults import default_model_dir
+        from lenscribe.defaults import default_model_dir
 
         args.model = default_model_dir()
-    with tempfile.TemporaryDirectory(prefix="codesum-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lenscribe-bench-") as tmp:
         result = asyncio.run(Bench(args, Path(tmp)).run())
     if args.json:
         print(json.dumps(result, indent=2))

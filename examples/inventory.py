@@ -1,4 +1,4 @@
-"""A small module to try codesum on: `codesum summarize examples/`."""
+"""A small module to try lenscribe on: `lenscribe summarize examples/`."""
 
 import json
 from pathlib import Path

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild the shipped default model, models/codesum-small, from scratch: mine the data, train, export to int8 ONNX,
+# Rebuild the shipped default model, models/lenscribe-small, from scratch: mine the data, train, export to int8 ONNX,
 # evaluate, and write the training section of the data card. Each step is skipped when its output is already there
 # (delete it to redo the step).
 #
@@ -14,10 +14,10 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 DATA=.cache/data
 DATA1=.cache/data-first-round
-RUN1=.cache/trained/codesum-small-stage1
-RUN2=.cache/trained/codesum-small-stage2
-RUN=.cache/trained/codesum-small
-OUT=models/codesum-small
+RUN1=.cache/trained/lenscribe-small-stage1
+RUN2=.cache/trained/lenscribe-small-stage2
+RUN=.cache/trained/lenscribe-small
+OUT=models/lenscribe-small
 export OMP_WAIT_POLICY=PASSIVE PYTHONUNBUFFERED=1
 # 1. data: (code, first docstring sentence) pairs, split by package (models/DATA_CARD.md); the first round (Python
 #    only, without the train-only second-round PyPI list) is what stage 1 trained on
@@ -90,7 +90,7 @@ if last["bleu"] > best["bleu"]:
 PY
 }
 # Going on from the shipped model on a machine without the stages' checkpoints (they live in the git-ignored .cache/):
-#   .venv/bin/python models/training/onnx_weights.py models/codesum-small .cache/recovered
+#   .venv/bin/python models/training/onnx_weights.py models/lenscribe-small .cache/recovered
 #   .venv/bin/python models/training/train.py train --init-from .cache/recovered [--grow-dec-layers 4] ... (as in 2c)
 # onnx_weights.py dequantizes the int8 graphs back into a train.py checkpoint (valid BLEU / loss within noise of the
 # fp32 weights: 15.30 / 4.174 against 15.38 / 4.172 on stage 3's 400-example check) and carries the shipped model's
@@ -103,11 +103,11 @@ PY
 # 4.174; BLEU 15.54 / 14.93 against 15.30), the re-warm-up not yet paid back: stopped, nothing shipped.
 # 3. int8 ONNX + manifest (the inference issue's pipeline); the fp32 export kept aside for comparison, then the
 #    intermediate files dropped
-FP32=.cache/codesum-small-fp32
+FP32=.cache/lenscribe-small-fp32
 [ -f "$OUT/manifest.json" ] || {
-  "$PY" -m codesum model build "$RUN/model" --out "$OUT" --name codesum-small --max-input-tokens 128
+  "$PY" -m lenscribe model build "$RUN/model" --out "$OUT" --name lenscribe-small --max-input-tokens 128
   rm -rf "$FP32" && "$PY" models/training/fp32_reference.py "$OUT" "$FP32"
-  "$PY" -m codesum model clean "$OUT"
+  "$PY" -m lenscribe model clean "$OUT"
   # the run's record, kept in git by the model's id: what onnx_weights.py hands to a later stage
   ID=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["model_id"])' "$OUT/manifest.json")
   cp "$RUN/model/training_run.json" "models/training/runs/$ID.json"
@@ -116,15 +116,15 @@ FP32=.cache/codesum-small-fp32
 # 4. the figures in the README and the data card: the held-out test split (every language), greedy, int8, with the
 #    editor's decoding (repetition penalty 1.2); its fp32 self on Python; the same without the penalty; and a beam
 #    search of 4 on Python
-"$PY" -m codesum eval "$DATA/test.jsonl" --model "$OUT" --samples 12 --save "$RUN/eval-int8.json"
+"$PY" -m lenscribe eval "$DATA/test.jsonl" --model "$OUT" --samples 12 --save "$RUN/eval-int8.json"
 EVALS=(--eval "$RUN/eval-int8.json")
 if [ -f "$FP32/manifest.json" ]; then
-  "$PY" -m codesum eval "$DATA/test.jsonl" --language python --model "$FP32" --save "$RUN/eval-fp32.json"
+  "$PY" -m lenscribe eval "$DATA/test.jsonl" --language python --model "$FP32" --save "$RUN/eval-fp32.json"
   EVALS+=(--eval "$RUN/eval-fp32.json")
 fi
-"$PY" -m codesum eval "$DATA/test.jsonl" --language python --model "$OUT" --repetition-penalty 1 \
+"$PY" -m lenscribe eval "$DATA/test.jsonl" --language python --model "$OUT" --repetition-penalty 1 \
   --save "$RUN/eval-int8-rp1.json"
-"$PY" -m codesum eval "$DATA/test.jsonl" --language python --model "$OUT" --beams 4 --save "$RUN/eval-int8-beam4.json"
+"$PY" -m lenscribe eval "$DATA/test.jsonl" --language python --model "$OUT" --beams 4 --save "$RUN/eval-int8-beam4.json"
 EVALS+=(--eval "$RUN/eval-int8-rp1.json" --eval "$RUN/eval-int8-beam4.json")
 
 # 5. the data card, with the training run and those figures (optional languages when they were built)

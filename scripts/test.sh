@@ -2,7 +2,7 @@
 # The project's test command (README, .ci/run): installs what the tests need into .venv, then runs them.
 #   bash scripts/test.sh [pytest args...]
 # Then the editor clients' checks (client-vscode/ci.sh: extension lint/compile/unit tests/.vsix, VS Code end to end in
-# code-server + headless Chromium, headless Neovim). CODESUM_SKIP_CLIENTS=1 runs the Python tests only.
+# code-server + headless Chromium, headless Neovim). LENSCRIBE_SKIP_CLIENTS=1 runs the Python tests only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -10,13 +10,13 @@ PY=${PYTHON:-python3}
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo "; fi
 echo "[test.sh] installs Python packages into $(pwd)/.venv: torch==2.13.0, then this project with its build and test extras"
-if [ "${CODESUM_SKIP_CLIENTS:-0}" != 1 ]; then
+if [ "${LENSCRIBE_SKIP_CLIENTS:-0}" != 1 ]; then
   echo "[test.sh] then client-vscode/ci.sh installs what is missing of: Debian packages through ${SUDO}apt-get (nodejs npm" \
-    "when there is no node; neovim; for the VS Code end to end, which CODESUM_CI_SKIP_E2E=1 skips: chromium" \
+    "when there is no node; neovim; for the VS Code end to end, which LENSCRIBE_CI_SKIP_E2E=1 skips: chromium" \
     "build-essential pkg-config python3 libkrb5-dev git), npm packages into client-vscode/node_modules, and Node 24," \
-    "code-server, Neovim 0.11 and the tests' tiny model into ${CODESUM_E2E_CACHE:-$HOME/.cache/codesum-e2e}." \
+    "code-server, Neovim 0.11 and the tests' tiny model into ${LENSCRIBE_E2E_CACHE:-$HOME/.cache/lenscribe-e2e}." \
     "The editors run with temporary config and profile directories: nothing is written under ~/.config." \
-    "CODESUM_SKIP_CLIENTS=1 runs the Python tests only."
+    "LENSCRIBE_SKIP_CLIENTS=1 runs the Python tests only."
 fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
@@ -41,6 +41,6 @@ if [ "$rc" -eq 5 ]; then
   exit 1
 fi
 [ "$rc" -eq 0 ] || exit "$rc"
-if [ "${CODESUM_SKIP_CLIENTS:-0}" != 1 ]; then
+if [ "${LENSCRIBE_SKIP_CLIENTS:-0}" != 1 ]; then
   bash client-vscode/ci.sh
 fi

@@ -3,7 +3,7 @@
 ``tiny_checkpoint`` is a 2+2-layer T5 (d_model 64) with the real CodeT5 vocabulary, trained for a few seconds on CPU
 until it has memorised ``TINY_PAIRS``: its logits are peaked and its greedy output is real text, so tests downstream
 (model build, summarizer, CLI, language server) can assert that the summary of a known function is its sentence.
-``tiny_model_dir`` runs the real ``codesum model build`` on it.
+``tiny_model_dir`` runs the real ``lenscribe model build`` on it.
 
 Both are built once per test session under pytest's tmp dir; nothing is cached across runs. Building needs the
 ``[build]`` extra: without torch the tests that use them are skipped.
@@ -79,8 +79,8 @@ def train_tiny_t5(out_dir: Path) -> None:
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from codesum.summarizer import prepare_code
-    from codesum.tokenization import build_tokenizer
+    from lenscribe.summarizer import prepare_code
+    from lenscribe.tokenization import build_tokenizer
 
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(1)
@@ -120,18 +120,18 @@ def _pad(seqs: list[list[int]], value: int):
 
 @pytest.fixture(scope="session", autouse=True)
 def _summary_cache_dir(tmp_path_factory: pytest.TempPathFactory):
-    """`codesum summarize` reads and writes the summary cache: tests (and their subprocesses) use a temporary one,
-    never the user's (unless CODESUM_CACHE_DIR already names one)."""
+    """`lenscribe summarize` reads and writes the summary cache: tests (and their subprocesses) use a temporary one,
+    never the user's (unless LENSCRIBE_CACHE_DIR already names one)."""
     import os
 
-    if os.environ.get("CODESUM_CACHE_DIR"):
+    if os.environ.get("LENSCRIBE_CACHE_DIR"):
         yield
         return
-    os.environ["CODESUM_CACHE_DIR"] = str(tmp_path_factory.mktemp("summary-cache"))
+    os.environ["LENSCRIBE_CACHE_DIR"] = str(tmp_path_factory.mktemp("summary-cache"))
     try:
         yield
     finally:
-        os.environ.pop("CODESUM_CACHE_DIR", None)
+        os.environ.pop("LENSCRIBE_CACHE_DIR", None)
 
 
 @pytest.fixture(scope="session")
@@ -162,13 +162,13 @@ def tiny_samples_file(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tiny_checkpoint: Path, tiny_samples_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The int8 model directory built by the real ``codesum model build`` from ``tiny_checkpoint``.
+    """The int8 model directory built by the real ``lenscribe model build`` from ``tiny_checkpoint``.
 
     Treat it as read-only: tests that rebuild or damage a model work on a copy. One thread: the tiny model gains
     nothing from more, and on a busy machine torch's extra threads make it several times slower.
     """
     pytest.importorskip("optimum")
-    from codesum.cli import main
+    from lenscribe.cli import main
 
     out = tmp_path_factory.mktemp("tiny-model") / "tiny-codet5"
     argv = [
@@ -185,5 +185,5 @@ def tiny_model_dir(tiny_checkpoint: Path, tiny_samples_file: Path, tmp_path_fact
         "1",
     ]
     if main(argv) != 0:
-        raise AssertionError(f"codesum {' '.join(argv)} failed; see the captured stderr")
+        raise AssertionError(f"lenscribe {' '.join(argv)} failed; see the captured stderr")
     return out

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from codesum.summarizer import GenerationOptions, Summarizer
+from lenscribe.summarizer import GenerationOptions, Summarizer
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "models" / "codesum-small"
+SHIPPED = REPO / "models" / "lenscribe-small"
 
 VERBS = ["parse", "load", "merge", "count", "render", "split", "check", "build", "scale", "send", "find", "sort"]
 NOUNS = ["items", "config", "users", "rows", "tokens", "matrix", "events", "paths", "names", "bytes", "nodes"]

@@ -1,4 +1,4 @@
-"""Cache bundles: `codesum cache export|import|info`, their format checks and CODESUM_CACHE_BUNDLE."""
+"""Cache bundles: `lenscribe cache export|import|info`, their format checks and LENSCRIBE_CACHE_BUNDLE."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from codesum.bundle import (
+from lenscribe.bundle import (
     BUNDLE_ENV,
     FORMAT_VERSION,
     BundleError,
@@ -19,8 +19,8 @@ from codesum.bundle import (
     read_header,
     verify_bundle,
 )
-from codesum.cache import SummaryCache
-from codesum.cli import main
+from lenscribe.cache import SummaryCache
+from lenscribe.cli import main
 
 ENTRIES = {
     ("model-a@1+rp1.2", "h" * 63 + str(i % 10)): f"Summary {i} — with ünïcode and a\nsecond line." for i in range(10)
@@ -124,9 +124,9 @@ def test_damaged_bundle_is_refused(filled: Path, tmp_path: Path, capsys, damage:
     target = tmp_path / "t"
     assert main(["cache", "import", str(bundle), "--cache-dir", str(target)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("codesum: ")
+    assert err.startswith("lenscribe: ")
     expected = {"entry": "checksum mismatch", "header-sha": "checksum mismatch", "dropped-line": "checksum mismatch",
-                "truncated": "cut short", "not-a-bundle": "not a codesum cache bundle"}[damage]
+                "truncated": "cut short", "not-a-bundle": "not a lenscribe cache bundle"}[damage]
     assert expected in err
     with pytest.raises(BundleError):
         import_bundle(SummaryCache.open(target), bundle)
@@ -142,24 +142,24 @@ def test_env_bundle_is_imported_once_when_a_cache_opens(filled: Path, tmp_path: 
     assert cache.get_many("model-b@2", [f"{i:064x}" for i in range(25)]) == {
         f"{i:064x}": f"Other model's summary {i}." for i in range(25)}
     cache.close()
-    with caplog.at_level(logging.INFO, logger="codesum.bundle"):
+    with caplog.at_level(logging.INFO, logger="lenscribe.bundle"):
         SummaryCache.open(tmp_path / "server-cache").close()
     assert "imported" not in caplog.text  # taken once: later opens only read the header
 
     monkeypatch.setenv(BUNDLE_ENV, str(tmp_path / "nope.csb"))
-    with caplog.at_level(logging.WARNING, logger="codesum.bundle"):
+    with caplog.at_level(logging.WARNING, logger="lenscribe.bundle"):
         cache = SummaryCache.open(tmp_path / "other")  # a missing bundle never stops the server
     assert "not imported" in caplog.text and cache.count() == 0
 
 
 def test_the_language_server_reads_imported_entries_as_hits(tmp_path: Path, monkeypatch) -> None:
-    from codesum.chunking import chunk_text
-    from codesum.lsp.config import Settings
-    from codesum.lsp.engine import Engine
-    from codesum.summarizer import GenerationOptions, decoding_id
+    from lenscribe.chunking import chunk_text
+    from lenscribe.lsp.config import Settings
+    from lenscribe.lsp.engine import Engine
+    from lenscribe.summarizer import GenerationOptions, decoding_id
 
-    shipped = Path(__file__).resolve().parents[1] / "models" / "codesum-small"
-    from codesum.modelfiles import load_manifest
+    shipped = Path(__file__).resolve().parents[1] / "models" / "lenscribe-small"
+    from lenscribe.modelfiles import load_manifest
 
     summary_id = decoding_id(load_manifest(shipped).model_id, GenerationOptions())
     chunks = chunk_text("def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n", "python")

@@ -1,4 +1,4 @@
-"""codesum.cache: LRU over SQLite, persistence, corruption handling, sharing between connections and processes."""
+"""lenscribe.cache: LRU over SQLite, persistence, corruption handling, sharing between connections and processes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from codesum.cache import CACHE_FILE, SummaryCache
+from lenscribe.cache import CACHE_FILE, SummaryCache
 
 MODEL = "tiny@0123456789abcdef"
 
@@ -61,7 +61,7 @@ def test_memory_only_cache():
 def test_unwritable_dir_falls_back_to_memory(tmp_path, caplog):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with caplog.at_level(logging.WARNING, logger="codesum.cache"):
+    with caplog.at_level(logging.WARNING, logger="lenscribe.cache"):
         cache = SummaryCache.open(blocker / "sub")
     assert cache.memory_only
     assert "memory only" in caplog.text
@@ -72,7 +72,7 @@ def test_unwritable_dir_falls_back_to_memory(tmp_path, caplog):
 def test_corrupt_file_is_moved_aside_and_rebuilt(tmp_path, caplog):
     path = tmp_path / CACHE_FILE
     path.write_bytes(b"this is certainly not an SQLite database\n" * 100)
-    with caplog.at_level(logging.WARNING, logger="codesum.cache"):
+    with caplog.at_level(logging.WARNING, logger="lenscribe.cache"):
         cache = SummaryCache.open(tmp_path)
     assert not cache.memory_only
     aside = list(tmp_path.glob(CACHE_FILE + ".corrupt-*"))
@@ -131,7 +131,7 @@ def test_two_connections_share_the_store(tmp_path):
 
 def test_two_processes_write_at_once(tmp_path):
     script = (
-        "import sys; from codesum.cache import SummaryCache\n"
+        "import sys; from lenscribe.cache import SummaryCache\n"
         "c = SummaryCache.open(sys.argv[1])\n"
         "for i in range(300): c.put('m', f'{sys.argv[2]}{i}', 'x' * 50)\n"
         "assert c.stats.errors == 0, c.stats\n"
@@ -177,12 +177,12 @@ def test_opening_waits_out_another_process_lock(tmp_path, monkeypatch):
 
 
 def test_a_lock_that_never_goes_away_means_memory_only(tmp_path, monkeypatch):
-    import codesum.cache
+    import lenscribe.cache
 
     def locked(self):
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(codesum.cache, "OPEN_BUSY_WAIT_S", 0.2)
+    monkeypatch.setattr(lenscribe.cache, "OPEN_BUSY_WAIT_S", 0.2)
     monkeypatch.setattr(SummaryCache, "_open_checked", locked)
     started = time.monotonic()
     cache = SummaryCache.open(tmp_path)

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from codesum.chunking import (
+from lenscribe.chunking import (
     Chunk,
     ChunkingError,
     chunk_hash,
@@ -984,7 +984,7 @@ def test_truncated_and_mangled_sources_never_raise(language, caplog):
         chunk_text(src[:cut], language, min_lines=1)
         chunk_text(src[cut:], language, min_lines=1)
         chunk_text(src[:cut] + "}{)(;'\"/*" + src[cut:], language, min_lines=1)
-    assert not [r for r in caplog.records if r.name.startswith("codesum.chunking")], "no node should be skipped"
+    assert not [r for r in caplog.records if r.name.startswith("lenscribe.chunking")], "no node should be skipped"
 
 
 # ------------------------------------------------------------------------------------------------ the Chunk record

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from codesum.chunking import Chunk, chunk_text, first_sentence, strip_doc
-from codesum.chunking.docs import first_sentence as first_sentence_from_docs
-from codesum.chunking.docs import strip_doc as strip_doc_from_docs
+from lenscribe.chunking import Chunk, chunk_text, first_sentence, strip_doc
+from lenscribe.chunking.docs import first_sentence as first_sentence_from_docs
+from lenscribe.chunking.docs import strip_doc as strip_doc_from_docs
 
 
 def _docs(src: str, language: str) -> dict[str, str | None]:

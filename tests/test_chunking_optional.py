@@ -6,8 +6,8 @@ import importlib.util
 
 import pytest
 
-from codesum.chunking import ChunkingError, chunk_text, language_for_path, supported_languages
-from codesum.chunking.languages import LANGUAGES, OPTIONAL_PINS
+from lenscribe.chunking import ChunkingError, chunk_text, language_for_path, supported_languages
+from lenscribe.chunking.languages import LANGUAGES, OPTIONAL_PINS
 
 SNIPPETS = {
     "kotlin": (

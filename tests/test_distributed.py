@@ -1,4 +1,4 @@
-"""`codesum summarize --executor ray`: a local Ray (1-2 actors) against the local executor, with the shipped model.
+"""`lenscribe summarize --executor ray`: a local Ray (1-2 actors) against the local executor, with the shipped model.
 
 Both executors run the same batch plan (``plan_batches``: chunks by token length, --batch-size at a time), so each
 chunk has the same batch-mates either way and the int8 model writes the same words; one onnxruntime thread on both
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "models" / "codesum-small"
+SHIPPED = REPO / "models" / "lenscribe-small"
 sys.path.insert(0, str(REPO / "benchmarks"))
 from gentree import generate_tree
 
@@ -29,8 +29,8 @@ from gentree import generate_tree
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="the [ray] extra is not installed")
 
 
-def codesum(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "codesum", "summarize", *args, "--model", str(SHIPPED)],
+def lenscribe(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lenscribe", "summarize", *args, "--model", str(SHIPPED)],
                           check=False, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
 
@@ -49,7 +49,7 @@ def tree(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def local_run(tree: Path, tmp_path_factory) -> dict:
     cache = tmp_path_factory.mktemp("local-cache")
-    run = codesum(str(tree), "--json", "--threads", "1", "--cache-dir", str(cache))
+    run = lenscribe(str(tree), "--json", "--threads", "1", "--cache-dir", str(cache))
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 
@@ -60,7 +60,7 @@ def test_ray_equals_local_and_its_bundle_warms_a_fresh_cache(tree: Path, local_r
     assert all(c["summary"] for c in local_run["chunks"])
 
     ray_cache = tmp_path / "ray-cache"
-    run = codesum(str(tree), "--json", "--executor", "ray", "--workers", "2", "--threads", "1",
+    run = lenscribe(str(tree), "--json", "--executor", "ray", "--workers", "2", "--threads", "1",
                   "--cache-dir", str(ray_cache))
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)  # nothing of Ray's on stdout
@@ -70,16 +70,16 @@ def test_ray_equals_local_and_its_bundle_warms_a_fresh_cache(tree: Path, local_r
     assert summaries(out) == summaries(local_run)
 
     bundle = tmp_path / "team.csb"
-    exported = subprocess.run([sys.executable, "-m", "codesum", "cache", "export", str(bundle),
+    exported = subprocess.run([sys.executable, "-m", "lenscribe", "cache", "export", str(bundle),
                                "--cache-dir", str(ray_cache)], capture_output=True, text=True, timeout=60, check=False)
     assert exported.returncode == 0, exported.stderr
     fresh = tmp_path / "fresh-cache"
-    imported = subprocess.run([sys.executable, "-m", "codesum", "cache", "import", str(bundle),
+    imported = subprocess.run([sys.executable, "-m", "lenscribe", "cache", "import", str(bundle),
                                "--cache-dir", str(fresh)], capture_output=True, text=True, timeout=60, check=False)
     assert imported.returncode == 0, imported.stderr
     assert "1000 summaries added" in imported.stderr
 
-    warm = codesum(str(tree), "--json", "--threads", "1", "--cache-dir", str(fresh))
+    warm = lenscribe(str(tree), "--json", "--threads", "1", "--cache-dir", str(fresh))
     assert warm.returncode == 0, warm.stderr
     out = json.loads(warm.stdout)
     assert all(c["cached"] for c in out["chunks"]) and out["stats"]["summarized"] == 0
@@ -92,11 +92,11 @@ def test_dead_ray_worker_is_retried_and_unreadable_files_skipped(tmp_path: Path)
     generate_tree(small, 60, per_file=20, seed=1)
     (small / "pkg00" / "gone.py").symlink_to(tmp_path / "missing.py")  # listed, cannot be read
     (small / "pkg00" / "blob.py").write_bytes(b"def f():\0\0\0")
-    local = codesum(str(small), "--json", "--threads", "1", "--no-cache")
+    local = lenscribe(str(small), "--json", "--threads", "1", "--no-cache")
     assert local.returncode == 0, local.stderr
     crash = tmp_path / "crashed"
-    run = codesum(str(small), "--json", "--executor", "ray", "--workers", "1", "--no-cache",
-                  env={"CODESUM_RAY_CRASH_ONCE": str(crash)})
+    run = lenscribe(str(small), "--json", "--executor", "ray", "--workers", "1", "--no-cache",
+                  env={"LENSCRIBE_RAY_CRASH_ONCE": str(crash)})
     assert run.returncode == 0, run.stderr
     assert crash.is_file() and int(crash.read_text()) > 0  # an actor process did exit mid-batch
     out = json.loads(run.stdout)
@@ -110,10 +110,10 @@ def test_a_batch_that_fails_every_time_is_a_clear_error(tmp_path: Path) -> None:
     # The crash hook cannot create its file: every actor call raises (an error in the worker, not a dead process)
     src = tmp_path / "src"
     generate_tree(src, 16, per_file=16, seed=3)
-    run = codesum(str(src), "--executor", "ray", "--workers", "1", "--cache-dir", str(tmp_path / "cache"),
-                  env={"CODESUM_RAY_CRASH_ONCE": str(tmp_path / "no-such-dir" / "x")})
+    run = lenscribe(str(src), "--executor", "ray", "--workers", "1", "--cache-dir", str(tmp_path / "cache"),
+                  env={"LENSCRIBE_RAY_CRASH_ONCE": str(tmp_path / "no-such-dir" / "x")})
     assert run.returncode == 1 and run.stdout == ""
-    assert "codesum: the Ray run failed after 0 of 2 batches: FileNotFoundError" in run.stderr
+    assert "lenscribe: the Ray run failed after 0 of 2 batches: FileNotFoundError" in run.stderr
     assert "run again to resume" in run.stderr
 
 
@@ -136,8 +136,8 @@ def test_joins_a_running_cluster_at_its_address(tmp_path: Path) -> None:
         assert address, "the head process did not start Ray"
         src = tmp_path / "src"
         generate_tree(src, 24, per_file=12, seed=2)
-        local = codesum(str(src), "--json", "--threads", "1", "--no-cache")
-        run = codesum(str(src), "--json", "--executor", "ray", "--address", address, "--no-cache",
+        local = lenscribe(str(src), "--json", "--threads", "1", "--no-cache")
+        run = lenscribe(str(src), "--json", "--executor", "ray", "--address", address, "--no-cache",
                       env={"RAY_AUTH_MODE": "disabled"})
         assert run.returncode == 0, run.stderr
         out = json.loads(run.stdout)
@@ -155,7 +155,7 @@ def test_unreachable_address_fails_fast_with_a_clear_error(tmp_path: Path) -> No
         port = s.getsockname()[1]
     (tmp_path / "a.py").write_text("def f(x):\n    return x\n")
     started = time.monotonic()
-    run = codesum(str(tmp_path), "--executor", "ray", "--address", f"127.0.0.1:{port}", timeout=120)
+    run = lenscribe(str(tmp_path), "--executor", "ray", "--address", f"127.0.0.1:{port}", timeout=120)
     assert run.returncode == 2 and run.stdout == ""
     assert f"cannot reach the Ray cluster at 127.0.0.1:{port}" in run.stderr
     assert time.monotonic() - started < 60
@@ -169,25 +169,25 @@ def test_an_address_that_never_answers_fails_within_the_join_timeout(tmp_path: P
         port = listener.getsockname()[1]
         (tmp_path / "a.py").write_text("def f(x):\n    return x\n")
         started = time.monotonic()
-        run = codesum(str(tmp_path), "--executor", "ray", "--address", f"127.0.0.1:{port}",
-                      env={"CODESUM_RAY_JOIN_TIMEOUT": "5"}, timeout=120)
+        run = lenscribe(str(tmp_path), "--executor", "ray", "--address", f"127.0.0.1:{port}",
+                      env={"LENSCRIBE_RAY_JOIN_TIMEOUT": "5"}, timeout=120)
     assert run.returncode == 2 and run.stdout == ""
     assert f"cannot join the Ray cluster at 127.0.0.1:{port}: no answer within 5s" in run.stderr
     assert time.monotonic() - started < 60
 
 
 def test_missing_ray_is_a_clear_error(monkeypatch, tmp_path: Path, capsys) -> None:
-    from codesum.cli import main
+    from lenscribe.cli import main
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError, as without the extra
     (tmp_path / "a.py").write_text("def f(x):\n    return x\n")
     assert main(["summarize", str(tmp_path), "--executor", "ray", "--model", str(SHIPPED)]) == 2
     err = capsys.readouterr().err
-    assert "--executor ray needs Ray" in err and "pip install 'codesum[ray]'" in err
+    assert "--executor ray needs Ray" in err and "pip install 'lenscribe[ray]'" in err
 
 
 def test_address_without_ray_executor_is_refused(tmp_path: Path, capsys) -> None:
-    from codesum.cli import main
+    from lenscribe.cli import main
 
     assert main(["summarize", str(tmp_path), "--address", "auto", "--model", str(SHIPPED)]) == 2
     assert "need --executor ray" in capsys.readouterr().err
@@ -195,7 +195,7 @@ def test_address_without_ray_executor_is_refused(tmp_path: Path, capsys) -> None
 
 def test_a_killed_run_resumes_from_the_cache(tree: Path, local_run: dict, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    proc = subprocess.Popen([sys.executable, "-m", "codesum", "summarize", str(tree), "--json", "--threads", "1",
+    proc = subprocess.Popen([sys.executable, "-m", "lenscribe", "summarize", str(tree), "--json", "--threads", "1",
                              "--cache-dir", str(cache), "--model", str(SHIPPED)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = cache / "summaries.sqlite3"
@@ -220,7 +220,7 @@ def test_a_killed_run_resumes_from_the_cache(tree: Path, local_run: dict, tmp_pa
         kept = con.execute("SELECT COUNT(*) FROM summaries").fetchone()[0]
     assert 16 <= kept < 1000 and kept % 8 == 0  # whole batches, each written as it completed
 
-    resumed = codesum(str(tree), "--json", "--threads", "1", "--cache-dir", str(cache))
+    resumed = lenscribe(str(tree), "--json", "--threads", "1", "--cache-dir", str(cache))
     assert resumed.returncode == 0, resumed.stderr
     out = json.loads(resumed.stdout)
     assert out["stats"]["cached"] == kept and out["stats"]["summarized"] == 1000 - kept

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from codesum.chunking import chunk_text
-from codesum.chunking.treesitter import parse
-from codesum.docstring_insert import SUPPORTED_LANGUAGES, apply_edit, docstring_edit, format_doc
+from lenscribe.chunking import chunk_text
+from lenscribe.chunking.treesitter import parse
+from lenscribe.docstring_insert import SUPPORTED_LANGUAGES, apply_edit, docstring_edit, format_doc
 
 SUMMARY = "Return the sum of two numbers."
 TWO_LINES = "Return the sum of two numbers.\nIt never overflows."

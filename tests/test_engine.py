@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from codesum.cli import main
-from codesum.generation import GenerationTimeout, Seq2SeqOnnx
-from codesum.modelbuild.deps import torch_threads
-from codesum.modelbuild.export import DECODER_MERGED, ENCODER
-from codesum.modelbuild.pipeline import WORK
-from codesum.modelbuild.samples import DEFAULT_SAMPLES
-from codesum.modelfiles import load_manifest
-from codesum.summarizer import DEFAULT_REPETITION_PENALTY, GenerationOptions, Summarizer, prepare_code
-from codesum.tokenization import load_tokenizer
+from lenscribe.cli import main
+from lenscribe.generation import GenerationTimeout, Seq2SeqOnnx
+from lenscribe.modelbuild.deps import torch_threads
+from lenscribe.modelbuild.export import DECODER_MERGED, ENCODER
+from lenscribe.modelbuild.pipeline import WORK
+from lenscribe.modelbuild.samples import DEFAULT_SAMPLES
+from lenscribe.modelfiles import load_manifest
+from lenscribe.summarizer import DEFAULT_REPETITION_PENALTY, GenerationOptions, Summarizer, prepare_code
+from lenscribe.tokenization import load_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_a_beam_search_is_cached_under_its_own_id(tiny_model_dir: Path, tiny_pai
 
 
 def test_lone_surrogates_reach_the_tokenizer_as_replacement_characters(summarizer: Summarizer, tiny_pairs) -> None:
-    from codesum.summarizer import tokenizable
+    from lenscribe.summarizer import tokenizable
 
     assert tokenizable("a\udcffb") == "a\ufffdb"
     assert tokenizable("x = '\ud83d\ude00'") == "x = '\U0001f600'"  # a pair split in two code points is joined
@@ -145,7 +145,7 @@ def test_empty_input_list(summarizer: Summarizer) -> None:
     assert summarizer.summarize([]) == []
 
 
-# -- codesum summarize ---------------------------------------------------------------------------------------------
+# -- lenscribe summarize ---------------------------------------------------------------------------------------------
 
 
 @pytest.fixture()
@@ -177,7 +177,7 @@ def test_summarize_cli_text_and_errors(tiny_model_dir: Path, source_tree: Path, 
     binary = source_tree / "blob.py"
     binary.write_bytes(b"def f():\0\0\0")
     run = subprocess.run(
-        [sys.executable, "-m", "codesum", "summarize", str(source_tree / "mod.py"), str(binary),
+        [sys.executable, "-m", "lenscribe", "summarize", str(source_tree / "mod.py"), str(binary),
          "--model", str(tiny_model_dir), "--threads", "1"],
         capture_output=True, text=True, timeout=120,
     )
@@ -189,10 +189,10 @@ def test_summarize_cli_text_and_errors(tiny_model_dir: Path, source_tree: Path, 
     assert "blob.py: binary file" in run.stderr
 
     missing = subprocess.run(
-        [sys.executable, "-m", "codesum", "summarize", str(source_tree), "--model", str(tmp_path / "nope")],
+        [sys.executable, "-m", "lenscribe", "summarize", str(source_tree), "--model", str(tmp_path / "nope")],
         capture_output=True, text=True, timeout=120,
     )
-    assert missing.returncode == 2 and "codesum:" in missing.stderr and missing.stdout == ""
+    assert missing.returncode == 2 and "lenscribe:" in missing.stderr and missing.stdout == ""
 
 
 def test_fp32_reference_is_a_separate_model_that_says_the_same(tiny_model_dir: Path, tiny_pairs, tmp_path: Path) -> None:

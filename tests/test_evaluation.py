@@ -1,4 +1,4 @@
-"""codesum.evaluation: CodeXGLUE smoothed BLEU-4, degenerate-output detection, and `codesum eval` with a stub model."""
+"""lenscribe.evaluation: CodeXGLUE smoothed BLEU-4, degenerate-output detection, and `lenscribe eval` with a stub model."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from codesum.evaluation import bleu, metrics
-from codesum.evaluation.bleu import corpus_bleu, normalize, sentence_bleu, split_puncts
-from codesum.evaluation.metrics import exact_match, is_degenerate, report
+from lenscribe.evaluation import bleu, metrics
+from lenscribe.evaluation.bleu import corpus_bleu, normalize, sentence_bleu, split_puncts
+from lenscribe.evaluation.metrics import exact_match, is_degenerate, report
 
 # ------------------------------------------------------------------------------------------------ BLEU
 
@@ -181,14 +181,14 @@ def data_file(tmp_path):
 
 @pytest.fixture
 def stub(monkeypatch):
-    import codesum.summarizer
+    import lenscribe.summarizer
 
-    monkeypatch.setattr(codesum.summarizer, "Summarizer", StubSummarizer)
+    monkeypatch.setattr(lenscribe.summarizer, "Summarizer", StubSummarizer)
     return StubSummarizer
 
 
 def test_cli_json(data_file, stub, capsys, tmp_path):
-    from codesum.cli import main
+    from lenscribe.cli import main
 
     assert main(["eval", str(data_file), "--model", str(tmp_path), "--json", "--samples", "2"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -210,7 +210,7 @@ def test_cli_json(data_file, stub, capsys, tmp_path):
 
 
 def test_cli_language_limit_and_text_output(data_file, stub, capsys, tmp_path):
-    from codesum.cli import main
+    from lenscribe.cli import main
 
     assert main(["eval", str(data_file), "--model", str(tmp_path), "--language", "python", "--limit", "1",
                  "--samples", "1"]) == 0
@@ -222,7 +222,7 @@ def test_cli_language_limit_and_text_output(data_file, stub, capsys, tmp_path):
 
 
 def test_cli_save_writes_the_json_and_prints_the_table(data_file, stub, capsys, tmp_path):
-    from codesum.cli import main
+    from lenscribe.cli import main
 
     saved = tmp_path / "out" / "eval.json"
     assert main(["eval", str(data_file), "--model", str(tmp_path), "--save", str(saved), "--samples", "1"]) == 0
@@ -235,7 +235,7 @@ def test_cli_save_writes_the_json_and_prints_the_table(data_file, stub, capsys, 
 
 
 def test_cli_beams_reach_the_summarizer_and_the_record(data_file, stub, capsys, tmp_path):
-    from codesum.cli import main
+    from lenscribe.cli import main
 
     assert main(["eval", str(data_file), "--model", str(tmp_path), "--json", "--beams", "4"]) == 0
     assert stub.options.num_beams == 4 and json.loads(capsys.readouterr().out)["beams"] == 4
@@ -244,8 +244,8 @@ def test_cli_beams_reach_the_summarizer_and_the_record(data_file, stub, capsys, 
 
 
 def test_cli_repetition_penalty_defaults_to_the_editors_and_is_recorded(data_file, stub, capsys, tmp_path):
-    from codesum.cli import main
-    from codesum.summarizer import DEFAULT_REPETITION_PENALTY
+    from lenscribe.cli import main
+    from lenscribe.summarizer import DEFAULT_REPETITION_PENALTY
 
     assert main(["eval", str(data_file), "--model", str(tmp_path), "--json"]) == 0
     assert stub.options.repetition_penalty == DEFAULT_REPETITION_PENALTY != 1.0
@@ -257,9 +257,9 @@ def test_cli_repetition_penalty_defaults_to_the_editors_and_is_recorded(data_fil
 
 
 def test_cli_default_model_dir(data_file, stub, capsys, monkeypatch, tmp_path):
-    from codesum.cli import main
+    from lenscribe.cli import main
 
-    monkeypatch.setenv("CODESUM_MODEL_DIR", str(tmp_path / "m"))
+    monkeypatch.setenv("LENSCRIBE_MODEL_DIR", str(tmp_path / "m"))
     assert main(["eval", str(data_file), "--json"]) == 0
     from pathlib import Path
 
@@ -267,7 +267,7 @@ def test_cli_default_model_dir(data_file, stub, capsys, monkeypatch, tmp_path):
 
 
 def test_cli_errors(tmp_path, stub, capsys):
-    from codesum.cli import main
+    from lenscribe.cli import main
 
     assert main(["eval", str(tmp_path / "missing.jsonl"), "--model", str(tmp_path)]) == 2
     bad = tmp_path / "bad.jsonl"
@@ -280,16 +280,16 @@ def test_cli_errors(tmp_path, stub, capsys):
 
 
 def test_cli_model_error(data_file, monkeypatch, capsys, tmp_path):
-    import codesum.summarizer
-    from codesum.cli import main
-    from codesum.modelfiles import ModelError
+    import lenscribe.summarizer
+    from lenscribe.cli import main
+    from lenscribe.modelfiles import ModelError
 
     class Broken:
         @classmethod
         def load(cls, model_dir, **kwargs):
             raise ModelError(f"no model in {model_dir}")
 
-    monkeypatch.setattr(codesum.summarizer, "Summarizer", Broken)
+    monkeypatch.setattr(lenscribe.summarizer, "Summarizer", Broken)
     assert main(["eval", str(data_file), "--model", str(tmp_path)]) == 2
     assert "no model in" in capsys.readouterr().err
 
@@ -299,7 +299,7 @@ def test_cli_model_error(data_file, monkeypatch, capsys, tmp_path):
 
 def test_cli_with_tiny_real_model(tiny_model_dir, tiny_pairs, tmp_path, capsys):
     """End to end: the session's tiny memorising model through the real Summarizer scores near-perfect BLEU."""
-    from codesum.cli import main
+    from lenscribe.cli import main
 
     data = tmp_path / "tiny.jsonl"
     data.write_text("".join(json.dumps({"id": f"t{i}", "language": "mixed", "code": c, "doc": d}) + "\n"
@@ -328,14 +328,14 @@ def test_cli_with_tiny_real_model(tiny_model_dir, tiny_pairs, tmp_path, capsys):
     ("", "", ""),
 ])
 def test_name_only_baseline_rule(name, code, expected):
-    from codesum.evaluation.baseline import name_summary
+    from lenscribe.evaluation.baseline import name_summary
 
     assert name_summary(name, code) == expected
 
 
 def test_eval_reports_the_name_only_baseline_and_the_margin(tmp_path, stub, capsys):
-    from codesum.cli import main
-    from codesum.evaluation.baseline import name_summary
+    from lenscribe.cli import main
+    from lenscribe.evaluation.baseline import name_summary
 
     recs = [{"language": "python", "name": "load_user_config", "code": "def load_user_config(): pass",
              "doc": "Load the user config."},

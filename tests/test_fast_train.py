@@ -1,6 +1,6 @@
 """The fast trainer (models/training: t5, objectives, datapack, fast_train, export_hf): the model is transformers' T5
 exactly, the objectives hide and give back what they should, batches respect their budget and language weights, and a
-short real run goes from a data pack to a model that transformers and `codesum model build` load."""
+short real run goes from a data pack to a model that transformers and `lenscribe model build` load."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def test_span_corruption_hides_about_15_percent_and_gives_it_back():
 
 
 def test_identifier_masking_hides_every_occurrence_of_a_name():
-    from codesum.tokenization import build_tokenizer
+    from lenscribe.tokenization import build_tokenizer
 
     tok = build_tokenizer()
     table = objectives.IdentifierTable(tok.get_vocab())

@@ -17,16 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codesum.cli import main
-from codesum.modelbuild import fetch as fetch_step
-from codesum.modelbuild import quantize as quantize_step
-from codesum.modelbuild import verify as verify_step
-from codesum.modelbuild.deps import torch_threads
-from codesum.modelbuild.errors import BuildError
-from codesum.modelbuild.export import DECODER_MERGED, ENCODER, EXPORTED
-from codesum.modelbuild.pipeline import WORK, clean
-from codesum.modelbuild.state import BuildState
-from codesum.modelfiles import Architecture, ModelError, load_manifest, sha256_file
+from lenscribe.cli import main
+from lenscribe.modelbuild import fetch as fetch_step
+from lenscribe.modelbuild import quantize as quantize_step
+from lenscribe.modelbuild import verify as verify_step
+from lenscribe.modelbuild.deps import torch_threads
+from lenscribe.modelbuild.errors import BuildError
+from lenscribe.modelbuild.export import DECODER_MERGED, ENCODER, EXPORTED
+from lenscribe.modelbuild.pipeline import WORK, clean
+from lenscribe.modelbuild.state import BuildState
+from lenscribe.modelfiles import Architecture, ModelError, load_manifest, sha256_file
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ SHIPPED = {"encoder_model.onnx", "decoder_model_merged.onnx", "tokenizer.json", 
 
 
 def build(*args: str | Path) -> int:
-    """``codesum model build ARGS --threads 1`` in process (torch is imported once per session)."""
+    """``lenscribe model build ARGS --threads 1`` in process (torch is imported once per session)."""
     return main(["model", "build", *map(str, args), "--threads", "1"])
 
 
@@ -89,7 +89,7 @@ def test_parse_source(tmp_path: Path) -> None:
 
 
 def test_fetch_copies_checkpoint_and_writes_missing_tokenizer(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    from codesum.tokenization import build_tokenizer, load_tokenizer
+    from lenscribe.tokenization import build_tokenizer, load_tokenizer
 
     src = tmp_path / "no-tokenizer"
     src.mkdir()
@@ -159,7 +159,7 @@ def test_reachability_probe_answers_quickly() -> None:
 
 
 def test_missing_build_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from codesum.modelbuild.deps import require_build_deps
+    from lenscribe.modelbuild.deps import require_build_deps
 
     monkeypatch.setitem(sys.modules, "optimum.exporters.onnx", None)  # import now raises ImportError
     with pytest.raises(BuildError, match=r"\[build\] extra \(missing: optimum\)"):
@@ -168,7 +168,7 @@ def test_missing_build_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
 
 def test_cli_module_imports_no_build_dependency() -> None:
     code = (
-        "import sys, codesum.cli as c; c.build_parser(); "
+        "import sys, lenscribe.cli as c; c.build_parser(); "
         "print(sorted(m for m in ('torch', 'transformers', 'optimum', 'onnx') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -180,7 +180,7 @@ def test_cli_module_imports_no_build_dependency() -> None:
 
 @pytest.fixture(scope="module")
 def fp32_export(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from codesum.modelbuild.export import export_onnx
+    from lenscribe.modelbuild.export import export_onnx
 
     out = tmp_path_factory.mktemp("export") / "onnx-fp32"
     with torch_threads(1):
@@ -316,7 +316,7 @@ def test_token_agreement_counts_eos_and_divergent_tails() -> None:
 
 
 def test_publish_alone_writes_files_and_a_loadable_manifest(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from codesum.modelbuild.publish import publish
+    from lenscribe.modelbuild.publish import publish
 
     work = tiny_model_dir / WORK
     sources = {
@@ -372,10 +372,10 @@ def test_fp32_onnx_greedy_equals_transformers_generate(tiny_model_dir: Path, tin
     import torch
     from transformers import T5ForConditionalGeneration
 
-    from codesum.generation import Seq2SeqOnnx
-    from codesum.modelbuild.samples import DEFAULT_SAMPLES
-    from codesum.summarizer import prepare_code
-    from codesum.tokenization import load_tokenizer
+    from lenscribe.generation import Seq2SeqOnnx
+    from lenscribe.modelbuild.samples import DEFAULT_SAMPLES
+    from lenscribe.summarizer import prepare_code
+    from lenscribe.tokenization import load_tokenizer
 
     work = tiny_model_dir / WORK
     arch = onnx_arch(tiny_model_dir)
@@ -392,7 +392,7 @@ def test_fp32_onnx_greedy_equals_transformers_generate(tiny_model_dir: Path, tin
 
 
 def test_int8_model_agrees_and_says_the_memorised_sentences(tiny_model_dir: Path, tiny_pairs) -> None:
-    from codesum.summarizer import Summarizer
+    from lenscribe.summarizer import Summarizer
 
     int8 = load_manifest(tiny_model_dir).raw["verify"]["int8"]
     assert int8["token_agreement"] >= MIN_INT8_TOKEN_AGREEMENT
@@ -519,7 +519,7 @@ def test_load_manifest_flipped_byte(shipped_copy: Path) -> None:
 
 def test_load_manifest_without_manifest_says_how_to_build(shipped_copy: Path) -> None:
     (shipped_copy / "manifest.json").unlink()
-    with pytest.raises(ModelError, match="codesum model build"):
+    with pytest.raises(ModelError, match="lenscribe model build"):
         load_manifest(shipped_copy)
 
 
@@ -539,7 +539,7 @@ def test_clean_refuses_a_directory_that_is_not_a_build(tmp_path: Path, capsys: p
     (tmp_path / "work").mkdir()
     (tmp_path / "notes.txt").write_text("keep me")
     assert main(["model", "clean", str(tmp_path), "--all"]) == 1
-    assert "not a codesum model build" in capsys.readouterr().err
+    assert "not a lenscribe model build" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "keep me" and (tmp_path / "work").is_dir()
     with pytest.raises(BuildError, match="no such directory"):
         clean(tmp_path / "missing")

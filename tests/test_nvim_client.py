@@ -1,14 +1,14 @@
-"""Headless Neovim end to end: client-nvim/codesum.lua against the real server and a real (tiny) model.
+"""Headless Neovim end to end: client-nvim/lenscribe.lua against the real server and a real (tiny) model.
 
 Runs ``nvim --headless -u client-nvim/test/init.lua`` for every Neovim it finds (``nvim`` on PATH, plus the paths in
-``$CODESUM_NVIM``, separated by ``os.pathsep``): it opens a Python file, waits for the code lenses (refreshed by the
-server's ``workspace/codeLens/refresh``), presses K for the hover, runs :CodesumSummarizeFile and
-:CodesumSummarizeWorkspace, and checks the error message when the server cannot start. The tiny model of
+``$LENSCRIBE_NVIM``, separated by ``os.pathsep``): it opens a Python file, waits for the code lenses (refreshed by the
+server's ``workspace/codeLens/refresh``), presses K for the hover, runs :LenscribeSummarizeFile and
+:LenscribeSummarizeWorkspace, and checks the error message when the server cannot start. The tiny model of
 tests/conftest.py has memorised the file's functions, so the texts are known sentences.
 
-The model is ``$CODESUM_E2E_MODEL_DIR`` when set (client-vscode/ci.sh builds it once for both editors), else the
+The model is ``$LENSCRIBE_E2E_MODEL_DIR`` when set (client-vscode/ci.sh builds it once for both editors), else the
 ``tiny_model_dir`` fixture. Skipped when no nvim is installed (``apt-get install neovim``; client-vscode/ci.sh installs
-it and sets ``CODESUM_REQUIRE_NVIM=1``, which turns the skip into a failure).
+it and sets ``LENSCRIBE_REQUIRE_NVIM=1``, which turns the skip into a failure).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ EXPECT = {
 
 def _nvims() -> list[str]:
     found = []
-    for path in [shutil.which("nvim"), *os.environ.get("CODESUM_NVIM", "").split(os.pathsep)]:
+    for path in [shutil.which("nvim"), *os.environ.get("LENSCRIBE_NVIM", "").split(os.pathsep)]:
         if path and os.access(path, os.X_OK) and os.path.realpath(path) not in map(os.path.realpath, found):
             found.append(path)
     return found
@@ -61,25 +61,25 @@ NVIMS = _nvims()
 
 @pytest.fixture
 def model_dir(request: pytest.FixtureRequest) -> Path:
-    env = os.environ.get("CODESUM_E2E_MODEL_DIR")
+    env = os.environ.get("LENSCRIBE_E2E_MODEL_DIR")
     if env:
         path = Path(env)
         if not (path / "manifest.json").is_file():
-            pytest.fail(f"CODESUM_E2E_MODEL_DIR={env} has no manifest.json")
+            pytest.fail(f"LENSCRIBE_E2E_MODEL_DIR={env} has no manifest.json")
         return path
     return request.getfixturevalue("tiny_model_dir")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not NVIMS and not os.environ.get("CODESUM_REQUIRE_NVIM"),
+@pytest.mark.skipif(not NVIMS and not os.environ.get("LENSCRIBE_REQUIRE_NVIM"),
                     reason="nvim is not installed (apt-get install neovim; client-vscode/ci.sh installs it)")
 @pytest.mark.parametrize("nvim", NVIMS or ["nvim"], ids=lambda p: f"nvim-{_version(p)}")
 def test_nvim_hover_lenses_and_commands(nvim: str, model_dir: Path, tmp_path: Path) -> None:
     if not NVIMS:
-        pytest.fail("CODESUM_REQUIRE_NVIM is set but no nvim was found (PATH, $CODESUM_NVIM)")
+        pytest.fail("LENSCRIBE_REQUIRE_NVIM is set but no nvim was found (PATH, $LENSCRIBE_NVIM)")
     version = _version(nvim)
     if not _min_version_ok(version):
-        pytest.skip(f"{nvim} is Neovim {version}; client-nvim/codesum.lua needs 0.7 or newer")
+        pytest.skip(f"{nvim} is Neovim {version}; client-nvim/lenscribe.lua needs 0.7 or newer")
     project = tmp_path / "project"
     project.mkdir()
     (project / "pyproject.toml").write_text("")  # a root marker: the project root is this directory
@@ -98,12 +98,12 @@ def test_nvim_hover_lenses_and_commands(nvim: str, model_dir: Path, tmp_path: Pa
         "XDG_DATA_HOME": str(home / "data"),
         "XDG_STATE_HOME": str(home / "state"),
         "XDG_CACHE_HOME": str(home / "cache"),
-        "CODESUM_NVIM_TEST_FILE": str(sample),
-        "CODESUM_PYTHON": sys.executable,
-        "CODESUM_E2E_MODEL_DIR": str(model_dir),
-        "CODESUM_CACHE_DIR_TEST": str(tmp_path / "summary-cache"),
-        "CODESUM_NVIM_RESULT": str(result_file),
-        "CODESUM_NVIM_BAD_ROOT": str(bad),
+        "LENSCRIBE_NVIM_TEST_FILE": str(sample),
+        "LENSCRIBE_PYTHON": sys.executable,
+        "LENSCRIBE_E2E_MODEL_DIR": str(model_dir),
+        "LENSCRIBE_CACHE_DIR_TEST": str(tmp_path / "summary-cache"),
+        "LENSCRIBE_NVIM_RESULT": str(result_file),
+        "LENSCRIBE_NVIM_BAD_ROOT": str(bad),
     }
     try:
         run = subprocess.run(
@@ -138,10 +138,10 @@ def test_nvim_hover_lenses_and_commands(nvim: str, model_dir: Path, tmp_path: Pa
 
 
 TRUST_SCRIPT = r"""
-package.path = os.getenv('CODESUM_LUA_DIR') .. '/?.lua;' .. package.path
-local codesum = require('codesum')
-local root, marker = os.getenv('CODESUM_PROJECT'), os.getenv('CODESUM_MARKER')
-vim.g.python3_host_prog = os.getenv('CODESUM_PYTHON')
+package.path = os.getenv('LENSCRIBE_LUA_DIR') .. '/?.lua;' .. package.path
+local lenscribe = require('lenscribe')
+local root, marker = os.getenv('LENSCRIBE_PROJECT'), os.getenv('LENSCRIBE_MARKER')
+vim.g.python3_host_prog = os.getenv('LENSCRIBE_PYTHON')
 local out = { secure = vim.secure ~= nil and vim.secure.trust ~= nil, asked = 0 }
 if out.secure then
   -- vim.secure.read asks with confirm(): answer "ignore" (trust nothing, remember nothing) and count the questions.
@@ -151,8 +151,8 @@ if out.secure then
   end
 end
 local function case(name, opts)
-  codesum.config = vim.tbl_deep_extend('force', vim.deepcopy(codesum.defaults), opts)
-  local cmd, why = codesum.server_cmd(root)
+  lenscribe.config = vim.tbl_deep_extend('force', vim.deepcopy(lenscribe.defaults), opts)
+  local cmd, why = lenscribe.server_cmd(root)
   out[name] = { cmd = cmd or vim.NIL, why = why or vim.NIL, ran = vim.fn.filereadable(marker) == 1 }
 end
 local ok, err = pcall(function()
@@ -169,21 +169,21 @@ local ok, err = pcall(function()
   case('always', { trust_workspace_python = true })
 end)
 out.error = ok and vim.NIL or tostring(err)
-local f = io.open(os.getenv('CODESUM_NVIM_RESULT'), 'w')
+local f = io.open(os.getenv('LENSCRIBE_NVIM_RESULT'), 'w')
 f:write(vim.fn.json_encode(out))
 f:close()
 vim.cmd('qa!')
 """
 
 
-@pytest.mark.skipif(not NVIMS and not os.environ.get("CODESUM_REQUIRE_NVIM"),
+@pytest.mark.skipif(not NVIMS and not os.environ.get("LENSCRIBE_REQUIRE_NVIM"),
                     reason="nvim is not installed (apt-get install neovim; client-vscode/ci.sh installs it)")
 @pytest.mark.parametrize("nvim", NVIMS or ["nvim"], ids=lambda p: f"nvim-{_version(p)}")
 def test_nvim_runs_a_project_python_only_when_trusted(nvim: str, tmp_path: Path) -> None:
     """The project's .venv/bin/python runs the project's code: server_cmd neither runs (probes) nor picks it unless
     trusted (vim.secure on 0.9+, or trust_workspace_python = true); otherwise the global Python, started with -I."""
     if not NVIMS:
-        pytest.fail("CODESUM_REQUIRE_NVIM is set but no nvim was found (PATH, $CODESUM_NVIM)")
+        pytest.fail("LENSCRIBE_REQUIRE_NVIM is set but no nvim was found (PATH, $LENSCRIBE_NVIM)")
     project = tmp_path / "project"
     (project / ".venv" / "bin").mkdir(parents=True)
     (project / ".venv" / "pyvenv.cfg").write_text(f"home = {Path(sys.executable).parent}\n")
@@ -197,8 +197,8 @@ def test_nvim_runs_a_project_python_only_when_trusted(nvim: str, tmp_path: Path)
     home = tmp_path / "home"
     env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
            "XDG_STATE_HOME": str(home / "state"), "XDG_CACHE_HOME": str(home / "cache"),
-           "CODESUM_LUA_DIR": str(REPO / "client-nvim"), "CODESUM_PROJECT": str(project), "CODESUM_MARKER": str(marker),
-           "CODESUM_PYTHON": sys.executable, "CODESUM_NVIM_RESULT": str(result_file)}
+           "LENSCRIBE_LUA_DIR": str(REPO / "client-nvim"), "LENSCRIBE_PROJECT": str(project), "LENSCRIBE_MARKER": str(marker),
+           "LENSCRIBE_PYTHON": sys.executable, "LENSCRIBE_NVIM_RESULT": str(result_file)}
     run = subprocess.run([nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {script}"],
                          cwd=project, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
                          check=False)
@@ -206,10 +206,10 @@ def test_nvim_runs_a_project_python_only_when_trusted(nvim: str, tmp_path: Path)
     assert result_file.is_file(), output
     result = json.loads(result_file.read_text())
     assert result["error"] is None, result["error"]
-    global_cmd = [sys.executable, "-I", "-m", "codesum", "serve"]
+    global_cmd = [sys.executable, "-I", "-m", "lenscribe", "serve"]
     for case in ["default", "never", *(["denied"] if result["secure"] else [])]:
         assert result[case]["cmd"] == global_cmd and not result[case]["ran"], (case, result)
     if result["secure"]:
         assert result["asked_default"] == 1 and result["asked"] == 1, result  # asked once; not after a deny / allow
-        assert result["trusted"]["cmd"] == [str(venv_python), "-I", "-m", "codesum", "serve"], result
-    assert result["always"]["cmd"] == [str(venv_python), "-I", "-m", "codesum", "serve"] and result["always"]["ran"]
+        assert result["trusted"]["cmd"] == [str(venv_python), "-I", "-m", "lenscribe", "serve"], result
+    assert result["always"]["cmd"] == [str(venv_python), "-I", "-m", "lenscribe", "serve"] and result["always"]["ran"]

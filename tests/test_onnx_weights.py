@@ -17,7 +17,7 @@ sys.path.insert(0, str(TRAINING))
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"codesum_{name}", TRAINING / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"lenscribe_{name}", TRAINING / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -59,8 +59,8 @@ def test_every_weight_comes_back_within_its_int8_rounding(onnx_weights, tiny_che
 def test_recovered_model_says_what_the_int8_model_says(onnx_weights, tiny_model_dir, tiny_pairs, tmp_path):
     from transformers import T5ForConditionalGeneration
 
-    from codesum.summarizer import prepare_code
-    from codesum.tokenization import build_tokenizer
+    from lenscribe.summarizer import prepare_code
+    from lenscribe.tokenization import build_tokenizer
 
     out = tmp_path / "recovered"
     info = onnx_weights.write_checkpoint(tiny_model_dir, out, dropout=0.0)

@@ -1,6 +1,6 @@
 import pytest
 
-from codesum.postprocess import clean_summary, collapse_repeats, shorten
+from lenscribe.postprocess import clean_summary, collapse_repeats, shorten
 
 
 def test_collapses_decoding_loops():

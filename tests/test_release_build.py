@@ -1,5 +1,5 @@
 """Release-shaped builds: ``python -m build`` gives an sdist and, built from it, a wheel that carries the shipped model as
-data files; installed into a fresh environment the wheel finds that model at run time (``codesum --version`` names it)
+data files; installed into a fresh environment the wheel finds that model at run time (``lenscribe --version`` names it)
 and summarizes offline. (Building through the sdist leaves no build/ directory in the checkout.)"""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from codesum import __version__
+from lenscribe import __version__
 
 REPO = Path(__file__).resolve().parents[1]
-MODEL = REPO / "models" / "codesum-small"
-DATA = f"codesum-{__version__}.data/data/share/codesum/models/codesum-small/"
+MODEL = REPO / "models" / "lenscribe-small"
+DATA = f"lenscribe-{__version__}.data/data/share/lenscribe/models/lenscribe-small/"
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
@@ -40,18 +40,18 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def wheel(dist: Path) -> Path:
-    wheels = list(dist.glob("codesum-*.whl"))
+    wheels = list(dist.glob("lenscribe-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
 
 
 @pytest.mark.slow
 def test_the_sdist_has_the_sources_the_model_and_the_tests(dist: Path) -> None:
-    with tarfile.open(dist / f"codesum-{__version__}.tar.gz") as t:
+    with tarfile.open(dist / f"lenscribe-{__version__}.tar.gz") as t:
         names = set(t.getnames())
-    root = f"codesum-{__version__}/"
-    for name in ("pyproject.toml", "README.md", "server/codesum/cli.py", "server/codesum/lsp/code_actions.py",
-                 "models/codesum-small/manifest.json", "models/codesum-small/decoder_model_merged.onnx"):
+    root = f"lenscribe-{__version__}/"
+    for name in ("pyproject.toml", "README.md", "server/lenscribe/cli.py", "server/lenscribe/lsp/code_actions.py",
+                 "models/lenscribe-small/manifest.json", "models/lenscribe-small/decoder_model_merged.onnx"):
         assert root + name in names
 
 
@@ -64,19 +64,19 @@ def test_the_wheel_carries_the_model_and_its_metadata(wheel: Path) -> None:
                      "decoder_model_merged.onnx"):
             assert DATA + name in names
             assert z.getinfo(DATA + name).file_size == (MODEL / name).stat().st_size
-        metadata = z.read(f"codesum-{__version__}.dist-info/METADATA").decode()
-        entry_points = z.read(f"codesum-{__version__}.dist-info/entry_points.txt").decode()
+        metadata = z.read(f"lenscribe-{__version__}.dist-info/METADATA").decode()
+        entry_points = z.read(f"lenscribe-{__version__}.dist-info/entry_points.txt").decode()
     assert manifest == json.loads((MODEL / "manifest.json").read_text())
     assert "License-Expression: Apache-2.0" in metadata
-    assert "codesum = codesum.cli:main" in entry_points
-    assert "codesum/assets/codet5-tokenizer/vocab.json" in names
+    assert "lenscribe = lenscribe.cli:main" in entry_points
+    assert "lenscribe/assets/codet5-tokenizer/vocab.json" in names
     assert not [n for n in names if n.startswith(("tests/", "models/training"))]
 
 
 @pytest.mark.slow
 def test_installed_wheel_finds_its_model_and_summarizes_offline(wheel: Path, tmp_path: Path) -> None:
     # A fresh environment with only the wheel installed into it (by its own pip); its dependencies (already installed
-    # here) are reached through a .pth file, so nothing is downloaded and this checkout's codesum is not on the path
+    # here) are reached through a .pth file, so nothing is downloaded and this checkout's lenscribe is not on the path
     # (a path in a .pth file does not run that directory's .pth files, the editable install's among them).
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
@@ -84,15 +84,15 @@ def test_installed_wheel_finds_its_model_and_summarizes_offline(wheel: Path, tmp
     purelib = Path(run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
     (purelib / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODESUM_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LENSCRIBE_")}
     env.update(HF_HUB_OFFLINE="1", PYTHONNOUSERSITE="1", OMP_NUM_THREADS="1",
-               CODESUM_CACHE_DIR=str(tmp_path / "cache"))
-    where = run([str(python), "-c", "import codesum; print(codesum.__file__)"], env=env, cwd=tmp_path).stdout.strip()
+               LENSCRIBE_CACHE_DIR=str(tmp_path / "cache"))
+    where = run([str(python), "-c", "import lenscribe; print(lenscribe.__file__)"], env=env, cwd=tmp_path).stdout.strip()
     assert where.startswith(str(purelib)), where
-    shipped = env_dir / "share" / "codesum" / "models" / "codesum-small"
-    version = run([str(python), "-m", "codesum", "--version"], env=env, cwd=tmp_path).stdout
-    assert version.splitlines() == [f"codesum {__version__}", f"default model: {shipped}"]
-    out = run([str(python), "-m", "codesum", "summarize", str(REPO / "examples")], env=env, cwd=tmp_path).stdout
+    shipped = env_dir / "share" / "lenscribe" / "models" / "lenscribe-small"
+    version = run([str(python), "-m", "lenscribe", "--version"], env=env, cwd=tmp_path).stdout
+    assert version.splitlines() == [f"lenscribe {__version__}", f"default model: {shipped}"]
+    out = run([str(python), "-m", "lenscribe", "summarize", str(REPO / "examples")], env=env, cwd=tmp_path).stdout
     lines = out.splitlines()
     assert any(ln.endswith("inventory.py") for ln in lines), out
     for chunk in ("function load_items", "method Inventory.add", "function capitalize"):

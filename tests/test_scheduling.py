@@ -1,4 +1,4 @@
-"""codesum.scheduling with a fake summarizer that records its calls and can block."""
+"""lenscribe.scheduling with a fake summarizer that records its calls and can block."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from concurrent.futures import CancelledError
 
 import pytest
 
-from codesum.scheduling import Priority, Scheduler, SchedulerClosed
+from lenscribe.scheduling import Priority, Scheduler, SchedulerClosed
 
 WAIT = 5.0
 

@@ -1,4 +1,4 @@
-"""The default model shipped in ``models/codesum-small``: present and intact, lean, chosen when nothing else is
+"""The default model shipped in ``models/lenscribe-small``: present and intact, lean, chosen when nothing else is
 configured, and producing real summaries with onnxruntime alone (no network, no torch)."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from codesum.defaults import MODEL_ENV, default_model_dir
-from codesum.evaluation.metrics import is_degenerate
-from codesum.modelfiles import load_manifest
-from codesum.summarizer import Summarizer
+from lenscribe.defaults import MODEL_ENV, default_model_dir
+from lenscribe.evaluation.metrics import is_degenerate
+from lenscribe.modelfiles import load_manifest
+from lenscribe.summarizer import Summarizer
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "models" / "codesum-small"
+SHIPPED = REPO / "models" / "lenscribe-small"
 SHIPPED_FILES = {"manifest.json", "encoder_model.onnx", "decoder_model_merged.onnx", "tokenizer.json", "config.json"}
 MAX_SHIPPED_MB = 40
 
@@ -62,7 +62,7 @@ def test_the_default_model_dir_is_the_shipped_model(monkeypatch):
 def test_the_manifest_verifies_and_records_an_int8_build():
     manifest = load_manifest(SHIPPED, check_hashes=True)  # raises on a missing, truncated or altered file
     raw = manifest.raw
-    assert raw["name"] == "codesum-small" and manifest.model_id.startswith("codesum-small@")
+    assert raw["name"] == "lenscribe-small" and manifest.model_id.startswith("lenscribe-small@")
     assert raw["quantization"]["weight_type"] == "QInt8"
     assert raw["verify"]["passed"] is True and not raw["verify"]["failures"]
     assert raw["verify"]["fp32"]["exact_match"] == 1.0  # the ONNX export reproduces PyTorch's greedy tokens
@@ -108,11 +108,11 @@ def test_summaries_are_deterministic(shipped):
 def test_summarize_cli_uses_the_shipped_model_offline():
     env = {k: v for k, v in os.environ.items() if k != MODEL_ENV}
     env |= {"HF_HUB_OFFLINE": "1", "NO_PROXY": "*", "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
-    proc = subprocess.run([sys.executable, "-m", "codesum", "summarize", str(REPO / "examples"), "--json"],
+    proc = subprocess.run([sys.executable, "-m", "lenscribe", "summarize", str(REPO / "examples"), "--json"],
                           capture_output=True, text=True, env=env, timeout=120, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["model"].startswith("codesum-small@")
+    assert out["model"].startswith("lenscribe-small@")
     names = {(Path(c["path"]).name, c["name"]) for c in out["chunks"]}
     assert {("inventory.py", "load_items"), ("inventory.py", "Inventory"), ("inventory.py", "Inventory.save")} <= names
     assert any(name == "strings.js" for name, _ in names)
@@ -121,7 +121,7 @@ def test_summarize_cli_uses_the_shipped_model_offline():
 
 
 def test_run_time_needs_no_torch():
-    code = ("import sys; from codesum.summarizer import Summarizer; s = Summarizer.load(sys.argv[1]); "
+    code = ("import sys; from lenscribe.summarizer import Summarizer; s = Summarizer.load(sys.argv[1]); "
             "print(s.summarize(['def add(a, b):\\n    return a + b'])[0]); "
             "heavy = sorted(m for m in ('torch', 'transformers', 'optimum') if m in sys.modules); "
             "sys.exit(f'imported {heavy}' if heavy else 0)")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from codesum import tokenization as tk
+from lenscribe import tokenization as tk
 
 CODE_SAMPLES = [
     "def add(a, b):\n    return a + b\n",

@@ -21,7 +21,7 @@ NOUNS = ["numbers", "lists", "strings", "vectors", "counts", "values", "items", 
 
 @pytest.fixture(scope="module")
 def train_mod():
-    spec = importlib.util.spec_from_file_location("codesum_train", TRAIN_PY)
+    spec = importlib.util.spec_from_file_location("lenscribe_train", TRAIN_PY)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -59,9 +59,9 @@ def _losses(out: Path) -> list[float]:
             if "] step " in line]
 
 
-def test_training_scores_with_codesum_eval_bleu(train_mod):
-    """Validation BLEU during training is the same smoothed BLEU-4 that `codesum eval` reports."""
-    from codesum.evaluation.bleu import corpus_bleu
+def test_training_scores_with_lenscribe_eval_bleu(train_mod):
+    """Validation BLEU during training is the same smoothed BLEU-4 that `lenscribe eval` reports."""
+    from lenscribe.evaluation.bleu import corpus_bleu
 
     refs, hyps = ["Returns the sum.", "get the user name"], ["returns the sum .", "get user id"]
     assert train_mod.smooth_bleu(refs[:1], hyps[:1]) == pytest.approx(100.0)

@@ -1,14 +1,14 @@
--- Headless test of client-nvim/codesum.lua against the real codesum language server and a real model.
+-- Headless test of client-nvim/lenscribe.lua against the real lenscribe language server and a real model.
 --
 --   nvim --headless -i NONE -n -u client-nvim/test/init.lua
 --
 -- Environment (tests/test_nvim_client.py sets it):
---   CODESUM_NVIM_TEST_FILE  the Python file to open (a copy of client-vscode/test/e2e/workspace/shapes.py)
---   CODESUM_PYTHON          a Python with codesum
---   CODESUM_E2E_MODEL_DIR   the model (the tests' tiny model, which has memorised shapes.py's functions)
---   CODESUM_CACHE_DIR_TEST  a fresh summary cache directory
---   CODESUM_NVIM_RESULT     where to write what was seen (JSON)
---   CODESUM_NVIM_BAD_ROOT   a directory with a file whose server cannot start (tests the error message)
+--   LENSCRIBE_NVIM_TEST_FILE  the Python file to open (a copy of client-vscode/test/e2e/workspace/shapes.py)
+--   LENSCRIBE_PYTHON          a Python with lenscribe
+--   LENSCRIBE_E2E_MODEL_DIR   the model (the tests' tiny model, which has memorised shapes.py's functions)
+--   LENSCRIBE_CACHE_DIR_TEST  a fresh summary cache directory
+--   LENSCRIBE_NVIM_RESULT     where to write what was seen (JSON)
+--   LENSCRIBE_NVIM_BAD_ROOT   a directory with a file whose server cannot start (tests the error message)
 -- Exits 0 when every check passes, 1 otherwise (the reason on stderr and in the result file).
 
 local env = function(name)
@@ -35,7 +35,7 @@ local function elapsed()
 end
 
 local function write_result()
-  local f = io.open(env('CODESUM_NVIM_RESULT'), 'w')
+  local f = io.open(env('LENSCRIBE_NVIM_RESULT'), 'w')
   f:write(vim.fn.json_encode(result))
   f:close()
 end
@@ -77,28 +77,28 @@ vim.notify = function(msg, level, opts)
 end
 
 local function run()
-  local codesum = require('codesum')
-  codesum.setup({
-    python = env('CODESUM_PYTHON'),
+  local lenscribe = require('lenscribe')
+  lenscribe.setup({
+    python = env('LENSCRIBE_PYTHON'),
     settings = {
-      modelDir = env('CODESUM_E2E_MODEL_DIR'),
-      cacheDir = env('CODESUM_CACHE_DIR_TEST'),
+      modelDir = env('LENSCRIBE_E2E_MODEL_DIR'),
+      cacheDir = env('LENSCRIBE_CACHE_DIR_TEST'),
       hoverTimeoutMs = 20000,
       workspaceOnOpen = false,
     },
   })
-  for _, name in ipairs({ 'CodesumSummarizeFile', 'CodesumSummarizeWorkspace', 'CodesumRestart', 'CodesumInfo',
-    'CodesumInsertDocstring', 'CodesumRegenerate', 'CodesumCopySummary' }) do
+  for _, name in ipairs({ 'LenscribeSummarizeFile', 'LenscribeSummarizeWorkspace', 'LenscribeRestart', 'LenscribeInfo',
+    'LenscribeInsertDocstring', 'LenscribeRegenerate', 'LenscribeCopySummary' }) do
     if vim.fn.exists(':' .. name) ~= 2 then
       fail('no user command :' .. name)
     end
   end
   check('user commands defined')
 
-  vim.cmd('edit ' .. vim.fn.fnameescape(env('CODESUM_NVIM_TEST_FILE')))
+  vim.cmd('edit ' .. vim.fn.fnameescape(env('LENSCRIBE_NVIM_TEST_FILE')))
   local buf = vim.api.nvim_get_current_buf()
-  local client = wait_for(30000, 'the codesum client to attach and initialize', function()
-    local c = codesum.client(buf)
+  local client = wait_for(30000, 'the lenscribe client to attach and initialize', function()
+    local c = lenscribe.client(buf)
     return c and c.initialized and c or nil
   end)
   check('client attached', table.concat(client.config.cmd, ' '))
@@ -154,11 +154,11 @@ local function run()
   if not on_add then
     fail('the lens for add() is not on its line ' .. tostring(add_row) .. ': ' .. vim.inspect(result.lenses))
   end
-  if codesum.stats.lens_refresh_requests < 1 then
+  if lenscribe.stats.lens_refresh_requests < 1 then
     fail('the server never sent workspace/codeLens/refresh')
   end
-  result.lens_refresh_requests = codesum.stats.lens_refresh_requests
-  check('code lenses', #result.lenses .. ' lenses, ' .. codesum.stats.lens_refresh_requests .. ' refresh requests')
+  result.lens_refresh_requests = lenscribe.stats.lens_refresh_requests
+  check('code lenses', #result.lenses .. ' lenses, ' .. lenscribe.stats.lens_refresh_requests .. ' refresh requests')
 
   -- Hover: K on `add` opens a floating window with the summary.
   vim.api.nvim_win_set_cursor(0, { add_row + 1, 5 })
@@ -182,10 +182,10 @@ local function run()
     end
   end
 
-  -- :CodesumSummarizeFile opens the outline in a scratch markdown buffer.
-  vim.cmd('CodesumSummarizeFile')
+  -- :LenscribeSummarizeFile opens the outline in a scratch markdown buffer.
+  vim.cmd('LenscribeSummarizeFile')
   local outline = wait_for(60000, 'the outline buffer', function()
-    local o = codesum.last_outline
+    local o = lenscribe.last_outline
     return o and o.bufnr and vim.api.nvim_buf_is_valid(o.bufnr) and o or nil
   end)
   local lines = vim.api.nvim_buf_get_lines(outline.bufnr, 0, -1, false)
@@ -205,21 +205,21 @@ local function run()
   check('summarize file', #lines .. ' outline lines')
   vim.cmd('wincmd p')
 
-  -- :CodesumSummarizeWorkspace reports the counts; its progress arrives as $/progress.
-  vim.cmd('CodesumSummarizeWorkspace')
+  -- :LenscribeSummarizeWorkspace reports the counts; its progress arrives as $/progress.
+  vim.cmd('LenscribeSummarizeWorkspace')
   local ws = wait_for(120000, 'the workspace summarize result', function()
-    return codesum.last_workspace_result
+    return lenscribe.last_workspace_result
   end)
   result.workspace = ws
   if ws.error or (ws.files or 0) < 1 then
     fail('summarize workspace: ' .. vim.inspect(ws))
   end
   local progress_ended = false
-  for _, p in pairs(codesum.stats.progress) do
+  for _, p in pairs(lenscribe.stats.progress) do
     progress_ended = progress_ended or p.kind == 'end'
   end
   if not progress_ended then
-    fail('no work-done progress from the workspace summarize: ' .. vim.inspect(codesum.stats.progress))
+    fail('no work-done progress from the workspace summarize: ' .. vim.inspect(lenscribe.stats.progress))
   end
   check('summarize workspace', string.format('%d files, %d chunks', ws.files, ws.chunks or 0))
 
@@ -244,10 +244,10 @@ local function run()
     end
     vim.lsp.buf.code_action()
   end
-  codesum.last_copied = nil
+  lenscribe.last_copied = nil
   choose('Copy summary')
   result.copied = wait_for(30000, 'the copied summary', function()
-    return codesum.last_copied
+    return lenscribe.last_copied
   end)
   result.register = vim.fn.getreg('"')
   if result.copied ~= EXPECT.add or result.register ~= EXPECT.add then
@@ -271,12 +271,12 @@ local function run()
   end
   vim.ui.select = select
   check('code action: insert docstring, one undo', result.docstring_line)
-  -- :CodesumRegenerate: a beam search for add(); the lens shows it.
+  -- :LenscribeRegenerate: a beam search for add(); the lens shows it.
   vim.api.nvim_win_set_cursor(0, { add_row + 1, 5 })
-  codesum.last_regenerated = nil
-  vim.cmd('CodesumRegenerate')
+  lenscribe.last_regenerated = nil
+  vim.cmd('LenscribeRegenerate')
   local regen = wait_for(60000, 'the regenerated summary', function()
-    return codesum.last_regenerated
+    return lenscribe.last_regenerated
   end)
   if type(regen.summary) ~= 'string' or regen.summary == '' or regen.beams ~= 4 then
     fail('regenerate: ' .. vim.inspect(regen))
@@ -285,9 +285,9 @@ local function run()
   check('regenerate with beam search', regen.summary)
 
   -- A project whose server cannot start: a clear error, once.
-  local bad_root = os.getenv('CODESUM_NVIM_BAD_ROOT')
+  local bad_root = os.getenv('LENSCRIBE_NVIM_BAD_ROOT')
   if bad_root and bad_root ~= '' then
-    codesum.config.python = '/nonexistent/bin/python'
+    lenscribe.config.python = '/nonexistent/bin/python'
     vim.cmd('edit ' .. vim.fn.fnameescape(bad_root .. '/bad.py'))
     local msg = wait_for(10000, 'an error message for the missing Python', function()
       for _, m in ipairs(messages) do

@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# Screenshot of client-nvim/codesum.lua at work: Neovim in tmux (a real terminal UI) with the summary code lenses and
+# Screenshot of client-nvim/lenscribe.lua at work: Neovim in tmux (a real terminal UI) with the summary code lenses and
 # the hover (K) over add(); the tmux screen is rendered to HTML and photographed by headless Chromium.
 #
 #   bash client-nvim/test/screenshot.sh [OUT.png]      (default client-nvim/test-artifacts/neovim.png)
 #   SHOT=code-actions bash client-nvim/test/screenshot.sh OUT.png    the code action menu on add() instead of the hover
 #
-# Environment: NVIM (default: nvim on PATH), CODESUM_PYTHON (default .venv/bin/python), CODESUM_E2E_MODEL_DIR (default:
-# the tests' tiny model, built into ~/.cache/codesum-e2e/tiny-model; the README's shot: models/codesum-small). Installs
+# Environment: NVIM (default: nvim on PATH), LENSCRIBE_PYTHON (default .venv/bin/python), LENSCRIBE_E2E_MODEL_DIR (default:
+# the tests' tiny model, built into ~/.cache/lenscribe-e2e/tiny-model; the README's shot: models/lenscribe-small). Installs
 # tmux and chromium with apt-get if absent.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 OUT="$(realpath -m "${1:-$REPO/client-nvim/test-artifacts/neovim.png}")"
 NVIM="${NVIM:-$(command -v nvim || true)}"
-PY="${CODESUM_PYTHON:-$REPO/.venv/bin/python}"
-CACHE="${CODESUM_E2E_CACHE:-$HOME/.cache/codesum-e2e}"
-SESSION="codesum-shot-$$"
+PY="${LENSCRIBE_PYTHON:-$REPO/.venv/bin/python}"
+CACHE="${LENSCRIBE_E2E_CACHE:-$HOME/.cache/lenscribe-e2e}"
+SESSION="lenscribe-shot-$$"
 COLS=96
 ROWS=24
 
@@ -23,15 +23,15 @@ for tool in tmux chromium; do
   command -v "$tool" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null; }
 done
 [ -n "$NVIM" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq neovim >/dev/null; NVIM=$(command -v nvim); }
-MODEL="${CODESUM_E2E_MODEL_DIR:-}"
+MODEL="${LENSCRIBE_E2E_MODEL_DIR:-}"
 if [ -z "$MODEL" ]; then
   MODEL="$CACHE/tiny-model"
   (cd "$REPO" && timeout 600 "$PY" "$REPO/client-vscode/test/e2e/build_tiny_model.py" "$MODEL" >/dev/null)
 fi
 
-# what to wait for on the screen: the model's own first lines for add() and Stack, asked of `codesum summarize` (one
+# what to wait for on the screen: the model's own first lines for add() and Stack, asked of `lenscribe summarize` (one
 # run, one line each)
-FIRST_LINES="$("$PY" -m codesum summarize --json --model "$MODEL" "$REPO/client-vscode/test/e2e/workspace/shapes.py" |
+FIRST_LINES="$("$PY" -m lenscribe summarize --json --model "$MODEL" "$REPO/client-vscode/test/e2e/workspace/shapes.py" |
   "$PY" -c 'import json, sys; c = {c["name"]: c["summary"] for c in json.load(sys.stdin)["chunks"]}
 for name in ("add", "Stack"): print(c.get(name, "").split("\n")[0].strip())')"
 ADD="$(sed -n 1p <<<"$FIRST_LINES")"
@@ -51,7 +51,7 @@ vim.o.number = true
 vim.o.laststatus = 2
 vim.o.shortmess = vim.o.shortmess .. 'I'
 if vim.fn.has('nvim-0.11') == 1 then vim.o.winborder = 'rounded' end
-require('codesum').setup({
+require('lenscribe').setup({
   python = '$PY',
   settings = { modelDir = '$MODEL', cacheDir = '$TMP/cache', workspaceOnOpen = false },
 })
@@ -85,7 +85,7 @@ fi
 sleep 0.5
 tmux capture-pane -t "$SESSION" -e -p >"$TMP/screen.ansi"
 VERSION="$("$NVIM" --version | head -1)"
-python3 "$HERE/ansi_to_html.py" "$TMP/screen.ansi" "$TMP/screen.html" --title "$VERSION — client-nvim/codesum.lua: $WHAT"
+python3 "$HERE/ansi_to_html.py" "$TMP/screen.ansi" "$TMP/screen.html" --title "$VERSION — client-nvim/lenscribe.lua: $WHAT"
 W=$(( COLS * 9 + 40 )); H=$(( ROWS * 19 + 40 ))
 timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
   --disable-component-update --disable-sync --hide-scrollbars --user-data-dir="$TMP/chromium" \

@@ -31,7 +31,7 @@ import { describeWorkspaceResult, outlineMarkdown } from './outline';
 import { NOTIFY_VISIBLE_RANGES, SERVER_SUMMARIZE_FILE, SERVER_SUMMARIZE_WORKSPACE, visibleRangesParams } from './protocol';
 import { CLIENT_COPY_SUMMARY, SERVER_INSERT_DOCSTRING, SERVER_REGENERATE, SERVER_SUMMARY_AT, summaryOf, summaryTarget } from './protocol';
 
-const SECTION = 'codesum';
+const SECTION = 'lenscribe';
 /** The languages the server's chunker knows (VS Code language ids). */
 export const LANGUAGE_IDS = [
   'python',
@@ -49,14 +49,14 @@ export const LANGUAGE_IDS = [
   'php',
 ];
 /** Client commands (the palette). Distinct ids: vscode-languageclient registers the server's own command ids. */
-const CMD_SUMMARIZE_FILE = 'codesum.client.summarizeFile';
-const CMD_SUMMARIZE_WORKSPACE = 'codesum.client.summarizeWorkspace';
-const CMD_RESTART = 'codesum.client.restartServer';
-const CMD_SHOW_OUTPUT = 'codesum.client.showOutput';
-const CMD_MENU = 'codesum.client.statusMenu';
+const CMD_SUMMARIZE_FILE = 'lenscribe.client.summarizeFile';
+const CMD_SUMMARIZE_WORKSPACE = 'lenscribe.client.summarizeWorkspace';
+const CMD_RESTART = 'lenscribe.client.restartServer';
+const CMD_SHOW_OUTPUT = 'lenscribe.client.showOutput';
+const CMD_MENU = 'lenscribe.client.statusMenu';
 // The summary actions at the cursor (the server also offers them as code actions: the lightbulb).
-const CMD_INSERT_DOCSTRING = 'codesum.client.insertDocstring';
-const CMD_REGENERATE = 'codesum.client.regenerateSummary';
+const CMD_INSERT_DOCSTRING = 'lenscribe.client.insertDocstring';
+const CMD_REGENERATE = 'lenscribe.client.regenerateSummary';
 const STOP_TIMEOUT_MS = 5000;
 const PROBE_TIMEOUT_MS = 15000;
 const VISIBLE_RANGES_DELAY_MS = 150;
@@ -131,7 +131,7 @@ function nodeProbe(output: vscode.OutputChannel): Probe {
           }
           const lastLine = stderr.trim().split(/\r?\n/).pop() ?? '';
           const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? NOT_FOUND : lastLine || error.message;
-          output.appendLine(`[codesum] probe ${python}: ${why}`);
+          output.appendLine(`[lenscribe] probe ${python}: ${why}`);
           resolve(why);
         });
       });
@@ -196,7 +196,7 @@ class ProgressToStatus implements StaticFeature {
 }
 
 /** Restarts a crashed server a few times, then gives up with a message instead of looping. */
-class CodesumErrorHandler implements ErrorHandler {
+class LenscribeErrorHandler implements ErrorHandler {
   private readonly restarts: number[] = [];
 
   constructor(private readonly controller: Controller) {}
@@ -220,7 +220,7 @@ class CodesumErrorHandler implements ErrorHandler {
       this.controller.reportFailure('the server stopped 4 times in 3 minutes; it will not be restarted');
       return { action: CloseAction.DoNotRestart, handled: true };
     }
-    this.controller.output.appendLine('[codesum] the server stopped unexpectedly; restarting it');
+    this.controller.output.appendLine('[lenscribe] the server stopped unexpectedly; restarting it');
     return { action: CloseAction.Restart, handled: true };
   }
 }
@@ -290,7 +290,7 @@ class RecordingOutputChannel implements vscode.OutputChannel {
 }
 
 /** A LanguageClient whose start-up failures are reported once, by the controller, with an actionable message. */
-class CodesumLanguageClient extends LanguageClient {
+class LenscribeLanguageClient extends LanguageClient {
   quietStart = false;
 
   override error(message: string, data?: unknown, showNotification: boolean | 'force' = true): void {
@@ -299,7 +299,7 @@ class CodesumLanguageClient extends LanguageClient {
 }
 
 class Controller {
-  client: CodesumLanguageClient | undefined;
+  client: LenscribeLanguageClient | undefined;
   stopping = false;
   readonly output: RecordingOutputChannel;
   private readonly status = new StatusModel();
@@ -312,9 +312,9 @@ class Controller {
   private readonly visiblePending = new Map<string, vscode.TextEditor>();
 
   constructor(context: vscode.ExtensionContext) {
-    this.output = new RecordingOutputChannel(vscode.window.createOutputChannel('Codesum'));
-    this.item = vscode.window.createStatusBarItem('codesum.status', vscode.StatusBarAlignment.Right, 100);
-    this.item.name = 'Codesum';
+    this.output = new RecordingOutputChannel(vscode.window.createOutputChannel('Lenscribe'));
+    this.item = vscode.window.createStatusBarItem('lenscribe.status', vscode.StatusBarAlignment.Right, 100);
+    this.item.name = 'Lenscribe';
     this.item.command = CMD_MENU;
     this.status.onChange(() => this.render());
     this.render();
@@ -329,20 +329,20 @@ class Controller {
       vscode.commands.registerCommand(CMD_MENU, () => this.menu()),
       vscode.commands.registerCommand(CLIENT_COPY_SUMMARY, (...args: unknown[]) => this.copySummary(...args)),
       vscode.commands.registerCommand(CMD_INSERT_DOCSTRING, () =>
-        this.runAtCursor(SERVER_INSERT_DOCSTRING, 'Codesum: inserting the summary as a docstring')),
+        this.runAtCursor(SERVER_INSERT_DOCSTRING, 'Lenscribe: inserting the summary as a docstring')),
       vscode.commands.registerCommand(CMD_REGENERATE, () =>
-        this.runAtCursor(SERVER_REGENERATE, 'Codesum: regenerating the summary (beam search)')),
+        this.runAtCursor(SERVER_REGENERATE, 'Lenscribe: regenerating the summary (beam search)')),
       vscode.window.onDidChangeTextEditorVisibleRanges((e) => this.queueVisibleRanges([e.textEditor])),
       vscode.window.onDidChangeVisibleTextEditors((editors) => this.queueVisibleRanges(editors)),
       { dispose: () => clearTimeout(this.visibleTimer) },
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration(`${SECTION}.server`)) {
-          this.output.appendLine('[codesum] server settings changed: restarting the server');
+          this.output.appendLine('[lenscribe] server settings changed: restarting the server');
           void this.restart();
         }
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
-        this.output.appendLine('[codesum] workspace trusted: restarting the server with its settings');
+        this.output.appendLine('[lenscribe] workspace trusted: restarting the server with its settings');
         void this.restart();
       }),
     );
@@ -362,7 +362,7 @@ class Controller {
 
   reportFailure(reason: string): void {
     this.status.setState('failed', reason);
-    void vscode.window.showErrorMessage(`Codesum: ${reason}.`, 'Restart Server', 'Show Output').then((pick) => {
+    void vscode.window.showErrorMessage(`Lenscribe: ${reason}.`, 'Restart Server', 'Show Output').then((pick) => {
       if (pick === 'Restart Server') {
         void this.restart();
       } else if (pick === 'Show Output') {
@@ -401,9 +401,9 @@ class Controller {
       );
     } catch (e) {
       const reason = e instanceof LaunchError ? e.message : String(e);
-      this.output.appendLine(`[codesum] cannot start the server: ${reason}`);
+      this.output.appendLine(`[lenscribe] cannot start the server: ${reason}`);
       this.status.setState('failed', 'no server command');
-      void vscode.window.showErrorMessage(`Codesum: cannot start the language server. ${reason}`, 'Open Settings', 'Show Output').then((pick) => {
+      void vscode.window.showErrorMessage(`Lenscribe: cannot start the language server. ${reason}`, 'Open Settings', 'Show Output').then((pick) => {
         if (pick === 'Open Settings') {
           void vscode.commands.executeCommand('workbench.action.openSettings', `${SECTION}.server`);
         } else if (pick === 'Show Output') {
@@ -413,7 +413,7 @@ class Controller {
       return;
     }
     this.launch = launch;
-    this.output.appendLine(`[codesum] starting the server (${launch.source}): ${formatCommand(launch)}`);
+    this.output.appendLine(`[lenscribe] starting the server (${launch.source}): ${formatCommand(launch)}`);
 
     const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     const serverOptions: ServerOptions = {
@@ -421,7 +421,7 @@ class Controller {
       args: launch.args,
       options: { cwd: cwd && fs.existsSync(cwd) ? cwd : undefined, env: { ...process.env, PYTHONUNBUFFERED: '1' } },
     };
-    let owner: CodesumLanguageClient | undefined = undefined;
+    let owner: LenscribeLanguageClient | undefined = undefined;
     const clientOptions: LanguageClientOptions = {
       documentSelector: LANGUAGE_IDS.flatMap((language) => [
         { scheme: 'file', language },
@@ -431,11 +431,11 @@ class Controller {
       outputChannel: this.output,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       synchronize: { configurationSection: SECTION },
-      errorHandler: new CodesumErrorHandler(this),
+      errorHandler: new LenscribeErrorHandler(this),
       initializationFailedHandler: () => false,
       middleware: {
         workspace: {
-          // workspace/configuration: answer the "codesum" section with the mapped server settings.
+          // workspace/configuration: answer the "lenscribe" section with the mapped server settings.
           configuration: (params, token, next) => {
             const mapped = params.items.map((item) => (item.section === SECTION ? serverSettingsFromVscode() : undefined));
             if (mapped.every((m) => m !== undefined)) {
@@ -445,7 +445,7 @@ class Controller {
               Array.isArray(result) ? result.map((r: unknown, i: number) => mapped[i] ?? r) : result,
             );
           },
-          // workspace/didChangeConfiguration: send {codesum: <server settings>} (never the client-only keys), from
+          // workspace/didChangeConfiguration: send {lenscribe: <server settings>} (never the client-only keys), from
           // this client only and only while it runs (sending would start a client that is not started yet).
           didChangeConfiguration: async () => {
             if (owner !== undefined && owner.state === State.Running && this.client === owner && !this.stopping) {
@@ -457,7 +457,7 @@ class Controller {
         },
       },
     };
-    const client = new CodesumLanguageClient('codesum', 'Codesum', serverOptions, clientOptions);
+    const client = new LenscribeLanguageClient('lenscribe', 'Lenscribe', serverOptions, clientOptions);
     owner = client;
     this.progressFeature = new ProgressToStatus(client, this.status);
     client.registerFeature(this.progressFeature);
@@ -496,12 +496,12 @@ class Controller {
     await new Promise((resolve) => setTimeout(resolve, 300)); // the last of the server's stderr may still be on its way
     const stderr = this.output.lastServerOutput();
     const message = failure + (stderr ? `; the server said: ${stderr}` : '');
-    this.output.appendLine(`[codesum] the server failed to start: ${message}`);
+    this.output.appendLine(`[lenscribe] the server failed to start: ${message}`);
     this.status.setState('failed', message);
     void vscode.window
       .showErrorMessage(
-        `Codesum: the language server failed to start (${formatCommand(launch)}): ${message}. ` +
-          "Check `codesum.server.pythonPath` / `codesum.server.command`; the output has the server's log.",
+        `Lenscribe: the language server failed to start (${formatCommand(launch)}): ${message}. ` +
+          "Check `lenscribe.server.pythonPath` / `lenscribe.server.command`; the output has the server's log.",
         'Show Output',
         'Open Settings',
         'Retry',
@@ -529,7 +529,7 @@ class Controller {
         await client.stop(STOP_TIMEOUT_MS);
       }
     } catch (e) {
-      this.output.appendLine(`[codesum] stopping the server: ${e instanceof Error ? e.message : String(e)}`);
+      this.output.appendLine(`[lenscribe] stopping the server: ${e instanceof Error ? e.message : String(e)}`);
     }
     try {
       await client.dispose(STOP_TIMEOUT_MS);
@@ -546,13 +546,13 @@ class Controller {
     await this.start();
   }
 
-  private async running(): Promise<CodesumLanguageClient | undefined> {
+  private async running(): Promise<LenscribeLanguageClient | undefined> {
     await this.startPromise;
     const client = this.client;
     if (client !== undefined && client.state === State.Running) {
       return client;
     }
-    const pick = await vscode.window.showErrorMessage('Codesum: the language server is not running.', 'Restart Server', 'Show Output');
+    const pick = await vscode.window.showErrorMessage('Lenscribe: the language server is not running.', 'Restart Server', 'Show Output');
     if (pick === 'Restart Server') {
       await this.restart();
     } else if (pick === 'Show Output') {
@@ -561,7 +561,7 @@ class Controller {
     return undefined;
   }
 
-  /** Tells the server which lines are on screen (codesum/visibleRanges), at most every VISIBLE_RANGES_DELAY_MS. */
+  /** Tells the server which lines are on screen (lenscribe/visibleRanges), at most every VISIBLE_RANGES_DELAY_MS. */
   private queueVisibleRanges(editors: readonly vscode.TextEditor[]): void {
     for (const editor of editors) {
       const doc = editor.document;
@@ -592,7 +592,7 @@ class Controller {
 
   private newToken(): string {
     this.tokenCounter += 1;
-    return `codesum-client-${process.pid}-${Date.now()}-${this.tokenCounter}`;
+    return `lenscribe-client-${process.pid}-${Date.now()}-${this.tokenCounter}`;
   }
 
   async summarizeFile(target?: vscode.Uri): Promise<void> {
@@ -601,7 +601,7 @@ class Controller {
         ? await vscode.workspace.openTextDocument(target)
         : vscode.window.activeTextEditor?.document;
     if (document === undefined) {
-      void vscode.window.showWarningMessage('Codesum: open a source file first.');
+      void vscode.window.showWarningMessage('Lenscribe: open a source file first.');
       return;
     }
     const client = await this.running();
@@ -612,11 +612,11 @@ class Controller {
     let result: unknown;
     try {
       result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Window, title: `Codesum: summarizing ${path.basename(document.fileName)}` },
+        { location: vscode.ProgressLocation.Window, title: `Lenscribe: summarizing ${path.basename(document.fileName)}` },
         () => client.sendRequest(ExecuteCommandRequest.type, { command: SERVER_SUMMARIZE_FILE, arguments: [uri] }),
       );
     } catch (e) {
-      void vscode.window.showErrorMessage(`Codesum: summarizing ${path.basename(document.fileName)} failed: ${e instanceof Error ? e.message : String(e)}`);
+      void vscode.window.showErrorMessage(`Lenscribe: summarizing ${path.basename(document.fileName)} failed: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
     const label = vscode.workspace.asRelativePath(document.uri, false);
@@ -649,17 +649,17 @@ class Controller {
         workDoneToken: token,
       });
     } catch (e) {
-      void vscode.window.showErrorMessage(`Codesum: summarizing the workspace failed: ${e instanceof Error ? e.message : String(e)}`);
+      void vscode.window.showErrorMessage(`Lenscribe: summarizing the workspace failed: ${e instanceof Error ? e.message : String(e)}`);
       return;
     } finally {
       this.status.end(token);
     }
     const { ok, text } = describeWorkspaceResult(result);
-    this.output.appendLine(`[codesum] ${text}`);
+    this.output.appendLine(`[lenscribe] ${text}`);
     if (ok) {
-      void vscode.window.showInformationMessage(`Codesum: ${text}`);
+      void vscode.window.showInformationMessage(`Lenscribe: ${text}`);
     } else {
-      void vscode.window.showErrorMessage(`Codesum: ${text}`);
+      void vscode.window.showErrorMessage(`Lenscribe: ${text}`);
     }
   }
 
@@ -667,7 +667,7 @@ class Controller {
   private cursorArgs(client: LanguageClient): [string, number, number] | undefined {
     const editor = vscode.window.activeTextEditor;
     if (editor === undefined) {
-      void vscode.window.showWarningMessage('Codesum: open a source file first.');
+      void vscode.window.showWarningMessage('Lenscribe: open a source file first.');
       return undefined;
     }
     const pos = editor.selection.active;
@@ -687,14 +687,14 @@ class Controller {
       }
       const found = summaryOf(await client.sendRequest(ExecuteCommandRequest.type, { command: SERVER_SUMMARY_AT, arguments: where }));
       if (found.summary === undefined) {
-        void vscode.window.showWarningMessage(`Codesum: ${found.error}`);
+        void vscode.window.showWarningMessage(`Lenscribe: ${found.error}`);
         return undefined;
       }
       text = found.summary;
       qualname = found.qualname;
     }
     await vscode.env.clipboard.writeText(text);
-    vscode.window.setStatusBarMessage(`Codesum: copied the summary${qualname ? ` of ${qualname}` : ''}`, 3000);
+    vscode.window.setStatusBarMessage(`Lenscribe: copied the summary${qualname ? ` of ${qualname}` : ''}`, 3000);
     return text;
   }
 

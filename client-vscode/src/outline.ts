@@ -1,4 +1,4 @@
-// The markdown outline of `codesum.summarizeFile`'s result. Pure (no `vscode` import).
+// The markdown outline of `lenscribe.summarizeFile`'s result. Pure (no `vscode` import).
 
 export interface SummaryItem {
   name?: string;
@@ -70,7 +70,7 @@ export function outlineMarkdown(result: unknown, fileLabel: string): string {
   return lines.join('\n');
 }
 
-/** One line for the result of codesum.summarizeWorkspace (the server's WorkspaceReport, or {error}). */
+/** One line for the result of lenscribe.summarizeWorkspace (the server's WorkspaceReport, or {error}). */
 export function describeWorkspaceResult(result: unknown): { ok: boolean; text: string } {
   const rec = asRecord(result);
   if (rec === undefined) {

@@ -1,14 +1,14 @@
-// Names and payloads of the codesum server's protocol extensions. Pure (no `vscode` import).
+// Names and payloads of the lenscribe server's protocol extensions. Pure (no `vscode` import).
 
 /** Server commands (workspace/executeCommand). */
-export const SERVER_SUMMARIZE_FILE = 'codesum.summarizeFile';
-export const SERVER_SUMMARIZE_WORKSPACE = 'codesum.summarizeWorkspace';
+export const SERVER_SUMMARIZE_FILE = 'lenscribe.summarizeFile';
+export const SERVER_SUMMARIZE_WORKSPACE = 'lenscribe.summarizeWorkspace';
 
 /**
  * Client -> server notification: the lines of a document that are on screen, so their summaries are computed first.
  * Params: {uri, ranges: [{start: {line}, end: {line}}]} (0-based lines, end inclusive).
  */
-export const NOTIFY_VISIBLE_RANGES = 'codesum/visibleRanges';
+export const NOTIFY_VISIBLE_RANGES = 'lenscribe/visibleRanges';
 
 export interface LineRange {
   start: { line: number };
@@ -38,11 +38,11 @@ export function visibleRangesParams(uri: string, ranges: ReadonlyArray<LineRange
 }
 
 /** Server commands behind the code actions; each takes (uri, line, character) (UTF-16 columns from VS Code). */
-export const SERVER_INSERT_DOCSTRING = 'codesum.insertDocstring';
-export const SERVER_REGENERATE = 'codesum.regenerateSummary';
-export const SERVER_SUMMARY_AT = 'codesum.summaryAt';
+export const SERVER_INSERT_DOCSTRING = 'lenscribe.insertDocstring';
+export const SERVER_REGENERATE = 'lenscribe.regenerateSummary';
+export const SERVER_SUMMARY_AT = 'lenscribe.summaryAt';
 /** The client command the server's "Copy summary" code action runs: (uri, line, character, summary | null). */
-export const CLIENT_COPY_SUMMARY = 'codesum.client.copySummary';
+export const CLIENT_COPY_SUMMARY = 'lenscribe.client.copySummary';
 
 export interface SummaryTarget {
   uri: string;

@@ -1,4 +1,4 @@
-// Which command starts the codesum language server. Pure: the file system and process probes are injected,
+// Which command starts the lenscribe language server. Pure: the file system and process probes are injected,
 // so the unit tests can run every branch under plain Node.
 
 export interface ServerLaunch {
@@ -9,9 +9,9 @@ export interface ServerLaunch {
 }
 
 export interface LaunchSettings {
-  /** `codesum.server.command`: the full command line (executable first); wins over everything else. */
+  /** `lenscribe.server.command`: the full command line (executable first); wins over everything else. */
   command?: unknown;
-  /** `codesum.server.pythonPath`: a Python whose environment has the codesum package. */
+  /** `lenscribe.server.pythonPath`: a Python whose environment has the lenscribe package. */
   pythonPath?: unknown;
   /** Interpreters other settings point at (e.g. `python.defaultInterpreterPath`), tried before PATH. */
   interpreterHints?: string[];
@@ -26,7 +26,7 @@ export interface Probe {
   isFile(path: string): boolean;
   /** The absolute path of an executable on PATH, or undefined. */
   which(name: string): string | undefined;
-  /** Resolves to undefined when `python -I -c "import codesum.cli"` (PROBE_ARGS) succeeds, else to a one-line reason (NOT_FOUND when
+  /** Resolves to undefined when `python -I -c "import lenscribe.cli"` (PROBE_ARGS) succeeds, else to a one-line reason (NOT_FOUND when
    * there is no such program). */
   importError(python: string): Promise<string | undefined>;
 }
@@ -40,8 +40,8 @@ export class LaunchError extends Error {
 
 // -I (isolated mode): neither the working directory (the workspace) nor PYTHON* variables reach sys.path, so a
 // workspace's argparse.py or platformdirs.py is never imported by the probe or the server.
-export const SERVE_ARGS: readonly string[] = ['-I', '-m', 'codesum', 'serve'];
-export const PROBE_ARGS: readonly string[] = ['-I', '-c', 'import codesum.cli'];
+export const SERVE_ARGS: readonly string[] = ['-I', '-m', 'lenscribe', 'serve'];
+export const PROBE_ARGS: readonly string[] = ['-I', '-c', 'import lenscribe.cli'];
 
 /** What Probe.importError answers for a program that does not exist. */
 export const NOT_FOUND = 'not found';
@@ -76,36 +76,36 @@ export function formatCommand(launch: { command: string; args: string[] }): stri
 
 /**
  * Resolves the server's command line:
- * 1. `codesum.server.command` when set;
- * 2. `codesum.server.pythonPath -m codesum serve` when set (checked: it must import codesum);
+ * 1. `lenscribe.server.command` when set;
+ * 2. `lenscribe.server.pythonPath -m lenscribe serve` when set (checked: it must import lenscribe);
  * 3. the first of: the workspace's `.venv`/`venv` Python (only in a trusted workspace), the interpreter hints, that
- *    imports codesum;
- *    then a `codesum` executable on PATH; then `python3`/`python` on PATH that imports codesum.
+ *    imports lenscribe;
+ *    then a `lenscribe` executable on PATH; then `python3`/`python` on PATH that imports lenscribe.
  * Throws LaunchError with a message a user can act on when nothing fits.
  */
 export async function resolveServerLaunch(settings: LaunchSettings, probe: Probe): Promise<ServerLaunch> {
   const argv = parseCommand(settings.command);
   if (argv.length > 0) {
-    return { command: argv[0], args: argv.slice(1), source: 'codesum.server.command' };
+    return { command: argv[0], args: argv.slice(1), source: 'lenscribe.server.command' };
   }
   const pythonPath = typeof settings.pythonPath === 'string' ? settings.pythonPath.trim() : '';
   if (pythonPath !== '') {
     const why = await probe.importError(pythonPath);
     if (why === NOT_FOUND) {
       throw new LaunchError(
-        `codesum.server.pythonPath is "${pythonPath}", but there is no such program. ` +
-          'Set it to a Python that has the codesum package, or clear it to let the extension look for one.',
+        `lenscribe.server.pythonPath is "${pythonPath}", but there is no such program. ` +
+          'Set it to a Python that has the lenscribe package, or clear it to let the extension look for one.',
         [pythonPath],
       );
     }
     if (why !== undefined) {
       throw new LaunchError(
-        `codesum.server.pythonPath is "${pythonPath}", but that Python cannot run codesum: ${why}. ` +
-          `Install codesum into it (\`${pythonPath} -m pip install codesum\`) or change the setting.`,
+        `lenscribe.server.pythonPath is "${pythonPath}", but that Python cannot run lenscribe: ${why}. ` +
+          `Install lenscribe into it (\`${pythonPath} -m pip install lenscribe\`) or change the setting.`,
         [pythonPath],
       );
     }
-    return { command: pythonPath, args: [...SERVE_ARGS], source: 'codesum.server.pythonPath' };
+    return { command: pythonPath, args: [...SERVE_ARGS], source: 'lenscribe.server.pythonPath' };
   }
 
   const tried: string[] = [];
@@ -142,12 +142,12 @@ export async function resolveServerLaunch(settings: LaunchSettings, probe: Probe
       }
     }
   }
-  const exe = probe.which('codesum');
+  const exe = probe.which('lenscribe');
   if (exe !== undefined) {
-    return { command: exe, args: ['serve'], source: 'codesum on PATH' };
+    return { command: exe, args: ['serve'], source: 'lenscribe on PATH' };
   }
-  tried.push('codesum');
-  reasons.push('codesum: not on PATH');
+  tried.push('lenscribe');
+  reasons.push('lenscribe: not on PATH');
   for (const name of probe.platform === 'win32' ? ['python', 'py'] : ['python3', 'python']) {
     const python = probe.which(name);
     if (python === undefined) {
@@ -161,10 +161,10 @@ export async function resolveServerLaunch(settings: LaunchSettings, probe: Probe
     }
   }
   throw new LaunchError(
-    'No Python with the codesum package was found (' +
+    'No Python with the lenscribe package was found (' +
       reasons.join('; ') +
-      '). Install it (`pip install codesum`, or `pip install -e .` in a checkout) or set ' +
-      '`codesum.server.pythonPath` (a Python that has codesum) or `codesum.server.command`.',
+      '). Install it (`pip install lenscribe`, or `pip install -e .` in a checkout) or set ' +
+      '`lenscribe.server.pythonPath` (a Python that has lenscribe) or `lenscribe.server.command`.',
     tried,
   );
 }

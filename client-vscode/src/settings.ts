@@ -1,7 +1,7 @@
-// Pure mapping from the extension's `codesum.*` settings to the server's configuration section.
+// Pure mapping from the extension's `lenscribe.*` settings to the server's configuration section.
 // No `vscode` import here: the unit tests run this module under plain Node.
 
-/** Reads one setting below the `codesum` section, e.g. get("modelDir"); undefined when unset. */
+/** Reads one setting below the `lenscribe` section, e.g. get("modelDir"); undefined when unset. */
 export type SettingGetter = (key: string) => unknown;
 
 export interface PathContext {
@@ -14,7 +14,7 @@ export interface PathContext {
 }
 
 /**
- * The server's configuration (section "codesum"), as sent in initializationOptions and didChangeConfiguration.
+ * The server's configuration (section "lenscribe"), as sent in initializationOptions and didChangeConfiguration.
  * The server keeps its current value for a key that is absent, so "empty" settings are sent as null (= the server's
  * default) rather than left out.
  */
@@ -49,7 +49,7 @@ export interface SettingSpec {
   auto?: number;
 }
 
-/** Every server setting (server/codesum/lsp/config.py), its type and range. Order = order in package.json. */
+/** Every server setting (server/lenscribe/lsp/config.py), its type and range. Order = order in package.json. */
 export const SERVER_SETTINGS: ReadonlyArray<SettingSpec> = [
   { key: 'modelDir', kind: 'path' },
   { key: 'workers', kind: 'int', min: 1, max: 16, auto: 0 },
@@ -75,10 +75,10 @@ export const SERVER_SETTINGS: ReadonlyArray<SettingSpec> = [
  * package.json's `capabilities.untrustedWorkspaces.restrictedConfigurations`.
  */
 export const RESTRICTED_SETTINGS: readonly string[] = [
-  'codesum.server.command',
-  'codesum.server.pythonPath',
-  'codesum.modelDir',
-  'codesum.cacheDir',
+  'lenscribe.server.command',
+  'lenscribe.server.pythonPath',
+  'lenscribe.modelDir',
+  'lenscribe.cacheDir',
   'python.defaultInterpreterPath',
 ];
 
@@ -98,7 +98,7 @@ export function trustedSettingGetter(
   get: SettingGetter,
   inspect: (key: string) => SettingInspection | undefined,
   trusted: boolean,
-  section = 'codesum',
+  section = 'lenscribe',
 ): SettingGetter {
   if (trusted) {
     return get;
@@ -219,7 +219,7 @@ export function toServerSettings(get: SettingGetter, ctx: PathContext = {}): Ser
   return out;
 }
 
-/** Does a change to this setting (key below `codesum.`) need a server restart rather than didChangeConfiguration? */
+/** Does a change to this setting (key below `lenscribe.`) need a server restart rather than didChangeConfiguration? */
 export function needsRestart(key: string): boolean {
   return key.startsWith('server.') || key === 'server';
 }

@@ -101,7 +101,7 @@ function clampPercent(p: number): number {
 
 /** The status-bar text and tooltip for a state and the running progress (newest last). */
 export function renderStatus(state: ServerState, detail: string, progress: ProgressEntry[]): StatusView {
-  const name = 'Codesum';
+  const name = 'Lenscribe';
   switch (state) {
     case 'stopped':
       return { text: `$(circle-slash) ${name}`, tooltip: `${name}: server stopped${detail ? ` (${detail})` : ''} — click for actions`, severity: 'warning' };

@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""Build the (code, summary) data set for training codesum's default model.
+"""Build the (code, summary) data set for training lenscribe's default model.
 
     python models/training/build_dataset.py --out .cache/data [--cache .cache/corpus] [--jobs 2]
         [--languages python,java,go,javascript,typescript] [--first-round]
 
 1. fetch the pinned sources (corpus_sources.py) into the cache with pip / apt-get / npm, re-using what is there;
-2. walk their source files in a fixed order (corpus_files.py) and chunk them with ``codesum.chunking``;
+2. walk their source files in a fixed order (corpus_files.py) and chunk them with ``lenscribe.chunking``;
 3. keep documented functions, methods and classes: code = the chunk without its own docstring, doc = the first
    sentence of the docstring / doc comment, cleaned; drop pairs like CodeSearchNet does (dataset_filters.py);
 4. de-duplicate (normalised code; same name + same summary), split by package (no package in two splits; the
@@ -71,7 +71,7 @@ _TOK = None
 def _tokenizer():
     global _TOK
     if _TOK is None:
-        from codesum.tokenization import build_tokenizer
+        from lenscribe.tokenization import build_tokenizer
 
         _TOK = build_tokenizer()
     return _TOK
@@ -88,8 +88,8 @@ def _truncate_to_tokens(code: str, enc, limit: int) -> str:
 
 def process_file(args: tuple[str, str, str, str]) -> tuple[str, list[dict], dict[str, int]]:
     """One source file -> (candidate records, drop counts). Pure function of its input (runs in worker processes)."""
-    from codesum.chunking import chunk_text, first_sentence, strip_doc
-    from codesum.summarizer import prepare_code
+    from lenscribe.chunking import chunk_text, first_sentence, strip_doc
+    from lenscribe.summarizer import prepare_code
 
     language, package, path, text = args
     drops: Counter[str] = Counter()

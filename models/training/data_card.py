@@ -4,7 +4,7 @@
         [--extra .cache/data-extra] [--training-run RUN/training_run.json] [--eval EVAL.json ...]
 
 ``--training-run`` adds the shipped model's section (size, the choice of size, the run, its validation curve) from
-train.py's ``training_run.json``; each ``--eval`` is a ``codesum eval --json`` result on the held-out test split.
+train.py's ``training_run.json``; each ``--eval`` is a ``lenscribe eval --json`` result on the held-out test split.
 """
 
 from __future__ import annotations
@@ -75,12 +75,12 @@ def render_extra(stats: dict, sources: list[dict]) -> list[str]:
 def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[dict, list[dict]] | None = None) -> str:
     counts = stats["counts"]
     langs = list(counts)
-    lines = ["# Data card: codesum code-summarization data set", ""]
+    lines = ["# Data card: lenscribe code-summarization data set", ""]
     lines += [
         "Pairs of (code, one-sentence summary) mined from permissively-licensed and copyleft-with-exception "
         "open-source code that we fetch ourselves with the ordinary package clients (pip, apt-get, npm). "
         "The summary is the first sentence of the function's / class's own docstring or doc comment; the code "
-        "is the chunk as codesum's tree-sitter chunker cuts it, with its own docstring removed (Python) — other "
+        "is the chunk as lenscribe's tree-sitter chunker cuts it, with its own docstring removed (Python) — other "
         "languages' doc comments sit above the chunk and are never part of it.",
         "",
         "Files (not committed; `.cache/` is ignored): `.cache/data/{train,valid,test}.jsonl`, one JSON object a line",
@@ -116,7 +116,7 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
         "`runtime/*` one level deeper) is entirely in one split. Splits are assigned per group of languages that "
         "share packages (Python; Java; Go; JavaScript + TypeScript, which come from the same npm packages; each "
         "optional language alone), so a package is in one split for all its languages. In a group, packages are "
-        "visited in the order of sha256(`codesum-split-1` NUL package); each goes to `test`, else `valid`, while "
+        "visited in the order of sha256(`lenscribe-split-1` NUL package); each goes to `test`, else `valid`, while "
         "that split is below its quota (5% of the group's pairs, at least 1,000 for Python, 500 for Java and Go, "
         "700 for JavaScript + TypeScript, 300 for each optional language — but never more than 10% of a group) "
         "and the package would not push it past 1.5x the quota; everything else is `train`. De-duplication runs "
@@ -139,7 +139,7 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
         lines.append(f"| {key} | {what} | " + " | ".join(f"{drops[lang].get(key, 0):,}" for lang in langs) + " |")
     lines += [
         "",
-        "Doc clean-up before filtering: `codesum.chunking.first_sentence` (first paragraph up to the first tag / "
+        "Doc clean-up before filtering: `lenscribe.chunking.first_sentence` (first paragraph up to the first tag / "
         "section, first sentence, inline markup removed); for Python a leading C-style signature line "
         "(`name(args) -> ret`) is dropped first; then reST roles / literals, Javadoc inline tags, HTML tags and "
         "entities and Markdown links are reduced to their text, the first letter is upper-cased and a final period "
@@ -153,8 +153,8 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
         "JDK modules `jdk.internal.*`, `jdk.incubator.*`, `jdk.localedata`, `jdk.charsets`; the stdlib's `test`, "
         "`idlelib`, `lib2to3`, `tkinter`, `turtledemo`, `ensurepip`, `encodings`, `pydoc_data`.",
         "",
-        f"Code is stored as the model sees it (`codesum.summarizer.prepare_code`: tabs expanded, trailing blanks "
-        "dropped). Token counts use the CodeT5 BPE tokenizer shipped in `codesum/assets` "
+        f"Code is stored as the model sees it (`lenscribe.summarizer.prepare_code`: tabs expanded, trailing blanks "
+        "dropped). Token counts use the CodeT5 BPE tokenizer shipped in `lenscribe/assets` "
         f"(max {stats['max_code_tokens']} tokens, `<s>`/`</s>` included).",
         "",
         "## Sources",
@@ -182,7 +182,7 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
         "",
         "Licenses are as declared by each package (wheel METADATA `License-Expression` / license classifiers, "
         "npm `package.json`, the Debian copyright file; OpenJDK is GPL-2.0 with the Classpath exception). The data "
-        "set is used only to train the model; no source code from it ships with codesum.",
+        "set is used only to train the model; no source code from it ships with lenscribe.",
         "",
         "## Rebuild",
         "",
@@ -193,7 +193,7 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
         "python models/training/data_card.py .cache/data --extra .cache/data-extra --out models/DATA_CARD.md",
         "```",
         "",
-        "Needs the project virtualenv (`codesum` with its tree-sitter grammars and tokenizer), `pip`, `apt-get` with "
+        "Needs the project virtualenv (`lenscribe` with its tree-sitter grammars and tokenizer), `pip`, `apt-get` with "
         "`dpkg-deb` (Debian bookworm package lists; run `apt-get update` once) and `npm`. A source that cannot be "
         "fetched is logged and left out (the build goes on), which changes the output: check the log and "
         "`sources.json`. Debian security updates can retire a pinned `+debNuN` version; the pins then need a bump.",
@@ -320,7 +320,7 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
                                                   if w["args"].get("size_note")), None)
     lines = [
         "", "## The shipped model and its training run", "",
-        f"`models/codesum-small`: a T5ForConditionalGeneration in CodeT5's conventions (CodeT5 BPE tokenizer, "
+        f"`models/lenscribe-small`: a T5ForConditionalGeneration in CodeT5's conventions (CodeT5 BPE tokenizer, "
         f"vocabulary {cfg['vocab_size']:,}, pad 0 / bos 1 / eos 2, decoder start 0, tied embeddings, ReLU feed-forward, "
         f"relative position buckets), {how}.", "",
         "| | |", "| --- | --- |",
@@ -349,7 +349,7 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
                   for stage, hh in stages for h in hh]
         lines.append("")
     if evals:
-        lines += ["Held-out test split, `codesum eval` (onnxruntime, the summaries as the editor shows them):",
+        lines += ["Held-out test split, `lenscribe eval` (onnxruntime, the summaries as the editor shows them):",
                   ""] + _eval_rows(evals) + [""]
     return lines
 
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runtime", default=None)
     p.add_argument("--extra", type=Path, default=None, help="an optional-language build directory to add")
     p.add_argument("--training-run", type=Path, default=None, help="train.py's training_run.json of the shipped model")
-    p.add_argument("--eval", type=Path, action="append", default=[], help="a `codesum eval --json` result (repeatable)")
+    p.add_argument("--eval", type=Path, action="append", default=[], help="a `lenscribe eval --json` result (repeatable)")
     a = p.parse_args(argv)
     stats = json.loads((a.data / "stats.json").read_text())
     sources = json.loads((a.data / "sources.json").read_text())

@@ -1,11 +1,11 @@
 """A data pack: the training data set tokenized once into one compressed ``.npz``, small enough to send to a lent GPU
-machine (no tokenizer, no JSONL, no codesum install needed there) and fast to batch from.
+machine (no tokenizer, no JSONL, no lenscribe install needed there) and fast to batch from.
 
     python -m training.datapack DATA_DIR PACK.npz [--max-src 128] [--max-tgt 48] [--languages python,go]
         [--unlabeled FILE.jsonl] [--valid-per-language 400]
 
 Per split (``train``, ``valid``, ``test``): ``{split}_src`` (N, max_src) and ``{split}_tgt`` (N, max_tgt) uint16
-token ids, 0-padded, cut as the run-time summarizer cuts its input (head kept, ``</s>`` last: codesum.summarizer);
+token ids, 0-padded, cut as the run-time summarizer cuts its input (head kept, ``</s>`` last: lenscribe.summarizer);
 ``{split}_lang`` uint8 language index (``languages`` array); valid/test also keep the reference sentences
 (``{split}_refs``) for BLEU. ``code_src``: extra code-only rows (functions without a docstring) for pretraining.
 """
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-EOS_ID = 2  # codesum.tokenization.EOS_ID (reading a pack needs numpy only)
+EOS_ID = 2  # lenscribe.tokenization.EOS_ID (reading a pack needs numpy only)
 
 SPLITS = ("train", "valid", "test")
-FORMAT = "codesum-datapack/2"  # 2: token rows stored ragged and xz-compressed (a third of zlib-on-padded)
+FORMAT = "lenscribe-datapack/2"  # 2: token rows stored ragged and xz-compressed (a third of zlib-on-padded)
 
 
 def cut(ids: list[int], limit: int) -> list[int]:
@@ -69,8 +69,8 @@ def _read(path: Path, languages: set[str] | None, need_doc: bool = True) -> list
 
 def build_pack(data_dir: Path, out: Path, max_src: int = 128, max_tgt: int = 48, languages: list[str] | None = None,
                unlabeled: Path | None = None, valid_per_language: int | None = None, seed: int = 0) -> dict:
-    from codesum.summarizer import prepare_code
-    from codesum.tokenization import build_tokenizer
+    from lenscribe.summarizer import prepare_code
+    from lenscribe.tokenization import build_tokenizer
 
     tok = build_tokenizer()
     wanted = set(languages) if languages else None

@@ -255,7 +255,7 @@ def dedup(items: Iterable[Mapping], counts: dict[str, int] | None = None) -> lis
 # ------------------------------------------------------------------------------------------------ splits
 
 
-def package_hash(package: str, salt: str = "codesum-split-1") -> str:
+def package_hash(package: str, salt: str = "lenscribe-split-1") -> str:
     return hashlib.sha256(f"{salt}\0{package}".encode()).hexdigest()
 
 
@@ -265,7 +265,7 @@ def assign_splits(
     fractions: Mapping[str, float] | None = None,
     minimum: Mapping[str, int] | None = None,
     overshoot: float = 1.5,
-    salt: str = "codesum-split-1",
+    salt: str = "lenscribe-split-1",
 ) -> dict[str, str]:
     """Map each package to "train", "valid" or "test": whole packages only, so no package is in two splits.
 

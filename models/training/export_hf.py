@@ -1,5 +1,5 @@
 """A fast_train output (``model.pt`` under transformers' T5 names + ``config.json``) -> a ``save_pretrained``
-directory with the tokenizer, ready for ``codesum model build DIR --out MODEL``.
+directory with the tokenizer, ready for ``lenscribe model build DIR --out MODEL``.
 
     python -m training.export_hf RUN_DIR HF_DIR
 """
@@ -16,7 +16,7 @@ def export(run_dir: Path, dest: Path) -> Path:
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from codesum.tokenization import build_tokenizer
+    from lenscribe.tokenization import build_tokenizer
 
     cfg = json.loads((run_dir / "config.json").read_text())
     model = T5ForConditionalGeneration(T5Config(**cfg))
@@ -48,7 +48,7 @@ def training_record(run_dir: Path, warm_start: Path | None = None) -> dict:
                                 "bleu_by_language": e["bleu"]})
     best = run.get("best_valid") or {}
     return {
-        "format": "codesum-training-run/1", "trainer": "training.fast_train", "model_config": cfg,
+        "format": "lenscribe-training-run/1", "trainer": "training.fast_train", "model_config": cfg,
         "parameters": run["model"]["parameters"], "args": run["config"] | {"max_src": 128, "max_tgt": 48},
         "steps": sum(p["steps"] for p in run["phases"]), "train_time_s": run["wall_s"],
         "phases": [{k: v for k, v in p.items() if k != "history"} for p in run["phases"]],

@@ -4,11 +4,11 @@ device-to-host sync inside a step, bf16 autocast; optionally identifier-aware de
 (training.objectives) before fine-tuning, all in one time-budgeted run over a data pack (training.datapack).
 
     python -m training.fast_train PACK.npz OUT [--budget-s 420] [--pretrain-frac 0.3] [--d-model 384 ...]
-        [--init-onnx models/codesum-small | --init-state FILE.pt]
+        [--init-onnx models/lenscribe-small | --init-state FILE.pt]
 
 OUT gets ``train.log``, ``run.json`` (config, per-phase history, per-language valid BLEU) and ``model.pt`` (the best
 validation model's state dict under transformers' T5 names, fp16 unless --save-dtype float32) with ``config.json``;
-``python -m training.export_hf OUT DIR`` turns it into a save_pretrained directory for ``codesum model build``.
+``python -m training.export_hf OUT DIR`` turns it into a save_pretrained directory for ``lenscribe model build``.
 Needs torch and numpy, plus ``tokenizers`` for validation BLEU (decoding the hypotheses); no transformers.
 """
 
@@ -30,12 +30,12 @@ from training.objectives import IdentifierTable, mask_identifiers, span_corrupt
 from training.t5 import T5, T5Shape, count_parameters, hf_state, load_hf_state
 
 DECODER_START = 0
-TOKENIZER_JSON = Path(__file__).resolve().parents[1] / "codesum-small" / "tokenizer.json"
+TOKENIZER_JSON = Path(__file__).resolve().parents[1] / "lenscribe-small" / "tokenizer.json"
 
 
 def load_tokenizer():
     """The CodeT5 tokenizer from the shipped model's tokenizer.json: a serialized file loads the same in any
-    ``tokenizers`` version (codesum.tokenization builds it through constructors whose arguments change between
+    ``tokenizers`` version (lenscribe.tokenization builds it through constructors whose arguments change between
     versions, and a lent machine has its own)."""
     from tokenizers import Tokenizer
 
@@ -53,7 +53,7 @@ class Config:
     heads: int = 6
     dropout: float = 0.1
     embed_init: str = "words"  # or "t5"
-    init_onnx: str | None = None  # a built codesum model dir (int8 ONNX): warm start from its weights
+    init_onnx: str | None = None  # a built lenscribe model dir (int8 ONNX): warm start from its weights
     init_state: str | None = None  # a model.pt (transformers names) + config.json beside it
     # data
     languages: list[str] | None = None  # default: all in the pack
@@ -74,7 +74,7 @@ class Config:
     eval_per_language: int = 200
     eval_every_s: float = 0.0  # 0: only at the end of each phase
     eval_batch: int = 256
-    repetition_penalty: float = 1.2  # the shipped decoding (codesum.summarizer.GenerationOptions)
+    repetition_penalty: float = 1.2  # the shipped decoding (lenscribe.summarizer.GenerationOptions)
     no_repeat_ngram: int = 3
     # machine
     device: str = "auto"
@@ -249,8 +249,8 @@ class Evaluator:
         self.idx = {k: v for k, v in self.idx.items() if len(v)}
 
     def __call__(self, model: T5, cfg: Config, device: torch.device, amp) -> dict:
-        from codesum.evaluation.bleu import corpus_bleu
-        from codesum.postprocess import clean_summary
+        from lenscribe.evaluation.bleu import corpus_bleu
+        from lenscribe.postprocess import clean_summary
 
         model.eval()
         out: dict = {"bleu": {}, "samples": {}}
@@ -447,7 +447,7 @@ def train(pack_path: Path, out: Path, cfg: Config) -> dict:
         best["state"] = hf_state(model, getattr(torch, cfg.save_dtype))
     torch.save(best["state"], out / "model.pt")
     (out / "config.json").write_text(json.dumps(T5Shape(**info["shape"]).hf_config(), indent=1))
-    run = {"format": "codesum-fast-training-run/1", "config": asdict(cfg), "model": info,
+    run = {"format": "lenscribe-fast-training-run/1", "config": asdict(cfg), "model": info,
            "hardware": hardware(device), "wall_s": round(time.time() - t0, 1),
            "best_valid": best["eval"], "languages": [pack.languages[i] for i in langs],
            "phases": [asdict(p) | {"tgt_tok_per_s": round(p.tgt_tokens / max(p.seconds, 1e-9)),

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Publish the fp32 ONNX export of a build as its own model directory, to score int8 against fp32 with `codesum eval`.
+"""Publish the fp32 ONNX export of a build as its own model directory, to score int8 against fp32 with `lenscribe eval`.
 
     python models/training/fp32_reference.py BUILD_DIR DEST
 
-BUILD_DIR is a `codesum model build --out` directory that still has its ``work/`` (run this before
-`codesum model clean`). DEST gets the fp32 encoder and merged decoder, the tokenizer and config, and a manifest whose
+BUILD_DIR is a `lenscribe model build --out` directory that still has its ``work/`` (run this before
+`lenscribe model clean`). DEST gets the fp32 encoder and merged decoder, the tokenizer and config, and a manifest whose
 name ends in ``-fp32`` and whose quantization says ``none``: a different model id, so caches never mix the two.
 """
 
@@ -14,10 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from codesum.modelbuild.export import DECODER_MERGED, ENCODER
-from codesum.modelbuild.pipeline import WORK
-from codesum.modelbuild.publish import publish
-from codesum.modelfiles import ModelError, load_manifest
+from lenscribe.modelbuild.export import DECODER_MERGED, ENCODER
+from lenscribe.modelbuild.pipeline import WORK
+from lenscribe.modelbuild.publish import publish
+from lenscribe.modelfiles import ModelError, load_manifest
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,13 +9,13 @@
 # Back here, from the returned files (FILES = the folder they landed in):
 #   bash models/training/gpu_recipe.sh unpack FILES .cache/gpu-run   # -> .cache/gpu-run/{model.pt,config.json,...}
 #   PYTHONPATH=models:server .venv/bin/python -m training.export_hf .cache/gpu-run .cache/gpu-run/hf
-#   .venv/bin/codesum model build .cache/gpu-run/hf --out models/codesum-small   # int8, verify, manifest
+#   .venv/bin/lenscribe model build .cache/gpu-run/hf --out models/lenscribe-small   # int8, verify, manifest
 #
 # What it runs (BUDGET_S of training in all, default 390 s, plus ~1 min of start-up, benchmark and packing):
 #   1. benchmarks/bench_train.py on the GPU: today's trainer against the fast one, and a profile of the fast one
 #      (the share of wall time the GPU is busy);
 #   2. two runs side by side on the one GPU, each with half the data-loader workers:
-#      A  warm start from the shipped model (models/codesum-small, its int8 weights read back), fine-tuned on all
+#      A  warm start from the shipped model (models/lenscribe-small, its int8 weights read back), fine-tuned on all
 #         the pack's languages;
 #      B  a larger T5 (d384, 6+3 blocks, ~30M parameters, the most a <= 60 MB int8 build holds) from scratch:
 #         PRETRAIN_FRAC of its time on identifier-aware denoising of the pack's code, then fine-tuning;
@@ -45,7 +45,7 @@ PRETRAIN_FRAC=${PRETRAIN_FRAC:-0.25}
 WORKERS=${WORKERS:-6}
 BENCH_STEPS=${BENCH_STEPS:-20}
 WORK=${WORK:-/tmp/recipe}
-A_ARGS=${A_ARGS:-"--init-onnx models/codesum-small --lr 5e-3 --max-tokens 32768 --eval-every-s 90"}
+A_ARGS=${A_ARGS:-"--init-onnx models/lenscribe-small --lr 5e-3 --max-tokens 32768 --eval-every-s 90"}
 B_ARGS=${B_ARGS:-"--d-model 384 --d-ff 1536 --enc-layers 6 --dec-layers 3 --heads 6 --lr 1e-2 --max-tokens 65536 \
 --pretrain-frac $PRETRAIN_FRAC --eval-every-s 90"}
 EVAL_N=${EVAL_N:-400}

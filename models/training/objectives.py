@@ -21,7 +21,7 @@ VOCAB_SIZE = 32100
 
 
 def sentinel(k: int) -> int:
-    """``<extra_id_k>`` (codesum.tokenization.extra_id): the last ids of the vocabulary, counting down."""
+    """``<extra_id_k>`` (lenscribe.tokenization.extra_id): the last ids of the vocabulary, counting down."""
     return VOCAB_SIZE - 1 - k
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Read a T5's weights back out of a built codesum model (int8 ONNX), so training can go on from the shipped model.
+"""Read a T5's weights back out of a built lenscribe model (int8 ONNX), so training can go on from the shipped model.
 
-    python models/training/onnx_weights.py models/codesum-small OUT [--dropout 0.1]
+    python models/training/onnx_weights.py models/lenscribe-small OUT [--dropout 0.1]
 
 The shipped model keeps no PyTorch checkpoint (models/ holds the int8 graphs only, and training checkpoints live in
 the git-ignored .cache/, gone on a fresh machine), so a later training stage warm-starts from what is shipped: every
@@ -11,7 +11,7 @@ the ONNX node names that torch.onnx gives T5's modules (``/decoder/block.1/layer
 Gathers, the lm_head MatMul), each quantized on its own: the three are averaged, which cancels part of the rounding.
 
 OUT gets a train.py checkpoint (``OUT/model.pt`` + ``OUT/state.json``, for ``train.py train --init-from OUT``) and a
-save_pretrained copy in ``OUT/model`` (for ``train.py score`` and ``codesum model build``).
+save_pretrained copy in ``OUT/model`` (for ``train.py score`` and ``lenscribe model build``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codesum.modelbuild.export import DECODER_MERGED, ENCODER
-from codesum.modelfiles import load_manifest
+from lenscribe.modelbuild.export import DECODER_MERGED, ENCODER
+from lenscribe.modelfiles import load_manifest
 
 QUANT_SUFFIX = re.compile(r"_quantized(_merged_\d+)?$")
 MERGED_SUFFIX = re.compile(r"_merged_\d+$")
@@ -200,7 +200,7 @@ def write_checkpoint(model_dir: Path, out: Path, dropout: float) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model_dir", type=Path, help="a built codesum model (encoder_model.onnx, decoder_model_merged.onnx)")
+    p.add_argument("model_dir", type=Path, help="a built lenscribe model (encoder_model.onnx, decoder_model_merged.onnx)")
     p.add_argument("out", type=Path)
     p.add_argument("--dropout", type=float, default=0.1)
     a = p.parse_args(argv)

@@ -1,6 +1,6 @@
 """A T5 (CodeT5's architecture) in plain PyTorch for training: the same weights and state-dict names as transformers'
 ``T5ForConditionalGeneration`` (ReLU feed-forward, relative position buckets, tied embedding), so a model trained
-here loads there unchanged and goes through ``codesum model build`` like any checkpoint.
+here loads there unchanged and goes through ``lenscribe model build`` like any checkpoint.
 
 Why not transformers' own module: it computes attention as explicit matmuls with a softmax in between (three
 kernels and a (B, H, L, L) probability tensor kept for backward), pads the loss over every target position, and

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train codesum's default summarizer: a small CodeT5-architecture T5ForConditionalGeneration, from scratch.
+"""Train lenscribe's default summarizer: a small CodeT5-architecture T5ForConditionalGeneration, from scratch.
 
 Data: a directory with ``train.jsonl``, ``valid.jsonl`` (and optionally ``test.jsonl``), one object a line with at
 least ``code`` and ``doc``.  Inputs are ``prepare_code(code)`` tokenized with the CodeT5 tokenizer (``<s> ... </s>``,
@@ -47,16 +47,16 @@ for _p in (REPO / "server", REPO / "models"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from codesum.evaluation.bleu import corpus_bleu as smooth_bleu  # noqa: E402  (CodeXGLUE smooth_bleu, as `codesum eval`)
-from codesum.postprocess import clean_summary  # noqa: E402  (what the run-time Summarizer does to model text)
-from codesum.tokenization import BOS_ID, DECODER_START_ID, EOS_ID, PAD_ID, VOCAB_SIZE, build_tokenizer  # noqa: E402
+from lenscribe.evaluation.bleu import corpus_bleu as smooth_bleu  # noqa: E402  (CodeXGLUE smooth_bleu, as `lenscribe eval`)
+from lenscribe.postprocess import clean_summary  # noqa: E402  (what the run-time Summarizer does to model text)
+from lenscribe.tokenization import BOS_ID, DECODER_START_ID, EOS_ID, PAD_ID, VOCAB_SIZE, build_tokenizer  # noqa: E402
 from training.embedding_init import words_embedding_init  # noqa: E402,F401  (used by train(); tests reach it here)
 
-# Decoding in validation matches the run-time default (codesum.summarizer.GenerationOptions.no_repeat_ngram_size).
+# Decoding in validation matches the run-time default (lenscribe.summarizer.GenerationOptions.no_repeat_ngram_size).
 NO_REPEAT_NGRAM = 3
 
 try:  # the one definition the run-time Summarizer uses
-    from codesum.summarizer import prepare_code
+    from lenscribe.summarizer import prepare_code
 except Exception:  # pragma: no cover - e.g. onnxruntime missing on the training machine
 
     def prepare_code(code: str) -> str:
@@ -66,7 +66,7 @@ except Exception:  # pragma: no cover - e.g. onnxruntime missing on the training
         return "\n".join(lines)
 
 
-CACHE_FORMAT = "codesum-tokenized/2"  # 2: name-sentence targets kept too
+CACHE_FORMAT = "lenscribe-tokenized/2"  # 2: name-sentence targets kept too
 SPLITS = ("train", "valid", "test")
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -788,7 +788,7 @@ def train(args) -> dict:
         shutil.copy2(f, final / f.name)
     tok.save(str(final / "tokenizer.json"))
     run = {
-        "format": "codesum-training-run/1",
+        "format": "lenscribe-training-run/1",
         "model_config": json.loads((final / "config.json").read_text()),
         "parameters": n_params,
         "weights_mib_fp32": round(n_params * 4 / 2**20, 1),
@@ -836,7 +836,7 @@ def load_for_scoring(path: Path):
 def score(model_path: Path, cache: Path, split: str, examples: int, eval_batch: int,
           save_model: Path | None = None) -> dict:
     """Loss and BLEU (as validation computes them) of a checkpoint on a fixed slice of a pre-tokenized split, to pick
-    between runs; ``save_model`` also writes it as a save_pretrained dir with the tokenizer (for `codesum model build`).
+    between runs; ``save_model`` also writes it as a save_pretrained dir with the tokenizer (for `lenscribe model build`).
     """
     import torch
 

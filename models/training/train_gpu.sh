@@ -11,8 +11,8 @@
 # Here: python models/training/train.py unpack <files_at> .cache/trained/<name>
 set -uo pipefail
 PHASE=$1; shift
-RUN=/tmp/codesum_run
-OUT=${OUT:-/tmp/codesum_out}
+RUN=/tmp/lenscribe_run
+OUT=${OUT:-/tmp/lenscribe_out}
 mkdir -p "$RUN" "$OUT"
 T0=$(date +%s)
 export PYTHONUNBUFFERED=1

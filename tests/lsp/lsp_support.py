@@ -1,7 +1,7 @@
-"""Helpers for the language server's end-to-end tests: a pytest-lsp client talking to ``codesum serve`` over stdio.
+"""Helpers for the language server's end-to-end tests: a pytest-lsp client talking to ``lenscribe serve`` over stdio.
 
-``make_client`` starts the real server (``sys.executable -I -m codesum serve``, as the clients do) with the real tiny model and a private
-cache dir; ``wait_until`` polls the server's ``codesum.stats`` command.
+``make_client`` starts the real server (``sys.executable -I -m lenscribe serve``, as the clients do) with the real tiny model and a private
+cache dir; ``wait_until`` polls the server's ``lenscribe.stats`` command.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-SERVER_CMD = [sys.executable, "-I", "-m", "codesum", "serve"]
+SERVER_CMD = [sys.executable, "-I", "-m", "lenscribe", "serve"]
 TIMEOUT = 30.0
 
 
@@ -35,7 +35,7 @@ def init_params(options: dict[str, Any], root: Path | None = None, capabilities:
         process_id=os.getpid(),
         root_uri=root.as_uri() if root else None,
         workspace_folders=folders,
-        initialization_options={"codesum": options},
+        initialization_options={"lenscribe": options},
     )
 
 
@@ -64,7 +64,7 @@ async def start_client(options: dict[str, Any], root: Path | None = None,
 
 
 async def stats(client: LanguageClient) -> dict[str, Any]:
-    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="codesum.stats"))
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="lenscribe.stats"))
 
 
 async def wait_until(client: LanguageClient, pred: Callable[[dict[str, Any]], bool], timeout: float = TIMEOUT,
@@ -107,7 +107,7 @@ async def lenses(client: LanguageClient, uri: str) -> list[types.CodeLens]:
 
 
 def hover_summary(h: types.Hover | None) -> str | None:
-    """The summary lines of a codesum hover (after its title), joined by newline."""
+    """The summary lines of a lenscribe hover (after its title), joined by newline."""
     if h is None:
         return None
     value = h.contents.value  # type: ignore[union-attr]

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SERVER_CMD = [sys.executable, "-m", "codesum", "serve"]
+SERVER_CMD = [sys.executable, "-m", "lenscribe", "serve"]
 
 
 class RawServer:
@@ -103,7 +103,7 @@ class RawServer:
                    capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"processId": process_id if process_id is not None else os.getpid(),
                                   "capabilities": capabilities or {},
-                                  "initializationOptions": {"codesum": options}}
+                                  "initializationOptions": {"lenscribe": options}}
         if root is not None:
             params["rootUri"] = root.as_uri()
             params["workspaceFolders"] = [{"uri": root.as_uri(), "name": root.name}]

@@ -1,4 +1,4 @@
-"""Code actions end to end: pytest-lsp drives ``codesum serve`` with the real tiny model (its memorised summaries):
+"""Code actions end to end: pytest-lsp drives ``lenscribe serve`` with the real tiny model (its memorised summaries):
 insert the summary as a docstring (edit in the action, resolved lazily, or through workspace/applyEdit), regenerate
 with a beam search, copy."""
 
@@ -19,18 +19,18 @@ from lsp_support import (
 from lsprotocol import types
 from pytest_lsp import client_capabilities
 
-from codesum.cache import SummaryCache
-from codesum.chunking import chunk_hash
-from codesum.docstring_insert import TextEdit, apply_edit
-from codesum.modelfiles import load_manifest
-from codesum.summarizer import GenerationOptions, decoding_id
+from lenscribe.cache import SummaryCache
+from lenscribe.chunking import chunk_hash
+from lenscribe.docstring_insert import TextEdit, apply_edit
+from lenscribe.modelfiles import load_manifest
+from lenscribe.summarizer import GenerationOptions, decoding_id
 
 ADD = "def add(a, b):\n    return a + b"
 READ_LINES = "def read_lines(path):\n    with open(path) as f:\n        return f.read().splitlines()"
 DOCUMENTED = 'def documented(x):\n    """Already said."""\n    return x'
 PY_DOC = f"import os\n\n\n@staticmethod\n{ADD}\n\n\n{READ_LINES}\n\n\n{DOCUMENTED}\n"
 ADD_LINE, READ_LINES_LINE, DOCUMENTED_LINE = 4, 8, 13  # the def lines
-KINDS = ["refactor.rewrite.codesum.docstring", "codesum.regenerate", "codesum.copy"]
+KINDS = ["refactor.rewrite.lenscribe.docstring", "lenscribe.regenerate", "lenscribe.copy"]
 
 
 async def _start(tiny_model_dir, tmp_path, capabilities=None):
@@ -89,8 +89,8 @@ async def test_insert_docstring_from_a_cached_summary(client, tmp_path, summary_
     assert insert.edit is not None and insert.command is None
     done = apply_workspace_edit(PY_DOC, insert.edit, uri)
     assert done == PY_DOC.replace(f"{ADD}\n", f'def add(a, b):\n    """{summary_of(ADD)}"""\n    return a + b\n')
-    assert regen.command.command == "codesum.regenerateSummary" and list(regen.command.arguments) == [uri, ADD_LINE + 1, 4]
-    assert copy.command.command == "codesum.client.copySummary"
+    assert regen.command.command == "lenscribe.regenerateSummary" and list(regen.command.arguments) == [uri, ADD_LINE + 1, 4]
+    assert copy.command.command == "lenscribe.client.copySummary"
     assert list(copy.command.arguments) == [uri, ADD_LINE + 1, 4, summary_of(ADD)]
     # the client asks for a kind: only that one
     only = await code_actions(client, uri, ADD_LINE, only=["refactor.rewrite"])
@@ -129,16 +129,16 @@ async def test_without_resolve_support_the_command_applies_the_edit(tiny_model_d
         insert = actions[0]
         assert insert.kind == KINDS[0]
         if insert.edit is None:  # not cached yet: the action runs the server command
-            assert insert.command.command == "codesum.insertDocstring"
+            assert insert.command.command == "lenscribe.insertDocstring"
         result = await c.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="codesum.insertDocstring", arguments=[uri, ADD_LINE, 0]))
+            command="lenscribe.insertDocstring", arguments=[uri, ADD_LINE, 0]))
         assert result == {"applied": True, "summary": summary_of(ADD), "error": None}
         assert len(applied) == 1
         done = apply_workspace_edit(PY_DOC, applied[0].edit, uri)
         assert f'    """{summary_of(ADD)}"""\n    return a + b' in done
         # a documented function: nothing applied, the reason said
         result = await c.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="codesum.insertDocstring", arguments=[uri, DOCUMENTED_LINE, 0]))
+            command="lenscribe.insertDocstring", arguments=[uri, DOCUMENTED_LINE, 0]))
         assert result["applied"] is False and "already has a docstring" in result["error"]
         assert len(applied) == 1
     finally:
@@ -155,7 +155,7 @@ async def test_regenerate_with_beam_search_updates_lens_and_hover(tmp_path, tiny
         model_id = s["model"]["id"]
         refreshes = client.lens_refreshes
         result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="codesum.regenerateSummary", arguments=[uri, READ_LINES_LINE + 1, 8]))
+            command="lenscribe.regenerateSummary", arguments=[uri, READ_LINES_LINE + 1, 8]))
         assert result["qualname"] == "read_lines" and result["beams"] == 4
         assert result["previous"] == summary_of(READ_LINES)
         beam_summary = result["summary"]
@@ -185,7 +185,7 @@ async def test_regenerate_with_beam_search_updates_lens_and_hover(tmp_path, tiny
 async def test_summary_at_for_the_clients_copy(client, tmp_path, summary_of):
     uri = open_doc(client, tmp_path / "copy.py", PY_DOC)
     result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command="codesum.summaryAt", arguments=[uri, ADD_LINE + 1, 4]))
+        command="lenscribe.summaryAt", arguments=[uri, ADD_LINE + 1, 4]))
     assert result == {"qualname": "add", "kind": "function", "summary": summary_of(ADD)}
     assert await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command="codesum.summaryAt", arguments=[uri, 0, 0])) is None
+        command="lenscribe.summaryAt", arguments=[uri, 0, 0])) is None

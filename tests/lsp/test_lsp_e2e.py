@@ -1,4 +1,4 @@
-"""End to end: pytest-lsp drives ``codesum serve`` over stdio with the real tiny model (its memorised summaries)."""
+"""End to end: pytest-lsp drives ``lenscribe serve`` over stdio with the real tiny model (its memorised summaries)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ async def test_hover_shows_the_memorised_summary(client, tmp_path, summary_of):
 async def test_code_lenses_arrive_at_once_then_refresh(client, tmp_path, summary_of):
     uri = open_doc(client, tmp_path / "mod.py", PY_DOC)
     # what a client extension may send: the lines in view go first (an unknown notification to other servers)
-    client.protocol.notify("codesum/visibleRanges", {"uri": uri, "ranges": [
+    client.protocol.notify("lenscribe/visibleRanges", {"uri": uri, "ranges": [
         {"start": {"line": STACK_LINE, "character": 0}, "end": {"line": STACK_LINE + 6, "character": 0}}]})
     started = time.monotonic()
     first = await lenses(client, uri)
@@ -134,7 +134,7 @@ async def test_close_drops_the_document(client, tmp_path):
 async def test_summarize_file_command(client, tmp_path, summary_of):
     uri = open_doc(client, tmp_path / "mod.py", PY_DOC)
     result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command="codesum.summarizeFile", arguments=[uri]))
+        command="lenscribe.summarizeFile", arguments=[uri]))
     rows = {r["qualname"]: r for r in result["summaries"]}
     assert list(rows) == ["add", "read_lines", "Stack", "Stack.__init__", "Stack.push"]
     assert rows["add"]["summary"] == summary_of(ADD)
@@ -145,7 +145,7 @@ async def test_summarize_file_command(client, tmp_path, summary_of):
     other.write_text(f"// util\n{GREET}\n")
     with pytest.raises(JsonRpcInvalidParams, match="no workspace folder is open"):
         await client.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="codesum.summarizeFile", arguments=[other.as_uri()]))
+            command="lenscribe.summarizeFile", arguments=[other.as_uri()]))
 
 
 async def test_second_server_answers_from_the_shared_cache(tiny_model_dir, tmp_path, summary_of):
@@ -206,7 +206,7 @@ async def test_a_documented_chunk_shows_its_docstring_and_skips_the_model(tiny_m
         other = await hover(c, uri, 9, 4)
         assert other.contents.value.endswith("may be wrong*") and "tiny-codet5@" in other.contents.value
         result = await c.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="codesum.summarizeFile", arguments=[uri]))
+            command="lenscribe.summarizeFile", arguments=[uri]))
         rows = {r["name"]: r for r in result["summaries"]}
         assert rows["add"]["source"] == "docstring" and rows["read_lines"]["source"] == "generated"
         assert "Decimal operands. *(docstring)*" in result["markdown"]

@@ -24,7 +24,7 @@ class ExplodingSummarizer:
 
 
 def test_a_failed_chunk_fails_alone_and_is_not_left_pending(tmp_path, monkeypatch, fake_model_dir):  # noqa: F811
-    monkeypatch.setattr("codesum.modelfiles.load_manifest", _fake_manifest)
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
     fake = ExplodingSummarizer()
     engine, landed = make_engine(tmp_path, fake_model_dir, fake, batch_size=8)
     assert engine.load_model() is None

@@ -1,6 +1,6 @@
 """End to end over raw stdio: every request is answered (bad params, bad JSON, after shutdown), the process exits with
 the status LSP asks for (and never aborts while summarizing), a message too large to hold ends the session cleanly,
-the server follows its client process, and codesum.summarizeFile reads nothing outside the workspace."""
+the server follows its client process, and lenscribe.summarizeFile reads nothing outside the workspace."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def raw(tmp_path):
 
 
 def stats(s: RawServer) -> dict:
-    return s.call("workspace/executeCommand", {"command": "codesum.stats"})["result"]
+    return s.call("workspace/executeCommand", {"command": "lenscribe.stats"})["result"]
 
 
 def wait_idle(s: RawServer, timeout: float = 60.0) -> dict:
@@ -80,11 +80,11 @@ def test_requests_with_missing_or_invalid_params_get_invalid_params(raw, tiny_mo
         assert r.get("error", {}).get("code") == -32602, (method, params, r)
         assert method in r["error"]["message"]
     for args in ([uri, "x"], [uri]):  # showSummary(uri, line, character) with a line that is not one
-        r = s.call("workspace/executeCommand", {"command": "codesum.showSummary", "arguments": args})
+        r = s.call("workspace/executeCommand", {"command": "lenscribe.showSummary", "arguments": args})
         assert ("error" in r) == (len(args) == 2), r
         if "error" in r:
             assert r["error"]["code"] == -32602
-    r = s.call("workspace/executeCommand", {"command": "codesum.summarizeFile", "arguments": [42]})
+    r = s.call("workspace/executeCommand", {"command": "lenscribe.summarizeFile", "arguments": [42]})
     assert r["error"]["code"] == -32602
     h = s.call("textDocument/hover", hover_params(uri, 0, 1))["result"]  # still serving
     assert summary_of(ADD) in h["contents"]["value"]
@@ -132,7 +132,7 @@ def test_requests_after_shutdown_are_invalid_requests(raw, tiny_model_dir, tmp_p
     uri = s.open(tmp_path / "m.py", f"{ADD}\n")
     assert s.call("shutdown") == {"jsonrpc": "2.0", "id": s._next_id, "result": None}
     for method, params in (("textDocument/hover", hover_params(uri, 0, 1)),
-                           ("workspace/executeCommand", {"command": "codesum.stats"})):
+                           ("workspace/executeCommand", {"command": "lenscribe.stats"})):
         r = s.call(method, params, timeout=10)
         assert r.get("error", {}).get("code") == -32600, r
     s.notify("exit")
@@ -200,7 +200,7 @@ def test_lone_surrogates_do_not_sink_a_batch(raw, tiny_model_dir, tmp_path, summ
 
 
 def summarize_file(s: RawServer, uri: str, timeout: float = 10.0) -> dict:
-    return s.call("workspace/executeCommand", {"command": "codesum.summarizeFile", "arguments": [uri]},
+    return s.call("workspace/executeCommand", {"command": "lenscribe.summarizeFile", "arguments": [uri]},
                   timeout=timeout)
 
 

@@ -111,11 +111,11 @@ async def test_missing_model_still_serves_then_recovers(tiny_model_dir, tmp_path
         await hover(client, uri, 0, 0)
         assert len(_errors(client)) == len(errors)
         result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="codesum.summarizeFile", arguments=[uri]))
+            command="lenscribe.summarizeFile", arguments=[uri]))
         assert result["summaries"][0]["summary"] is None
-        # the user fixes codesum.modelDir: the model loads, the same hover now has its summary
+        # the user fixes lenscribe.modelDir: the model loads, the same hover now has its summary
         client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-            settings={"codesum": {"modelDir": str(tiny_model_dir)}}))
+            settings={"lenscribe": {"modelDir": str(tiny_model_dir)}}))
         await wait_until(client, lambda s: s["model"]["state"] == "ready", what="the model to load")
         assert hover_summary(await hover(client, uri, 1, 4)) == summary_of(ADD)
     finally:
@@ -150,7 +150,7 @@ async def test_bad_settings_warn_and_fall_back(tiny_model_dir, tmp_path, summary
         assert hover_summary(await hover(client, uri, 0, 1)) == summary_of(ADD)
         warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
         assert len(warnings) == 1
-        for key in ("codesum.workers", "codesum.debounceMs", "cobol", "codesum.lenses", "codesum.bogus"):
+        for key in ("lenscribe.workers", "lenscribe.debounceMs", "cobol", "lenscribe.lenses", "lenscribe.bogus"):
             assert key in warnings[0]
         s = await stats(client)
         assert s["settings"]["debounce_ms"] == 300 and s["settings"]["lenses"] is True
@@ -158,7 +158,7 @@ async def test_bad_settings_warn_and_fall_back(tiny_model_dir, tmp_path, summary
         assert s["cache"]["memory_only"]  # summaries kept in memory, the server serves on
         # didChangeConfiguration: lenses off, only JavaScript
         client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-            settings={"codesum": {"lenses": False, "languages": ["javascript"], "hoverTimeoutMs": "soon"}}))
+            settings={"lenscribe": {"lenses": False, "languages": ["javascript"], "hoverTimeoutMs": "soon"}}))
         s = await wait_until(client, lambda s: s["settings"]["lenses"] is False, what="the new settings")
         assert s["settings"]["languages"] == ["javascript"]
         assert await lenses(client, uri) == []

@@ -2,7 +2,7 @@
 the workspace as its working directory), a workspace whose .git/config names commands, a FIFO named ``*.py``, a
 symlink out of the workspace, and no network at all (the server traced with strace over a real session).
 
-These drive ``codesum serve`` over raw stdio JSON-RPC rather than pytest-lsp, so that the exact command line, working
+These drive ``lenscribe serve`` over raw stdio JSON-RPC rather than pytest-lsp, so that the exact command line, working
 directory and environment are the test's (and the server can run under strace).
 """
 
@@ -23,10 +23,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "inventory.py"
-# What both clients run (client-vscode/src/serverCommand.ts, client-nvim/codesum.lua): -I keeps the working directory
+# What both clients run (client-vscode/src/serverCommand.ts, client-nvim/lenscribe.lua): -I keeps the working directory
 # (the workspace) and PYTHON* variables off sys.path.
-SERVE_ARGS = ["-I", "-m", "codesum", "serve"]
-PROBE_ARGS = ["-I", "-c", "import codesum.cli"]
+SERVE_ARGS = ["-I", "-m", "lenscribe", "serve"]
+PROBE_ARGS = ["-I", "-c", "import lenscribe.cli"]
 # Variables that make onnxruntime's telemetry stand down by itself (a CI run): cleared, so the test sees what a user's
 # machine does.
 CI_VARS = ["CI", "TF_BUILD", "GITHUB_ACTIONS", "GITLAB_CI", "CIRCLECI", "TRAVIS", "JENKINS_URL", "CODEBUILD_BUILD_ID",
@@ -99,13 +99,13 @@ class RawSession:
         result = self.request("initialize", {
             "processId": os.getpid(), "rootUri": root.as_uri(), "capabilities": {},
             "workspaceFolders": [{"uri": root.as_uri(), "name": root.name}],
-            "initializationOptions": {"codesum": self.options},
+            "initializationOptions": {"lenscribe": self.options},
         })
         self.notify("initialized", {})
         return result
 
     def stats(self) -> dict:
-        return self.request("workspace/executeCommand", {"command": "codesum.stats", "arguments": []})
+        return self.request("workspace/executeCommand", {"command": "lenscribe.stats", "arguments": []})
 
     def wait_stats(self, pred, what: str, timeout: float = 60) -> dict:
         deadline = time.monotonic() + timeout
@@ -144,7 +144,7 @@ def _options(tmp_path: Path, **extra: Any) -> dict[str, Any]:
 
 
 def _plant(directory: Path, marker: Path, names: list[str]) -> None:
-    """Modules that shadow the standard library or codesum's dependencies: importing one appends to ``marker``."""
+    """Modules that shadow the standard library or lenscribe's dependencies: importing one appends to ``marker``."""
     for name in names:
         (directory / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write({name!r} + '\\n')\n")
 
@@ -154,7 +154,7 @@ def test_probe_and_server_ignore_the_working_directory(tmp_path):
     ws = tmp_path / "ws"
     ws.mkdir()
     marker = tmp_path / "imported"
-    _plant(ws, marker, ["argparse", "platformdirs", "json", "logging", "typing", "pygls", "codesum"])
+    _plant(ws, marker, ["argparse", "platformdirs", "json", "logging", "typing", "pygls", "lenscribe"])
     env = _env(tmp_path / "home")
     probe = subprocess.run([sys.executable, *PROBE_ARGS], cwd=ws, env=env, capture_output=True, text=True, timeout=120,
                            check=False)
@@ -171,13 +171,13 @@ def test_probe_and_server_ignore_the_working_directory(tmp_path):
 
 
 def test_clients_start_python_isolated():
-    """The argv the clients build: every ``-m codesum serve`` and ``-c 'import codesum.cli'`` comes with ``-I``."""
+    """The argv the clients build: every ``-m lenscribe serve`` and ``-c 'import lenscribe.cli'`` comes with ``-I``."""
     ts = (REPO / "client-vscode" / "src" / "serverCommand.ts").read_text()
-    lua = (REPO / "client-nvim" / "codesum.lua").read_text()
+    lua = (REPO / "client-nvim" / "lenscribe.lua").read_text()
     for source in (ts, lua):
-        listed = [re.sub(r"\s+", " ", m) for m in re.findall(r"\[?\{?([^\[\]{}]*'-m',\s*'codesum',\s*'serve')", source)]
+        listed = [re.sub(r"\s+", " ", m) for m in re.findall(r"\[?\{?([^\[\]{}]*'-m',\s*'lenscribe',\s*'serve')", source)]
         assert listed and all("'-I'" in m for m in listed), listed
-        probes = re.findall(r"([^\[\]{}]*'-c',\s*'import codesum\.cli')", source)
+        probes = re.findall(r"([^\[\]{}]*'-c',\s*'import lenscribe\.cli')", source)
         assert probes and all("'-I'" in m for m in probes), probes
 
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from lsp_support import base_options, hover, hover_summary, lenses, open_doc, start_client, wait_idle, wait_until
 
-from codesum.evaluation.metrics import is_degenerate
+from lenscribe.evaluation.metrics import is_degenerate
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "inventory.py"
 
 
 async def test_no_model_setting_means_the_shipped_model(tmp_path, monkeypatch):
-    monkeypatch.delenv("CODESUM_MODEL_DIR", raising=False)
+    monkeypatch.delenv("LENSCRIBE_MODEL_DIR", raising=False)
     options = base_options("", tmp_path / "cache")
     del options["modelDir"]
     client = await start_client(options)
@@ -26,7 +26,7 @@ async def test_no_model_setting_means_the_shipped_model(tmp_path, monkeypatch):
         assert summary and not is_degenerate(summary)
         assert "`total_price`" in h.contents.value
         s = await wait_idle(client, timeout=60)
-        assert s["model"]["state"] == "ready" and s["model"]["id"].startswith("codesum-small@")
+        assert s["model"]["state"] == "ready" and s["model"]["id"].startswith("lenscribe-small@")
         await wait_until(client, lambda s: client.lens_refreshes >= 1, what="a codeLens refresh")
         titles = [lens.command.title for lens in await lenses(client, uri)]
         assert len(titles) == 7  # load_items, total_price, Inventory and its four methods

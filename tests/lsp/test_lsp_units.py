@@ -10,19 +10,19 @@ import time
 
 import pytest
 
-from codesum.lsp.config import Settings, parse_settings
-from codesum.lsp.engine import Engine, language_for
-from codesum.lsp.files import GitIgnore, list_source_files, read_source
-from codesum.lsp.positions import ColumnConverter
-from codesum.lsp.server import outline_markdown
-from codesum.render import Summary, hover_markdown, hover_plain, lens_title
-from codesum.scheduling import Priority
+from lenscribe.lsp.config import Settings, parse_settings
+from lenscribe.lsp.engine import Engine, language_for
+from lenscribe.lsp.files import GitIgnore, list_source_files, read_source
+from lenscribe.lsp.positions import ColumnConverter
+from lenscribe.lsp.server import outline_markdown
+from lenscribe.render import Summary, hover_markdown, hover_plain, lens_title
+from lenscribe.scheduling import Priority
 
 # ---------------------------------------------------------------------------------------------------- settings
 
 
 def test_settings_defaults_and_values():
-    s, warnings = parse_settings({"codesum": {"workers": 2, "debounceMs": 50, "languages": ["Python", "go"],
+    s, warnings = parse_settings({"lenscribe": {"workers": 2, "debounceMs": 50, "languages": ["Python", "go"],
                                               "lenses": False, "cacheDir": "~/x", "modelDir": None}})
     assert warnings == []
     assert (s.workers, s.debounce_ms, s.languages, s.lenses) == (2, 50, ("python", "go"), False)
@@ -31,19 +31,19 @@ def test_settings_defaults_and_values():
     assert flat.hover_timeout_ms == 10
     same, warnings = parse_settings(None, s)
     assert same is s and warnings == []
-    back, warnings = parse_settings({"codesum": {"debounceMs": None, "languages": None}}, s)  # null: the default
+    back, warnings = parse_settings({"lenscribe": {"debounceMs": None, "languages": None}}, s)  # null: the default
     assert back.debounce_ms == Settings().debounce_ms and back.languages is None and warnings == []
 
 
 def test_bad_settings_fall_back_to_defaults_with_one_warning_each():
     base = Settings(debounce_ms=10)
-    s, warnings = parse_settings({"codesum": {"workers": 0, "debounceMs": "fast", "languages": ["klingon"],
+    s, warnings = parse_settings({"lenscribe": {"workers": 0, "debounceMs": "fast", "languages": ["klingon"],
                                               "maxFileBytes": True, "lenses": 1, "nope": 3}}, base)
     d = Settings()
     assert (s.workers, s.debounce_ms, s.languages, s.max_file_bytes, s.lenses) == (
         d.workers, d.debounce_ms, None, d.max_file_bytes, d.lenses)
     assert len(warnings) == 6
-    assert any("klingon" in w for w in warnings) and any("codesum.nope" in w for w in warnings)
+    assert any("klingon" in w for w in warnings) and any("lenscribe.nope" in w for w in warnings)
     _, warnings = parse_settings(["not", "an", "object"])
     assert warnings
 
@@ -212,7 +212,7 @@ def fake_model_dir(tmp_path):
     """A directory whose manifest says model id fake@1 (the fake loader ignores the rest)."""
     d = tmp_path / "model"
     d.mkdir()
-    (d / "manifest.json").write_text('{"format": "codesum-model/1", "model_id": "fake@1", "files": {}}')
+    (d / "manifest.json").write_text('{"format": "lenscribe-model/1", "model_id": "fake@1", "files": {}}')
     return d
 
 
@@ -227,7 +227,7 @@ DOC = "def a(x):\n    return x\n\n\nclass K:\n    def m(self):\n        return 1
 
 
 def test_engine_pipeline_and_edits(tmp_path, monkeypatch, fake_model_dir):
-    monkeypatch.setattr("codesum.modelfiles.load_manifest", _fake_manifest)
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
     fake = FakeSummarizer()
     engine, landed = make_engine(tmp_path, fake_model_dir, fake)
     assert engine.load_model() is None and engine.model_id == "fake@1+rp1.2"
@@ -254,7 +254,7 @@ def test_engine_pipeline_and_edits(tmp_path, monkeypatch, fake_model_dir):
 def test_engine_beams_setting_keeps_its_own_summaries(tmp_path, monkeypatch, fake_model_dir):
     """A beam search writes other summaries than greedy decoding: they are cached apart, and switching back and forth
     reloads the model with that width and serves each decoding's own summaries."""
-    monkeypatch.setattr("codesum.modelfiles.load_manifest", _fake_manifest)
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
     fake = FakeSummarizer()
     loads: list[int] = []
     s = Settings(model_dir=str(fake_model_dir), cache_dir=str(tmp_path / "cache"), workers=1)
@@ -276,7 +276,7 @@ def test_engine_beams_setting_keeps_its_own_summaries(tmp_path, monkeypatch, fak
 
 
 def test_engine_stale_work_is_dropped(tmp_path, monkeypatch, fake_model_dir):
-    monkeypatch.setattr("codesum.modelfiles.load_manifest", _fake_manifest)
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
     fake = FakeSummarizer()
     engine, _ = make_engine(tmp_path, fake_model_dir, fake)
     gate = threading.Event()
@@ -308,10 +308,10 @@ def test_engine_without_a_model(tmp_path):
 
 
 def test_engine_skips(tmp_path, monkeypatch, fake_model_dir):
-    monkeypatch.setattr("codesum.modelfiles.load_manifest", _fake_manifest)
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
     engine, _ = make_engine(tmp_path, fake_model_dir, FakeSummarizer(), languages=("go",), max_file_lines=50)
     engine.load_model()
-    assert "codesum.languages" in engine.update_document("file:///t.py", "/t.py", DOC, 1).skipped
+    assert "lenscribe.languages" in engine.update_document("file:///t.py", "/t.py", DOC, 1).skipped
     assert engine.update_document("file:///t.txt", "/t.txt", "hello", 1).skipped == "unknown language"
     assert "maxFileLines" in engine.update_document("file:///b.go", "/b.go", "\n" * 100, 1).skipped
     assert "binary" in engine.update_document("file:///c.go", "/c.go", "package a\x00", 1).skipped
@@ -322,7 +322,7 @@ def test_engine_skips(tmp_path, monkeypatch, fake_model_dir):
 def _fake_manifest(model_dir, check_hashes=True):
     from pathlib import Path
 
-    from codesum.modelfiles import ModelError
+    from lenscribe.modelfiles import ModelError
 
     if not (Path(model_dir) / "manifest.json").is_file():
         raise ModelError(f"model directory not found: {model_dir}")
@@ -359,7 +359,7 @@ def test_hover_lens_and_outline_text_say_where_the_text_comes_from():
 
 
 def test_engine_visible_chunks_go_first(tmp_path, monkeypatch, fake_model_dir):
-    monkeypatch.setattr("codesum.modelfiles.load_manifest", _fake_manifest)
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
     fake = FakeSummarizer()
     engine, _ = make_engine(tmp_path, fake_model_dir, fake, batch_size=1)
     engine.load_model()

@@ -34,7 +34,7 @@ def _make_tree(root):
 
 
 def _progress(client) -> tuple[str, list]:
-    ((token, events),) = [(t, e) for t, e in client.progress_reports.items() if str(t).startswith("codesum-workspace")]
+    ((token, events),) = [(t, e) for t, e in client.progress_reports.items() if str(t).startswith("lenscribe-workspace")]
     return token, events
 
 
@@ -73,7 +73,7 @@ async def test_workspace_on_open_with_progress(tiny_model_dir, tmp_path, summary
         assert (await stats(client))["chunks_summarized"] == runs
         # the command: a second run finds everything cached
         result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="codesum.summarizeWorkspace"))
+            command="lenscribe.summarizeWorkspace"))
         assert result["cached"] == 2 and result["summarized"] == 0
         assert any("workspace" in m.message for m in client.log_messages)
     finally:
@@ -88,7 +88,7 @@ async def test_workspace_run_is_cancellable(tiny_model_dir, tmp_path, summary_of
             f"def f_{i}_{j}(a, b):\n    c = a * {j} + b\n    return c - {i}\n\n\n" for j in range(20)))
     client = await start_client(base_options(tiny_model_dir, tmp_path / "cache", workspaceOnOpen=True), root=root)
     try:
-        await wait_until(client, lambda s: any(str(t).startswith("codesum-workspace")
+        await wait_until(client, lambda s: any(str(t).startswith("lenscribe-workspace")
                                                and any(isinstance(e, types.WorkDoneProgressReport) for e in ev)
                                                for t, ev in client.progress_reports.items()), what="progress")
         token, _ = _progress(client)

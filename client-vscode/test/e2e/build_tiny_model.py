@@ -1,8 +1,8 @@
-"""Build the tests' tiny real model (tests/conftest.py's recipe + the real `codesum model build`) into OUT.
+"""Build the tests' tiny real model (tests/conftest.py's recipe + the real `lenscribe model build`) into OUT.
 
     python client-vscode/test/e2e/build_tiny_model.py OUT
 
-Used by the editor end-to-end tests when CODESUM_E2E_MODEL_DIR is not given. The model has memorised
+Used by the editor end-to-end tests when LENSCRIBE_E2E_MODEL_DIR is not given. The model has memorised
 tests/conftest.py's TINY_PAIRS, e.g. `def add(a, b): return a + b` -> "Add two numbers and return the sum.", so a hover
 over `add` must show exactly that sentence. Skips the work when OUT already holds a model built from the same recipe.
 """
@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from conftest import TINY_PAIRS, _recipe_hash, train_tiny_t5  # noqa: E402
 
-from codesum.cli import main as codesum_main  # noqa: E402
+from lenscribe.cli import main as lenscribe_main  # noqa: E402
 
 
 def build(out: Path) -> Path:
@@ -28,7 +28,7 @@ def build(out: Path) -> Path:
         print(f"tiny model up to date in {out}", file=sys.stderr)
         return out
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="codesum-tiny-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lenscribe-tiny-") as tmp:
         ckpt = Path(tmp) / "checkpoint"
         ckpt.mkdir()
         train_tiny_t5(ckpt)
@@ -36,9 +36,9 @@ def build(out: Path) -> Path:
         samples.write_text("".join(json.dumps({"code": code}) + "\n" for code, _ in TINY_PAIRS), encoding="utf-8")
         argv = ["model", "build", str(ckpt), "--out", str(out), "--name", "tiny-codet5", "--samples", str(samples),
                 "--threads", "1", "--force"]
-        if codesum_main(argv) != 0:
-            raise SystemExit(f"codesum {' '.join(argv)} failed")
-    codesum_main(["model", "clean", str(out)])
+        if lenscribe_main(argv) != 0:
+            raise SystemExit(f"lenscribe {' '.join(argv)} failed")
+    lenscribe_main(["model", "clean", str(out)])
     stamp.write_text(_recipe_hash() + "\n")
     return out
 

@@ -9,19 +9,19 @@
 # .vsix. Exits non-zero on any failure.
 #
 # Environment:
-#   CODESUM_E2E_MODEL_DIR  a real model directory; unset: the tests' tiny model (tests/conftest.py) is built into the
-#                          cache with `codesum model build` (~40 s)
-#   CODESUM_E2E_CACHE      where Node 24, code-server and the tiny model are kept (default ~/.cache/codesum-e2e)
-#   CODESUM_PYTHON         a Python with codesum (default .venv/bin/python of this checkout)
+#   LENSCRIBE_E2E_MODEL_DIR  a real model directory; unset: the tests' tiny model (tests/conftest.py) is built into the
+#                          cache with `lenscribe model build` (~40 s)
+#   LENSCRIBE_E2E_CACHE      where Node 24, code-server and the tiny model are kept (default ~/.cache/lenscribe-e2e)
+#   LENSCRIBE_PYTHON         a Python with lenscribe (default .venv/bin/python of this checkout)
 #   E2E_TIMEOUT_S          limit for the browser test itself (default 420)
-#   SKIP_PACKAGE=1         use the existing client-vscode/codesum.vsix
+#   SKIP_PACKAGE=1         use the existing client-vscode/lenscribe.vsix
 # Artifacts (screenshots, logs): client-vscode/test-artifacts/vscode/
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CLIENT="$(cd "$HERE/../.." && pwd)"
 REPO="$(cd "$CLIENT/.." && pwd)"
-CACHE="${CODESUM_E2E_CACHE:-$HOME/.cache/codesum-e2e}"
+CACHE="${LENSCRIBE_E2E_CACHE:-$HOME/.cache/lenscribe-e2e}"
 ARTIFACTS="$CLIENT/test-artifacts/vscode"
 NODE24_VERSION=24.21.0
 CODE_SERVER_VERSION=4.139.1
@@ -84,14 +84,14 @@ fi
 say "$(PATH="$NODE24/bin:$PATH" "$CODE_SERVER" --version 2>/dev/null | head -1)"
 
 # 4. The Python package (the language server) and, to build the tiny model, its build extra.
-PY="${CODESUM_PYTHON:-$REPO/.venv/bin/python}"
-if ! "$PY" -c "import codesum.lsp.server" 2>/dev/null; then
-  [ -n "${CODESUM_PYTHON:-}" ] && die "CODESUM_PYTHON=$PY cannot import codesum.lsp.server"
-  say "installing codesum into $REPO/.venv"
+PY="${LENSCRIBE_PYTHON:-$REPO/.venv/bin/python}"
+if ! "$PY" -c "import lenscribe.lsp.server" 2>/dev/null; then
+  [ -n "${LENSCRIBE_PYTHON:-}" ] && die "LENSCRIBE_PYTHON=$PY cannot import lenscribe.lsp.server"
+  say "installing lenscribe into $REPO/.venv"
   [ -x "$REPO/.venv/bin/python" ] || python3 -m venv "$REPO/.venv"
   bounded 900 "$REPO/.venv/bin/python" -m pip install -q -e "$REPO"
 fi
-MODEL_DIR="${CODESUM_E2E_MODEL_DIR:-}"
+MODEL_DIR="${LENSCRIBE_E2E_MODEL_DIR:-}"
 if [ -z "$MODEL_DIR" ]; then
   if ! "$PY" -c "import torch, transformers, optimum" 2>/dev/null; then
     say "installing the build extra (torch, transformers, optimum) to build the tiny model"
@@ -107,7 +107,7 @@ fi
 
 # 5. The extension: npm ci, then the .vsix.
 cd "$CLIENT"
-if [ "${SKIP_PACKAGE:-0}" != 1 ] || [ ! -f codesum.vsix ]; then
+if [ "${SKIP_PACKAGE:-0}" != 1 ] || [ ! -f lenscribe.vsix ]; then
   say "npm ci + npm run package"
   bounded 600 npm ci --no-audit --no-fund >/dev/null
   bounded 300 npm run -s package >"$ARTIFACTS/package.log" 2>&1 || { cat "$ARTIFACTS/package.log" >&2; die "npm run package failed"; }
@@ -116,7 +116,7 @@ fi
 
 # 6. The browser test.
 say "running the browser test (model: $MODEL_DIR)"
-export CODE_SERVER VSIX="$CLIENT/codesum.vsix" CODESUM_PYTHON="$PY" CODESUM_E2E_MODEL_DIR="$MODEL_DIR" ARTIFACTS CHROMIUM
+export CODE_SERVER VSIX="$CLIENT/lenscribe.vsix" LENSCRIBE_PYTHON="$PY" LENSCRIBE_E2E_MODEL_DIR="$MODEL_DIR" ARTIFACTS CHROMIUM
 export E2E_TIMEOUT_S="${E2E_TIMEOUT_S:-420}"
 PATH="$NODE24/bin:$PATH" bounded $(( E2E_TIMEOUT_S + 60 )) "$NODE24/bin/node" "$HERE/vscode.e2e.mjs"
 say "passed; artifacts in $ARTIFACTS"

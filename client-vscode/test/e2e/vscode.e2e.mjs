@@ -3,15 +3,15 @@
 // Started by test/e2e/run.sh, which provides everything through the environment:
 //   CODE_SERVER      the code-server executable (runs on Node 24: NODE24_BIN must be first on PATH)
 //   VSIX             the packaged extension
-//   CODESUM_PYTHON   a Python that has codesum (the extension gets it as codesum.server.pythonPath)
-//   CODESUM_E2E_MODEL_DIR  a real model directory (the extension gets it as codesum.modelDir)
+//   LENSCRIBE_PYTHON   a Python that has lenscribe (the extension gets it as lenscribe.server.pythonPath)
+//   LENSCRIBE_E2E_MODEL_DIR  a real model directory (the extension gets it as lenscribe.modelDir)
 //   ARTIFACTS        where screenshots and logs go
 //   CHROMIUM         the browser (default /usr/bin/chromium)
 //   E2E_TIMEOUT_S    the whole test's limit (default 420)
 //
 // Steps: install the .vsix into a fresh extensions dir; start code-server on 127.0.0.1 on a free port, with a fresh
 // user-data dir, on a copy of test/e2e/workspace; open shapes.py; wait for the summary code lens; hover `add` and
-// assert the hover shows the model's summary; run "Codesum: Summarize File" and assert the outline opens. Screenshots
+// assert the hover shows the model's summary; run "Lenscribe: Summarize File" and assert the outline opens. Screenshots
 // of each step land in ARTIFACTS. Everything it started is stopped, on success, failure or timeout.
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -33,8 +33,8 @@ const env = (name, fallback) => {
 
 const CODE_SERVER = env('CODE_SERVER');
 const VSIX = path.resolve(env('VSIX'));
-const PYTHON = env('CODESUM_PYTHON');
-const MODEL_DIR = path.resolve(env('CODESUM_E2E_MODEL_DIR'));
+const PYTHON = env('LENSCRIBE_PYTHON');
+const MODEL_DIR = path.resolve(env('LENSCRIBE_E2E_MODEL_DIR'));
 const ARTIFACTS = path.resolve(env('ARTIFACTS'));
 const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
 const TIMEOUT_S = Number(env('E2E_TIMEOUT_S', '420'));
@@ -43,12 +43,12 @@ const TIMEOUT_S = Number(env('E2E_TIMEOUT_S', '420'));
 // numbers and return the sum.", and the shipped one (for the README's screenshots) its own words.
 function expectedSummaries(names) {
   const file = path.join(here, 'workspace', 'shapes.py');
-  const run = spawnSync(PYTHON, ['-m', 'codesum', 'summarize', '--json', '--model', MODEL_DIR, file], {
+  const run = spawnSync(PYTHON, ['-m', 'lenscribe', 'summarize', '--json', '--model', MODEL_DIR, file], {
     encoding: 'utf8',
     timeout: 120_000,
   });
   if (run.status !== 0) {
-    throw new Error(`codesum summarize ${file} failed (${run.status}): ${run.stderr}`);
+    throw new Error(`lenscribe summarize ${file} failed (${run.status}): ${run.stderr}`);
   }
   const chunks = JSON.parse(run.stdout).chunks;
   return Object.fromEntries(
@@ -131,8 +131,8 @@ function collectLogs(userData) {
   fs.cpSync(logs, dest, { recursive: true });
   const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? walk(path.join(dir, d.name)) : [path.join(dir, d.name)]));
   for (const file of walk(dest)) {
-    if (/Codesum\.log$/.test(file)) {
-      fs.copyFileSync(file, path.join(ARTIFACTS, 'codesum-output.log'));
+    if (/Lenscribe\.log$/.test(file)) {
+      fs.copyFileSync(file, path.join(ARTIFACTS, 'lenscribe-output.log'));
     }
   }
 }
@@ -150,7 +150,7 @@ async function runCommand(page, title) {
 
 async function main() {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codesum-vscode-e2e-'));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lenscribe-vscode-e2e-'));
   cleanups.push(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const userData = path.join(tmp, 'user-data');
   const extensions = path.join(tmp, 'extensions');
@@ -160,11 +160,11 @@ async function main() {
 
   fs.cpSync(path.join(here, 'workspace'), workspace, { recursive: true });
   writeJson(path.join(workspace, '.vscode', 'settings.json'), {
-    'codesum.server.pythonPath': PYTHON,
-    'codesum.modelDir': MODEL_DIR,
-    'codesum.cacheDir': path.join(tmp, 'summary-cache'),
-    'codesum.hoverTimeoutMs': 20000,
-    'codesum.trace.server': 'messages',
+    'lenscribe.server.pythonPath': PYTHON,
+    'lenscribe.modelDir': MODEL_DIR,
+    'lenscribe.cacheDir': path.join(tmp, 'summary-cache'),
+    'lenscribe.hoverTimeoutMs': 20000,
+    'lenscribe.trace.server': 'messages',
   });
   writeJson(path.join(userData, 'User', 'settings.json'), {
     'workbench.startupEditor': 'none',
@@ -201,7 +201,7 @@ async function main() {
   if (install.status !== 0) {
     throw new Error(`code-server --install-extension failed (${install.error?.message ?? `exit ${install.status}`}): ${install.stderr}`);
   }
-  if (!fs.readdirSync(extensions).some((d) => d.startsWith('codesum.codesum-'))) {
+  if (!fs.readdirSync(extensions).some((d) => d.startsWith('lenscribe.lenscribe-'))) {
     throw new Error(`the extension is not in ${extensions} after --install-extension: ${fs.readdirSync(extensions).join(', ')}`);
   }
 
@@ -222,12 +222,12 @@ async function main() {
       '--ignore-last-opened',
       workspace,
     ],
-    { stdio: ['ignore', serverLog, serverLog], detached: true, env: { ...isolatedEnv, CODESUM_E2E: '1' } },
+    { stdio: ['ignore', serverLog, serverLog], detached: true, env: { ...isolatedEnv, LENSCRIBE_E2E: '1' } },
   );
   cleanups.push(async () => {
     if (server.exitCode === null) {
       try {
-        process.kill(-server.pid, 'SIGTERM'); // its whole process group: the extension host and the codesum server
+        process.kill(-server.pid, 'SIGTERM'); // its whole process group: the extension host and the lenscribe server
       } catch {
         /* gone */
       }
@@ -286,7 +286,7 @@ async function main() {
   log('shapes.py open');
 
   // The extension's status-bar item: starting -> ready.
-  const status = page.locator('.statusbar-item', { hasText: 'Codesum' }).first();
+  const status = page.locator('.statusbar-item', { hasText: 'Lenscribe' }).first();
   await status.waitFor({ state: 'visible', timeout: 60_000 });
 
   // Code lenses: the summaries arrive through workspace/codeLens/refresh.
@@ -296,7 +296,7 @@ async function main() {
   const statusText = (await status.innerText()).trim();
   const statusLabel = (await status.getAttribute('aria-label')) ?? '';
   log(`status bar: "${statusText}" (${statusLabel})`);
-  if (!/Codesum/.test(statusText)) {
+  if (!/Lenscribe/.test(statusText)) {
     throw new Error(`status-bar item text is "${statusText}"`);
   }
 
@@ -326,10 +326,10 @@ async function main() {
   }
   await shot('vscode-hover.png');
 
-  // Codesum: Summarize File -> an untitled markdown outline with every summary.
+  // Lenscribe: Summarize File -> an untitled markdown outline with every summary.
   await page.mouse.move(5, 5);
   await editor.locator('.view-line', { hasText: 'def add(a, b):' }).click();
-  await runCommand(page, 'Codesum: Summarize File');
+  await runCommand(page, 'Lenscribe: Summarize File');
   // The outline: a new untitled markdown editor (word-wrapped: compare its text with the whitespace collapsed).
   const outlineEditor = page.locator('.editor-instance .monaco-editor', { hasText: '`read_lines`**' });
   await outlineEditor.first().waitFor({ state: 'visible', timeout: 60_000 });
@@ -354,9 +354,9 @@ async function main() {
   log('Summarize File opened the markdown outline');
   await shot('vscode-outline.png');
 
-  // Codesum: Summarize Workspace -> the server's report in a notification.
-  await runCommand(page, 'Codesum: Summarize Workspace');
-  const done = page.locator('.notifications-toasts .notification-toast', { hasText: 'Codesum: workspace summarized' });
+  // Lenscribe: Summarize Workspace -> the server's report in a notification.
+  await runCommand(page, 'Lenscribe: Summarize Workspace');
+  const done = page.locator('.notifications-toasts .notification-toast', { hasText: 'Lenscribe: workspace summarized' });
   await done.first().waitFor({ state: 'visible', timeout: 120_000 });
   log(`notification: ${JSON.stringify((await done.first().locator('.notification-list-item-message').innerText()).trim())}`);
 
@@ -368,7 +368,7 @@ async function main() {
   const codeEditor = page.locator('.editor-instance .monaco-editor', { hasText: 'def add(a, b):' }).first();
   const returnLine = codeEditor.locator('.view-line', { hasText: 'return a + b' }).first();
   await returnLine.click({ position: { x: 60, y: 5 } }); // near the text: the line is wider than a half-width editor
-  await runCommand(page, 'Codesum: Copy Summary');
+  await runCommand(page, 'Lenscribe: Copy Summary');
   await page.locator('.statusbar-item', { hasText: 'copied the summary of add' }).first().waitFor({ timeout: 30_000 });
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   if (copied !== EXPECT.add) {
@@ -398,36 +398,36 @@ async function main() {
   }
   log('one undo removed it');
   await returnLine.click({ position: { x: 60, y: 5 } }); // near the text: the line is wider than a half-width editor
-  await runCommand(page, 'Codesum: Regenerate Summary with Beam Search');
+  await runCommand(page, 'Lenscribe: Regenerate Summary with Beam Search');
   const regenerated = page.locator('.notifications-toasts .notification-toast', { hasText: 'add (4 beams)' });
   await regenerated.first().waitFor({ state: 'visible', timeout: 120_000 });
   log(`regenerate: ${JSON.stringify((await regenerated.first().locator('.notification-list-item-message').innerText()).trim())}`);
 
-  // A server that cannot start: changing codesum.server.pythonPath restarts the server; the error says why.
+  // A server that cannot start: changing lenscribe.server.pythonPath restarts the server; the error says why.
   const settingsFile = path.join(workspace, '.vscode', 'settings.json');
   const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
-  writeJson(settingsFile, { ...settings, 'codesum.server.pythonPath': '/nonexistent/bin/python' });
+  writeJson(settingsFile, { ...settings, 'lenscribe.server.pythonPath': '/nonexistent/bin/python' });
   const error = page.locator('.notifications-toasts .notification-toast', { hasText: 'cannot start the language server' });
   await error.first().waitFor({ state: 'visible', timeout: 60_000 });
   const errorText = (await error.first().locator('.notification-list-item-message').innerText()).trim();
   log(`error notification: ${JSON.stringify(errorText)}`);
-  if (!errorText.includes('/nonexistent/bin/python') || !errorText.includes('codesum.server.pythonPath')) {
+  if (!errorText.includes('/nonexistent/bin/python') || !errorText.includes('lenscribe.server.pythonPath')) {
     throw new Error(`the error does not name the setting and the path: ${errorText}`);
   }
-  await page.locator('.statusbar-item', { hasText: 'Codesum' }).locator('.codicon-error').first().waitFor({ timeout: 10_000 });
+  await page.locator('.statusbar-item', { hasText: 'Lenscribe' }).locator('.codicon-error').first().waitFor({ timeout: 10_000 });
   await shot('vscode-start-error.png');
   await page.locator('.notifications-toasts .notification-toast .codicon-notifications-clear, .notifications-toasts .codicon-close').first().click().catch(() => undefined);
 
   // A server that starts and dies at once: one error, quoting what it wrote to stderr; no restart loop.
   writeJson(settingsFile, {
     ...settings,
-    'codesum.server.command': [PYTHON, '-c', "import sys; sys.stderr.write('codesum-e2e: boom\\n'); sys.exit(3)"],
+    'lenscribe.server.command': [PYTHON, '-c', "import sys; sys.stderr.write('lenscribe-e2e: boom\\n'); sys.exit(3)"],
   });
   const died = page.locator('.notifications-toasts .notification-toast', { hasText: 'failed to start' });
   await died.first().waitFor({ state: 'visible', timeout: 60_000 });
   const diedText = (await died.first().locator('.notification-list-item-message').innerText()).trim();
   log(`error notification: ${JSON.stringify(diedText)}`);
-  if (!diedText.includes('codesum-e2e: boom')) {
+  if (!diedText.includes('lenscribe-e2e: boom')) {
     throw new Error(`the start failure does not quote the server's stderr: ${diedText}`);
   }
   await page.waitForTimeout(3000);
@@ -438,7 +438,7 @@ async function main() {
 
   // Back to the working settings: the extension restarts the server and is ready again.
   writeJson(settingsFile, settings);
-  await page.locator('.statusbar-item', { hasText: 'Codesum' }).locator('.codicon-check').first().waitFor({ timeout: 60_000 });
+  await page.locator('.statusbar-item', { hasText: 'Lenscribe' }).locator('.codicon-check').first().waitFor({ timeout: 60_000 });
   log('server restarted after the settings were fixed');
 
   log(`PASSED in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -64,12 +64,12 @@ describe('toServerSettings', () => {
   });
 
   it('expands paths', () => {
-    const s = toServerSettings(getter({ modelDir: '~/models/x', cacheDir: '${workspaceFolder}/.codesum' }), {
+    const s = toServerSettings(getter({ modelDir: '~/models/x', cacheDir: '${workspaceFolder}/.lenscribe' }), {
       home: '/home/u',
       workspaceFolder: '/w/proj',
     });
     assert.equal(s.modelDir, '/home/u/models/x');
-    assert.equal(s.cacheDir, '/w/proj/.codesum');
+    assert.equal(s.cacheDir, '/w/proj/.lenscribe');
   });
 
   it('never passes client-only settings to the server', () => {
@@ -163,9 +163,9 @@ describe('package.json', () => {
     const untrusted = (pkg as unknown as { capabilities: { untrustedWorkspaces: { supported: unknown; restrictedConfigurations: string[] } } })
       .capabilities.untrustedWorkspaces;
     assert.equal(untrusted.supported, 'limited');
-    assert.deepEqual(untrusted.restrictedConfigurations, RESTRICTED_SETTINGS.filter((k) => k.startsWith('codesum.')));
+    assert.deepEqual(untrusted.restrictedConfigurations, RESTRICTED_SETTINGS.filter((k) => k.startsWith('lenscribe.')));
     for (const [key, prop] of Object.entries(props)) {
-      const namesProgramOrPath = key.startsWith('codesum.server.') || (prop.type === 'string' && /Dir$|Path$/.test(key));
+      const namesProgramOrPath = key.startsWith('lenscribe.server.') || (prop.type === 'string' && /Dir$|Path$/.test(key));
       assert.equal(untrusted.restrictedConfigurations.includes(key), namesProgramOrPath, key);
     }
   });
@@ -173,75 +173,75 @@ describe('package.json', () => {
   it('contributes a setting for every server setting, with a matching type', () => {
     const expected: Record<string, string> = { path: 'string', int: 'integer', bool: 'boolean', stringList: 'array' };
     for (const { key, kind } of SERVER_SETTINGS) {
-      const prop = props[`codesum.${key}`];
-      assert.ok(prop, `codesum.${key} is contributed`);
-      assert.equal(prop.type, expected[kind], `codesum.${key} type`);
+      const prop = props[`lenscribe.${key}`];
+      assert.ok(prop, `lenscribe.${key} is contributed`);
+      assert.equal(prop.type, expected[kind], `lenscribe.${key} type`);
       // The contributed default maps to the server's default: itself, or null / left out for "server decides".
       const mapped = toServerSettings((k) => (k === key ? prop.default : undefined));
       if (kind === 'path' || kind === 'stringList') {
-        assert.deepEqual(prop.default, kind === 'path' ? '' : [], `codesum.${key} defaults to empty (server default)`);
+        assert.deepEqual(prop.default, kind === 'path' ? '' : [], `lenscribe.${key} defaults to empty (server default)`);
         assert.deepEqual(mapped, { [key]: null });
       } else if (key === 'workers') {
         assert.equal(prop.default, 0);
         assert.deepEqual(mapped, {});
       } else {
-        assert.deepEqual(mapped, { [key]: prop.default }, `codesum.${key} default maps to itself`);
+        assert.deepEqual(mapped, { [key]: prop.default }, `lenscribe.${key} default maps to itself`);
       }
       if (kind === 'int') {
         const spec = SERVER_SETTINGS.find((s) => s.key === key)!;
-        assert.equal(prop.minimum, spec.auto ?? spec.min, `codesum.${key} minimum`);
-        assert.equal(prop.maximum, spec.max, `codesum.${key} maximum`);
+        assert.equal(prop.minimum, spec.auto ?? spec.min, `lenscribe.${key} minimum`);
+        assert.equal(prop.maximum, spec.max, `lenscribe.${key} maximum`);
       }
     }
   });
 
-  it("has the server's defaults (server/codesum/lsp/config.py)", (t) => {
+  it("has the server's defaults (server/lenscribe/lsp/config.py)", (t) => {
     const repo = path.join(__dirname, '..', '..', '..', '..');
-    const python = process.env.CODESUM_PYTHON ?? path.join(repo, '.venv', 'bin', 'python');
+    const python = process.env.LENSCRIBE_PYTHON ?? path.join(repo, '.venv', 'bin', 'python');
     const script = [
       'import json, dataclasses',
-      'from codesum.lsp.config import Settings, _FIELDS',
+      'from lenscribe.lsp.config import Settings, _FIELDS',
       's = Settings()',
       'print(json.dumps({k: getattr(s, f) for k, (f, _) in _FIELDS.items()}))',
     ].join('\n');
     const run = spawnSync(python, ['-c', script], { encoding: 'utf8', timeout: 60_000 });
     if (run.error || run.status !== 0) {
-      t.skip(`no Python with codesum.lsp.config (${python}): ${run.error?.message ?? run.stderr.trim().split('\n').pop()}`);
+      t.skip(`no Python with lenscribe.lsp.config (${python}): ${run.error?.message ?? run.stderr.trim().split('\n').pop()}`);
       return;
     }
     const server = JSON.parse(run.stdout) as Record<string, unknown>;
     assert.deepEqual(Object.keys(server).sort(), SERVER_SETTINGS.map((s) => s.key).sort(), 'the same setting names');
     for (const { key } of SERVER_SETTINGS) {
-      const prop = props[`codesum.${key}`];
+      const prop = props[`lenscribe.${key}`];
       if (key === 'workers') {
         continue; // the server's default depends on the core count: the extension's 0 means "the server decides"
       }
       const clientDefault = toServerSettings((k) => (k === key ? prop.default : undefined))[key];
-      assert.deepEqual(clientDefault, server[key], `codesum.${key}: the extension's default is the server's`);
+      assert.deepEqual(clientDefault, server[key], `lenscribe.${key}: the extension's default is the server's`);
     }
   });
 
   it('contributes only known settings', () => {
     const known = new Set([
-      ...SERVER_SETTINGS.map((s) => `codesum.${s.key}`),
-      'codesum.server.command',
-      'codesum.server.pythonPath',
-      'codesum.outline.openAs',
-      'codesum.trace.server',
+      ...SERVER_SETTINGS.map((s) => `lenscribe.${s.key}`),
+      'lenscribe.server.command',
+      'lenscribe.server.pythonPath',
+      'lenscribe.outline.openAs',
+      'lenscribe.trace.server',
     ]);
     for (const key of Object.keys(props)) {
       assert.ok(known.has(key), `unexpected setting ${key}`);
     }
   });
 
-  it('contributes the three commands under the Codesum category', () => {
+  it('contributes the three commands under the Lenscribe category', () => {
     const titles = pkg.contributes.commands.map((c) => `${c.category}: ${c.title}`);
-    for (const t of ['Codesum: Summarize File', 'Codesum: Summarize Workspace', 'Codesum: Restart Server']) {
+    for (const t of ['Lenscribe: Summarize File', 'Lenscribe: Summarize Workspace', 'Lenscribe: Restart Server']) {
       assert.ok(titles.includes(t), t);
     }
     for (const c of pkg.contributes.commands) {
       // vscode-languageclient registers the server's command ids itself: ours must differ.
-      assert.ok(!['codesum.summarizeFile', 'codesum.summarizeWorkspace'].includes(c.command), c.command);
+      assert.ok(!['lenscribe.summarizeFile', 'lenscribe.summarizeWorkspace'].includes(c.command), c.command);
     }
   });
 });

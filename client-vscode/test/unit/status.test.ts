@@ -7,10 +7,10 @@ describe('StatusModel', () => {
     const m = new StatusModel();
     assert.match(m.view().text, /circle-slash/);
     m.setState('starting');
-    assert.equal(m.view().text, '$(sync~spin) Codesum');
-    m.setState('running', 'codesum.server.pythonPath');
-    assert.equal(m.view().text, '$(check) Codesum');
-    assert.match(m.view().tooltip, /ready \(codesum\.server\.pythonPath\)/);
+    assert.equal(m.view().text, '$(sync~spin) Lenscribe');
+    m.setState('running', 'lenscribe.server.pythonPath');
+    assert.equal(m.view().text, '$(check) Lenscribe');
+    assert.match(m.view().tooltip, /ready \(lenscribe\.server\.pythonPath\)/);
     m.setState('failed', 'exit code 2');
     assert.equal(m.view().severity, 'error');
     assert.match(m.view().tooltip, /failed: exit code 2/);
@@ -22,14 +22,14 @@ describe('StatusModel', () => {
     m.onChange(() => changes++);
     m.setState('running');
     m.begin('tok', { title: 'Summarizing workspace', percentage: 0, cancellable: true });
-    assert.equal(m.view().text, '$(sync~spin) Codesum: Summarizing workspace (0%)');
+    assert.equal(m.view().text, '$(sync~spin) Lenscribe: Summarizing workspace (0%)');
     assert.ok(m.busy());
     assert.deepEqual(m.cancellable(), ['tok']);
     m.report('tok', { message: '3/10 files', percentage: 30.4 });
-    assert.equal(m.view().text, '$(sync~spin) Codesum: Summarizing workspace 3/10 files (30%)');
+    assert.equal(m.view().text, '$(sync~spin) Lenscribe: Summarizing workspace 3/10 files (30%)');
     m.report('other', { message: 'ignored' });
     m.end('tok');
-    assert.equal(m.view().text, '$(check) Codesum');
+    assert.equal(m.view().text, '$(check) Lenscribe');
     assert.ok(!m.busy());
     assert.equal(changes, 4); // setState, begin, report, end: the unknown token changes nothing
   });
@@ -41,7 +41,7 @@ describe('StatusModel', () => {
     m.setState('failed', 'crash');
     assert.ok(!m.busy());
     m.setState('running');
-    assert.equal(m.view().text, '$(check) Codesum');
+    assert.equal(m.view().text, '$(check) Lenscribe');
   });
 });
 
@@ -51,7 +51,7 @@ describe('renderStatus', () => {
       { title: 'Summarizing workspace', percentage: 150, cancellable: false },
       { title: 'Indexing', message: 'a.py', cancellable: false },
     ]);
-    assert.equal(v.text, '$(sync~spin) Codesum: Indexing a.py (+1)');
-    assert.equal(v.tooltip, 'Codesum: Summarizing workspace (100%)\nIndexing: a.py');
+    assert.equal(v.text, '$(sync~spin) Lenscribe: Indexing a.py (+1)');
+    assert.equal(v.tooltip, 'Lenscribe: Summarizing workspace (100%)\nIndexing: a.py');
   });
 });

@@ -1,3 +1,0 @@
-from codesum.cli import main
-
-raise SystemExit(main())

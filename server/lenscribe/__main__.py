@@ -1,0 +1,3 @@
+from lenscribe.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,332 @@
+"""Encoder-decoder generation on onnxruntime: greedy and beam search with a KV cache, batched.
+
+Runs the optimum-layout ONNX export of a T5/CodeT5 model (see docs/ARCHITECTURE.md): an encoder, and a merged decoder
+whose ``use_cache_branch`` input picks the first step (no past) or the cached step. Only numpy and onnxruntime are used.
+
+One ``Seq2SeqOnnx`` holds one InferenceSession per graph; onnxruntime sessions are safe to ``run`` from several threads
+at once, so the language server's workers share a single instance.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from lenscribe.modelfiles import Architecture
+
+
+class GenerationTimeout(TimeoutError):
+    """Generation ran past its deadline."""
+
+
+class GenerationStopped(RuntimeError):
+    """Generation was stopped (``Seq2SeqOnnx.stop``): the process is shutting down."""
+
+
+def default_intra_op_threads(workers: int = 1) -> int:
+    """Threads per session run: the machine's cores shared among the workers that run concurrently.
+
+    On a 2-core laptop with one worker that is 2; with two workers, 1 each, so that concurrent requests do not fight
+    over cores (oversubscription makes every request slower and the editor less responsive).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, workers))
+
+
+def make_session_options(intra_op_threads: int) -> ort.SessionOptions:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = intra_op_threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Spinning worker threads burn a core while idle between decoder steps; on small CPUs that steals time from the editor.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3
+    return opts
+
+
+@dataclass
+class _Beam:
+    tokens: list[int]
+    score: float
+
+
+class Seq2SeqOnnx:
+    """Greedy and beam-search decoding over an ONNX encoder and merged KV-cache decoder."""
+
+    def __init__(
+        self,
+        encoder_path: Path | str,
+        decoder_path: Path | str,
+        architecture: Architecture,
+        intra_op_threads: int | None = None,
+    ) -> None:
+        self.arch = architecture
+        threads = intra_op_threads or default_intra_op_threads()
+        opts = make_session_options(threads)
+        providers = ["CPUExecutionProvider"]
+        self.encoder = ort.InferenceSession(str(encoder_path), sess_options=opts, providers=providers)
+        self.decoder = ort.InferenceSession(str(decoder_path), sess_options=opts, providers=providers)
+        self._past_names = [i.name for i in self.decoder.get_inputs() if i.name.startswith("past_key_values.")]
+        self._present_names = [o.name for o in self.decoder.get_outputs() if o.name.startswith("present.")]
+        self._decoder_past = [n for n in self._past_names if ".decoder." in n]
+        self._encoder_past = [n for n in self._past_names if ".encoder." in n]
+        self._float = np.float32
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Make every generation in progress end at its next decoder step (GenerationStopped), and refuse new ones.
+
+        Shutting down: the threads that run ``InferenceSession.run`` must return to Python and be joined before the
+        interpreter finalizes; a thread still inside onnxruntime then is unwound by ``pthread_exit`` through C++
+        frames, and the process aborts ("terminate called without an active exception")."""
+        self._stopped.set()
+
+    def _check(self, deadline: float | None) -> None:
+        if self._stopped.is_set():
+            raise GenerationStopped("generation stopped: shutting down")
+        _check_deadline(deadline)
+
+    # -- building blocks ---------------------------------------------------------------------------------------
+
+    def _pad(self, batch_ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        width = max(len(x) for x in batch_ids)
+        ids = np.full((len(batch_ids), width), self.arch.pad_token_id, dtype=np.int64)
+        mask = np.zeros((len(batch_ids), width), dtype=np.int64)
+        for i, seq in enumerate(batch_ids):
+            ids[i, : len(seq)] = seq
+            mask[i, : len(seq)] = 1
+        return ids, mask
+
+    def encode(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        (hidden,) = self.encoder.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})
+        return hidden
+
+    def _first_step(self, decoder_ids: np.ndarray, hidden: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, dict]:
+        batch = decoder_ids.shape[0]
+        empty = np.zeros((batch, self.arch.num_heads, 0, self.arch.d_kv), dtype=self._float)
+        feed = {
+            "input_ids": decoder_ids,
+            "encoder_hidden_states": hidden,
+            "encoder_attention_mask": mask,
+            "use_cache_branch": np.array([False]),
+        }
+        for name in self._past_names:
+            feed[name] = empty
+        return self._run_decoder(feed, keep_encoder=True)
+
+    def _next_step(self, last: np.ndarray, hidden: np.ndarray, mask: np.ndarray, past: dict) -> tuple[np.ndarray, dict]:
+        feed = {
+            "input_ids": last.reshape(-1, 1),
+            "encoder_hidden_states": hidden,
+            "encoder_attention_mask": mask,
+            "use_cache_branch": np.array([True]),
+            **past,
+        }
+        return self._run_decoder(feed, keep_encoder=False, encoder_past={k: past[k] for k in self._encoder_past})
+
+    def _run_decoder(self, feed: dict, keep_encoder: bool, encoder_past: dict | None = None) -> tuple[np.ndarray, dict]:
+        outputs = self.decoder.run(["logits", *self._present_names], feed)
+        logits = outputs[0]
+        past = {}
+        for name, value in zip(self._present_names, outputs[1:]):
+            past_name = "past_key_values." + name[len("present.") :]
+            if ".encoder." in name and not keep_encoder:
+                continue  # the cached branch passes encoder keys through unchanged; keep the originals
+            past[past_name] = value
+        if encoder_past:
+            past.update(encoder_past)
+        return logits, past
+
+    # -- public API ------------------------------------------------------------------------------------------------
+
+    def forced_logits(self, input_ids: list[int], decoder_ids: list[int]) -> np.ndarray:
+        """Logits for every position of ``[start] + decoder_ids`` under teacher forcing: shape [len+1, vocab]."""
+        ids, mask = self._pad([input_ids])
+        hidden = self.encode(ids, mask)
+        dec = np.array([[self.arch.decoder_start_token_id, *decoder_ids]], dtype=np.int64)
+        logits, _ = self._first_step(dec, hidden, mask)
+        return logits[0]
+
+    def generate(
+        self,
+        batch_ids: list[list[int]],
+        max_new_tokens: int = 32,
+        num_beams: int = 1,
+        no_repeat_ngram_size: int = 0,
+        deadline: float | None = None,
+        repetition_penalty: float = 1.0,
+    ) -> list[list[int]]:
+        """Decode each input; returns the generated ids without the decoder start token and without eos.
+
+        ``deadline`` is a ``time.monotonic()`` value; passing it raises GenerationTimeout between decoder steps.
+        ``repetition_penalty`` > 1 makes tokens already generated less likely (_penalize_repeats).
+        """
+        if not batch_ids:
+            return []
+        if any(len(x) == 0 for x in batch_ids):
+            raise ValueError("empty input sequence")
+        self._check(None)
+        ids, mask = self._pad(batch_ids)
+        hidden = self.encode(ids, mask)
+        self._check(deadline)
+        rules = _RepeatRules(no_repeat_ngram_size, repetition_penalty)
+        if num_beams <= 1:
+            return self._greedy(hidden, mask, max_new_tokens, rules, deadline)
+        return self._beam(hidden, mask, max_new_tokens, num_beams, rules, deadline)
+
+    # -- strategies --------------------------------------------------------------------------------------------------
+
+    def _greedy(self, hidden, mask, max_new_tokens, rules: _RepeatRules, deadline) -> list[list[int]]:
+        batch = hidden.shape[0]
+        eos = self.arch.eos_token_id
+        out: list[list[int]] = [[] for _ in range(batch)]
+        done = np.zeros(batch, dtype=bool)
+        start = np.full((batch, 1), self.arch.decoder_start_token_id, dtype=np.int64)
+        logits, past = self._first_step(start, hidden, mask)
+        for step in range(max_new_tokens):
+            scores = logits[:, -1, :].astype(np.float32, copy=True)
+            if rules.active:
+                for b in range(batch):
+                    rules.apply(scores[b], out[b])
+            nxt = scores.argmax(axis=-1)
+            nxt = np.where(done, self.arch.pad_token_id, nxt)
+            for b in range(batch):
+                if not done[b]:
+                    if nxt[b] == eos:
+                        done[b] = True
+                    else:
+                        out[b].append(int(nxt[b]))
+            if done.all() or step == max_new_tokens - 1:
+                break
+            self._check(deadline)
+            logits, past = self._next_step(nxt.astype(np.int64), hidden, mask, past)
+        return out
+
+    def _beam(self, hidden, mask, max_new_tokens, k, rules: _RepeatRules, deadline, length_penalty: float = 1.0):
+        batch = hidden.shape[0]
+        eos = self.arch.eos_token_id
+        # Expand every input to k rows; row r of input b is b*k + r.
+        hidden_k = np.repeat(hidden, k, axis=0)
+        mask_k = np.repeat(mask, k, axis=0)
+        start = np.full((batch * k, 1), self.arch.decoder_start_token_id, dtype=np.int64)
+        logits, past = self._first_step(start, hidden_k, mask_k)
+        beams: list[list[_Beam]] = [[_Beam([], 0.0 if r == 0 else -1e9) for r in range(k)] for _ in range(batch)]
+        finished: list[list[_Beam]] = [[] for _ in range(batch)]
+        closed = [False] * batch
+        for step in range(max_new_tokens):
+            logp = _log_softmax(logits[:, -1, :].astype(np.float32))
+            vocab = logp.shape[-1]
+            rows: list[int] = []
+            tokens: list[int] = []
+            for b in range(batch):
+                if closed[b]:
+                    rows.extend([b * k] * k)
+                    tokens.extend([self.arch.pad_token_id] * k)
+                    continue
+                cand = np.empty((k, vocab), dtype=np.float32)
+                for r, beam in enumerate(beams[b]):
+                    row = logp[b * k + r].copy()
+                    if rules.active:
+                        rules.apply(row, beam.tokens)
+                    cand[r] = beam.score + row
+                flat = cand.reshape(-1)
+                top = np.argpartition(-flat, 2 * k)[: 2 * k]
+                top = top[np.argsort(-flat[top], kind="stable")]
+                new_beams: list[_Beam] = []
+                new_rows: list[int] = []
+                for idx in top:
+                    r, tok = divmod(int(idx), vocab)
+                    score = float(flat[idx])
+                    parent = beams[b][r]
+                    if tok == eos:
+                        length = max(1, len(parent.tokens) + 1)
+                        finished[b].append(_Beam(parent.tokens, score / (length**length_penalty)))
+                    else:
+                        new_beams.append(_Beam(parent.tokens + [tok], score))
+                        new_rows.append(b * k + r)
+                    if len(new_beams) == k:
+                        break
+                finished[b].sort(key=lambda x: -x.score)
+                del finished[b][k:]
+                beams[b] = new_beams
+                rows.extend(new_rows)
+                tokens.extend(bm.tokens[-1] for bm in new_beams)
+                if len(finished[b]) >= k:
+                    best_running = max(bm.score for bm in new_beams) / (max(1, step + 1) ** length_penalty)
+                    if finished[b][-1].score >= best_running:
+                        closed[b] = True
+            if all(closed) or step == max_new_tokens - 1:
+                break
+            self._check(deadline)
+            order = np.array(rows, dtype=np.int64)
+            past = {name: (value if ".encoder." in name else value[order]) for name, value in past.items()}
+            logits, past = self._next_step(np.array(tokens, dtype=np.int64), hidden_k, mask_k, past)
+        results = []
+        for b in range(batch):
+            pool = finished[b] or [
+                _Beam(bm.tokens, bm.score / (max(1, len(bm.tokens)) ** length_penalty)) for bm in beams[b]
+            ]
+            if not closed[b]:
+                pool = pool + [
+                    _Beam(bm.tokens, bm.score / (max(1, len(bm.tokens)) ** length_penalty)) for bm in beams[b]
+                ]
+            results.append(max(pool, key=lambda x: x.score).tokens)
+        return results
+
+
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise GenerationTimeout("generation timed out")
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+@dataclass(frozen=True)
+class _RepeatRules:
+    """What keeps a decoding from looping, applied to one row of next-token scores given the tokens so far."""
+
+    no_repeat_ngram_size: int = 0
+    repetition_penalty: float = 1.0
+
+    @property
+    def active(self) -> bool:
+        return self.no_repeat_ngram_size > 0 or self.repetition_penalty != 1.0
+
+    def apply(self, scores: np.ndarray, tokens: list[int]) -> None:
+        _penalize_repeats(scores, tokens, self.repetition_penalty)
+        _ban_repeated_ngrams(scores, tokens, self.no_repeat_ngram_size)
+
+
+def _penalize_repeats(scores: np.ndarray, tokens: list[int], penalty: float) -> None:
+    """CTRL's repetition penalty (Keskar et al. 2019, as transformers' ``repetition_penalty`` applies it), in place: the
+    score of a token already generated is divided by ``penalty`` where positive and multiplied where negative. The
+    no-repeat n-gram ban only sees token n-grams; this also reaches a word looping through other sub-word tokens
+    ("cross-cross cross-validation", "a case of case ... of the case")."""
+    if penalty == 1.0 or not tokens:
+        return
+    ids = np.asarray(tokens, dtype=np.int64)  # a repeated id is written twice with the same value: no unique() needed
+    v = scores[ids]
+    scores[ids] = np.where(v > 0, v / penalty, v * penalty)
+
+
+def _ban_repeated_ngrams(scores: np.ndarray, tokens: list[int], n: int) -> None:
+    """Forbid any token that would complete an n-gram already present in ``tokens`` (in place)."""
+    if len(tokens) < n - 1 or n <= 0:
+        return
+    if n == 1:
+        scores[list(set(tokens))] = -np.inf
+        return
+    prefix = tuple(tokens[len(tokens) - (n - 1) :])
+    for i in range(len(tokens) - n + 1):
+        if tuple(tokens[i : i + n - 1]) == prefix:
+            scores[tokens[i + n - 1]] = -np.inf

@@ -1,0 +1,298 @@
+"""Code actions that turn a summary into code (``textDocument/codeAction``), for the function, method or class at
+the cursor (the innermost chunk at the range's start):
+
+* **Insert summary as docstring** (kind ``refactor.rewrite.lenscribe.docstring``), for a chunk without a docstring or
+  doc comment in a language ``lenscribe.docstring_insert`` knows: one WorkspaceEdit (one undo step), versioned when the
+  client takes ``documentChanges``.  With the summary cached the edit comes with the action; without it the edit is
+  resolved lazily (``codeAction/resolve``, the summary computed then, waiting at most ``INSERT_TIMEOUT_S``), or, for a
+  client that cannot resolve edits, the action runs the server command ``lenscribe.insertDocstring`` which computes the
+  summary and sends ``workspace/applyEdit``.
+* **Regenerate summary with beam search** (``lenscribe.regenerate``): the server command ``lenscribe.regenerateSummary``
+  runs a beam search (``REGENERATE_BEAMS`` beams) for that one chunk, stores the result as the chunk's summary under
+  the current decoding id (the lens and the hover show it) and under the beam decoding's id, pins it against queued
+  greedy results, asks for a code lens refresh and shows it.
+* **Copy summary** (``lenscribe.copy``): the client command ``lenscribe.client.copySummary(uri, line, character,
+  summary|null)`` which the clients implement (VS Code: the clipboard; Neovim: the ``+`` and ``"`` registers); with
+  no summary yet they ask the server command ``lenscribe.summaryAt``.
+
+Every command takes ``(uri, line, character)`` with the client's position encoding, so the clients' palette commands
+call them with the cursor.  The actions are offered only when a model is loaded or loading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from lenscribe.docstring_insert import SUPPORTED_LANGUAGES, TextEdit, docstring_edit
+from lenscribe.lsp.engine import Engine, ModelUnavailable
+from lenscribe.scheduling import Priority
+
+if TYPE_CHECKING:
+    from lenscribe.lsp.server import LenscribeServer
+
+log = logging.getLogger(__name__)
+
+__all__ = ["register"]
+
+KIND_DOCSTRING = "refactor.rewrite.lenscribe.docstring"
+KIND_REGENERATE = "lenscribe.regenerate"
+KIND_COPY = "lenscribe.copy"
+CMD_INSERT_DOCSTRING = "lenscribe.insertDocstring"
+CMD_REGENERATE = "lenscribe.regenerateSummary"
+CMD_SUMMARY_AT = "lenscribe.summaryAt"
+CLIENT_COPY = "lenscribe.client.copySummary"  # implemented by the clients, not the server
+REGENERATE_BEAMS = 4
+INSERT_TIMEOUT_S = 30.0
+REGENERATE_TIMEOUT_S = 120.0
+
+
+def _title_insert(language: str) -> str:
+    return "Insert summary as docstring" if language == "python" else "Insert summary as doc comment"
+
+
+def _capability(ls: LenscribeServer, path: str) -> Any:
+    obj: Any = getattr(ls, "client_capabilities", None)
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def _wanted(kind: str, only: list[str] | None) -> bool:
+    return not only or any(kind == k or kind.startswith(k + ".") for k in only)
+
+
+def _position_args(args: tuple[Any, ...], name: str) -> tuple[str, int, int]:
+    if len(args) == 1 and isinstance(args[0], dict):
+        a = args[0]
+        pos = a.get("position") or {}
+        args = (a.get("uri"), pos.get("line", a.get("line")), pos.get("character", a.get("character", 0)))
+    if len(args) < 2 or not isinstance(args[0], str):
+        raise TypeError(f"{name} needs (uri, line, character)")
+    try:
+        return args[0], int(args[1]), int(args[2]) if len(args) > 2 and args[2] is not None else 0
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} needs (uri, line, character): {e}") from None
+
+
+async def _chunk_at(ls: LenscribeServer, uri: str, line: int, character: int):
+    doc = await ls.fresh_document(uri)
+    if doc is None or not doc.chunks:
+        return None, None
+    chunk = doc.chunk_at(line, ls.converter(doc).to_utf16(line, character))
+    return doc, chunk
+
+
+async def _summary(ls: LenscribeServer, doc, chunk, timeout: float) -> str:
+    """The chunk's summary: cached, or computed ahead of other work, waiting at most ``timeout`` seconds."""
+    e = ls.engine
+    assert e is not None
+    if (summary := e.cached_summary(chunk)) is not None:
+        return summary
+    if not e.can_summarize:
+        raise ModelUnavailable(e.model_error or "no model")
+    started = time.monotonic()
+    await ls.wait_for_model_id(timeout)
+    if (summary := e.cached_summary(chunk)) is not None:
+        return summary
+    e.request(chunk, Priority.OPEN, owner=doc.uri, generation=doc.generation)  # stays queued after a timeout
+    ticket = e.request(chunk, Priority.HOVER, owner=("action", doc.uri), generation=doc.generation)
+    if ticket is None:
+        raise ModelUnavailable(e.model_error or "the model is not loaded yet")
+    left = max(0.1, timeout - (time.monotonic() - started))
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(ticket), left)
+    except TimeoutError:
+        raise TimeoutError(f"no summary of {chunk.qualname} after {timeout:.0f}s; try again shortly") from None
+
+
+def _workspace_edit(ls: LenscribeServer, doc, edit: TextEdit) -> types.WorkspaceEdit:
+    conv = ls.converter(doc)
+    text_edit = types.TextEdit(range=conv.range(edit.start, edit.end), new_text=edit.new_text)
+    if ls.client_supports("workspace.workspace_edit.document_changes"):
+        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
+            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version),
+            edits=[text_edit])])
+    return types.WorkspaceEdit(changes={doc.uri: [text_edit]})
+
+
+def _document_text(ls: LenscribeServer, uri: str) -> str | None:
+    text_doc = ls.workspace.text_documents.get(uri)
+    return None if text_doc is None else text_doc.source
+
+
+async def docstring_workspace_edit(ls: LenscribeServer, uri: str, line: int, character: int,
+                                   timeout: float = INSERT_TIMEOUT_S) -> tuple[types.WorkspaceEdit, str]:
+    """The edit inserting the summary of the chunk at (line, character) as its docstring, and the summary."""
+    doc, chunk = await _chunk_at(ls, uri, line, character)
+    if chunk is None:
+        raise ValueError(f"no function, method or class at {uri}:{line + 1}")
+    if chunk.doc is not None:
+        raise ValueError(f"{chunk.qualname} already has a docstring")
+    if chunk.language not in SUPPORTED_LANGUAGES:
+        raise ValueError(f"inserting docstrings is not supported for {chunk.language}")
+    summary = await _summary(ls, doc, chunk, timeout)
+    doc2, chunk2 = await _chunk_at(ls, uri, line, character)  # the text may have changed while it was computed
+    text = _document_text(ls, uri)
+    if chunk2 is None or text is None or chunk2.hash != chunk.hash:
+        raise ValueError(f"{chunk.qualname} changed meanwhile; try again")
+    edit = docstring_edit(text, chunk2, summary)
+    if edit is None:
+        raise ValueError(f"no place for a docstring in {chunk.qualname}")
+    return _workspace_edit(ls, doc2, edit), summary
+
+
+# ------------------------------------------------------------------------------------------------ the handlers
+
+
+async def code_actions(ls: LenscribeServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+    e = ls.engine
+    if e is None or not e.can_summarize:
+        return None
+    uri = params.text_document.uri
+    line, character = params.range.start.line, params.range.start.character
+    doc, chunk = await _chunk_at(ls, uri, line, character)
+    if chunk is None:
+        return None
+    only = list(params.context.only or []) if params.context else []
+    summary = e.cached_summary(chunk)
+    if summary is None:  # it will likely be asked for next: compute it ahead of the document's other chunks
+        e.request(chunk, Priority.VISIBLE, owner=doc.uri, generation=doc.generation)
+    args = [uri, line, character]
+    actions: list[types.CodeAction] = []
+    if chunk.doc is None and chunk.language in SUPPORTED_LANGUAGES and _wanted(KIND_DOCSTRING, only):
+        title = f"{_title_insert(chunk.language)} ({chunk.qualname})"
+        action = types.CodeAction(title=title, kind=KIND_DOCSTRING,
+                                  data={"uri": uri, "line": line, "character": character, "hash": chunk.hash})
+        text = _document_text(ls, uri)
+        edit = docstring_edit(text, chunk, summary) if summary is not None and text is not None else None
+        if edit is not None:
+            action.edit = _workspace_edit(ls, doc, edit)
+        elif "edit" not in (_capability(ls, "text_document.code_action.resolve_support.properties") or []):
+            action.command = types.Command(title=title, command=CMD_INSERT_DOCSTRING, arguments=args)
+        actions.append(action)
+    if _wanted(KIND_REGENERATE, only):
+        title = f"Regenerate summary with beam search ({chunk.qualname})"
+        actions.append(types.CodeAction(title=title, kind=KIND_REGENERATE,
+                                        command=types.Command(title=title, command=CMD_REGENERATE, arguments=args)))
+    if _wanted(KIND_COPY, only):
+        title = f"Copy summary ({chunk.qualname})"
+        actions.append(types.CodeAction(title=title, kind=KIND_COPY, command=types.Command(
+            title=title, command=CLIENT_COPY, arguments=[*args, summary])))
+    return actions
+
+
+async def resolve_code_action(ls: LenscribeServer, action: types.CodeAction) -> types.CodeAction:
+    data = action.data if isinstance(action.data, dict) else {}
+    if action.kind != KIND_DOCSTRING or action.edit is not None or "uri" not in data:
+        return action
+    try:
+        action.edit, _ = await docstring_workspace_edit(ls, data["uri"], int(data["line"]), int(data["character"]))
+    except (ValueError, TimeoutError, ModelUnavailable) as err:
+        ls.show(f"lenscribe: {err}", types.MessageType.Warning)
+    return action
+
+
+async def insert_docstring(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
+    """``lenscribe.insertDocstring(uri, line, character)``: computes the edit and sends it (workspace/applyEdit)."""
+    uri, line, character = _position_args(args, CMD_INSERT_DOCSTRING)
+    try:
+        edit, summary = await docstring_workspace_edit(ls, uri, line, character)
+    except (ValueError, TimeoutError, ModelUnavailable) as err:
+        ls.show(f"lenscribe: {err}", types.MessageType.Warning)
+        return {"applied": False, "error": str(err)}
+    result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
+        edit=edit, label="lenscribe: insert summary as docstring"))
+    return {"applied": bool(result and result.applied), "summary": summary,
+            "error": None if result and result.applied else getattr(result, "failure_reason", None)}
+
+
+def regenerate_blocking(engine: Engine, chunk, beams: int = REGENERATE_BEAMS,
+                        timeout: float | None = REGENERATE_TIMEOUT_S) -> str:
+    """A beam-search summary of one chunk (blocking), stored as its summary under the current decoding id and under
+    the beam decoding's own id; queued results of the current decoding no longer overwrite it."""
+    from lenscribe.summarizer import Summarizer
+
+    current, model_id = engine.summarizer, engine.model_id
+    if current is None or model_id is None or engine.model_state != "ready":
+        raise ModelUnavailable(engine.model_error or "the model is not loaded yet")
+    options = dataclasses.replace(current.options, num_beams=beams)
+    beam = Summarizer(current.manifest, current.generator, current.tokenizer, options)  # shares the sessions
+    engine.pinned.add((model_id, chunk.hash))
+    try:
+        summary = beam.summarize([chunk.text], timeout=timeout)[0]
+    except BaseException:
+        engine.pinned.discard((model_id, chunk.hash))
+        raise
+    engine.cache.put_many(model_id, [(chunk.hash, summary)])
+    engine.cache.put_many(beam.summary_id, [(chunk.hash, summary)])
+    engine.counters["regenerated"] = engine.counters.get("regenerated", 0) + 1
+    return summary
+
+
+async def regenerate(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
+    """``lenscribe.regenerateSummary(uri, line, character)``: the chunk's summary again, with a beam search."""
+    assert ls.engine is not None and ls.loop is not None
+    e = ls.engine
+    uri, line, character = _position_args(args, CMD_REGENERATE)
+    _doc, chunk = await _chunk_at(ls, uri, line, character)
+    if chunk is None:
+        raise ValueError(f"no function, method or class at {uri}:{line + 1}")
+    await ls.wait_for_model_id(INSERT_TIMEOUT_S)
+    if e.model_state == "loading" and ls._model_task is not None:
+        await asyncio.wait({ls._model_task}, timeout=INSERT_TIMEOUT_S)
+    previous = e.cached_summary(chunk)
+    try:
+        summary = await ls.loop.run_in_executor(ls.io_pool, regenerate_blocking, e, chunk)
+    except Exception as err:  # noqa: BLE001 - no model, a timeout: say so
+        ls.show(f"lenscribe: regenerating the summary of {chunk.qualname} failed: {err}", types.MessageType.Warning)
+        return {"qualname": chunk.qualname, "summary": None, "previous": previous, "error": str(err)}
+    ls.request_lens_refresh()
+    ls.show(f"lenscribe: {chunk.qualname} ({REGENERATE_BEAMS} beams): {' '.join(summary.split())}",
+            types.MessageType.Info)
+    return {"qualname": chunk.qualname, "summary": summary, "previous": previous, "beams": REGENERATE_BEAMS}
+
+
+async def summary_at(ls: LenscribeServer, *args: Any) -> dict[str, Any] | None:
+    """``lenscribe.summaryAt(uri, line, character)``: the summary of the chunk there (computed when not cached,
+    waiting at most INSERT_TIMEOUT_S), for the clients' Copy summary."""
+    uri, line, character = _position_args(args, CMD_SUMMARY_AT)
+    doc, chunk = await _chunk_at(ls, uri, line, character)
+    if chunk is None:
+        return None
+    try:
+        summary = await _summary(ls, doc, chunk, INSERT_TIMEOUT_S)
+    except (TimeoutError, ModelUnavailable) as err:
+        return {"qualname": chunk.qualname, "kind": chunk.kind, "summary": None, "error": str(err)}
+    return {"qualname": chunk.qualname, "kind": chunk.kind, "summary": summary}
+
+
+def register(server: LenscribeServer) -> None:
+    """Add the code action features and their commands to a server made by ``create_server`` (the handlers' ``ls``
+    is annotated Any: pygls evaluates the annotations of command handlers)."""
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
+        code_action_kinds=[KIND_DOCSTRING, KIND_REGENERATE, KIND_COPY], resolve_provider=True))
+    async def _code_action(ls: Any, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        return await code_actions(ls, params)
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def _resolve(ls: Any, params: types.CodeAction) -> types.CodeAction:
+        return await resolve_code_action(ls, params)
+
+    @server.command(CMD_INSERT_DOCSTRING)
+    async def _insert(ls: Any, *args: Any) -> dict[str, Any]:
+        return await insert_docstring(ls, *args)
+
+    @server.command(CMD_REGENERATE)
+    async def _regenerate(ls: Any, *args: Any) -> dict[str, Any]:
+        return await regenerate(ls, *args)
+
+    @server.command(CMD_SUMMARY_AT)
+    async def _summary_at(ls: Any, *args: Any) -> dict[str, Any] | None:
+        return await summary_at(ls, *args)

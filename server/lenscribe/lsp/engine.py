@@ -1,0 +1,558 @@
+"""What the language server knows about documents and summaries, without any LSP: the one-way pipeline
+
+    document text -> chunks -> cache look-up -> inference queue (Scheduler) -> results -> cache -> listeners
+
+The protocol layer (``server.py``) calls these methods and turns their answers into LSP messages.  Blocking methods
+(``load_model``, ``update_document``, ``summarize_paths``) are meant for worker threads; the rest are quick.
+Results land on scheduler threads, are written to the cache, then ``on_summaries(uris)`` says which open documents
+got new summaries (the server refreshes code lenses).
+"""
+
+from __future__ import annotations
+
+import bisect
+import concurrent.futures as cf
+import functools
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lenscribe.cache import SummaryCache
+from lenscribe.defaults import default_model_dir, user_cache_dir
+from lenscribe.lsp.config import Settings
+from lenscribe.lsp.files import list_source_files, read_source
+from lenscribe.render import DOCSTRING, GENERATED, Summary
+from lenscribe.scheduling import Priority, Scheduler, Ticket
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Document", "Engine", "ModelUnavailable", "language_for"]
+
+# LSP languageId -> chunker language id (for buffers whose file name says nothing, e.g. untitled ones)
+LANGUAGE_IDS = {
+    "python": "python", "javascript": "javascript", "javascriptreact": "javascript", "typescript": "typescript",
+    "typescriptreact": "tsx", "go": "go", "java": "java", "rust": "rust", "c": "c", "cpp": "cpp",
+    "csharp": "csharp", "ruby": "ruby", "php": "php",
+}
+
+
+class ModelUnavailable(RuntimeError):
+    """No model to run (missing, corrupt, still loading or being replaced)."""
+
+
+def language_for(path: str | None, language_id: str | None, text: str) -> str | None:
+    from lenscribe.chunking import language_for_path
+
+    if path:
+        first = text[: text.find("\n")] if "\n" in text[:4096] else text[:4096]
+        lang = language_for_path(path, first_line=first)
+        if lang:
+            return lang
+    return LANGUAGE_IDS.get((language_id or "").lower())
+
+
+@dataclass
+class Document:
+    uri: str
+    path: str | None
+    language: str | None
+    version: int | None
+    generation: int = 0
+    chunks: list = field(default_factory=list)  # list[lenscribe.chunking.Chunk], sorted by start
+    skipped: str | None = None  # why there are no chunks (unknown language, binary, too large...)
+    lines: list[str] | None = None  # the chunked text's lines, kept only when columns need converting
+    visible: list[tuple[int, int]] = field(default_factory=list)  # (first line, last line) ranges in view
+    _starts: list[tuple[int, int]] = field(default_factory=list, repr=False)
+    hashes: frozenset[str] = field(default_factory=frozenset, repr=False)
+
+    def __post_init__(self) -> None:
+        self._starts = [c.start for c in self.chunks]
+        self.hashes = frozenset(c.hash for c in self.chunks)
+
+    def chunk_at(self, line: int, col16: int):
+        """The innermost chunk containing (line, UTF-16 column), or None."""
+        pos = (line, col16)
+        i = bisect.bisect_right(self._starts, pos)
+        while i > 0:  # walking back, the first chunk that contains pos is the innermost one
+            i -= 1
+            c = self.chunks[i]
+            if c.start <= pos < c.end:
+                return c
+        return None
+
+    def is_visible(self, chunk) -> bool:
+        return any(chunk.start[0] <= last and chunk.end[0] >= first for first, last in self.visible)
+
+
+@dataclass
+class WorkspaceReport:
+    files: int = 0
+    skipped: int = 0
+    chunks: int = 0
+    cached: int = 0
+    summarized: int = 0
+    documented: int = 0  # chunks that show their own docstring (settings.prefer_docstrings): no model run
+    failed: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@functools.lru_cache(maxsize=8192)
+def _first_sentence(doc: str) -> str:
+    from lenscribe.chunking import first_sentence
+
+    return first_sentence(doc)
+
+
+def _load_summarizer(model_dir: Path, workers: int, beams: int):
+    from lenscribe.summarizer import GenerationOptions, Summarizer
+
+    return Summarizer.load(model_dir, workers=workers, options=GenerationOptions(num_beams=beams))
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_summaries: Callable[[set[str]], None] | None = None,
+        load_summarizer: Callable[[Path, int, int], Any] = _load_summarizer,
+    ) -> None:
+        self.settings = settings
+        self.on_summaries = on_summaries
+        self._load_summarizer = load_summarizer
+        self._lock = threading.RLock()
+        self.cache = self._open_cache(settings.cache_dir)
+        self.scheduler = Scheduler(None, workers=settings.workers, batch_size=settings.batch_size,
+                                   on_results=self._on_results, on_errors=self._on_errors)
+        self.failures: dict[tuple[str, str], str] = {}  # (model id, chunk hash) -> why its summary failed
+        self.summarizer: Any = None
+        self.model_id: str | None = None  # what summaries are cached under: the model's id and the decoding
+        self.model_dir: Path | None = None
+        self.model_error: str | None = None
+        self.model_state = "not loaded"  # loading | ready | error
+        self.model_load_seconds: float | None = None
+        self.docs: dict[str, Document] = {}
+        self.counters: dict[str, int] = {"hovers": 0, "hover_timeouts": 0, "hover_cache_hits": 0, "lenses": 0,
+                                         "rechunks": 0, "summaries_delivered": 0}
+        self.last_workspace: WorkspaceReport | None = None
+        self._visible: dict[str, list[tuple[int, int]]] = {}  # uri -> line ranges in view (may come before didOpen)
+        self._runs = itertools.count(1)
+        # (summary id, chunk hash) a user regenerated (lsp/code_actions.py): queued greedy results do not overwrite it
+        self.pinned: set[tuple[str, str]] = set()
+
+    # ------------------------------------------------------------------------------------------------ model
+
+    @staticmethod
+    def _open_cache(cache_dir: str | None) -> SummaryCache:
+        try:
+            return SummaryCache.open(cache_dir or user_cache_dir())
+        except Exception:  # never let the cache stop the server
+            log.exception("summary cache unusable; keeping summaries in memory only")
+            return SummaryCache.open(None)
+
+    def load_model(self) -> str | None:
+        """Load the configured model (blocking); returns None, or the error message a user should see."""
+        from lenscribe.modelfiles import ModelError, load_manifest
+        from lenscribe.summarizer import GenerationOptions, decoding_id
+
+        model_dir = Path(self.settings.model_dir or default_model_dir()).expanduser()
+        decoding = GenerationOptions(num_beams=self.settings.beams)  # what the summarizer loaded below decodes with
+        with self._lock:
+            reloading = self.model_id is not None
+            self.model_state, self.model_error, self.model_dir = "loading", None, model_dir
+            self.summarizer = None
+            self.scheduler.set_summarize(None)
+        if reloading:  # queued jobs carry the old model id in their keys: drop them (open documents re-queue)
+            self.scheduler.fail_all(ModelUnavailable("the model is being replaced"))
+            self.model_id = None
+        started = time.perf_counter()
+        try:
+            manifest = load_manifest(model_dir, check_hashes=False)  # quick: the id serves cached summaries at once
+            with self._lock:
+                self.model_id = decoding_id(manifest.model_id, decoding)
+            summarizer = self._load_summarizer(model_dir, self.settings.workers, self.settings.beams)
+        except ModelError as e:
+            return self._model_failed(str(e))
+        except Exception as e:  # onnxruntime, tokenizers, OS errors: all mean "unavailable"
+            log.exception("loading the model from %s failed", model_dir)
+            return self._model_failed(f"cannot load the model from {model_dir}: {e}")
+        with self._lock:
+            self.summarizer = summarizer
+            self.model_id = decoding_id(summarizer.model_id, decoding)
+            self.model_state = "ready"
+            self.model_load_seconds = time.perf_counter() - started
+            self.scheduler.set_summarize(summarizer.summarize)
+        log.info("model %s loaded from %s in %.2fs", self.model_id, model_dir, self.model_load_seconds)
+        return None
+
+    def _model_failed(self, message: str) -> str:
+        with self._lock:
+            self.summarizer = None
+            self.model_state, self.model_error = "error", message
+        self.scheduler.fail_all(ModelUnavailable(message))
+        log.error("model unavailable: %s", message)
+        return message
+
+    @property
+    def can_summarize(self) -> bool:
+        """A model is loaded or loading (work queued now runs once it is there)."""
+        return self.model_state in ("ready", "loading", "not loaded") and self.model_error is None
+
+    # ------------------------------------------------------------------------------------------------ documents
+
+    def make_document(self, uri: str, path: str | None, text: str, version: int | None,
+                      language_id: str | None = None, keep_lines: bool = False) -> Document:
+        """Chunk a text into a Document under the current settings (blocking; nothing is installed or queued)."""
+        from lenscribe.chunking import ChunkingError, chunk_text
+
+        s = self.settings
+        language = language_for(path, language_id, text)
+        doc = Document(uri=uri, path=path, language=language, version=version)
+        if language is None:
+            doc.skipped = "unknown language"
+        elif s.languages is not None and language not in s.languages:
+            doc.skipped = f"language {language} is not in lenscribe.languages"
+        elif len(text) > s.max_file_bytes or (len(text) * 4 > s.max_file_bytes
+                                              and len(text.encode("utf-8", "surrogatepass")) > s.max_file_bytes):
+            doc.skipped = f"larger than maxFileBytes ({s.max_file_bytes})"
+        elif text.count("\n") + 1 > s.max_file_lines:
+            doc.skipped = f"more than maxFileLines ({s.max_file_lines}) lines"
+        else:
+            try:
+                doc.chunks = chunk_text(text, language, min_lines=s.min_chunk_lines, max_chars=s.max_chunk_chars)
+            except ChunkingError as e:  # binary text
+                doc.skipped = str(e)
+            except Exception as e:  # a chunker bug must not take the server down
+                log.exception("chunking %s failed", uri)
+                doc.skipped = f"chunker failed: {e}"
+            if keep_lines and doc.chunks:
+                doc.lines = [ln.rstrip("\r") for ln in text.split("\n")]
+        doc.__post_init__()
+        if doc.skipped:
+            log.debug("%s: no summaries: %s", uri, doc.skipped)
+        return doc
+
+    def update_document(self, uri: str, path: str | None, text: str, version: int | None,
+                        language_id: str | None = None, keep_lines: bool = False) -> Document:
+        """Chunk an open document's text, install it and queue its uncached chunks (blocking: off the event loop).
+
+        Each call is a new generation of the document: queued work for chunks that are gone is withdrawn, chunks
+        that kept their hash keep their place (and are cache hits once done).
+        """
+        doc = self.make_document(uri, path, text, version, language_id, keep_lines)
+        with self._lock:
+            old = self.docs.get(uri)
+            if old is not None and old.version is not None and version is not None and version < old.version:
+                return old  # an older text finished chunking late
+            doc.generation = (old.generation if old else 0) + 1
+            doc.visible = self._visible.get(uri, [])
+            self.docs[uri] = doc
+            self.counters["rechunks"] += 1
+        self.schedule_document(doc)
+        return doc
+
+    def schedule_document(self, doc: Document) -> int:
+        """Queue the document's uncached chunks (visible ones first), drop its stale queued work; how many queued."""
+        model_id = self.model_id
+        if model_id is None or not self.can_summarize:
+            return 0
+        cached = self.cache.get_many(model_id, [c.hash for c in doc.chunks])
+        queued = 0
+        seen: set[str] = set()
+        for chunk in sorted(doc.chunks, key=lambda c: not doc.is_visible(c)):
+            if chunk.hash in cached or chunk.hash in seen or (model_id, chunk.hash) in self.failures:
+                continue  # a chunk that failed is not retried on every edit (a hover asks again)
+            if self.authored(chunk) is not None:
+                continue  # it shows its own docstring
+            seen.add(chunk.hash)
+            prio = Priority.VISIBLE if doc.is_visible(chunk) else Priority.OPEN
+            self.scheduler.submit((model_id, chunk.hash), chunk.text, prio, owner=doc.uri, generation=doc.generation)
+            queued += 1
+        self.scheduler.cancel_stale(doc.uri, doc.generation)
+        return queued
+
+    def schedule_all(self) -> None:
+        for doc in list(self.docs.values()):
+            self.schedule_document(doc)
+
+    def close_document(self, uri: str) -> None:
+        with self._lock:
+            self.docs.pop(uri, None)
+            self._visible.pop(uri, None)
+        self.scheduler.cancel_owner(uri)
+
+    def set_visible(self, uri: str, ranges: Iterable[tuple[int, int]]) -> None:
+        """The lines in view (a client extension tells us): their chunks go first."""
+        visible = [(int(a), int(b)) for a, b in ranges]
+        with self._lock:
+            self._visible[uri] = visible
+            doc = self.docs.get(uri)
+            if doc is None:
+                return
+            doc.visible = visible
+        if self.model_id is not None:
+            keys = [(self.model_id, c.hash) for c in doc.chunks if doc.is_visible(c)]
+            self.scheduler.reprioritize(uri, keys, Priority.VISIBLE)
+
+    def document(self, uri: str) -> Document | None:
+        return self.docs.get(uri)
+
+    # ------------------------------------------------------------------------------------------------ summaries
+
+    def authored(self, chunk) -> str | None:
+        """The first sentence of the chunk's own docstring or doc comment when docstrings are preferred (the
+        author's words beat a guess), else None: only such chunks skip the model."""
+        doc = getattr(chunk, "doc", None)
+        if not self.settings.prefer_docstrings or not doc:
+            return None
+        return _first_sentence(doc) or None
+
+    def summary(self, chunk, cached: dict[str, str] | None = None) -> Summary | None:
+        """What the chunk shows now: its docstring's sentence, or the model's cached summary, or None (not yet)."""
+        if (text := self.authored(chunk)) is not None:
+            return Summary(text, DOCSTRING)
+        text = cached.get(chunk.hash) if cached is not None else self.cached_summary(chunk)
+        return None if text is None else Summary(text, GENERATED)
+
+    def cached_summary(self, chunk) -> str | None:
+        model_id = self.model_id
+        return None if model_id is None else self.cache.get(model_id, chunk.hash)
+
+    def cached_summaries(self, chunks: list) -> dict[str, str]:
+        model_id = self.model_id
+        return {} if model_id is None else self.cache.get_many(model_id, [c.hash for c in chunks])
+
+    def failure(self, chunk) -> str | None:
+        """Why the chunk's summary failed under the current model, or None."""
+        model_id = self.model_id
+        return None if model_id is None else self.failures.get((model_id, chunk.hash))
+
+    def request(self, chunk, priority: Priority, owner: Any = None, generation: int = 0) -> Ticket | None:
+        """A ticket for the chunk's summary, or None when there is no model to compute it."""
+        model_id = self.model_id
+        if model_id is None or not self.can_summarize:
+            return None
+        return self.scheduler.submit((model_id, chunk.hash), chunk.text, priority, owner=owner, generation=generation)
+
+    def _on_errors(self, errors: list[tuple[Any, BaseException]]) -> None:
+        """Scheduler threads: chunks whose summary failed. Their lenses must not stay pending: remember why (not for
+        a shutdown or a model being replaced), then tell which open documents they belong to."""
+        from lenscribe.scheduling import SchedulerClosed
+
+        hashes = set()
+        with self._lock:
+            for key, err in errors:
+                if isinstance(err, (SchedulerClosed, ModelUnavailable, TimeoutError)):
+                    continue
+                self.failures[key] = f"{type(err).__name__}: {err}"
+                hashes.add(key[1])
+            uris = {d.uri for d in self.docs.values() if not hashes.isdisjoint(d.hashes)}
+        if uris and self.on_summaries is not None:
+            try:
+                self.on_summaries(uris)
+            except Exception:
+                log.exception("on_summaries listener failed")
+
+    def _on_results(self, results: list[tuple[Any, str]]) -> None:
+        """Scheduler threads: store new summaries, then tell which open documents they belong to."""
+        if self.pinned:  # a user's regenerated summary stays
+            results = [r for r in results if r[0] not in self.pinned]
+        by_model: dict[str, list[tuple[str, str]]] = {}
+        for (model_id, chunk_hash), summary in results:
+            by_model.setdefault(model_id, []).append((chunk_hash, summary))
+        for model_id, items in by_model.items():
+            self.cache.put_many(model_id, items)
+        hashes = {h for _, items in by_model.items() for h, _ in items}
+        with self._lock:
+            for key, _summary in results:
+                self.failures.pop(key, None)
+            self.counters["summaries_delivered"] += len(results)
+            uris = {d.uri for d in self.docs.values() if not hashes.isdisjoint(d.hashes)}
+        if uris and self.on_summaries is not None:
+            try:
+                self.on_summaries(uris)
+            except Exception:  # a broken listener must not lose results
+                log.exception("on_summaries listener failed")
+
+    # ------------------------------------------------------------------------------------------------ workspace
+
+    def workspace_files(self, roots: Iterable[str | Path]) -> list[Path]:
+        from lenscribe.chunking import language_for_path
+
+        allowed = self.settings.languages
+
+        def keep(p: Path) -> bool:
+            lang = language_for_path(p)
+            return lang is not None and (allowed is None or lang in allowed)
+
+        files: dict[Path, None] = {}
+        for root in roots:
+            for p in list_source_files(root, keep):
+                files.setdefault(p, None)
+        return list(files)
+
+    def summarize_paths(
+        self,
+        paths: list[Path],
+        *,
+        cancel: threading.Event | None = None,
+        progress: Callable[[int, int, WorkspaceReport], None] | None = None,
+    ) -> WorkspaceReport:
+        """Summarize every chunk of ``paths`` at workspace priority (blocking); files done -> ``progress``."""
+        from lenscribe.chunking import ChunkingError, chunk_text, language_for_path
+
+        report = WorkspaceReport(files=len(paths))
+        started = time.perf_counter()
+        cancel = cancel or threading.Event()
+        owner = ("workspace", next(self._runs))
+        s = self.settings
+        window = max(16, 4 * s.batch_size * max(1, s.workers))  # tickets in flight: bounded memory
+        pending: dict[cf.Future, int] = {}  # ticket -> file index
+        left = [0] * len(paths)  # unfinished tickets per file
+        files_done = 0
+
+        def settle(done: Iterable[cf.Future]) -> None:
+            nonlocal files_done
+            for t in done:
+                i = pending.pop(t)
+                if t.cancelled():
+                    pass
+                elif t.exception() is not None:
+                    report.failed += 1
+                else:
+                    report.summarized += 1
+                left[i] -= 1
+                if left[i] == 0:
+                    files_done += 1
+                    if progress:
+                        progress(files_done, len(paths), report)
+
+        def wait(limit: int) -> None:
+            while len(pending) > limit and not cancel.is_set():
+                done, _ = cf.wait(list(pending), timeout=0.2, return_when=cf.FIRST_COMPLETED)
+                settle(done)
+
+        try:
+            for i, path in enumerate(paths):
+                if cancel.is_set():
+                    break
+                if not self.can_summarize:
+                    raise ModelUnavailable(self.model_error or "no model")
+                text, why = read_source(path, s.max_file_bytes, s.max_file_lines)
+                chunks = []
+                if text is not None:
+                    try:
+                        language = language_for_path(path)
+                        chunks = chunk_text(text, language, min_lines=s.min_chunk_lines, max_chars=s.max_chunk_chars)
+                    except ChunkingError as e:
+                        why = str(e)
+                    except Exception as e:
+                        log.exception("chunking %s failed", path)
+                        why = f"chunker failed: {e}"
+                if why:
+                    report.skipped += 1
+                    log.debug("workspace: skipped %s: %s", path, why)
+                report.chunks += len(chunks)
+                documented = [c for c in chunks if self.authored(c) is not None]
+                report.documented += len(documented)
+                if documented:
+                    chunks = [c for c in chunks if self.authored(c) is None]
+                cached = self.cached_summaries(chunks)
+                report.cached += sum(1 for c in chunks if c.hash in cached)
+                for c in {c.hash: c for c in chunks if c.hash not in cached}.values():
+                    t = self.request(c, Priority.WORKSPACE, owner=owner)
+                    if t is None:
+                        raise ModelUnavailable(self.model_error or "no model")
+                    pending[t] = i
+                    left[i] += 1
+                if left[i] == 0:
+                    files_done += 1
+                    if progress:
+                        progress(files_done, len(paths), report)
+                wait(window)
+            wait(0)
+        finally:
+            if cancel.is_set() or pending:
+                report.cancelled = cancel.is_set()
+                self.scheduler.cancel_owner(owner)
+            report.seconds = time.perf_counter() - started
+            self.last_workspace = report
+        return report
+
+    # ------------------------------------------------------------------------------------------------ settings
+
+    def apply_settings(self, new: Settings) -> dict[str, bool]:
+        """Take new settings; returns what the caller must redo: reload the model, re-chunk open documents."""
+        old, self.settings = self.settings, new
+        if new.workers != old.workers:
+            self.scheduler.set_workers(new.workers)
+        if new.batch_size != old.batch_size:
+            self.scheduler.batch_size = new.batch_size
+        if new.cache_dir != old.cache_dir:
+            old_cache, self.cache = self.cache, self._open_cache(new.cache_dir)
+            old_cache.close()
+        rechunk_keys = ("languages", "min_chunk_lines", "max_file_bytes", "max_file_lines", "max_chunk_chars")
+        return {
+            "reload_model": (new.model_dir != old.model_dir or new.beams != old.beams
+                             or new.workers != old.workers and self.summarizer is None),
+            "rechunk": any(getattr(new, k) != getattr(old, k) for k in rechunk_keys),
+        }
+
+    # ------------------------------------------------------------------------------------------------ stats
+
+    def stats(self) -> dict[str, Any]:
+        sched = self.scheduler.snapshot()
+        with self._lock:
+            docs = {
+                uri: {"language": d.language, "version": d.version, "generation": d.generation,
+                      "chunks": len(d.chunks), "skipped": d.skipped, "visible": [list(r) for r in d.visible]}
+                for uri, d in self.docs.items()
+            }
+        return {
+            "model": {
+                "state": self.model_state,
+                "id": self.model_id,
+                "dir": str(self.model_dir) if self.model_dir else None,
+                "error": self.model_error,
+                "load_seconds": self.model_load_seconds,
+                "summarizer_runs": getattr(self.summarizer, "runs", 0),
+            },
+            "model_runs": sched["batches_run"],  # summarize() calls made by this process
+            "chunks_summarized": sched["jobs_run"],  # chunks that went through the model
+            "cache": {**self.cache.stats.as_dict(), "memory_only": self.cache.memory_only,
+                      "path": str(self.cache.path) if self.cache.path else None, "entries_in_memory": len(self.cache)},
+            "queue": sched,
+            "documents": docs,
+            "counters": dict(self.counters),
+            "workspace": self.last_workspace.as_dict() if self.last_workspace else None,
+            "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.settings.__dict__.items()},
+        }
+
+    def shutdown(self, wait: bool = True, timeout: float = 10.0) -> bool:
+        """Stop inference, in order: close the queue, stop the generations in progress (they end at their next
+        decoder step), then, with ``wait``, join the threads that run ``InferenceSession.run`` before the sessions and
+        the cache are let go. Must be done (``wait``) before the interpreter exits: a thread still inside onnxruntime
+        at finalization aborts the process. Idempotent; True when no inference thread is left running."""
+        self.scheduler.shutdown(wait=False)
+        summarizer = self.summarizer
+        if summarizer is not None and hasattr(summarizer, "stop"):
+            summarizer.stop()
+        if not wait:
+            return False
+        joined = self.scheduler.shutdown(wait=True, timeout=timeout)
+        if joined:
+            with self._lock:
+                self.summarizer = None  # the onnxruntime sessions go once no thread can be running them
+        else:
+            log.warning("inference threads still running after %.0fs", timeout)
+        self.cache.close()
+        return joined

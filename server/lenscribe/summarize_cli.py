@@ -1,0 +1,249 @@
+"""`lenscribe summarize PATH... [--json]`: chunk files and print each function/class with its summary, no editor needed."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lenscribe.defaults import default_model_dir, user_cache_dir
+
+MAX_FILE_BYTES = 2_000_000
+WRITE_EVERY_S = 1.0  # summaries of finished batches wait at most this long for their cache write ...
+WRITE_EVERY_ITEMS = 512  # ... or until this many are waiting
+DEFAULT_BATCH_SIZE = 8  # GenerationOptions.batch_size (not imported here: `lenscribe --help` loads no onnxruntime)
+SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", "build", "dist"}
+
+
+@dataclass
+class FileChunks:
+    path: Path
+    chunks: list
+    error: str | None = None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("summarize", help="summarize every function and class of files or directories")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--model", type=Path, default=None, help="model directory (default: the shipped model)")
+    p.add_argument("--json", action="store_true", help="print JSON for machines")
+    p.add_argument("--min-lines", type=int, default=2, help="skip chunks shorter than this (default 2)")
+    p.add_argument("--beams", type=int, default=1, help="beam width (1 = greedy, fastest)")
+    p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                   help=f"chunks per model call (default {DEFAULT_BATCH_SIZE})")
+    p.add_argument("--threads", type=int, default=None,
+                   help="onnxruntime threads (default: all cores; with --executor ray: per actor, default 1)")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="summary cache directory (default: $LENSCRIBE_CACHE_DIR, else the user cache dir, as the server)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the summary cache")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: Ray Data tasks and an actor pool (pip install 'lenscribe[ray]')")
+    p.add_argument("--address", default=None,
+                   help="with --executor ray: the cluster to join (HOST:PORT, ray://HOST:PORT, auto); "
+                        "default: start a local Ray")
+    p.add_argument("--workers", type=int, default=None,
+                   help="with --executor ray: summarizer actors (default: the cluster's CPUs // --threads)")
+    p.set_defaults(func=run)
+
+
+def iter_files(paths: list[Path]):
+    from lenscribe.chunking import language_for_path
+
+    for root in paths:
+        if root.is_dir():
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+                for name in sorted(filenames):
+                    path = Path(dirpath) / name
+                    if language_for_path(path):
+                        yield path
+        else:
+            yield root
+
+
+def read_chunks(path: Path, min_lines: int) -> FileChunks:
+    from lenscribe.chunking import ChunkingError, chunk_text, language_for_path
+
+    language = language_for_path(path)
+    if language is None:
+        return FileChunks(path, [], "unknown language")
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return FileChunks(path, [], f"larger than {MAX_FILE_BYTES} bytes")
+        raw = path.read_bytes()
+    except OSError as e:
+        return FileChunks(path, [], str(e.strerror or e))
+    if b"\0" in raw[:8192]:
+        return FileChunks(path, [], "binary file")
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        return FileChunks(path, chunk_text(text, language, min_lines=min_lines))
+    except ChunkingError as e:
+        return FileChunks(path, [], str(e))
+
+
+def plan_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """The model batches of one run, as indices: by token length (stable), ``batch_size`` at a time -- what
+    ``Summarizer.summarize`` does with the whole list.  Both executors run exactly these batches, so a chunk gets the
+    same batch-mates (and so the same summary) whichever runs it."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    size = max(1, batch_size)
+    return [order[start : start + size] for start in range(0, len(order), size)]
+
+
+def token_lengths(tokenizer, max_input_tokens: int, codes: list[str]) -> list[int]:
+    """The input length ``Summarizer.encode`` gives each code (cut to the model's limit)."""
+    from lenscribe.summarizer import prepare_code
+
+    return [min(len(e.ids), max_input_tokens) for e in tokenizer.encode_batch([prepare_code(c) for c in codes])]
+
+
+def run(args: argparse.Namespace) -> int:
+    from lenscribe.modelfiles import load_manifest
+    from lenscribe.summarizer import GenerationOptions, ModelError, Summarizer, decoding_id
+    from lenscribe.tokenization import load_tokenizer
+
+    if args.batch_size < 1 or (args.workers is not None and args.workers < 1) or (args.threads or 1) < 1:
+        print("lenscribe: --batch-size, --workers and --threads must be at least 1", file=sys.stderr)
+        return 2
+    if args.executor != "ray" and (args.address or args.workers):
+        print("lenscribe: --address and --workers need --executor ray", file=sys.stderr)
+        return 2
+    options = GenerationOptions(num_beams=args.beams, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    model_dir = args.model or default_model_dir()
+    ray_run = None
+    if args.executor == "ray":
+        from lenscribe.distributed import RayRun, RayUnavailable, require_ray
+
+        try:
+            require_ray()
+        except RayUnavailable as e:
+            print(f"lenscribe: {e}", file=sys.stderr)
+            return 2
+        ray_run = RayRun(address=args.address, workers=args.workers, threads=args.threads or 1)
+    summarizer = None
+    try:
+        if ray_run is None:
+            summarizer = Summarizer.load(model_dir, threads=args.threads, options=options)
+            manifest, tokenizer, max_input = summarizer.manifest, summarizer.tokenizer, summarizer.max_input_tokens
+        else:  # the driver only plans: the actors load the model
+            manifest = load_manifest(model_dir)
+            tokenizer = load_tokenizer(manifest.path("tokenizer"))
+            limit = manifest.architecture.max_input_tokens
+            max_input = min(options.max_input_tokens or limit, limit)
+    except ModelError as e:
+        print(f"lenscribe: {e}", file=sys.stderr)
+        return 2
+    summary_id = decoding_id(manifest.model_id, options)
+    if ray_run is None:
+        return _run(args, None, summarizer, manifest, tokenizer, max_input, summary_id, options, sys.stdout)
+    from lenscribe.distributed import RayConnectError, RayRunError
+
+    out = sys.stdout
+    try:
+        # Ray prints its own notices (a worker restarted, ...) on stdout: keep them out of the summaries and JSON.
+        with contextlib.redirect_stdout(sys.stderr), ray_run:
+            return _run(args, ray_run, summarizer, manifest, tokenizer, max_input, summary_id, options, out)
+    except RayRunError as e:
+        print(f"lenscribe: {e}; the summaries that finished are in the cache: run again to resume", file=sys.stderr)
+        return 1
+    except RayConnectError as e:
+        print(f"lenscribe: {e}", file=sys.stderr)
+        if e.hung:  # ray.init is stuck in a thread and would hold the process at exit
+            sys.stderr.flush()
+            os._exit(2)
+        return 2
+
+
+def _run(args, ray_run, summarizer, manifest, tokenizer, max_input, summary_id, options, stdout) -> int:
+    from lenscribe.cache import SummaryCache
+
+    started = time.perf_counter()
+    paths = list(iter_files(args.paths))
+    files = ray_run.read_chunks(paths, args.min_lines) if ray_run else [read_chunks(p, args.min_lines) for p in paths]
+    for f in files:
+        if f.error:
+            print(f"lenscribe: skipped {f.path}: {f.error}", file=sys.stderr)
+    all_chunks = [c for f in files for c in f.chunks]
+    cache = SummaryCache.open(None if args.no_cache else (args.cache_dir or user_cache_dir()))
+    pending: list[tuple[str, str]] = []
+    last_write = [time.monotonic()]
+    try:
+        cached = cache.get_many(summary_id, [c.hash for c in all_chunks]) if all_chunks else {}
+        todo = {c.hash: c.text for c in all_chunks if c.hash not in cached}  # once per distinct chunk text
+        hashes, texts = list(todo), list(todo.values())
+        plan = plan_batches(token_lengths(tokenizer, max_input, texts), options.batch_size)
+        fresh: dict[str, str] = {}
+
+        def write() -> None:
+            cache.put_many(summary_id, pending)
+            pending.clear()
+            last_write[0] = time.monotonic()
+
+        def finished(index: int, summaries: list[str]) -> None:
+            items = [(hashes[i], s) for i, s in zip(plan[index], summaries)]
+            fresh.update(items)
+            pending.extend(items)
+            # Finished batches reach the cache within WRITE_EVERY_S (one transaction for all of them, not one per
+            # batch: a cluster finishes hundreds a second): a killed run resumes from there.
+            if len(pending) >= WRITE_EVERY_ITEMS or time.monotonic() - last_write[0] >= WRITE_EVERY_S:
+                write()
+
+        model_started = time.perf_counter()
+        if ray_run is None:
+            for index, idx in enumerate(plan):
+                finished(index, summarizer.summarize([texts[i] for i in idx]))
+        elif plan:
+            ray_run.summarize_batches([[texts[i] for i in idx] for idx in plan], model_dir=manifest.model_dir,
+                                      options=options, on_batch=finished)
+        model_s = time.perf_counter() - model_started
+    finally:
+        if pending:  # also when interrupted: what finished is kept
+            write()
+        cache.close()
+    elapsed = time.perf_counter() - started
+    if args.json:
+        out = [
+            {
+                "path": str(f.path),
+                "language": c.language,
+                "kind": c.kind,
+                "name": c.qualname,
+                "start_line": c.start[0] + 1,
+                "end_line": c.end[0] + 1,
+                "summary": cached[c.hash] if c.hash in cached else fresh[c.hash],
+                "cached": c.hash in cached,
+            }
+            for f in files
+            for c in f.chunks
+        ]
+        stats = {"executor": args.executor, "chunks": len(all_chunks), "cached": sum(o["cached"] for o in out),
+                 "summarized": len(texts), "batches": len(plan), "seconds": round(elapsed, 3),
+                 "model_seconds": round(model_s, 3), "skipped_files": sum(1 for f in files if f.error)}
+        if ray_run is not None:
+            stats["ray"] = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in ray_run.stats.items()}
+        json.dump({"model": manifest.model_id, "summary_id": summary_id, "chunks": out, "stats": stats}, stdout,
+                  indent=2)
+        stdout.write("\n")
+    else:
+        for f in files:
+            if not f.chunks:
+                continue
+            print(f.path, file=stdout)
+            for c in f.chunks:
+                summary = cached[c.hash] if c.hash in cached else fresh[c.hash]
+                print(f"  {c.start[0] + 1}-{c.end[0] + 1}  {c.kind} {c.qualname}", file=stdout)
+                for line in (summary or "(no summary)").splitlines():
+                    print(f"      {line}", file=stdout)
+        if all_chunks:
+            hits = sum(1 for c in all_chunks if c.hash in cached)
+            print(f"{len(all_chunks)} chunks ({hits} from the "
+                  f"cache, {len(texts)} summarized) in {elapsed:.2f}s ({manifest.model_id}, {args.executor})",
+                  file=sys.stderr)
+    return 0
