@@ -164,7 +164,7 @@ async def test_regenerate_with_beam_search_updates_lens_and_hover(tmp_path, tiny
         assert s["counters"]["regenerated"] == 1
         assert hover_summary(await hover(client, uri, READ_LINES_LINE, 4)) == beam_summary
         titles = {lens.range.start.line: lens.command.title for lens in await lenses(client, uri)}
-        assert titles[READ_LINES_LINE] == beam_summary.splitlines()[0]
+        assert titles[READ_LINES_LINE] == beam_summary.splitlines()[0] + " · generated"
         # the server asks the client to re-request its lenses (throttled: lensRefreshMs after the last request)
         await wait_until(client, lambda s: client.lens_refreshes > refreshes, what="a codeLens refresh")
     finally:

@@ -31,7 +31,7 @@ async def test_no_model_setting_means_the_shipped_model(tmp_path, monkeypatch):
         titles = [lens.command.title for lens in await lenses(client, uri)]
         assert len(titles) == 7  # load_items, total_price, Inventory and its four methods
         assert all(t and not is_degenerate(t) for t in titles), titles
-        assert summary.split("\n")[0] in titles
+        assert summary.split("\n")[0] + " · generated" in titles
     finally:
         await client.shutdown_session()
         await client.stop()
