@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Rebuild the shipped default model, models/lenscribe-small, from scratch: mine the data, train, export to int8 ONNX,
-# evaluate, and write the training section of the data card. Each step is skipped when its output is already there
-# (delete it to redo the step).
+# Rebuild the CPU stages of the default model from scratch (codesum-small@ec82d5159d80d222, the start of the shipped
+# models/lenscribe-small): mine the data, train, export to int8 ONNX, evaluate, and write the training section of the
+# data card. Each step is skipped when its output is already there (delete it to redo the step). The shipped model
+# adds one multilingual stage on a lent GPU from that model: models/TRAINING.md, "A lent GPU".
 #
 #   bash models/build_default_model.sh   # all steps; STAGE1/2/3_MINUTES (57 / 110 / 115) bound training
 #
 # Needs the project's .venv with the build extra (`pip install -e '.[build,test]'`, torch 2.13 CPU is enough) and, for
 # mining, pip / apt-get / npm reaching their package registries (see models/DATA_CARD.md). Training uses a GPU when
-# torch sees one, the CPU otherwise; the shipped model was trained on the 2-core CPU (models/DATA_CARD.md, "The shipped
-# model and its training run").
+# torch sees one, the CPU otherwise; these stages were trained on the 2-core CPU (models/DATA_CARD.md, "The model it
+# started from").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
