@@ -19,7 +19,6 @@ import time
 
 import numpy as np
 import torch
-
 from training.fast_train import bucket, collate
 from training.t5 import T5, T5Shape, load_hf_state
 

@@ -13,10 +13,10 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from training import objectives  # noqa: E402
-from training.datapack import Pack, build_pack  # noqa: E402
-from training.fast_train import Config, bucket, collate, language_sample, train  # noqa: E402
-from training.t5 import T5, T5Shape, hf_state, load_hf_state  # noqa: E402
+from training import objectives
+from training.datapack import Pack, build_pack
+from training.fast_train import Config, bucket, collate, language_sample, train
+from training.t5 import T5, T5Shape, hf_state, load_hf_state
 
 SHAPE = T5Shape(vocab_size=32100, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=3, num_heads=4,
                 dropout_rate=0.0)
@@ -70,7 +70,7 @@ def test_greedy_decoding_equals_transformers_generate_with_the_shipped_rules():
                       do_sample=False, no_repeat_ngram_size=3, repetition_penalty=1.2, decoder_start_token_id=0,
                       eos_token_id=2, pad_token_id=0)[:, 1:]
     width = max(mine.shape[1], ref.shape[1])
-    pad = lambda t: torch.nn.functional.pad(t, (0, width - t.shape[1]))  # noqa: E731
+    pad = lambda t: torch.nn.functional.pad(t, (0, width - t.shape[1]))
     assert torch.equal(pad(mine), pad(ref))
 
 

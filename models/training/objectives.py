@@ -58,12 +58,7 @@ def span_corrupt(ids: np.ndarray, rng: np.random.Generator, noise: float = 0.15,
 
 _WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^[A-Za-z0-9_]+$")
 KEYWORDS = frozenset(
-    "def class return if else elif for while in not and or is None True False import from as with try except "
-    "finally raise pass break continue lambda yield self async await func package var const let function new this "
-    "public private protected static void int long float double bool boolean string String char byte struct type "
-    "interface extends implements super null nil undefined true false switch case default go defer chan map range "
-    "select fn pub mut impl use mod match where trait enum final abstract throws throw catch export typeof "
-    "instanceof delete do of get set args kwargs cls err ok error".split())
+    ["def", "class", "return", "if", "else", "elif", "for", "while", "in", "not", "and", "or", "is", "None", "True", "False", "import", "from", "as", "with", "try", "except", "finally", "raise", "pass", "break", "continue", "lambda", "yield", "self", "async", "await", "func", "package", "var", "const", "let", "function", "new", "this", "public", "private", "protected", "static", "void", "int", "long", "float", "double", "bool", "boolean", "string", "String", "char", "byte", "struct", "type", "interface", "extends", "implements", "super", "null", "nil", "undefined", "true", "false", "switch", "case", "default", "go", "defer", "chan", "map", "range", "select", "fn", "pub", "mut", "impl", "use", "mod", "match", "where", "trait", "enum", "final", "abstract", "throws", "throw", "catch", "export", "typeof", "instanceof", "delete", "do", "of", "get", "set", "args", "kwargs", "cls", "err", "ok", "error"])
 
 
 class IdentifierTable:
@@ -76,7 +71,7 @@ class IdentifierTable:
         for piece, i in vocab.items():
             if i >= VOCAB_SIZE:
                 continue
-            bare = piece[1:] if piece.startswith("\u0120") else piece
+            bare = piece.removeprefix("\u0120")
             if bare and _WORD.match(bare):
                 self.word[i] = True
                 self.starts[i] = piece.startswith("\u0120")
