@@ -57,8 +57,13 @@ def span_corrupt(ids: np.ndarray, rng: np.random.Generator, noise: float = 0.15,
 
 
 _WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^[A-Za-z0-9_]+$")
-KEYWORDS = frozenset(
-    ["def", "class", "return", "if", "else", "elif", "for", "while", "in", "not", "and", "or", "is", "None", "True", "False", "import", "from", "as", "with", "try", "except", "finally", "raise", "pass", "break", "continue", "lambda", "yield", "self", "async", "await", "func", "package", "var", "const", "let", "function", "new", "this", "public", "private", "protected", "static", "void", "int", "long", "float", "double", "bool", "boolean", "string", "String", "char", "byte", "struct", "type", "interface", "extends", "implements", "super", "null", "nil", "undefined", "true", "false", "switch", "case", "default", "go", "defer", "chan", "map", "range", "select", "fn", "pub", "mut", "impl", "use", "mod", "match", "where", "trait", "enum", "final", "abstract", "throws", "throw", "catch", "export", "typeof", "instanceof", "delete", "do", "of", "get", "set", "args", "kwargs", "cls", "err", "ok", "error"])
+KEYWORDS = frozenset((
+    "def class return if else elif for while in not and or is None True False import from as with try except "
+    "finally raise pass break continue lambda yield self async await func package var const let function new this "
+    "public private protected static void int long float double bool boolean string String char byte struct type "
+    "interface extends implements super null nil undefined true false switch case default go defer chan map range "
+    "select fn pub mut impl use mod match where trait enum final abstract throws throw catch export typeof "
+    "instanceof delete do of get set args kwargs cls err ok error").split())
 
 
 class IdentifierTable:
