@@ -135,8 +135,10 @@ def profile(shape: T5Shape, data: list[dict], device: torch.device, amp, compile
     def dev(e) -> float:
         return float(getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0.0))
 
-    busy = sum(dev(e) for e in events) / 1e6
-    top = sorted(events, key=dev, reverse=True)[:8]
+    # kernels only: an operator's row repeats the device time of the kernels it launched
+    kernels = [e for e in events if getattr(e, "device_type", None) == torch.autograd.DeviceType.CUDA]
+    busy = sum(dev(e) for e in kernels) / 1e6
+    top = sorted(kernels, key=dev, reverse=True)[:8]
     return {"profile_steps": len(data) - 3, "wall_s": round(wall, 3), "gpu_kernel_s": round(busy, 3),
             "gpu_busy_frac": round(busy / wall, 3),
             "top_kernels": [{"name": e.key[:60], "ms": round(dev(e) / 1e3, 1)} for e in top]}
