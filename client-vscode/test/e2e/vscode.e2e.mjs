@@ -504,7 +504,29 @@ async function main() {
   log(startedFrom[startedFrom.length - 1]);
   await editor.locator('.codelens-decoration', { hasText: EXPECT.add }).first().waitFor({ state: 'visible', timeout: 120_000 });
   await shot('vscode-installed.png');
+  // A request that only a running server answers: Copy Summary at the cursor (lenscribe.summaryAt).
+  await returnLine.click({ position: { x: 60, y: 5 } });
+  await runCommand(page, 'Lenscribe: Copy Summary');
+  await page.locator('.statusbar-item', { hasText: 'copied the summary of add' }).first().waitFor({ timeout: 60_000 });
   log('the installed server summarizes');
+
+  // Lenscribe: Update/Reinstall Server makes the environment again and restarts the server from it.
+  const before = fs.statSync(marker).mtimeMs;
+  await runCommand(page, 'Lenscribe: Update/Reinstall Server');
+  await page.locator('.notifications-toasts .notification-toast', { hasText: 'installing the server' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+  const deadline = Date.now() + INSTALL_TIMEOUT_MS;
+  while (!(fs.existsSync(marker) && fs.statSync(marker).mtimeMs > before)) {
+    if (Date.now() > deadline) {
+      throw new Error(`Update/Reinstall Server did not rewrite ${marker} in ${INSTALL_TIMEOUT_MS / 1000} s`);
+    }
+    await page.waitForTimeout(500);
+  }
+  await page.locator('.statusbar-item', { hasText: 'Lenscribe' }).locator('.codicon-check').first().waitFor({ timeout: 60_000 });
+  const starts = lenscribeLog(userData).match(/starting the server \(the extension's own server environment\)/g) ?? [];
+  if (starts.length < 2) {
+    throw new Error(`expected the server to start again from the reinstalled environment (${starts.length} starts)`);
+  }
+  log('reinstalled and restarted');
 
   log(`PASSED in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
