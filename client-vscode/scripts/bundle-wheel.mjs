@@ -4,8 +4,9 @@
 //   node scripts/bundle-wheel.mjs          (npm run package runs it first)
 //
 // The wheel: $LENSCRIBE_WHEEL when set; else the repository's dist/lenscribe-<pyproject version>-*.whl; else built there
-// with `<python> -m build --wheel` (python: $PYTHON, else the checkout's .venv/bin/python, else python3; without the
-// `build` package, `<python> -m pip wheel --no-deps`). LENSCRIBE_REBUILD_WHEEL=1 builds it again even when dist/ has one;
+// with `<python> -m build` (an sdist, then the wheel from it: no build/ left in the checkout; python: $PYTHON, else the
+// checkout's .venv/bin/python, else python3; without the `build` package, `<python> -m pip wheel --no-deps`, whose
+// build/ and server/lenscribe.egg-info are removed after it when they were not there before). LENSCRIBE_REBUILD_WHEEL=1 builds it again even when dist/ has one;
 // LENSCRIBE_NO_WHEEL=1 packages without a wheel (the extension then only finds a server you installed yourself).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -50,16 +51,25 @@ if (!wheel) {
   }
   if (distWheels().length === 0) {
     const venvPython = path.join(REPO, '.venv', process.platform === 'win32' ? 'Scripts/python.exe' : 'bin/python');
-    const python = process.env.PYTHON || (fs.existsSync(venvPython) ? venvPython : 'python3');
+    const given = process.env.PYTHON;
+    // a relative PYTHON is relative to where npm was started, not to the repository root the build runs in
+    const python = given ? (/[\\/]/.test(given) ? path.resolve(given) : given) : fs.existsSync(venvPython) ? venvPython : 'python3';
     let hasBuild = true;
     try {
       execFileSync(python, ['-c', 'import build'], { stdio: 'ignore' });
     } catch {
       hasBuild = false;
     }
-    const args = hasBuild ? ['-m', 'build', '--wheel', '--outdir', DIST, REPO] : ['-m', 'pip', 'wheel', '--no-deps', '-w', DIST, REPO];
+    const args = hasBuild ? ['-m', 'build', '--outdir', DIST, REPO] : ['-m', 'pip', 'wheel', '--no-deps', '-w', DIST, REPO];
+    const leftovers = [path.join(REPO, 'build'), path.join(REPO, 'server', 'lenscribe.egg-info')].filter((p) => !fs.existsSync(p));
     say(`no dist/lenscribe-${version}-*.whl: building it with ${python} ${args.join(' ')}`);
-    execFileSync(python, args, { stdio: 'inherit', cwd: REPO });
+    try {
+      execFileSync(python, args, { stdio: 'inherit', cwd: REPO });
+    } finally {
+      for (const p of leftovers) {
+        fs.rmSync(p, { recursive: true, force: true });
+      }
+    }
   }
   const found = distWheels().sort();
   if (found.length === 0) {
