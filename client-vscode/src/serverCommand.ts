@@ -19,6 +19,9 @@ export interface LaunchSettings {
   workspaceFolders?: string[];
   /** False in Restricted Mode (an untrusted workspace): the workspace's own interpreters are never run. */
   trusted?: boolean;
+  /** The Python of the extension's own environment (install.ts; in its global storage), tried after the interpreter
+   * hints and before PATH. */
+  managedPython?: string;
 }
 
 export interface Probe {
@@ -80,7 +83,7 @@ export function formatCommand(launch: { command: string; args: string[] }): stri
  * 2. `lenscribe.server.pythonPath -m lenscribe serve` when set (checked: it must import lenscribe);
  * 3. the first of: the workspace's `.venv`/`venv` Python (only in a trusted workspace), the interpreter hints, that
  *    imports lenscribe;
- *    then a `lenscribe` executable on PATH; then `python3`/`python` on PATH that imports lenscribe.
+ *    then the extension's own environment (Lenscribe: Install Server) when it imports lenscribe; then a `lenscribe` executable on PATH; then `python3`/`python` on PATH that imports lenscribe.
  * Throws LaunchError with a message a user can act on when nothing fits.
  */
 export async function resolveServerLaunch(settings: LaunchSettings, probe: Probe): Promise<ServerLaunch> {
@@ -140,6 +143,13 @@ export async function resolveServerLaunch(settings: LaunchSettings, probe: Probe
       if (found) {
         return found;
       }
+    }
+  }
+  const managed = settings.managedPython;
+  if (managed !== undefined && managed !== '' && probe.isFile(managed)) {
+    const found = await tryPython(managed, 'the extension\'s own server environment');
+    if (found) {
+      return found;
     }
   }
   const exe = probe.which('lenscribe');

@@ -13,7 +13,7 @@
 #                          cache with `lenscribe model build` (~40 s)
 #   LENSCRIBE_E2E_CACHE      where Node 24, code-server and the tiny model are kept (default ~/.cache/lenscribe-e2e)
 #   LENSCRIBE_PYTHON         a Python with lenscribe (default .venv/bin/python of this checkout)
-#   E2E_TIMEOUT_S          limit for the browser test itself (default 420)
+#   E2E_TIMEOUT_S          limit for the browser test itself (default 900: it also installs the server from the .vsix)
 #   SKIP_PACKAGE=1         use the existing client-vscode/lenscribe.vsix
 # Artifacts (screenshots, logs): client-vscode/test-artifacts/vscode/
 set -euo pipefail
@@ -110,13 +110,13 @@ cd "$CLIENT"
 if [ "${SKIP_PACKAGE:-0}" != 1 ] || [ ! -f lenscribe.vsix ]; then
   say "npm ci + npm run package"
   bounded 600 npm ci --no-audit --no-fund >/dev/null
-  bounded 300 npm run -s package >"$ARTIFACTS/package.log" 2>&1 || { cat "$ARTIFACTS/package.log" >&2; die "npm run package failed"; }
+  PYTHON="$PY" bounded 900 npm run -s package >"$ARTIFACTS/package.log" 2>&1 || { cat "$ARTIFACTS/package.log" >&2; die "npm run package failed"; }
 fi
 [ -d node_modules/playwright-core ] || bounded 600 npm ci --no-audit --no-fund >/dev/null
 
 # 6. The browser test.
 say "running the browser test (model: $MODEL_DIR)"
 export CODE_SERVER VSIX="$CLIENT/lenscribe.vsix" LENSCRIBE_PYTHON="$PY" LENSCRIBE_E2E_MODEL_DIR="$MODEL_DIR" ARTIFACTS CHROMIUM
-export E2E_TIMEOUT_S="${E2E_TIMEOUT_S:-420}"
+export E2E_TIMEOUT_S="${E2E_TIMEOUT_S:-900}"
 PATH="$NODE24/bin:$PATH" bounded $(( E2E_TIMEOUT_S + 60 )) "$NODE24/bin/node" "$HERE/vscode.e2e.mjs"
 say "passed; artifacts in $ARTIFACTS"

@@ -7,11 +7,12 @@
 //   LENSCRIBE_E2E_MODEL_DIR  a real model directory (the extension gets it as lenscribe.modelDir)
 //   ARTIFACTS        where screenshots and logs go
 //   CHROMIUM         the browser (default /usr/bin/chromium)
-//   E2E_TIMEOUT_S    the whole test's limit (default 420)
+//   E2E_TIMEOUT_S    the whole test's limit (default 900)
 //
 // Steps: install the .vsix into a fresh extensions dir; start code-server on 127.0.0.1 on a free port, with a fresh
 // user-data dir, on a copy of test/e2e/workspace; open shapes.py; wait for the summary code lens; hover `add` and
-// assert the hover shows the model's summary; run "Lenscribe: Summarize File" and assert the outline opens. Screenshots
+// assert the hover shows the model's summary; run "Lenscribe: Summarize File" and assert the outline opens; ...; at the
+// end, with no server configured or found, click "Install Server" and see the installed server summarize. Screenshots
 // of each step land in ARTIFACTS. Everything it started is stopped, on success, failure or timeout.
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -37,7 +38,9 @@ const PYTHON = env('LENSCRIBE_PYTHON');
 const MODEL_DIR = path.resolve(env('LENSCRIBE_E2E_MODEL_DIR'));
 const ARTIFACTS = path.resolve(env('ARTIFACTS'));
 const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
-const TIMEOUT_S = Number(env('E2E_TIMEOUT_S', '420'));
+const TIMEOUT_S = Number(env('E2E_TIMEOUT_S', '900'));
+// Installing the server: a venv, then pip with the dependencies from the package index (~20 s on a fast line).
+const INSTALL_TIMEOUT_MS = 420_000;
 // What the model answers for shapes.py's functions (the first line of each summary), asked of the same pipeline on the
 // command line, so that the test holds for any model: the tiny test model (tests/conftest.py TINY_PAIRS) says "Add two
 // numbers and return the sum.", and the shipped one (for the README's screenshots) its own words.
@@ -137,6 +140,34 @@ function collectLogs(userData) {
   }
 }
 
+/** The extension's Output channel so far (the log file code-server writes under the user-data dir). */
+function lenscribeLog(userData) {
+  const walk = (dir) =>
+    fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? walk(path.join(dir, d.name)) : [path.join(dir, d.name)])) : [];
+  return walk(path.join(userData, 'logs'))
+    .filter((f) => /Lenscribe\.log$/.test(f))
+    .map((f) => fs.readFileSync(f, 'utf8'))
+    .join('\n');
+}
+
+/**
+ * A PATH for code-server on which no lenscribe is found (code-server may still add the login shell's PATH entries for the
+ * extension host, e.g. pyenv's shims: the test then checks that the extension found no lenscribe, from its log): the first entries are python3/python links to LENSCRIBE_PYTHON's
+ * base interpreter (Python 3.11+ without lenscribe), and no directory with a `lenscribe` executable is kept.
+ */
+function pathWithoutLenscribe(binDir) {
+  const base = spawnSync(PYTHON, ['-c', 'import sys; print(getattr(sys, "_base_executable", sys.executable))'], { encoding: 'utf8' }).stdout.trim();
+  if (spawnSync(base, ['-I', '-c', 'import lenscribe'], { encoding: 'utf8' }).status === 0) {
+    throw new Error(`${base} (the base of LENSCRIBE_PYTHON) can import lenscribe: the install test needs one that cannot`);
+  }
+  fs.mkdirSync(binDir, { recursive: true });
+  for (const name of ['python3', 'python']) {
+    fs.symlinkSync(base, path.join(binDir, name));
+  }
+  const kept = (process.env.PATH ?? '').split(path.delimiter).filter((d) => d !== '' && !fs.existsSync(path.join(d, 'lenscribe')));
+  return [binDir, ...kept].join(path.delimiter);
+}
+
 /** Runs a command from the command palette. */
 async function runCommand(page, title) {
   await page.keyboard.press('F1');
@@ -193,6 +224,7 @@ async function main() {
     XDG_CONFIG_HOME: path.join(tmp, 'xdg-config'),
     XDG_DATA_HOME: path.join(tmp, 'xdg-data'),
     XDG_STATE_HOME: path.join(tmp, 'xdg-state'),
+    PATH: pathWithoutLenscribe(path.join(tmp, 'bin')),
   };
 
   log(`installing ${path.basename(VSIX)} into code-server`);
@@ -440,6 +472,61 @@ async function main() {
   writeJson(settingsFile, settings);
   await page.locator('.statusbar-item', { hasText: 'Lenscribe' }).locator('.codicon-check').first().waitFor({ timeout: 60_000 });
   log('server restarted after the settings were fixed');
+
+  // From no server at all: no server setting, no `lenscribe` on PATH, and PATH's python3 (the base interpreter of
+  // LENSCRIBE_PYTHON, which cannot import lenscribe) -> the extension offers "Install Server", makes its own venv in its
+  // global storage from the bundled wheel (dependencies from the package index) and starts the server from it.
+  await runCommand(page, 'Notifications: Clear All Notifications');
+  const noServer = { ...settings };
+  delete noServer['lenscribe.server.pythonPath'];
+  writeJson(settingsFile, noServer);
+  const offer = page.locator('.notifications-toasts .notification-toast', { hasText: 'language server is not installed' });
+  await offer.first().waitFor({ state: 'visible', timeout: 60_000 });
+  if (!/No Python with the lenscribe package was found/.test(lenscribeLog(userData))) {
+    throw new Error('the install was offered although the extension did not report that it found no server');
+  }
+  log(`install offer: ${JSON.stringify((await offer.first().locator('.notification-list-item-message').innerText()).trim())}`);
+  await shot('vscode-install-offer.png');
+  await offer.first().locator('.monaco-button', { hasText: 'Install Server' }).first().click();
+  const installing = page.locator('.notifications-toasts .notification-toast', { hasText: 'installing the server' });
+  await installing.first().waitFor({ state: 'visible', timeout: 30_000 });
+  await shot('vscode-install-progress.png');
+  await page.locator('.statusbar-item', { hasText: 'Lenscribe' }).locator('.codicon-check').first().waitFor({ timeout: INSTALL_TIMEOUT_MS });
+  const marker = path.join(userData, 'User', 'globalStorage', 'lenscribe.lenscribe', 'server-venv', 'lenscribe-install.json');
+  if (!fs.existsSync(marker)) {
+    throw new Error(`the server is running but ${marker} is missing`);
+  }
+  log(`installed: ${fs.readFileSync(marker, 'utf8').replace(/\s+/g, ' ')}`);
+  const startedFrom = lenscribeLog(userData).match(/starting the server \(([^)]*)\)[^\n]*/g) ?? [];
+  if (!/own server environment/.test(startedFrom[startedFrom.length - 1] ?? '')) {
+    throw new Error(`the last server start is not from the extension's own environment: ${startedFrom.join(' | ')}`);
+  }
+  log(startedFrom[startedFrom.length - 1]);
+  await editor.locator('.codelens-decoration', { hasText: EXPECT.add }).first().waitFor({ state: 'visible', timeout: 120_000 });
+  await shot('vscode-installed.png');
+  // A request that only a running server answers: Copy Summary at the cursor (lenscribe.summaryAt).
+  await returnLine.click({ position: { x: 60, y: 5 } });
+  await runCommand(page, 'Lenscribe: Copy Summary');
+  await page.locator('.statusbar-item', { hasText: 'copied the summary of add' }).first().waitFor({ timeout: 60_000 });
+  log('the installed server summarizes');
+
+  // Lenscribe: Update/Reinstall Server makes the environment again and restarts the server from it.
+  const before = fs.statSync(marker).mtimeMs;
+  await runCommand(page, 'Lenscribe: Update/Reinstall Server');
+  await page.locator('.notifications-toasts .notification-toast', { hasText: 'installing the server' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+  const deadline = Date.now() + INSTALL_TIMEOUT_MS;
+  while (!(fs.existsSync(marker) && fs.statSync(marker).mtimeMs > before)) {
+    if (Date.now() > deadline) {
+      throw new Error(`Update/Reinstall Server did not rewrite ${marker} in ${INSTALL_TIMEOUT_MS / 1000} s`);
+    }
+    await page.waitForTimeout(500);
+  }
+  await page.locator('.statusbar-item', { hasText: 'Lenscribe' }).locator('.codicon-check').first().waitFor({ timeout: 60_000 });
+  const starts = lenscribeLog(userData).match(/starting the server \(the extension's own server environment\)/g) ?? [];
+  if (starts.length < 2) {
+    throw new Error(`expected the server to start again from the reinstalled environment (${starts.length} starts)`);
+  }
+  log('reinstalled and restarted');
 
   log(`PASSED in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

@@ -134,3 +134,28 @@ describe('formatCommand', () => {
     assert.equal(formatCommand({ command: '/my dir/python', args: ['-m', 'lenscribe', 'serve'] }), '"/my dir/python" -m lenscribe serve');
   });
 });
+
+describe("the extension's own server environment", () => {
+  const managed = '/gs/server-venv/bin/python';
+
+  it('is used after the workspace and interpreter hints, before PATH', async () => {
+    const probe = fakeProbe({ files: [managed], path: { lenscribe: '/usr/bin/lenscribe' }, good: [managed] });
+    const launch = await resolveServerLaunch({ managedPython: managed, interpreterHints: ['/other/python'] }, probe);
+    assert.deepEqual(launch, { command: managed, args: [...SERVE_ARGS], source: "the extension's own server environment" });
+  });
+
+  it('loses to a workspace venv that has lenscribe', async () => {
+    const venv = '/ws/.venv/bin/python';
+    const probe = fakeProbe({ files: [managed, venv], good: [managed, venv] });
+    const launch = await resolveServerLaunch({ managedPython: managed, workspaceFolders: ['/ws'] }, probe);
+    assert.equal(launch.command, venv);
+  });
+
+  it('is skipped when missing or broken', async () => {
+    const probe = fakeProbe({ files: [managed], path: { lenscribe: '/usr/bin/lenscribe' } });
+    assert.equal((await resolveServerLaunch({ managedPython: managed }, probe)).command, '/usr/bin/lenscribe');
+    const none = fakeProbe({ path: { lenscribe: '/usr/bin/lenscribe' } });
+    assert.equal((await resolveServerLaunch({ managedPython: managed }, none)).command, '/usr/bin/lenscribe');
+    assert.deepEqual(none.probed, []);
+  });
+});
