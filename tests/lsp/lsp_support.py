@@ -1,7 +1,7 @@
 """Helpers for the language server's end-to-end tests: a pytest-lsp client talking to ``lenscribe serve`` over stdio.
 
-``make_client`` starts the real server (``sys.executable -I -m lenscribe serve``, as the clients do) with the real tiny model and a private
-cache dir; ``wait_until`` polls the server's ``lenscribe.stats`` command.
+``make_client`` starts the real server (``sys.executable -I -m lenscribe serve``, as the clients do) with the real tiny
+model and a private cache dir; ``wait_until`` polls the server's ``lenscribe.stats`` command.
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ async def test_insert_docstring_from_a_cached_summary(client, tmp_path, summary_
     assert insert.edit is not None and insert.command is None
     done = apply_workspace_edit(PY_DOC, insert.edit, uri)
     assert done == PY_DOC.replace(f"{ADD}\n", f'def add(a, b):\n    """{summary_of(ADD)}"""\n    return a + b\n')
-    assert regen.command.command == "lenscribe.regenerateSummary" and list(regen.command.arguments) == [uri, ADD_LINE + 1, 4]
+    assert regen.command.command == "lenscribe.regenerateSummary"
+    assert list(regen.command.arguments) == [uri, ADD_LINE + 1, 4]
     assert copy.command.command == "lenscribe.client.copySummary"
     assert list(copy.command.arguments) == [uri, ADD_LINE + 1, 4, summary_of(ADD)]
     # the client asks for a kind: only that one

@@ -22,7 +22,8 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 ADD = "def add(a, b):\n    return a + b"
 READ_LINES = "def read_lines(path):\n    with open(path) as f:\n        return f.read().splitlines()"
-STACK = "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, x):\n        self.items.append(x)"
+STACK = ("class Stack:\n    def __init__(self):\n        self.items = []\n\n"
+         "    def push(self, x):\n        self.items.append(x)")
 GREET = "function greet(name) {\n  return `Hello, ${name}!`;\n}"
 
 PY_DOC = f"import os\n\n\n{ADD}\n\n\n{READ_LINES}\n\n\n{STACK}\n"
@@ -187,7 +188,8 @@ async def test_cancelled_hover_leaves_the_server_answering(client, tmp_path, sum
     assert hover_summary(await hover(client, uri, ADD_LINE, 1)) == summary_of(ADD)
 
 
-DOCUMENTED = ('def add(a, b):\n    """Sum two numbers, honouring :class:`Decimal` operands.\n\n    Args:\n        a: one.\n'
+DOCUMENTED = ('def add(a, b):\n    """Sum two numbers, honouring :class:`Decimal` operands.\n\n'
+              '    Args:\n        a: one.\n'
               '    """\n    return a + b\n\n\n' + READ_LINES + "\n")
 
 

@@ -65,7 +65,8 @@ async def test_bad_files_leave_the_server_alive(tiny_model_dir, tmp_path, summar
         assert "binary" in docs[binary]["skipped"] and docs[unknown]["skipped"] == "unknown language"
         assert docs[huge]["chunks"] == 500
         assert _errors(client) == []
-        assert not s["cache"]["memory_only"] and len(list((tmp_path / "cache").glob("summaries.sqlite3.corrupt-*"))) == 1
+        assert not s["cache"]["memory_only"]
+        assert len(list((tmp_path / "cache").glob("summaries.sqlite3.corrupt-*"))) == 1
         # the huge file's backlog does not stop a hover on another document
         started = time.monotonic()
         other = open_doc(client, tmp_path / "other.js", f"{GREET}\n", language_id="javascript")
@@ -184,6 +185,7 @@ async def test_utf8_position_encoding(tiny_model_dir, tmp_path, summary_of):
         assert await hover(client, uri, 0, len(prefix.encode("utf-8")) - 2) is None  # before it
         await wait_idle(client)
         (lens,) = await lenses(client, uri)
-        assert lens.range.start.character == len(prefix.encode("utf-8")) and lens.command.title == summary_of(GREET) + " · generated"
+        assert lens.range.start.character == len(prefix.encode("utf-8"))
+        assert lens.command.title == summary_of(GREET) + " · generated"
     finally:
         await _stop(client)

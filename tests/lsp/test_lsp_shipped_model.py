@@ -1,4 +1,5 @@
-"""End to end with no model configured: the server picks the shipped default model and its summaries reach the editor."""
+"""End to end with no model configured: the server picks the shipped default model and its summaries reach the
+editor."""
 
 from __future__ import annotations
 

@@ -34,7 +34,9 @@ def _make_tree(root):
 
 
 def _progress(client) -> tuple[str, list]:
-    ((token, events),) = [(t, e) for t, e in client.progress_reports.items() if str(t).startswith("lenscribe-workspace")]
+    ((token, events),) = [
+        (t, e) for t, e in client.progress_reports.items() if str(t).startswith("lenscribe-workspace")
+    ]
     return token, events
 
 
