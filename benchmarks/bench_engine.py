@@ -148,7 +148,8 @@ def main() -> None:
     files = s.manifest.files
     size = sum(f["size"] for f in files.values())
     print(f"model            {s.model_id}  ({model_dir})")
-    print(f"size on disk     {size / 1e6:.1f} MB  " + ", ".join(f"{k}={v['size'] / 1e6:.1f}MB" for k, v in files.items()))
+    per_file = ", ".join(f"{k}={v['size'] / 1e6:.1f}MB" for k, v in files.items())
+    print(f"size on disk     {size / 1e6:.1f} MB  " + per_file)
     print(f"threads          {s.generator.encoder.get_session_options().intra_op_num_threads} intra-op")
     rate = bench_batched(model_dir, args.batch, args.throughput_n, opts)
     print(f"throughput       {rate:6.2f} summaries/s with 1 worker, {args.batch} chunks per call")

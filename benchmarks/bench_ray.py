@@ -1,4 +1,4 @@
-"""Local vs Ray-local throughput of `lenscribe summarize` on a generated tree, and Ray's overhead (a script, not a test).
+"""Local vs Ray-local throughput of `lenscribe summarize` on a generated tree, and Ray's overhead (a script, no test).
 
     python benchmarks/bench_ray.py [--functions 20000] [--model DIR] [--workers 2] [--out FILE.json]
 
@@ -24,9 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from gentree import generate_tree
+from gentree import generate_tree  # benchmarks/, the script's own directory, is on sys.path
 
 
 def summarize(tree: Path, model: Path, *extra: str, cache: Path | None = None) -> tuple[dict, float]:
@@ -126,7 +124,10 @@ def main() -> None:
         cache = Path(tmp) / "ray-cache"
         ray, wall = summarize(tree, model, "--executor", "ray", "--workers", str(args.workers), "--threads", "1",
                               cache=cache)
-        key = lambda out: [(c["path"], c["name"], c["summary"]) for c in out["chunks"]]
+
+        def key(out: dict) -> list[tuple[str, str, str]]:
+            return [(c["path"], c["name"], c["summary"]) for c in out["chunks"]]
+
         fig["ray"] = {"wall_s": wall, **ray["stats"], "per_s": args.functions / wall,
                       "model_per_s": args.functions / ray["stats"]["model_seconds"],
                       "equal_to_local": key(ray) == key(local)}

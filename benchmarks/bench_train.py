@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 import torch
+
 from training.fast_train import bucket, collate
 from training.t5 import T5, T5Shape, load_hf_state
 
@@ -48,7 +49,7 @@ def batches(pack: str | None, max_tokens: int, n: int, seed: int = 0) -> list[di
     plan = bucket(lengths, rng.permutation(len(src)), max_tokens, 4096, rng)[:n]
     out = []
     for idx in plan:
-        rows = [(s[s != 0], t[t != 0]) for s, t in zip(src[idx], tgt[idx])]
+        rows = [(s[s != 0], t[t != 0]) for s, t in zip(src[idx], tgt[idx], strict=True)]
         out.append({k: torch.from_numpy(v) for k, v in collate(rows).items()})
     return out
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command (README, .ci/run): installs what the tests need into .venv, then runs them.
+# The project's test command (README, .ci/run): installs what the tests need into .venv, runs the ruff and mypy gates,
+# then the tests.
 #   bash scripts/test.sh [pytest args...]
 # Then the editor clients' checks (client-vscode/ci.sh: extension lint/compile/unit tests/.vsix, VS Code end to end in
 # code-server + headless Chromium, headless Neovim). LENSCRIBE_SKIP_CLIENTS=1 runs the Python tests only.
@@ -31,6 +32,19 @@ if ! command -v strace >/dev/null && command -v apt-get >/dev/null && [ "$(id -u
   echo "scripts/test.sh: apt-get install strace (for tests/lsp/test_lsp_security.py)" >&2
   { timeout 300 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq strace >/dev/null; } \
     || echo "scripts/test.sh: could not install strace; the no-network test will be skipped" >&2
+fi
+# The gates, before the tests: ruff (the rule set in pyproject.toml's [tool.ruff.lint]) and mypy on the package
+# ([tool.mypy]: check_untyped_defs). Either failing stops here, with its findings above the message.
+LINT_PATHS=(server tests models/training benchmarks)
+echo "[test.sh] ruff check ${LINT_PATHS[*]}"
+if ! .venv/bin/python -m ruff check "${LINT_PATHS[@]}"; then
+  echo "scripts/test.sh: the ruff gate failed (see above; .venv/bin/ruff check --fix fixes the [*] ones); pytest not run" >&2
+  exit 1
+fi
+echo "[test.sh] mypy (server/lenscribe)"
+if ! .venv/bin/python -m mypy; then
+  echo "scripts/test.sh: the mypy gate failed on server/lenscribe (see above); pytest not run" >&2
+  exit 1
 fi
 set +e
 .venv/bin/python -m pytest "$@"

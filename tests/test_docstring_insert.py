@@ -68,7 +68,8 @@ def test_python_one_line_body_moves_under_the_docstring():
         "class Box:\n    def get(self, a,\n            b):\n"
         '        """Return the sum of two numbers.\n\n        It never overflows.\n        """\n'
         "        return self.x  # value\n")
-    assert insert("def f(): return 1\n", "python", "f") == 'def f():\n    """Return the sum of two numbers."""\n    return 1\n'
+    assert insert("def f(): return 1\n", "python", "f") == (
+        'def f():\n    """Return the sum of two numbers."""\n    return 1\n')
 
 
 def test_python_tabs_crlf_and_quotes():
@@ -98,7 +99,8 @@ def test_typescript_above_export_and_decorators():
 
 
 def test_java_above_the_annotations():
-    text = "class A {\n    @Override\n    @Deprecated\n    public String toString() {\n        return \"A\";\n    }\n}\n"
+    text = ("class A {\n    @Override\n    @Deprecated\n"
+            "    public String toString() {\n        return \"A\";\n    }\n}\n")
     assert insert(text, "java", "A.toString") == text.replace(
         "    @Override", "    /** Return the sum of two numbers. */\n    @Override")
 

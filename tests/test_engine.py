@@ -1,6 +1,7 @@
 """The run-time engine on the real tiny int8/fp32 model: beam search, batching, truncation, limits, timeout, CLI.
 
-``test_modelbuild.py`` checks greedy decoding against transformers; these tests cover what the editor relies on beyond it.
+``test_modelbuild.py`` checks greedy decoding against transformers; these tests cover what the editor relies on
+beyond it.
 """
 
 from __future__ import annotations
@@ -195,7 +196,9 @@ def test_summarize_cli_text_and_errors(tiny_model_dir: Path, source_tree: Path, 
     assert missing.returncode == 2 and "lenscribe:" in missing.stderr and missing.stdout == ""
 
 
-def test_fp32_reference_is_a_separate_model_that_says_the_same(tiny_model_dir: Path, tiny_pairs, tmp_path: Path) -> None:
+def test_fp32_reference_is_a_separate_model_that_says_the_same(
+    tiny_model_dir: Path, tiny_pairs, tmp_path: Path
+) -> None:
     script = Path(__file__).resolve().parents[1] / "models" / "training" / "fp32_reference.py"
     run = subprocess.run([sys.executable, str(script), str(tiny_model_dir), str(tmp_path / "fp32")],
                          capture_output=True, text=True, timeout=120)

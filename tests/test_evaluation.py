@@ -1,4 +1,5 @@
-"""lenscribe.evaluation: CodeXGLUE smoothed BLEU-4, degenerate-output detection, and `lenscribe eval` with a stub model."""
+"""lenscribe.evaluation: CodeXGLUE smoothed BLEU-4, degenerate-output detection, and `lenscribe eval` with a stub
+model."""
 
 from __future__ import annotations
 

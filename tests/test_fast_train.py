@@ -70,7 +70,10 @@ def test_greedy_decoding_equals_transformers_generate_with_the_shipped_rules():
                       do_sample=False, no_repeat_ngram_size=3, repetition_penalty=1.2, decoder_start_token_id=0,
                       eos_token_id=2, pad_token_id=0)[:, 1:]
     width = max(mine.shape[1], ref.shape[1])
-    pad = lambda t: torch.nn.functional.pad(t, (0, width - t.shape[1]))
+
+    def pad(t):
+        return torch.nn.functional.pad(t, (0, width - t.shape[1]))
+
     assert torch.equal(pad(mine), pad(ref))
 
 

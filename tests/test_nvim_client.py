@@ -195,9 +195,10 @@ def test_nvim_runs_a_project_python_only_when_trusted(nvim: str, tmp_path: Path)
     script.write_text(TRUST_SCRIPT)
     result_file = tmp_path / "result.json"
     home = tmp_path / "home"
-    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
-           "XDG_STATE_HOME": str(home / "state"), "XDG_CACHE_HOME": str(home / "cache"),
-           "LENSCRIBE_LUA_DIR": str(REPO / "client-nvim"), "LENSCRIBE_PROJECT": str(project), "LENSCRIBE_MARKER": str(marker),
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
+           "XDG_DATA_HOME": str(home / "data"), "XDG_STATE_HOME": str(home / "state"),
+           "XDG_CACHE_HOME": str(home / "cache"), "LENSCRIBE_LUA_DIR": str(REPO / "client-nvim"),
+           "LENSCRIBE_PROJECT": str(project), "LENSCRIBE_MARKER": str(marker),
            "LENSCRIBE_PYTHON": sys.executable, "LENSCRIBE_NVIM_RESULT": str(result_file)}
     run = subprocess.run([nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {script}"],
                          cwd=project, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,

@@ -124,8 +124,9 @@ def test_training_goes_on_from_a_built_model_with_a_deeper_decoder(onnx_weights,
     out = tmp_path / "deeper"
     train_mod.main(["train", "--data", str(data), "--out", str(out), "--init-from", str(ckpt), "--grow-dec-layers",
                     "4", "--max-steps", "4", "--max-src", "64", "--max-tgt", "24", "--dropout", "0.0", "--lr", "1e-4",
-                    "--warmup", "1", "--label-smoothing", "0", "--max-tokens", "512", "--device", "cpu", "--threads", "1", "--eval-every",
-                    "0", "--eval-examples", "3", "--test-examples", "0", "--log-every", "1"])
+                    "--warmup", "1", "--label-smoothing", "0", "--max-tokens", "512", "--device", "cpu",
+                    "--threads", "1", "--eval-every", "0", "--eval-examples", "3", "--test-examples", "0",
+                    "--log-every", "1"])
     run = json.loads((out / "model" / "training_run.json").read_text())
     assert run["model_config"]["num_decoder_layers"] == 4
     assert run["warm_start"]["dec_layers"] == [2, 4]

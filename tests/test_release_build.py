@@ -1,6 +1,6 @@
-"""Release-shaped builds: ``python -m build`` gives an sdist and, built from it, a wheel that carries the shipped model as
-data files; installed into a fresh environment the wheel finds that model at run time (``lenscribe --version`` names it)
-and summarizes offline. (Building through the sdist leaves no build/ directory in the checkout.)"""
+"""Release-shaped builds: ``python -m build`` gives an sdist and, built from it, a wheel that carries the shipped model
+as data files; installed into a fresh environment the wheel finds that model at run time (``lenscribe --version``
+names it) and summarizes offline. (Building through the sdist leaves no build/ directory in the checkout.)"""
 
 from __future__ import annotations
 
@@ -70,6 +70,7 @@ def test_the_wheel_carries_the_model_and_its_metadata(wheel: Path) -> None:
     assert "License-Expression: Apache-2.0" in metadata
     assert "lenscribe = lenscribe.cli:main" in entry_points
     assert "lenscribe/assets/codet5-tokenizer/vocab.json" in names
+    assert "lenscribe/py.typed" in names  # the package says it is typed
     assert not [n for n in names if n.startswith(("tests/", "models/training"))]
 
 
@@ -87,7 +88,8 @@ def test_installed_wheel_finds_its_model_and_summarizes_offline(wheel: Path, tmp
     env = {k: v for k, v in os.environ.items() if not k.startswith("LENSCRIBE_")}
     env.update(HF_HUB_OFFLINE="1", PYTHONNOUSERSITE="1", OMP_NUM_THREADS="1",
                LENSCRIBE_CACHE_DIR=str(tmp_path / "cache"))
-    where = run([str(python), "-c", "import lenscribe; print(lenscribe.__file__)"], env=env, cwd=tmp_path).stdout.strip()
+    where = run([str(python), "-c", "import lenscribe; print(lenscribe.__file__)"],
+                env=env, cwd=tmp_path).stdout.strip()
     assert where.startswith(str(purelib)), where
     shipped = env_dir / "share" / "lenscribe" / "models" / "lenscribe-small"
     version = run([str(python), "-m", "lenscribe", "--version"], env=env, cwd=tmp_path).stdout

@@ -14,7 +14,8 @@ WAIT = 5.0
 
 
 class FakeSummarizer:
-    """summarize(codes) -> ["summary of <code>"]; blocks while a code starting with a blocked prefix waits on its gate."""
+    """summarize(codes) -> ["summary of <code>"]; blocks while a code starting with a blocked prefix waits on its
+    gate."""
 
     def __init__(self, delay: float = 0.0):
         self.calls: list[list[str]] = []

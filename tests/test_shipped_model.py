@@ -83,7 +83,7 @@ def test_the_shipped_model_training_record_is_kept_by_its_id():
 
 
 def test_summaries_are_short_clean_sentences(shipped):
-    for code, summary in zip(CODES, shipped.summarize(CODES)):
+    for code, summary in zip(CODES, shipped.summarize(CODES), strict=True):
         assert summary and not is_degenerate(summary), (code, summary)
         assert len(summary.split("\n")) <= 2 and all(len(line) <= 100 for line in summary.split("\n"))
         assert summary[0].isupper() and summary.rstrip().endswith(".")
@@ -91,9 +91,9 @@ def test_summaries_are_short_clean_sentences(shipped):
 
 def test_summaries_are_about_the_code(shipped):
     summaries = shipped.summarize([code for _, code in NAMED])
-    mentions = [name for (name, _), summary in zip(NAMED, summaries)
+    mentions = [name for (name, _), summary in zip(NAMED, summaries, strict=True)
                 if set(name.split("_")) & set(re.findall(r"[a-z]+", summary.lower()))]
-    assert len(mentions) >= 6, list(zip(NAMED, summaries))
+    assert len(mentions) >= 6, list(zip(NAMED, summaries, strict=True))
     assert len(set(summaries)) >= 7, summaries  # different code, different summaries
 
 

@@ -192,7 +192,8 @@ def test_prepare_keeps_only_the_chosen_languages(train_mod, tmp_path):
 
 
 @pytest.mark.parametrize("name, sentence", [
-    ("dictDecoder.availRead", "Avail read."), ("get_user_name", "Get user name."), ("parseJSONString", "Parse json string."),
+    ("dictDecoder.availRead", "Avail read."), ("get_user_name", "Get user name."),
+    ("parseJSONString", "Parse json string."),
     ("HTTPServer.__init__", "Init."), ("_", ""), ("", "")])
 def test_name_sentence_splits_identifiers(train_mod, name, sentence):
     assert train_mod.name_sentence(name) == sentence
@@ -214,7 +215,7 @@ def test_aux_name_targets_replace_only_the_rows_asked_for(train_mod, tmp_path):
     def rows(batch):
         t_len = batch["decoder_input_ids"].shape[1]
         out = [[] for _ in batch["input_ids"]]
-        for pos, t in zip(batch["label_pos"], batch["label_ids"]):
+        for pos, t in zip(batch["label_pos"], batch["label_ids"], strict=True):
             out[pos // t_len].append(int(t))
         return out
 
@@ -265,7 +266,8 @@ def test_words_embedding_init_shares_word_vectors(train_mod):
     assert cos("user", "\u0120user") > 0.9 and cos("get", "Get") > 0.9
     assert cos("\u0120getUserName", "user") > 0.3 and cos("\u0120getUserName", "name") > 0.3
     assert abs(cos("user", "\u0120strings")) < 0.5
-    assert torch.equal(emb[:3], before[:3]) and torch.equal(emb[vocab["("]], before[vocab["("]])  # specials, punctuation
+    # specials, punctuation
+    assert torch.equal(emb[:3], before[:3]) and torch.equal(emb[vocab["("]], before[vocab["("]])
     assert emb.std().item() == pytest.approx(before.std().item(), rel=0.1)
 
 

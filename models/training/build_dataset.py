@@ -132,7 +132,7 @@ def process_file(args: tuple[str, str, str, str]) -> tuple[str, list[dict], dict
     if cands:
         encs = _tokenizer().encode_batch([c["code"] for c in cands])
         kept = []
-        for c, enc in zip(cands, encs):
+        for c, enc in zip(cands, encs, strict=True):
             if len(enc.ids) > MAX_CODE_TOKENS:
                 if c["kind"] != "class":
                     drops["code_too_long"] += 1

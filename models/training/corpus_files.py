@@ -240,7 +240,7 @@ def iter_npm(f: Fetched) -> Iterator[SourceFile]:
     rels = [name.split("/", 1)[1] if "/" in name else name for name, _ in members]
     # Prefer the package's own sources when it ships them next to the built copies.
     has_src = any(r.startswith(("src/", "lib/")) and r.endswith(tuple(JS_EXT)) for r in rels)
-    for m, rel in zip(members, rels):
+    for m, rel in zip(members, rels, strict=True):
         ext = "." + rel.rsplit(".", 1)[-1] if "." in rel else ""
         lang = JS_EXT.get(ext)
         if lang is None or is_test_path(rel):

@@ -292,8 +292,10 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
     device = hw.get("gpu") or f"CPU ({hw.get('cpu_count', '?')} cores, torch {hw.get('torch', '?')})"
     train_n = run["data"]["splits"]["train"]["examples"]
     langs = ", ".join((args.get("languages") or "").split(",")) or "all"
-    run_row = (f"{run['steps']:,} steps, {run['examples_seen']:,} examples ({run['examples_seen'] / max(1, train_n):.2f} "
-               f"epochs of {train_n:,}), {run['train_time_s'] / 60:.0f} min on {device}; stopped by {run['stopped_by']}")
+    epochs = run["examples_seen"] / max(1, train_n)
+    minutes = run["train_time_s"] / 60
+    run_row = (f"{run['steps']:,} steps, {run['examples_seen']:,} examples ({epochs:.2f} "
+               f"epochs of {train_n:,}), {minutes:.0f} min on {device}; stopped by {run['stopped_by']}")
     if earlier:
         n = len(earlier) + 1
         how = (f"trained by `models/training/train.py` in {_COUNT_WORDS.get(n, n)} stages: from scratch on the first "
@@ -309,7 +311,8 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
             stage_rows += [
                 *_recipe_rows(wargs, warm.get("embed_init"), f"stage {i} ", inputs_differ),
                 f"| stage {i} run | {warm['steps']:,} steps, {warm['examples_seen']:,} examples, "
-                f"{warm['train_time_s'] / 60:.0f} min; best valid BLEU-4 {warm.get('best_valid_bleu', float('nan')):.2f} "
+                f"{warm['train_time_s'] / 60:.0f} min; "
+                f"best valid BLEU-4 {warm.get('best_valid_bleu', float('nan')):.2f} "
                 f"at step {warm.get('best_step') or 0:,}; {_handover(warm)} "
                 f"stage {i + 1} |"]
         stage_rows += [*_recipe_rows(args, None, f"stage {n} ", inputs_differ), f"| stage {n} run | {run_row} |"]
@@ -321,7 +324,8 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
     lines = [
         "", "## The shipped model and its training run", "",
         f"`models/lenscribe-small`: a T5ForConditionalGeneration in CodeT5's conventions (CodeT5 BPE tokenizer, "
-        f"vocabulary {cfg['vocab_size']:,}, pad 0 / bos 1 / eos 2, decoder start 0, tied embeddings, ReLU feed-forward, "
+        f"vocabulary {cfg['vocab_size']:,}, pad 0 / bos 1 / eos 2, decoder start 0, tied embeddings, "
+        "ReLU feed-forward, "
         f"relative position buckets), {how}.", "",
         "| | |", "| --- | --- |",
         f"| parameters | {run['parameters']:,} ({run['weights_mib_fp32']} MiB fp32) |",
@@ -361,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runtime", default=None)
     p.add_argument("--extra", type=Path, default=None, help="an optional-language build directory to add")
     p.add_argument("--training-run", type=Path, default=None, help="train.py's training_run.json of the shipped model")
-    p.add_argument("--eval", type=Path, action="append", default=[], help="a `lenscribe eval --json` result (repeatable)")
+    p.add_argument("--eval", type=Path, action="append", default=[],
+                   help="a `lenscribe eval --json` result (repeatable)")
     a = p.parse_args(argv)
     stats = json.loads((a.data / "stats.json").read_text())
     sources = json.loads((a.data / "sources.json").read_text())

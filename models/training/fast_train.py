@@ -114,7 +114,7 @@ def language_sample(split: Split, langs: list[int], alpha: float, rng: np.random
     w = np.array([len(v) ** alpha for v in by_lang.values()], dtype=np.float64)
     w /= w.sum()
     out = []
-    for (lang, idx), p in zip(by_lang.items(), w):
+    for (_lang, idx), p in zip(by_lang.items(), w, strict=True):
         m = int(round(total * p))
         reps, rest = divmod(m, len(idx))
         out += [rng.permutation(idx) for _ in range(reps)] + [rng.permutation(idx)[:rest]]
@@ -180,7 +180,7 @@ class Batches(torch.utils.data.Dataset):
     def __getitem__(self, j: int) -> dict:
         idx = self.plan[j]
         if self.kind == "finetune":
-            pairs = list(zip(_rows(self.src[idx]), _rows(self.tgt[idx])))
+            pairs = list(zip(_rows(self.src[idx]), _rows(self.tgt[idx]), strict=True))
         else:
             rng = np.random.default_rng([self.seed, j])
             pairs = []
@@ -271,7 +271,7 @@ class Evaluator:
                 refs = [self.data.refs[i] for i in order] if self.data.refs else None
                 name = self.names[lang]
                 out["bleu"][name] = round(corpus_bleu(refs, hyps), 3) if refs else None
-                out["samples"][name] = [{"ref": r, "hyp": h} for r, h in list(zip(refs or [], hyps))[:2]]
+                out["samples"][name] = [{"ref": r, "hyp": h} for r, h in list(zip(refs or [], hyps, strict=False))[:2]]
         # the mean over languages with a real slice (a language with a few dozen valid rows is noise)
         vals = [v for k, v in out["bleu"].items() if v is not None and len(self.idx[self.names.index(k)]) >= 100]
         vals = vals or [v for v in out["bleu"].values() if v is not None]

@@ -200,7 +200,8 @@ def write_checkpoint(model_dir: Path, out: Path, dropout: float) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model_dir", type=Path, help="a built lenscribe model (encoder_model.onnx, decoder_model_merged.onnx)")
+    p.add_argument("model_dir", type=Path,
+                   help="a built lenscribe model (encoder_model.onnx, decoder_model_merged.onnx)")
     p.add_argument("out", type=Path)
     p.add_argument("--dropout", type=float, default=0.1)
     a = p.parse_args(argv)

@@ -261,7 +261,7 @@ def collate(data: TokenData, idx: np.ndarray, pad_multiple: int = 8,
     src = np.zeros((b, s_len), dtype=np.int64)
     labels = np.full((b, t_len), -100, dtype=np.int64)
     dec_in = np.zeros((b, t_len), dtype=np.int64)
-    for r, (i, t) in enumerate(zip(idx, tgts)):
+    for r, (i, t) in enumerate(zip(idx, tgts, strict=True)):
         s = data.src(i)
         src[r, : len(s)] = s
         labels[r, : len(t)] = t
@@ -373,7 +373,7 @@ def greedy_decode(model, data: TokenData, indices: np.ndarray, device, amp_dtype
                                  do_sample=False, no_repeat_ngram_size=NO_REPEAT_NGRAM,
                                  decoder_start_token_id=DECODER_START_ID, eos_token_id=EOS_ID, pad_token_id=PAD_ID,
                                  past_key_values=fresh_cache())
-            for p, row in zip(pos, gen.tolist()):
+            for p, row in zip(pos, gen.tolist(), strict=True):
                 row = row[1:]  # decoder start
                 if EOS_ID in row:
                     row = row[: row.index(EOS_ID)]
@@ -425,7 +425,7 @@ def evaluate(model, data: TokenData, indices: np.ndarray, tok, device, amp_dtype
         refs = [tok.decode(data.tgt(i).tolist(), skip_special_tokens=True).strip() for i in indices]
     return {"valid_loss": loss, "source_gain": shuffled - loss, "bleu": smooth_bleu(refs, hyps),
             "eval_s": time.time() - t0,
-            "samples": [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps))[:3]]}
+            "samples": [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps, strict=True))[:3]]}
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -836,7 +836,8 @@ def load_for_scoring(path: Path):
 def score(model_path: Path, cache: Path, split: str, examples: int, eval_batch: int,
           save_model: Path | None = None) -> dict:
     """Loss and BLEU (as validation computes them) of a checkpoint on a fixed slice of a pre-tokenized split, to pick
-    between runs; ``save_model`` also writes it as a save_pretrained dir with the tokenizer (for `lenscribe model build`).
+    between runs; ``save_model`` also writes it as a save_pretrained dir with the tokenizer
+    (for `lenscribe model build`).
     """
     import torch
 
@@ -983,7 +984,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--label-smoothing", type=float, default=0.1)
     t.add_argument("--optimizer", choices=["adamw", "adafactor"], default="adamw")
     t.add_argument("--embed-lr-mult", type=float, default=1.0,
-                   help="learning-rate multiplier of the tied embedding (16 = sqrt(d_model 256) makes up for its scale)")
+                   help="learning-rate multiplier of the tied embedding "
+                        "(16 = sqrt(d_model 256) makes up for its scale)")
     t.add_argument("--embed-init", choices=["t5", "words"], default="t5",
                    help="words: tokens spelling the same word share a start vector, identifiers start as their words")
     t.add_argument("--aux-name-frac", type=float, default=0.0,
@@ -1011,7 +1013,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--test-examples", type=int, default=2000, help="final BLEU of the best model on test (0: skip)")
     t.add_argument("--eval-batch", type=int, default=250)
     t.add_argument("--device", default="auto")
-    t.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help="auto: bf16 autocast on GPU; bf16 pays on CPUs with AMX or AVX512-BF16")
+    t.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                   help="auto: bf16 autocast on GPU; bf16 pays on CPUs with AMX or AVX512-BF16")
     t.add_argument("--threads", type=int, default=None)
     t.add_argument("--seed", type=int, default=0)
 

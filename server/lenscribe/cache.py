@@ -223,7 +223,7 @@ class SummaryCache:
                 if wanted is not None:
                     sql += f" AND model_id IN ({','.join('?' * len(wanted))})"
                     args += wanted
-                rows = self._db.execute(sql + " ORDER BY model_id, hash LIMIT ?", [*args, page]).fetchall()  # type: ignore[union-attr]
+                rows = self._db.execute(sql + " ORDER BY model_id, hash LIMIT ?", [*args, page]).fetchall()
             yield from rows
             if len(rows) < page:
                 return
@@ -331,7 +331,8 @@ class SummaryCache:
         except BaseException:
             db.close()
             raise
-        db.isolation_level = ""  # `with db:` opens and commits transactions
+        # `with db:` opens and commits transactions. DEFERRED is SQLite's default: the same as "" (a plain BEGIN)
+        db.isolation_level = "DEFERRED"
         return db
 
     def _move_aside(self, reason: str) -> bool:

@@ -233,9 +233,10 @@ def _first_line(e: BaseException) -> str:
     """The root cause of a Ray error, one line. Ray wraps a worker's exception (RayTaskError around Ray Data's
     UserCodeException); the worker's own error line is only in the outer exception's text (its traceback)."""
     chain: list[BaseException] = []
-    while isinstance(e, BaseException) and all(e is not c for c in chain):
-        chain.append(e)
-        e = getattr(e, "cause", None) or e.__cause__
+    cur: BaseException | None = e
+    while isinstance(cur, BaseException) and all(cur is not c for c in chain):
+        chain.append(cur)
+        cur = getattr(cur, "cause", None) or cur.__cause__
     for exc in chain:
         for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines():
             m = re.match(r"^\s*((?:\w+\.)*\w+(?:Error|Exception)): (.*)", line)

@@ -45,7 +45,8 @@ def make_session_options(intra_op_threads: int) -> ort.SessionOptions:
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Spinning worker threads burn a core while idle between decoder steps; on small CPUs that steals time from the editor.
+    # Spinning worker threads burn a core while idle between decoder steps; on small CPUs that steals time from the
+    # editor.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
     return opts
@@ -135,7 +136,7 @@ class Seq2SeqOnnx:
         outputs = self.decoder.run(["logits", *self._present_names], feed)
         logits = outputs[0]
         past = {}
-        for name, value in zip(self._present_names, outputs[1:]):
+        for name, value in zip(self._present_names, outputs[1:], strict=True):
             past_name = "past_key_values." + name[len("present.") :]
             if ".encoder." in name and not keep_encoder:
                 continue  # the cached branch passes encoder keys through unchanged; keep the originals

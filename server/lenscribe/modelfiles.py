@@ -3,8 +3,8 @@
 A model directory holds ``manifest.json`` plus the files it names (role -> file):
 
 - ``encoder``: ONNX encoder, inputs ``input_ids``/``attention_mask`` (int64), output ``last_hidden_state``.
-- ``decoder``: ONNX merged decoder (optimum layout, ``use_cache_branch`` input, ``past_key_values.{i}.{decoder,encoder}.{key,value}``
-  inputs, ``logits`` and ``present.*`` outputs).
+- ``decoder``: ONNX merged decoder (optimum layout, ``use_cache_branch`` input,
+  ``past_key_values.{i}.{decoder,encoder}.{key,value}`` inputs, ``logits`` and ``present.*`` outputs).
 - ``tokenizer``: a ``tokenizers`` tokenizer.json.
 - ``config``: the Hugging Face ``config.json`` of the checkpoint (kept for reference).
 
@@ -57,7 +57,7 @@ class Architecture:
     max_input_tokens: int = 512
 
     @classmethod
-    def from_hf_config(cls, cfg: dict[str, Any], max_input_tokens: int = 512) -> "Architecture":
+    def from_hf_config(cls, cfg: dict[str, Any], max_input_tokens: int = 512) -> Architecture:
         return cls(
             num_layers=int(cfg["num_layers"]),
             num_decoder_layers=int(cfg.get("num_decoder_layers") or cfg["num_layers"]),

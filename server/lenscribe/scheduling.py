@@ -41,7 +41,7 @@ from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, cast
 
 log = logging.getLogger(__name__)
 
@@ -182,9 +182,8 @@ class Scheduler:
 
     def reprioritize(self, owner: Hashable, keys: Sequence[Hashable], priority: Priority) -> None:
         """Raise (never lower) the priority of ``owner``'s queued tickets for ``keys`` (e.g. the visible range)."""
-        keys = set(keys)
         with self._cond:
-            for key in keys:
+            for key in set(keys):
                 job = self._jobs.get(key)
                 if job is None or job.running:
                     continue
@@ -408,8 +407,9 @@ class Scheduler:
 
     def _run(self, batch: list[_Job], summarize: SummarizeFn, lane: str) -> None:
         outcomes = self._outcomes(batch, summarize)
-        done = [(j.key, r) for j, (r, err) in zip(batch, outcomes) if err is None]
-        failed = [(j.key, err) for j, (_r, err) in zip(batch, outcomes) if err is not None]
+        # a job without an error has its summary (str)
+        done = [(j.key, cast(str, r)) for j, (r, err) in zip(batch, outcomes, strict=True) if err is None]
+        failed = [(j.key, err) for j, (_r, err) in zip(batch, outcomes, strict=True) if err is not None]
         with self._cond:
             self.stats.batches_run += 1
             if lane == "hover":
@@ -417,7 +417,9 @@ class Scheduler:
             self.stats.jobs_run += len(done)
             self.stats.failed += len(failed)
         # before the tickets resolve: whoever is woken finds the result (or the failure) where it looks
-        for hook, items in ((self.on_results, done), (self.on_errors, failed)):
+        hooks: tuple[tuple[Callable[[Any], None] | None, list[Any]], ...] = (
+            (self.on_results, done), (self.on_errors, failed))
+        for hook, items in hooks:
             if hook is not None and items:
                 try:
                     hook(items)
@@ -430,7 +432,7 @@ class Scheduler:
                     del self._jobs[job.key]
                 tickets.append(list(job.tickets))
             self._cond.notify_all()
-        for (result, error), ts in zip(outcomes, tickets):
+        for (result, error), ts in zip(outcomes, tickets, strict=True):
             for t in ts:
                 if error is None:
                     _set(t, result=result)

@@ -1,4 +1,5 @@
-"""`lenscribe summarize PATH... [--json]`: chunk files and print each function/class with its summary, no editor needed."""
+"""`lenscribe summarize PATH... [--json]`: chunk files and print each function/class with its summary, no editor
+needed."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="onnxruntime threads (default: all cores; with --executor ray: per actor, default 1)")
     p.add_argument("--cache-dir", type=Path, default=None,
-                   help="summary cache directory (default: $LENSCRIBE_CACHE_DIR, else the user cache dir, as the server)")
+                   help="summary cache directory "
+                        "(default: $LENSCRIBE_CACHE_DIR, else the user cache dir, as the server)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the summary cache")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local: this process; ray: Ray Data tasks and an actor pool (pip install 'lenscribe[ray]')")
@@ -187,7 +189,7 @@ def _run(args, ray_run, summarizer, manifest, tokenizer, max_input, summary_id, 
             last_write[0] = time.monotonic()
 
         def finished(index: int, summaries: list[str]) -> None:
-            items = [(hashes[i], s) for i, s in zip(plan[index], summaries)]
+            items = [(hashes[i], s) for i, s in zip(plan[index], summaries, strict=True)]
             fresh.update(items)
             pending.extend(items)
             # Finished batches reach the cache within WRITE_EVERY_S (one transaction for all of them, not one per

@@ -86,7 +86,7 @@ class Summarizer:
         workers: int = 1,
         options: GenerationOptions | None = None,
         check_hashes: bool = True,
-    ) -> "Summarizer":
+    ) -> Summarizer:
         """Load a model directory through its manifest; raises ModelError with a message a user can act on."""
         manifest = load_manifest(model_dir, check_hashes=check_hashes)
         try:
@@ -151,6 +151,6 @@ class Summarizer:
             )
             with self._lock:
                 self.runs += 1
-            for i, tokens in zip(idx, out):
+            for i, tokens in zip(idx, out, strict=True):
                 results[i] = clean_summary(self.tokenizer.decode(tokens, skip_special_tokens=True))
         return results

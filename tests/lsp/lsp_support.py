@@ -1,7 +1,8 @@
 """Helpers for the language server's end-to-end tests: a pytest-lsp client talking to ``lenscribe serve`` over stdio.
 
-``make_client`` starts the real server (``sys.executable -I -m lenscribe serve``, as the clients do) with the real tiny model and a private
-cache dir; ``wait_until`` polls the server's ``lenscribe.stats`` command.
+``start_client`` starts the real server (``sys.executable -I -m lenscribe serve``, as the clients do) with the real tiny
+model and a private cache dir (tests start it through conftest's ``lsp_client`` factory, which also stops it);
+``wait_until`` polls the server's ``lenscribe.stats`` command.
 """
 
 from __future__ import annotations
@@ -61,6 +62,16 @@ async def start_client(options: dict[str, Any], root: Path | None = None,
     add_refresh_counter(client)
     await client.initialize_session(init_params(options, root, capabilities))
     return client
+
+
+async def stop_client(client: LanguageClient) -> None:
+    """Shut the session down and stop the server; a second call does nothing (the ``lsp_client`` fixture stops every
+    client it started that a test did not stop itself)."""
+    if getattr(client, "lenscribe_stopped", False):
+        return
+    client.lenscribe_stopped = True  # type: ignore[attr-defined]
+    await client.shutdown_session()
+    await client.stop()
 
 
 async def stats(client: LanguageClient) -> dict[str, Any]:

@@ -4,15 +4,14 @@ with a beam search, copy."""
 
 from __future__ import annotations
 
-import pytest
 from lsp_support import (
     base_options,
     hover,
     hover_summary,
     lenses,
     open_doc,
-    start_client,
     stats,
+    stop_client,
     wait_idle,
     wait_until,
 )
@@ -31,18 +30,6 @@ DOCUMENTED = 'def documented(x):\n    """Already said."""\n    return x'
 PY_DOC = f"import os\n\n\n@staticmethod\n{ADD}\n\n\n{READ_LINES}\n\n\n{DOCUMENTED}\n"
 ADD_LINE, READ_LINES_LINE, DOCUMENTED_LINE = 4, 8, 13  # the def lines
 KINDS = ["refactor.rewrite.lenscribe.docstring", "lenscribe.regenerate", "lenscribe.copy"]
-
-
-async def _start(tiny_model_dir, tmp_path, capabilities=None):
-    return await start_client(base_options(tiny_model_dir, tmp_path / "cache"), capabilities=capabilities)
-
-
-@pytest.fixture
-async def client(tiny_model_dir, tmp_path):
-    c = await _start(tiny_model_dir, tmp_path)
-    yield c
-    await c.shutdown_session()
-    await c.stop()
 
 
 async def code_actions(client, uri: str, line: int, character: int = 4, only: list[str] | None = None):
@@ -89,7 +76,8 @@ async def test_insert_docstring_from_a_cached_summary(client, tmp_path, summary_
     assert insert.edit is not None and insert.command is None
     done = apply_workspace_edit(PY_DOC, insert.edit, uri)
     assert done == PY_DOC.replace(f"{ADD}\n", f'def add(a, b):\n    """{summary_of(ADD)}"""\n    return a + b\n')
-    assert regen.command.command == "lenscribe.regenerateSummary" and list(regen.command.arguments) == [uri, ADD_LINE + 1, 4]
+    assert regen.command.command == "lenscribe.regenerateSummary"
+    assert list(regen.command.arguments) == [uri, ADD_LINE + 1, 4]
     assert copy.command.command == "lenscribe.client.copySummary"
     assert list(copy.command.arguments) == [uri, ADD_LINE + 1, 4, summary_of(ADD)]
     # the client asks for a kind: only that one
@@ -112,10 +100,10 @@ async def test_resolve_computes_the_edit_lazily(client, tmp_path, summary_of):
     assert done.count('"""') == PY_DOC.count('"""') + 2
 
 
-async def test_without_resolve_support_the_command_applies_the_edit(tiny_model_dir, tmp_path, summary_of):
+async def test_without_resolve_support_the_command_applies_the_edit(lsp_client, tiny_model_dir, tmp_path, summary_of):
     caps = client_capabilities("visual-studio-code")
     caps.text_document.code_action.resolve_support = None
-    c = await _start(tiny_model_dir, tmp_path, caps)
+    c = await lsp_client(base_options(tiny_model_dir, tmp_path / "cache"), capabilities=caps)
     applied: list[types.ApplyWorkspaceEditParams] = []
 
     @c.feature(types.WORKSPACE_APPLY_EDIT)
@@ -123,53 +111,43 @@ async def test_without_resolve_support_the_command_applies_the_edit(tiny_model_d
         applied.append(params)
         return types.ApplyWorkspaceEditResult(applied=True)
 
-    try:
-        uri = open_doc(c, tmp_path / "cmd.py", PY_DOC)
-        actions = await code_actions(c, uri, ADD_LINE)
-        insert = actions[0]
-        assert insert.kind == KINDS[0]
-        if insert.edit is None:  # not cached yet: the action runs the server command
-            assert insert.command.command == "lenscribe.insertDocstring"
-        result = await c.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="lenscribe.insertDocstring", arguments=[uri, ADD_LINE, 0]))
-        assert result == {"applied": True, "summary": summary_of(ADD), "error": None}
-        assert len(applied) == 1
-        done = apply_workspace_edit(PY_DOC, applied[0].edit, uri)
-        assert f'    """{summary_of(ADD)}"""\n    return a + b' in done
-        # a documented function: nothing applied, the reason said
-        result = await c.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="lenscribe.insertDocstring", arguments=[uri, DOCUMENTED_LINE, 0]))
-        assert result["applied"] is False and "already has a docstring" in result["error"]
-        assert len(applied) == 1
-    finally:
-        await c.shutdown_session()
-        await c.stop()
-
-
-async def test_regenerate_with_beam_search_updates_lens_and_hover(tmp_path, tiny_model_dir, summary_of):
-    client = await _start(tiny_model_dir, tmp_path)
-    try:
-        uri = open_doc(client, tmp_path / "regen.py", PY_DOC)
-        assert hover_summary(await hover(client, uri, READ_LINES_LINE + 1, 8)) == summary_of(READ_LINES)
-        s = await wait_idle(client)
-        model_id = s["model"]["id"]
-        refreshes = client.lens_refreshes
-        result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="lenscribe.regenerateSummary", arguments=[uri, READ_LINES_LINE + 1, 8]))
-        assert result["qualname"] == "read_lines" and result["beams"] == 4
-        assert result["previous"] == summary_of(READ_LINES)
-        beam_summary = result["summary"]
-        assert beam_summary  # the tiny model's beam search finds a sentence too
-        s = await stats(client)
-        assert s["counters"]["regenerated"] == 1
-        assert hover_summary(await hover(client, uri, READ_LINES_LINE, 4)) == beam_summary
-        titles = {lens.range.start.line: lens.command.title for lens in await lenses(client, uri)}
-        assert titles[READ_LINES_LINE] == beam_summary.splitlines()[0] + " · generated"
-        # the server asks the client to re-request its lenses (throttled: lensRefreshMs after the last request)
-        await wait_until(client, lambda s: client.lens_refreshes > refreshes, what="a codeLens refresh")
-    finally:
-        await client.shutdown_session()
-        await client.stop()
+    uri = open_doc(c, tmp_path / "cmd.py", PY_DOC)
+    actions = await code_actions(c, uri, ADD_LINE)
+    insert = actions[0]
+    assert insert.kind == KINDS[0]
+    if insert.edit is None:  # not cached yet: the action runs the server command
+        assert insert.command.command == "lenscribe.insertDocstring"
+    result = await c.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="lenscribe.insertDocstring", arguments=[uri, ADD_LINE, 0]))
+    assert result == {"applied": True, "summary": summary_of(ADD), "error": None}
+    assert len(applied) == 1
+    done = apply_workspace_edit(PY_DOC, applied[0].edit, uri)
+    assert f'    """{summary_of(ADD)}"""\n    return a + b' in done
+    # a documented function: nothing applied, the reason said
+    result = await c.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="lenscribe.insertDocstring", arguments=[uri, DOCUMENTED_LINE, 0]))
+    assert result["applied"] is False and "already has a docstring" in result["error"]
+    assert len(applied) == 1
+async def test_regenerate_with_beam_search_updates_lens_and_hover(client, tmp_path, tiny_model_dir, summary_of):
+    uri = open_doc(client, tmp_path / "regen.py", PY_DOC)
+    assert hover_summary(await hover(client, uri, READ_LINES_LINE + 1, 8)) == summary_of(READ_LINES)
+    s = await wait_idle(client)
+    model_id = s["model"]["id"]
+    refreshes = client.lens_refreshes
+    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="lenscribe.regenerateSummary", arguments=[uri, READ_LINES_LINE + 1, 8]))
+    assert result["qualname"] == "read_lines" and result["beams"] == 4
+    assert result["previous"] == summary_of(READ_LINES)
+    beam_summary = result["summary"]
+    assert beam_summary  # the tiny model's beam search finds a sentence too
+    s = await stats(client)
+    assert s["counters"]["regenerated"] == 1
+    assert hover_summary(await hover(client, uri, READ_LINES_LINE, 4)) == beam_summary
+    titles = {lens.range.start.line: lens.command.title for lens in await lenses(client, uri)}
+    assert titles[READ_LINES_LINE] == beam_summary.splitlines()[0] + " · generated"
+    # the server asks the client to re-request its lenses (throttled: lensRefreshMs after the last request)
+    await wait_until(client, lambda s: client.lens_refreshes > refreshes, what="a codeLens refresh")
+    await stop_client(client)  # the cache file is read below, with the server gone
     # stored under the current decoding's id (what lens and hover read) and under the beam decoding's own id
     cache = SummaryCache.open(tmp_path / "cache")
     try:

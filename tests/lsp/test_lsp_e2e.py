@@ -12,8 +12,8 @@ from lsp_support import (
     hover_summary,
     lenses,
     open_doc,
-    start_client,
     stats,
+    stop_client,
     wait_idle,
     wait_until,
 )
@@ -22,20 +22,13 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 ADD = "def add(a, b):\n    return a + b"
 READ_LINES = "def read_lines(path):\n    with open(path) as f:\n        return f.read().splitlines()"
-STACK = "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, x):\n        self.items.append(x)"
+STACK = ("class Stack:\n    def __init__(self):\n        self.items = []\n\n"
+         "    def push(self, x):\n        self.items.append(x)")
 GREET = "function greet(name) {\n  return `Hello, ${name}!`;\n}"
 
 PY_DOC = f"import os\n\n\n{ADD}\n\n\n{READ_LINES}\n\n\n{STACK}\n"
 # line numbers in PY_DOC
 ADD_LINE, READ_LINES_LINE, STACK_LINE = 3, 7, 12
-
-
-@pytest.fixture
-async def client(tiny_model_dir, tmp_path):
-    c = await start_client(base_options(tiny_model_dir, tmp_path / "cache"), root=None)
-    yield c
-    await c.shutdown_session()
-    await c.stop()
 
 
 async def test_hover_shows_the_memorised_summary(client, tmp_path, summary_of):
@@ -148,29 +141,22 @@ async def test_summarize_file_command(client, tmp_path, summary_of):
             command="lenscribe.summarizeFile", arguments=[other.as_uri()]))
 
 
-async def test_second_server_answers_from_the_shared_cache(tiny_model_dir, tmp_path, summary_of):
+async def test_second_server_answers_from_the_shared_cache(lsp_client, tiny_model_dir, tmp_path, summary_of):
     opts = base_options(tiny_model_dir, tmp_path / "shared-cache")
-    first = await start_client(opts)
-    second = None
-    try:
-        uri = open_doc(first, tmp_path / "mod.py", PY_DOC)
-        s = await wait_until(first, lambda s: s["chunks_summarized"] == 5 and s["queue"]["queued"] == 0
-                             and s["queue"]["running"] == 0, what="the first server's summaries")
-        assert s["model_runs"] >= 1
-        second = await start_client(opts)  # both processes run at once on one cache file
-        uri2 = open_doc(second, tmp_path / "mod.py", PY_DOC)
-        assert hover_summary(await hover(second, uri2, ADD_LINE, 2)) == summary_of(ADD)
-        titles = [lens.command.title for lens in await lenses(second, uri2)]
-        assert titles[:3] == [summary_of(c) + " · generated" for c in (ADD, READ_LINES, STACK)]
-        s2 = await wait_idle(second)
-        assert s2["model_runs"] == 0 and s2["chunks_summarized"] == 0
-        assert s2["cache"]["disk_hits"] >= 5 and s2["cache"]["errors"] == 0
-        assert uri == uri2
-    finally:
-        for c in (first, second):
-            if c is not None:
-                await c.shutdown_session()
-                await c.stop()
+    first = await lsp_client(opts)
+    uri = open_doc(first, tmp_path / "mod.py", PY_DOC)
+    s = await wait_until(first, lambda s: s["chunks_summarized"] == 5 and s["queue"]["queued"] == 0
+                         and s["queue"]["running"] == 0, what="the first server's summaries")
+    assert s["model_runs"] >= 1
+    second = await lsp_client(opts)  # both processes run at once on one cache file
+    uri2 = open_doc(second, tmp_path / "mod.py", PY_DOC)
+    assert hover_summary(await hover(second, uri2, ADD_LINE, 2)) == summary_of(ADD)
+    titles = [lens.command.title for lens in await lenses(second, uri2)]
+    assert titles[:3] == [summary_of(c) + " · generated" for c in (ADD, READ_LINES, STACK)]
+    s2 = await wait_idle(second)
+    assert s2["model_runs"] == 0 and s2["chunks_summarized"] == 0
+    assert s2["cache"]["disk_hits"] >= 5 and s2["cache"]["errors"] == 0
+    assert uri == uri2
 
 
 async def test_cancelled_hover_leaves_the_server_answering(client, tmp_path, summary_of):
@@ -187,39 +173,34 @@ async def test_cancelled_hover_leaves_the_server_answering(client, tmp_path, sum
     assert hover_summary(await hover(client, uri, ADD_LINE, 1)) == summary_of(ADD)
 
 
-DOCUMENTED = ('def add(a, b):\n    """Sum two numbers, honouring :class:`Decimal` operands.\n\n    Args:\n        a: one.\n'
+DOCUMENTED = ('def add(a, b):\n    """Sum two numbers, honouring :class:`Decimal` operands.\n\n'
+              '    Args:\n        a: one.\n'
               '    """\n    return a + b\n\n\n' + READ_LINES + "\n")
 
 
-async def test_a_documented_chunk_shows_its_docstring_and_skips_the_model(tiny_model_dir, tmp_path, summary_of):
-    c = await start_client(base_options(tiny_model_dir, tmp_path / "cache"), root=None)
-    try:
-        uri = open_doc(c, tmp_path / "doc.py", DOCUMENTED)
-        s = await wait_idle(c)
-        titles = [lens.command.title for lens in await lenses(c, uri)]
-        assert titles == ["Sum two numbers, honouring Decimal operands. · docstring",
-                          summary_of(READ_LINES) + " · generated"]
-        assert s["chunks_summarized"] == 1  # only the undocumented function went through the model
-        h = await hover(c, uri, 6, 4)
-        assert hover_summary(h) == "Sum two numbers, honouring Decimal operands."
-        assert h.contents.value.endswith("*from the docstring*")
-        other = await hover(c, uri, 9, 4)
-        assert other.contents.value.endswith("may be wrong*") and "tiny-codet5@" in other.contents.value
-        result = await c.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="lenscribe.summarizeFile", arguments=[uri]))
-        rows = {r["name"]: r for r in result["summaries"]}
-        assert rows["add"]["source"] == "docstring" and rows["read_lines"]["source"] == "generated"
-        assert "Decimal operands. *(docstring)*" in result["markdown"]
-    finally:
-        await c.shutdown_session()
-        await c.stop()
+async def test_a_documented_chunk_shows_its_docstring_and_skips_the_model(lsp_client, tiny_model_dir, tmp_path,
+                                                                          summary_of):
+    c = await lsp_client(base_options(tiny_model_dir, tmp_path / "cache"))
+    uri = open_doc(c, tmp_path / "doc.py", DOCUMENTED)
+    s = await wait_idle(c)
+    titles = [lens.command.title for lens in await lenses(c, uri)]
+    assert titles == ["Sum two numbers, honouring Decimal operands. · docstring",
+                      summary_of(READ_LINES) + " · generated"]
+    assert s["chunks_summarized"] == 1  # only the undocumented function went through the model
+    h = await hover(c, uri, 6, 4)
+    assert hover_summary(h) == "Sum two numbers, honouring Decimal operands."
+    assert h.contents.value.endswith("*from the docstring*")
+    other = await hover(c, uri, 9, 4)
+    assert other.contents.value.endswith("may be wrong*") and "tiny-codet5@" in other.contents.value
+    result = await c.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="lenscribe.summarizeFile", arguments=[uri]))
+    rows = {r["name"]: r for r in result["summaries"]}
+    assert rows["add"]["source"] == "docstring" and rows["read_lines"]["source"] == "generated"
+    assert "Decimal operands. *(docstring)*" in result["markdown"]
+    await stop_client(c)  # the first server ends before the second starts
     # the preference off: the model summarizes the documented chunk too
-    c = await start_client(base_options(tiny_model_dir, tmp_path / "cache2", preferDocstrings=False), root=None)
-    try:
-        uri = open_doc(c, tmp_path / "doc.py", DOCUMENTED)
-        s = await wait_idle(c)
-        titles = [lens.command.title for lens in await lenses(c, uri)]
-        assert all(t.endswith(" · generated") for t in titles) and s["chunks_summarized"] == 2
-    finally:
-        await c.shutdown_session()
-        await c.stop()
+    c = await lsp_client(base_options(tiny_model_dir, tmp_path / "cache2", preferDocstrings=False))
+    uri = open_doc(c, tmp_path / "doc.py", DOCUMENTED)
+    s = await wait_idle(c)
+    titles = [lens.command.title for lens in await lenses(c, uri)]
+    assert all(t.endswith(" · generated") for t in titles) and s["chunks_summarized"] == 2

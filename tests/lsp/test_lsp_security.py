@@ -175,7 +175,8 @@ def test_clients_start_python_isolated():
     ts = (REPO / "client-vscode" / "src" / "serverCommand.ts").read_text()
     lua = (REPO / "client-nvim" / "lenscribe.lua").read_text()
     for source in (ts, lua):
-        listed = [re.sub(r"\s+", " ", m) for m in re.findall(r"\[?\{?([^\[\]{}]*'-m',\s*'lenscribe',\s*'serve')", source)]
+        serve_lists = re.findall(r"\[?\{?([^\[\]{}]*'-m',\s*'lenscribe',\s*'serve')", source)
+        listed = [re.sub(r"\s+", " ", m) for m in serve_lists]
         assert listed and all("'-I'" in m for m in listed), listed
         probes = re.findall(r"([^\[\]{}]*'-c',\s*'import lenscribe\.cli')", source)
         assert probes and all("'-I'" in m for m in probes), probes

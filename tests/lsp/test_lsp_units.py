@@ -223,7 +223,8 @@ def make_engine(tmp_path, model_dir, fake, **settings):
     return engine, landed
 
 
-DOC = "def a(x):\n    return x\n\n\nclass K:\n    def m(self):\n        return 1\n\n    def n(self):\n        return 2\n"
+DOC = ("def a(x):\n    return x\n\n\n"
+       "class K:\n    def m(self):\n        return 1\n\n    def n(self):\n        return 2\n")
 
 
 def test_engine_pipeline_and_edits(tmp_path, monkeypatch, fake_model_dir):
@@ -267,7 +268,8 @@ def test_engine_beams_setting_keeps_its_own_summaries(tmp_path, monkeypatch, fak
     assert engine.cached_summary(doc.chunks[0]) is None  # the greedy summary is not served as the beam search's
     engine.schedule_all()
     assert engine.scheduler.wait_idle(5) and sum(len(c) for c in fake.calls) == 8
-    assert engine.apply_settings(s)["reload_model"] and engine.load_model() is None and engine.model_id == "fake@1+rp1.2"
+    assert engine.apply_settings(s)["reload_model"]
+    assert engine.load_model() is None and engine.model_id == "fake@1+rp1.2"
     assert engine.cached_summary(doc.chunks[0]).startswith("Summary of def a(x):")
     engine.schedule_all()
     assert engine.scheduler.wait_idle(5) and sum(len(c) for c in fake.calls) == 8  # all cached

@@ -6,16 +6,11 @@ import shutil
 import subprocess
 
 import pytest
-from lsp_support import base_options, hover, hover_summary, open_doc, start_client, stats, wait_idle, wait_until
+from lsp_support import base_options, hover, hover_summary, open_doc, stats, wait_idle, wait_until
 from lsprotocol import types
 
 ADD = "def add(a, b):\n    return a + b"
 GREET = "function greet(name) {\n  return `Hello, ${name}!`;\n}"
-
-
-async def _stop(client):
-    await client.shutdown_session()
-    await client.stop()
 
 
 def _make_tree(root):
@@ -34,7 +29,9 @@ def _make_tree(root):
 
 
 def _progress(client) -> tuple[str, list]:
-    ((token, events),) = [(t, e) for t, e in client.progress_reports.items() if str(t).startswith("lenscribe-workspace")]
+    ((token, events),) = [
+        (t, e) for t, e in client.progress_reports.items() if str(t).startswith("lenscribe-workspace")
+    ]
     return token, events
 
 
@@ -50,57 +47,49 @@ def workspace_tree(request, tmp_path):
     return root
 
 
-async def test_workspace_on_open_with_progress(tiny_model_dir, tmp_path, summary_of, workspace_tree):
+async def test_workspace_on_open_with_progress(lsp_client, tiny_model_dir, tmp_path, summary_of, workspace_tree):
     root = workspace_tree
-    client = await start_client(base_options(tiny_model_dir, tmp_path / "cache", workspaceOnOpen=True,
-                                             maxFileBytes=2000), root=root)
-    try:
-        s = await wait_until(client, lambda s: s["workspace"] is not None and not s["server"]["workspace_running"],
-                             what="the workspace run")
-        ws = s["workspace"]
-        # a.py, b.js, data.py (binary: skipped), big.py (too large: skipped); .gitignore'd, node_modules, md: not listed
-        assert ws["files"] == 4 and ws["skipped"] == 2
-        assert ws["chunks"] == 2 and ws["summarized"] == 2 and not ws["cancelled"]
-        _, events = _progress(client)
-        assert isinstance(events[0], types.WorkDoneProgressBegin) and events[0].cancellable
-        assert isinstance(events[-1], types.WorkDoneProgressEnd) and "2 summarized" in events[-1].message
-        reports = [e for e in events if isinstance(e, types.WorkDoneProgressReport)]
-        assert reports and reports[-1].percentage == 100
-        # the workspace results are in the cache: opening a file costs no model run
-        runs = s["chunks_summarized"]
-        uri = open_doc(client, root / "src" / "a.py", f"{ADD}\n")
-        assert hover_summary(await hover(client, uri, 0, 1)) == summary_of(ADD)
-        assert (await stats(client))["chunks_summarized"] == runs
-        # the command: a second run finds everything cached
-        result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="lenscribe.summarizeWorkspace"))
-        assert result["cached"] == 2 and result["summarized"] == 0
-        assert any("workspace" in m.message for m in client.log_messages)
-    finally:
-        await _stop(client)
-
-
-async def test_workspace_run_is_cancellable(tiny_model_dir, tmp_path, summary_of):
+    client = await lsp_client(base_options(tiny_model_dir, tmp_path / "cache", workspaceOnOpen=True,
+                                           maxFileBytes=2000), root=root)
+    s = await wait_until(client, lambda s: s["workspace"] is not None and not s["server"]["workspace_running"],
+                         what="the workspace run")
+    ws = s["workspace"]
+    # a.py, b.js, data.py (binary: skipped), big.py (too large: skipped); .gitignore'd, node_modules, md: not listed
+    assert ws["files"] == 4 and ws["skipped"] == 2
+    assert ws["chunks"] == 2 and ws["summarized"] == 2 and not ws["cancelled"]
+    _, events = _progress(client)
+    assert isinstance(events[0], types.WorkDoneProgressBegin) and events[0].cancellable
+    assert isinstance(events[-1], types.WorkDoneProgressEnd) and "2 summarized" in events[-1].message
+    reports = [e for e in events if isinstance(e, types.WorkDoneProgressReport)]
+    assert reports and reports[-1].percentage == 100
+    # the workspace results are in the cache: opening a file costs no model run
+    runs = s["chunks_summarized"]
+    uri = open_doc(client, root / "src" / "a.py", f"{ADD}\n")
+    assert hover_summary(await hover(client, uri, 0, 1)) == summary_of(ADD)
+    assert (await stats(client))["chunks_summarized"] == runs
+    # the command: a second run finds everything cached
+    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="lenscribe.summarizeWorkspace"))
+    assert result["cached"] == 2 and result["summarized"] == 0
+    assert any("workspace" in m.message for m in client.log_messages)
+async def test_workspace_run_is_cancellable(lsp_client, tiny_model_dir, tmp_path, summary_of):
     root = tmp_path / "ws"
     root.mkdir()
     for i in range(150):
         (root / f"m{i:03}.py").write_text("".join(
             f"def f_{i}_{j}(a, b):\n    c = a * {j} + b\n    return c - {i}\n\n\n" for j in range(20)))
-    client = await start_client(base_options(tiny_model_dir, tmp_path / "cache", workspaceOnOpen=True), root=root)
-    try:
-        await wait_until(client, lambda s: any(str(t).startswith("lenscribe-workspace")
-                                               and any(isinstance(e, types.WorkDoneProgressReport) for e in ev)
-                                               for t, ev in client.progress_reports.items()), what="progress")
-        token, _ = _progress(client)
-        client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
-        s = await wait_until(client, lambda s: s["workspace"] is not None and not s["server"]["workspace_running"],
-                             what="the cancelled run to end")
-        assert s["workspace"]["cancelled"]
-        _, events = _progress(client)
-        assert isinstance(events[-1], types.WorkDoneProgressEnd) and "cancelled" in events[-1].message
-        s = await wait_idle(client, timeout=10)  # the queued backlog was dropped, not worked off
-        assert s["chunks_summarized"] < 3000 and s["queue"]["cancelled"] > 0
-        uri = open_doc(client, tmp_path / "x.py", f"{ADD}\n")
-        assert hover_summary(await hover(client, uri, 0, 1)) == summary_of(ADD)
-    finally:
-        await _stop(client)
+    client = await lsp_client(base_options(tiny_model_dir, tmp_path / "cache", workspaceOnOpen=True), root=root)
+    await wait_until(client, lambda s: any(str(t).startswith("lenscribe-workspace")
+                                           and any(isinstance(e, types.WorkDoneProgressReport) for e in ev)
+                                           for t, ev in client.progress_reports.items()), what="progress")
+    token, _ = _progress(client)
+    client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    s = await wait_until(client, lambda s: s["workspace"] is not None and not s["server"]["workspace_running"],
+                         what="the cancelled run to end")
+    assert s["workspace"]["cancelled"]
+    _, events = _progress(client)
+    assert isinstance(events[-1], types.WorkDoneProgressEnd) and "cancelled" in events[-1].message
+    s = await wait_idle(client, timeout=10)  # the queued backlog was dropped, not worked off
+    assert s["chunks_summarized"] < 3000 and s["queue"]["cancelled"] > 0
+    uri = open_doc(client, tmp_path / "x.py", f"{ADD}\n")
+    assert hover_summary(await hover(client, uri, 0, 1)) == summary_of(ADD)

@@ -213,8 +213,9 @@ def _js_pair(node: Node) -> Naming | None:
 
 
 def _js_member_path(node: Node) -> list[str]:
-    if node.type == "member_expression":
-        return _js_member_path(_field(node, "object")) + [text_of(_field(node, "property"))]
+    obj = _field(node, "object") if node.type == "member_expression" else None
+    if obj is not None:  # the grammar requires it; a member expression without one falls through to its text
+        return _js_member_path(obj) + [text_of(_field(node, "property"))]
     if node.type in ("identifier", "this", "property_identifier"):
         return [text_of(node)]
     return [text_of(node)]

@@ -35,8 +35,8 @@ _PLAIN_PREFIX = re.compile(rb"[\w \t]*")  # what may precede a chunk on its firs
 _MAX_PREFIX = 200
 
 
-def _spec(language: str) -> LanguageSpec:
-    spec = spec_for(language)
+def _spec(language: str | None) -> LanguageSpec:
+    spec = spec_for(language) if language is not None else None
     if spec is None:
         if language in OPTIONAL_PINS:
             raise ChunkingError(f"no grammar installed for {language!r}: pip install {OPTIONAL_PINS[language]}")
@@ -199,13 +199,14 @@ def _truncate(text: str, max_chars: int | None) -> tuple[str, bool]:
     return text[:cut].rstrip(), True
 
 
-def chunk_text(text: str, language: str, *, min_lines: int = 2, max_chars: int | None = None) -> list[Chunk]:
+def chunk_text(text: str, language: str | None, *, min_lines: int = 2, max_chars: int | None = None) -> list[Chunk]:
     """Functions, methods and classes of ``text`` (source in ``language``), sorted by start position.
 
     Chunks spanning fewer than ``min_lines`` lines are left out (their nested chunks are still considered).
     A chunk longer than ``max_chars`` characters keeps its full range but its ``text`` is cut (``truncated=True``;
     the hash is of the cut text, the text the model sees).  Syntax errors never raise: whatever tree-sitter
-    recognises comes out.  Raises ChunkingError for an unknown language or binary text (NUL characters).
+    recognises comes out.  Raises ChunkingError for an unknown language (None: none was detected) or binary text
+    (NUL characters).
     """
     spec = _spec(language)
     if not isinstance(text, str):
@@ -217,7 +218,7 @@ def chunk_text(text: str, language: str, *, min_lines: int = 2, max_chars: int |
     if max_chars is not None and max_chars < 1:
         raise ValueError("max_chars must be positive or None")
     data = text.encode("utf-8", "surrogatepass")
-    tree = parse(data, language)
+    tree = parse(data, spec.id)  # the spec's id is ``language``
     defs = _collect(spec, data, tree)
 
     chunks: list[Chunk] = []

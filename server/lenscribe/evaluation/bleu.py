@@ -103,4 +103,4 @@ def corpus_bleu(references: Sequence[str | Iterable[str]], hypotheses: Sequence[
         raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
     if not hypotheses:
         return 0.0
-    return 100.0 * sum(sentence_bleu(r, h) for r, h in zip(references, hypotheses)) / len(hypotheses)
+    return 100.0 * sum(sentence_bleu(r, h) for r, h in zip(references, hypotheses, strict=True)) / len(hypotheses)

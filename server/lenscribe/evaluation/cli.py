@@ -79,7 +79,7 @@ def evaluate(summarizer, records: list[dict], progress=None) -> tuple[list[str],
             seconds[lang] = seconds.get(lang, 0.0) + time.perf_counter() - t0
             if len(out) != len(part):
                 raise RuntimeError(f"summarizer returned {len(out)} summaries for {len(part)} inputs")
-            for i, s in zip(part, out):
+            for i, s in zip(part, out, strict=True):
                 predictions[i] = s or ""
             done += len(part)
             if progress:

@@ -73,7 +73,7 @@ def report(language: str, references: Sequence[str], predictions: Sequence[str],
     if n == 0:
         return LanguageReport(language, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
     counts = Counter(
-        ("em" if exact_match(r, p) else "") for r, p in zip(references, preds)
+        ("em" if exact_match(r, p) else "") for r, p in zip(references, preds, strict=True)
     )
     return LanguageReport(
         language=language,

@@ -123,7 +123,8 @@ def _outer_ignores(root: Path) -> list[tuple[Path, GitIgnore]]:
 
 
 def _git_dir(top: Path) -> Path:
-    """``top/.git``, or the common directory a linked work tree's ``.git`` file points at (its info/exclude is there)."""
+    """``top/.git``, or the common directory a linked work tree's ``.git`` file points at (its info/exclude is
+    there)."""
     dotgit = top / ".git"
     if dotgit.is_dir():
         return dotgit

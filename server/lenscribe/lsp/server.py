@@ -23,9 +23,9 @@ import sys
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import cattrs
 from lsprotocol import types
@@ -203,8 +203,8 @@ def outline_markdown(path_or_uri: str, rows: list[dict[str, Any]]) -> str:
 class LenscribeServer(LanguageServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("protocol_cls", LenscribeProtocol)
-        super().__init__("lenscribe", VERSION, *args, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
-                         **kwargs)
+        kwargs.setdefault("text_document_sync_kind", types.TextDocumentSyncKind.Incremental)
+        super().__init__("lenscribe", VERSION, *args, **kwargs)
         self.exit_code = 0  # what the process exits with: 1 after `exit` without `shutdown` or a lost connection
         self.exit_reason: str | None = None
         self._shutdown_requested = False
@@ -275,7 +275,7 @@ class LenscribeServer(LanguageServer):
             return  # answered in the response already; or reporting failed to send (the connection is gone)
         if source is JsonRpcException and isinstance(error, ValueError):  # json.loads: JSONDecodeError, bad UTF-8
             log.warning("unparsable message: %s", error)
-            self.protocol._send_raw_error(None, JsonRpcParseError(f"Parse error: {error}"))
+            cast(LenscribeProtocol, self.protocol)._send_raw_error(None, JsonRpcParseError(f"Parse error: {error}"))
             return
         log.error("server error (%s): %s", getattr(source, "__name__", source), error)
         if self._closed:
@@ -361,7 +361,8 @@ class LenscribeServer(LanguageServer):
                                  "points to a working model (build one with `lenscribe model build`).")
         else:
             e = self.engine
-            self.log_to_client(f"lenscribe: model {e.model_id} loaded from {e.model_dir} in {e.model_load_seconds:.2f}s")
+            self.log_to_client(
+                f"lenscribe: model {e.model_id} loaded from {e.model_dir} in {e.model_load_seconds:.2f}s")
             e.schedule_all()
         self.request_lens_refresh()  # cached summaries can be shown now (or pending titles dropped)
         self.maybe_start_workspace()
@@ -552,7 +553,8 @@ class LenscribeServer(LanguageServer):
     async def wait_for_model_id(self, timeout: float | None = None) -> bool:
         """While the model's id is not known yet (the load has not read its manifest), wait for the load, at most
         ``timeout`` seconds; without the id no summary can be requested. True when it waited."""
-        if self.engine.model_id is None and self._model_task is not None and not self._model_task.done():
+        if (self.engine is not None and self.engine.model_id is None and self._model_task is not None
+                and not self._model_task.done()):
             await asyncio.wait({self._model_task}, timeout=timeout)
             return True
         return False
@@ -661,11 +663,12 @@ class LenscribeServer(LanguageServer):
             path = uri_path(uri)
             if path is None:
                 raise JsonRpcInvalidParams(f"lenscribe.summarizeFile: not an open document nor a file: {uri}")
-            path, refused = self.workspace_file(path)
-            if refused is not None:
+            real, refused = self.workspace_file(path)
+            if real is None:  # refused says why
                 log.warning("lenscribe.summarizeFile refused %s: %s", uri, refused)
                 raise JsonRpcInvalidParams(f"lenscribe.summarizeFile refused {uri}: {refused}; only open documents and "
                                            "regular files inside the workspace folders are summarized")
+            path = real  # the resolved path
             text, why = await self.loop.run_in_executor(self.io_pool, read_source, path, self.settings.max_file_bytes,
                                                         self.settings.max_file_lines)
             if text is None:
@@ -810,7 +813,11 @@ class LenscribeServer(LanguageServer):
                 title="lenscribe: summarizing the workspace", message="listing files", percentage=0, cancellable=True))
             cancel_future = self.work_done_progress.tokens.get(token)
             if cancel_future is not None:
-                cancel_future.add_done_callback(lambda f: f.cancelled() and cancel.set())
+                def cancelled(f: Future) -> None:
+                    if f.cancelled():
+                        cancel.set()
+
+                cancel_future.add_done_callback(cancelled)
         message = "done"
         report = None
         try:
@@ -822,7 +829,8 @@ class LenscribeServer(LanguageServer):
             report = await loop.run_in_executor(
                 self.workspace_pool, functools.partial(e.summarize_paths, files, cancel=cancel, progress=progress))
             message = (f"{report.files} files, {report.chunks} chunks: {report.summarized} summarized, "
-                       f"{report.cached} cached in {report.seconds:.1f}s" + (" (cancelled)" if report.cancelled else ""))
+                       f"{report.cached} cached in {report.seconds:.1f}s"
+                       + (" (cancelled)" if report.cancelled else ""))
             self.log_to_client(f"lenscribe: workspace: {message}")
             return report.as_dict()
         except asyncio.CancelledError:

@@ -141,7 +141,7 @@ def download(source: Source, timeout: float = 10.0) -> tuple[Path, str | None]:
         from huggingface_hub import constants, snapshot_download
     except ImportError as e:
         raise BuildError("downloading from the hub needs huggingface_hub: pip install 'lenscribe[build]'") from e
-    kwargs = {"revision": source.revision, "allow_patterns": list(KEEP_PATTERNS)}
+    kwargs: dict[str, Any] = {"revision": source.revision, "allow_patterns": list(KEEP_PATTERNS)}
     try:
         path = Path(snapshot_download(source.location, local_files_only=True, **kwargs))
         return path, path.name

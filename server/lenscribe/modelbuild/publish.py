@@ -39,5 +39,5 @@ def publish(out_dir: Path, sources: dict[str, Path], manifest: dict[str, Any]) -
         copy_atomic(sources[role], out_dir / name)
         files[role] = file_entry(out_dir, out_dir / name)
     data = dict(manifest)
-    ordered = {k: data.pop(k) for k in ("name", "source", "architecture") if k in data}
+    ordered: dict[str, Any] = {k: data.pop(k) for k in ("name", "source", "architecture") if k in data}
     return write_manifest(out_dir, {**ordered, "files": files, **data})
