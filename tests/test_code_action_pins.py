@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lenscribe.lsp.config import Settings
-from lenscribe.lsp.engine import Engine
+from lenscribe.engine import Engine
+from lenscribe.settings import Settings
 
 
 def test_pinned_summaries_are_not_overwritten_by_queued_results(tmp_path):

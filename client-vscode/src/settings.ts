@@ -49,7 +49,7 @@ export interface SettingSpec {
   auto?: number;
 }
 
-/** Every server setting (server/lenscribe/lsp/config.py), its type and range. Order = order in package.json. */
+/** Every server setting (server/lenscribe/settings.py), its type and range. Order = order in package.json. */
 export const SERVER_SETTINGS: ReadonlyArray<SettingSpec> = [
   { key: 'modelDir', kind: 'path' },
   { key: 'workers', kind: 'int', min: 1, max: 16, auto: 0 },

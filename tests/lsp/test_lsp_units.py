@@ -10,13 +10,13 @@ import time
 
 import pytest
 
-from lenscribe.lsp.config import Settings, parse_settings
-from lenscribe.lsp.engine import Engine, language_for
-from lenscribe.lsp.files import GitIgnore, list_source_files, read_source
+from lenscribe.engine import Engine, language_for
+from lenscribe.files import GitIgnore, list_source_files, read_source
 from lenscribe.lsp.positions import ColumnConverter
 from lenscribe.lsp.server import outline_markdown
 from lenscribe.render import Summary, hover_markdown, hover_plain, lens_title
 from lenscribe.scheduling import Priority
+from lenscribe.settings import Settings, parse_settings
 
 # ---------------------------------------------------------------------------------------------------- settings
 

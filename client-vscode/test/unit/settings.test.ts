@@ -195,18 +195,18 @@ describe('package.json', () => {
     }
   });
 
-  it("has the server's defaults (server/lenscribe/lsp/config.py)", (t) => {
+  it("has the server's defaults (server/lenscribe/settings.py)", (t) => {
     const repo = path.join(__dirname, '..', '..', '..', '..');
     const python = process.env.LENSCRIBE_PYTHON ?? path.join(repo, '.venv', 'bin', 'python');
     const script = [
       'import json, dataclasses',
-      'from lenscribe.lsp.config import Settings, _FIELDS',
+      'from lenscribe.settings import Settings, _FIELDS',
       's = Settings()',
       'print(json.dumps({k: getattr(s, f) for k, (f, _) in _FIELDS.items()}))',
     ].join('\n');
     const run = spawnSync(python, ['-c', script], { encoding: 'utf8', timeout: 60_000 });
     if (run.error || run.status !== 0) {
-      t.skip(`no Python with lenscribe.lsp.config (${python}): ${run.error?.message ?? run.stderr.trim().split('\n').pop()}`);
+      t.skip(`no Python with lenscribe.settings (${python}): ${run.error?.message ?? run.stderr.trim().split('\n').pop()}`);
       return;
     }
     const server = JSON.parse(run.stdout) as Record<string, unknown>;

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from lenscribe.docstring_insert import SUPPORTED_LANGUAGES, TextEdit, docstring_edit
-from lenscribe.lsp.engine import Engine, ModelUnavailable
+from lenscribe.engine import Engine, ModelUnavailable
 from lenscribe.scheduling import Priority
 
 if TYPE_CHECKING:

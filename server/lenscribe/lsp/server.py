@@ -34,12 +34,12 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
-from lenscribe.lsp.config import SECTION, Settings, parse_settings, section_of
-from lenscribe.lsp.engine import Document, Engine, ModelUnavailable
-from lenscribe.lsp.files import read_source
+from lenscribe.engine import Document, Engine, ModelUnavailable
+from lenscribe.files import read_source
 from lenscribe.lsp.positions import ColumnConverter
 from lenscribe.render import GENERATED, Summary, hover_markdown, hover_plain, lens_title, outline_row
 from lenscribe.scheduling import Priority
+from lenscribe.settings import SECTION, Settings, parse_settings, section_of
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from typing import Any
 
 from lenscribe.cache import SummaryCache
 from lenscribe.defaults import default_model_dir, user_cache_dir
-from lenscribe.lsp.config import Settings
-from lenscribe.lsp.files import list_source_files, read_source
+from lenscribe.files import list_source_files, read_source
 from lenscribe.render import DOCSTRING, GENERATED, Summary
 from lenscribe.scheduling import Priority, Scheduler, Ticket
+from lenscribe.settings import Settings
 
 log = logging.getLogger(__name__)
 
