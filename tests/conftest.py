@@ -79,7 +79,7 @@ def train_tiny_t5(out_dir: Path) -> None:
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from lenscribe.summarizer import prepare_code
+    from lenscribe.model_input import prepare_code
     from lenscribe.tokenization import build_tokenizer
 
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()

@@ -94,7 +94,7 @@ def test_a_beam_search_is_cached_under_its_own_id(tiny_model_dir: Path, tiny_pai
 
 
 def test_lone_surrogates_reach_the_tokenizer_as_replacement_characters(summarizer: Summarizer, tiny_pairs) -> None:
-    from lenscribe.summarizer import tokenizable
+    from lenscribe.model_input import tokenizable
 
     assert tokenizable("a\udcffb") == "a\ufffdb"
     assert tokenizable("x = '\ud83d\ude00'") == "x = '\U0001f600'"  # a pair split in two code points is joined

@@ -373,8 +373,8 @@ def test_fp32_onnx_greedy_equals_transformers_generate(tiny_model_dir: Path, tin
     from transformers import T5ForConditionalGeneration
 
     from lenscribe.generation import Seq2SeqOnnx
+    from lenscribe.model_input import prepare_code
     from lenscribe.modelbuild.samples import DEFAULT_SAMPLES
-    from lenscribe.summarizer import prepare_code
     from lenscribe.tokenization import load_tokenizer
 
     work = tiny_model_dir / WORK

@@ -59,7 +59,7 @@ def test_every_weight_comes_back_within_its_int8_rounding(onnx_weights, tiny_che
 def test_recovered_model_says_what_the_int8_model_says(onnx_weights, tiny_model_dir, tiny_pairs, tmp_path):
     from transformers import T5ForConditionalGeneration
 
-    from lenscribe.summarizer import prepare_code
+    from lenscribe.model_input import prepare_code
     from lenscribe.tokenization import build_tokenizer
 
     out = tmp_path / "recovered"

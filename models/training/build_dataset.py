@@ -89,7 +89,7 @@ def _truncate_to_tokens(code: str, enc, limit: int) -> str:
 def process_file(args: tuple[str, str, str, str]) -> tuple[str, list[dict], dict[str, int]]:
     """One source file -> (candidate records, drop counts). Pure function of its input (runs in worker processes)."""
     from lenscribe.chunking import chunk_text, first_sentence, strip_doc
-    from lenscribe.summarizer import prepare_code
+    from lenscribe.model_input import prepare_code
 
     language, package, path, text = args
     drops: Counter[str] = Counter()

@@ -153,7 +153,7 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
         "JDK modules `jdk.internal.*`, `jdk.incubator.*`, `jdk.localedata`, `jdk.charsets`; the stdlib's `test`, "
         "`idlelib`, `lib2to3`, `tkinter`, `turtledemo`, `ensurepip`, `encodings`, `pydoc_data`.",
         "",
-        f"Code is stored as the model sees it (`lenscribe.summarizer.prepare_code`: tabs expanded, trailing blanks "
+        f"Code is stored as the model sees it (`lenscribe.model_input.prepare_code`: tabs expanded, trailing blanks "
         "dropped). Token counts use the CodeT5 BPE tokenizer shipped in `lenscribe/assets` "
         f"(max {stats['max_code_tokens']} tokens, `<s>`/`</s>` included).",
         "",

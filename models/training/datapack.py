@@ -27,8 +27,10 @@ FORMAT = "lenscribe-datapack/2"  # 2: token rows stored ragged and xz-compressed
 
 
 def cut(ids: list[int], limit: int) -> list[int]:
-    """Keep the head and end with ``</s>`` (the run-time summarizer's truncation)."""
-    return ids if len(ids) <= limit else ids[: limit - 1] + [EOS_ID]
+    """The run-time summarizer's truncation (lenscribe.model_input.truncate_ids)."""
+    from lenscribe.model_input import truncate_ids
+
+    return truncate_ids(ids, limit, EOS_ID)
 
 
 def _store(arrays: dict, key: str, seqs: list[list[int]], width: int) -> None:
@@ -69,7 +71,7 @@ def _read(path: Path, languages: set[str] | None, need_doc: bool = True) -> list
 
 def build_pack(data_dir: Path, out: Path, max_src: int = 128, max_tgt: int = 48, languages: list[str] | None = None,
                unlabeled: Path | None = None, valid_per_language: int | None = None, seed: int = 0) -> dict:
-    from lenscribe.summarizer import prepare_code
+    from lenscribe.model_input import prepare_code
     from lenscribe.tokenization import build_tokenizer
 
     tok = build_tokenizer()

@@ -48,6 +48,7 @@ for _p in (REPO / "server", REPO / "models"):
         sys.path.insert(0, str(_p))
 
 from lenscribe.evaluation.bleu import corpus_bleu as smooth_bleu  # noqa: E402  (CodeXGLUE smooth_bleu, as `lenscribe eval`)
+from lenscribe.model_input import prepare_code, truncate_ids  # noqa: E402  (the run-time summarizer's own)
 from lenscribe.postprocess import clean_summary  # noqa: E402  (what the run-time Summarizer does to model text)
 from lenscribe.tokenization import BOS_ID, DECODER_START_ID, EOS_ID, PAD_ID, VOCAB_SIZE, build_tokenizer  # noqa: E402
 from training.embedding_init import words_embedding_init  # noqa: E402,F401  (used by train(); tests reach it here)
@@ -55,15 +56,6 @@ from training.embedding_init import words_embedding_init  # noqa: E402,F401  (us
 # Decoding in validation matches the run-time default (lenscribe.summarizer.GenerationOptions.no_repeat_ngram_size).
 NO_REPEAT_NGRAM = 3
 
-try:  # the one definition the run-time Summarizer uses
-    from lenscribe.summarizer import prepare_code
-except Exception:  # pragma: no cover - e.g. onnxruntime missing on the training machine
-
-    def prepare_code(code: str) -> str:
-        lines = [line.rstrip() for line in code.expandtabs(4).splitlines()]
-        while lines and not lines[-1]:
-            lines.pop()
-        return "\n".join(lines)
 
 
 CACHE_FORMAT = "lenscribe-tokenized/2"  # 2: name-sentence targets kept too
@@ -107,7 +99,7 @@ def _read_jsonl(path: Path, languages: frozenset[str] | None = None) -> tuple[li
 
 
 def _cut(ids: list[int], limit: int) -> list[int]:
-    return ids if len(ids) <= limit else ids[: limit - 1] + [EOS_ID]
+    return truncate_ids(ids, limit, EOS_ID)
 
 
 def _pack_ragged(seqs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:

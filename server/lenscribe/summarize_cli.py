@@ -101,7 +101,7 @@ def plan_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
 
 def token_lengths(tokenizer, max_input_tokens: int, codes: list[str]) -> list[int]:
     """The input length ``Summarizer.encode`` gives each code (cut to the model's limit)."""
-    from lenscribe.summarizer import prepare_code
+    from lenscribe.model_input import prepare_code
 
     return [min(len(e.ids), max_input_tokens) for e in tokenizer.encode_batch([prepare_code(c) for c in codes])]
 

@@ -13,32 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lenscribe.generation import GenerationTimeout, Seq2SeqOnnx, default_intra_op_threads
+from lenscribe.model_input import prepare_code, truncate_ids
 from lenscribe.modelfiles import Manifest, ModelError, load_manifest
 from lenscribe.postprocess import clean_summary
 from lenscribe.tokenization import load_tokenizer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GenerationOptions", "GenerationTimeout", "ModelError", "Summarizer", "decoding_id", "prepare_code"]
-
-
-def tokenizable(text: str) -> str:
-    """``text`` as valid Unicode: lone surrogates (an editor can send ``"\\udcff"`` in JSON) become U+FFFD, which the
-    tokenizer accepts (it refuses a str that has no UTF-8 form: "TextInputSequence must be str"). Pairs stay whole."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-def prepare_code(code: str) -> str:
-    """The model's view of a chunk: tabs expanded, trailing blanks dropped (training uses the same function)."""
-    code = tokenizable(code)
-    lines = [line.rstrip() for line in code.expandtabs(4).splitlines()]
-    while lines and not lines[-1]:
-        lines.pop()
-    return "\n".join(lines)
+__all__ = ["GenerationOptions", "GenerationTimeout", "ModelError", "Summarizer", "decoding_id"]
 
 
 # Chosen on the valid split with the shipped model, greedy: 1.0 / 1.15 / 1.2 / 1.3 gave smoothed BLEU-4 15.42 / 15.55 /
@@ -117,11 +99,10 @@ class Summarizer:
         return self.manifest.model_dir
 
     def encode(self, code: str) -> tuple[list[int], bool]:
-        """Token ids of one chunk, cut to the model's input limit (keeping the head and the closing eos)."""
+        """Token ids of one chunk, cut to the model's input limit (lenscribe.model_input); True when cut."""
         ids = self.tokenizer.encode(prepare_code(code)).ids
-        if len(ids) <= self.max_input_tokens:
-            return ids, False
-        return ids[: self.max_input_tokens - 1] + [self.manifest.architecture.eos_token_id], True
+        return truncate_ids(ids, self.max_input_tokens, self.manifest.architecture.eos_token_id), \
+            len(ids) > self.max_input_tokens
 
     def stop(self) -> None:
         """End generations in progress at their next decoder step and refuse new ones (shutting down)."""

@@ -43,16 +43,10 @@ class VerifyThresholds:
 
 
 def encode_inputs(tokenizer: Any, codes: Sequence[str], max_input_tokens: int, eos_id: int) -> list[list[int]]:
-    """Token ids as the Summarizer makes them: same code preparation, same head-plus-eos truncation."""
-    from lenscribe.summarizer import prepare_code
+    """Token ids as the Summarizer makes them (lenscribe.model_input: the same preparation and truncation)."""
+    from lenscribe.model_input import prepare_code, truncate_ids
 
-    out = []
-    for code in codes:
-        ids = tokenizer.encode(prepare_code(code)).ids
-        if len(ids) > max_input_tokens:
-            ids = [*ids[: max_input_tokens - 1], eos_id]
-        out.append(ids)
-    return out
+    return [truncate_ids(tokenizer.encode(prepare_code(code)).ids, max_input_tokens, eos_id) for code in codes]
 
 
 def strip_generated(tokens: list[int], eos_id: int) -> list[int]:
