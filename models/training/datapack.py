@@ -5,7 +5,7 @@ machine (no tokenizer, no JSONL, no lenscribe install needed there) and fast to 
         [--unlabeled FILE.jsonl] [--valid-per-language 400]
 
 Per split (``train``, ``valid``, ``test``): ``{split}_src`` (N, max_src) and ``{split}_tgt`` (N, max_tgt) uint16
-token ids, 0-padded, cut as the run-time summarizer cuts its input (head kept, ``</s>`` last: lenscribe.summarizer);
+token ids, 0-padded, cut as the run-time summarizer cuts its input (head kept, ``</s>`` last: lenscribe.model_input);
 ``{split}_lang`` uint8 language index (``languages`` array); valid/test also keep the reference sentences
 (``{split}_refs``) for BLEU. ``code_src``: extra code-only rows (functions without a docstring) for pretraining.
 """
@@ -20,22 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-EOS_ID = 2  # lenscribe.tokenization.EOS_ID (reading a pack needs numpy only)
-
 SPLITS = ("train", "valid", "test")
 FORMAT = "lenscribe-datapack/2"  # 2: token rows stored ragged and xz-compressed (a third of zlib-on-padded)
 
 
-def cut(ids: list[int], limit: int) -> list[int]:
-    """The run-time summarizer's truncation (lenscribe.model_input.truncate_ids)."""
-    from lenscribe.model_input import truncate_ids
-
-    return truncate_ids(ids, limit, EOS_ID)
-
-
 def _store(arrays: dict, key: str, seqs: list[list[int]], width: int) -> None:
     """Rows cut to ``width``, stored as their lengths and one xz-compressed run of uint16 ids."""
-    rows = [cut(s, width) for s in seqs]
+    from lenscribe.model_input import truncate_ids  # the run-time summarizer's truncation
+    from lenscribe.tokenization import EOS_ID
+
+    rows = [truncate_ids(s, width, EOS_ID) for s in seqs]
     arrays[f"{key}_len"] = np.array([len(r) for r in rows], dtype=np.uint16)
     flat = np.fromiter((t for r in rows for t in r), dtype="<u2", count=int(arrays[f"{key}_len"].sum()))
     arrays[f"{key}_xz"] = np.frombuffer(lzma.compress(flat.tobytes(), preset=6), dtype=np.uint8)

@@ -16,13 +16,10 @@ import re
 
 import numpy as np
 
-BOS, EOS = 1, 2
-VOCAB_SIZE = 32100
-
-
-def sentinel(k: int) -> int:
-    """``<extra_id_k>`` (lenscribe.tokenization.extra_id): the last ids of the vocabulary, counting down."""
-    return VOCAB_SIZE - 1 - k
+from lenscribe.tokenization import BOS_ID as BOS
+from lenscribe.tokenization import EOS_ID as EOS
+from lenscribe.tokenization import VOCAB_SIZE
+from lenscribe.tokenization import extra_id as sentinel  # <extra_id_k>: the last ids of the vocabulary, counting down
 
 
 def _partition(rng: np.random.Generator, total: int, parts: int) -> np.ndarray:
