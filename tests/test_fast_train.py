@@ -192,8 +192,12 @@ def test_a_short_run_from_a_pack_to_a_model_transformers_loads(tmp_path):
     assert losses[-1] < losses[0]
     assert set(run["best_valid"]["bleu"]) == {"go", "python"}
 
-    from training.export_hf import export
+    from training.export_hf import export, training_record
 
+    record = training_record(tmp_path / "out")
+    assert (record["args"]["max_src"], record["args"]["max_tgt"]) == (64, 16)  # the pack's, not a default
+    assert record["steps"] == pre["steps"] + fine["steps"]
+    assert record["best_valid_bleu"] == run["best_valid"]["mean_bleu"]
     hf_dir = export(tmp_path / "out", tmp_path / "hf")
     hf = transformers.T5ForConditionalGeneration.from_pretrained(hf_dir).eval()
     ours = T5(T5Shape.from_hf_config(json.loads((tmp_path / "out" / "config.json").read_text()))).eval()

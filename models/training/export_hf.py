@@ -49,7 +49,8 @@ def training_record(run_dir: Path, warm_start: Path | None = None) -> dict:
     best = run.get("best_valid") or {}
     return {
         "format": "lenscribe-training-run/1", "trainer": "training.fast_train", "model_config": cfg,
-        "parameters": run["model"]["parameters"], "args": run["config"] | {"max_src": 128, "max_tgt": 48},
+        "parameters": run["model"]["parameters"],
+        "args": run["config"] | {k: run["data"][k] for k in ("max_src", "max_tgt")},
         "steps": sum(p["steps"] for p in run["phases"]), "train_time_s": run["wall_s"],
         "phases": [{k: v for k, v in p.items() if k != "history"} for p in run["phases"]],
         "languages": run["languages"], "hardware": run["hardware"], "history": history,

@@ -35,11 +35,11 @@ TOKENIZER_JSON = Path(__file__).resolve().parents[1] / "lenscribe-small" / "toke
 
 def load_tokenizer():
     """The CodeT5 tokenizer from the shipped model's tokenizer.json: a serialized file loads the same in any
-    ``tokenizers`` version (lenscribe.tokenization builds it through constructors whose arguments change between
+    ``tokenizers`` version (building it from vocab and merges goes through constructors whose arguments change between
     versions, and a lent machine has its own)."""
-    from tokenizers import Tokenizer
+    from lenscribe.tokenization import load_tokenizer as load
 
-    return Tokenizer.from_file(str(TOKENIZER_JSON))
+    return load(TOKENIZER_JSON)
 
 
 @dataclass
@@ -286,17 +286,19 @@ class Evaluator:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def pick_device(cfg: Config) -> tuple[torch.device, torch.dtype | None]:
-    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device)
+def pick_device(device: str, precision: str, threads: int | None) -> tuple[torch.device, torch.dtype | None]:
+    """The device ("auto": a GPU when torch sees one), the autocast dtype (bf16 on a GPU or when asked; None: fp32),
+    TF32 matmuls on a GPU, the CPU thread count (both trainers)."""
+    dev = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
     amp = None
-    if cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda"):
+    if precision == "bf16" or (precision == "auto" and dev.type == "cuda"):
         amp = torch.bfloat16  # never fp16 for T5: activations overflow
-    if device.type == "cuda":
+    if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    return device, amp
+    if threads:
+        torch.set_num_threads(threads)
+    return dev, amp
 
 
 def hardware(device: torch.device) -> dict:
@@ -401,7 +403,7 @@ def train(pack_path: Path, out: Path, cfg: Config) -> dict:
     log = Log(out / "train.log")
     t0 = time.time()
     deadline = t0 + cfg.budget_s
-    device, amp = pick_device(cfg)
+    device, amp = pick_device(cfg.device, cfg.precision, cfg.threads)
     torch.manual_seed(cfg.seed)
     pack = Pack(pack_path)
     langs = [pack.languages.index(x) for x in (cfg.languages or pack.languages)]
@@ -450,6 +452,7 @@ def train(pack_path: Path, out: Path, cfg: Config) -> dict:
     run = {"format": "lenscribe-fast-training-run/1", "config": asdict(cfg), "model": info,
            "hardware": hardware(device), "wall_s": round(time.time() - t0, 1),
            "best_valid": best["eval"], "languages": [pack.languages[i] for i in langs],
+           "data": {"pack": str(pack_path), "max_src": pack.max_src, "max_tgt": pack.max_tgt},
            "phases": [asdict(p) | {"tgt_tok_per_s": round(p.tgt_tokens / max(p.seconds, 1e-9)),
                                    "src_tok_per_s": round(p.src_tokens / max(p.seconds, 1e-9))} for p in phases]}
     (out / "run.json").write_text(json.dumps(run, indent=1))

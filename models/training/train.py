@@ -544,18 +544,9 @@ def train(args) -> dict:
     valid_data = TokenData(cache, "valid")
     tok = build_tokenizer()
 
-    if args.device == "auto":
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        device = torch.device(args.device)
-    amp_dtype = None
-    if args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda"):
-        amp_dtype = torch.bfloat16  # never fp16 for T5: activations overflow
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from training.fast_train import pick_device
+
+    device, amp_dtype = pick_device(args.device, args.precision, args.threads)
 
     ckpt = out / "checkpoint"
     resume = args.resume and (ckpt / "state.json").exists()
