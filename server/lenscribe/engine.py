@@ -462,10 +462,9 @@ class Engine:
                     report.skipped += 1
                     log.debug("workspace: skipped %s: %s", path, why)
                 report.chunks += len(chunks)
-                documented = [c for c in chunks if self.authored(c) is not None]
-                report.documented += len(documented)
-                if documented:
-                    chunks = [c for c in chunks if self.authored(c) is None]
+                undocumented = [c for c in chunks if self.authored(c) is None]
+                report.documented += len(chunks) - len(undocumented)
+                chunks = undocumented
                 cached = self.cached_summaries(chunks)
                 report.cached += sum(1 for c in chunks if c.hash in cached)
                 for c in {c.hash: c for c in chunks if c.hash not in cached}.values():
