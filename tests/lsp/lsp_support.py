@@ -22,6 +22,14 @@ SERVER_CMD = [sys.executable, "-I", "-m", "lenscribe", "serve"]
 TIMEOUT = 30.0
 
 
+# The sources of the tiny test model (tests/conftest.py TINY_PAIRS) that the LSP tests open
+ADD = "def add(a, b):\n    return a + b"
+READ_LINES = "def read_lines(path):\n    with open(path) as f:\n        return f.read().splitlines()"
+STACK = ("class Stack:\n    def __init__(self):\n        self.items = []\n\n"
+         "    def push(self, x):\n        self.items.append(x)")
+GREET = "function greet(name) {\n  return `Hello, ${name}!`;\n}"
+
+
 def server_config() -> ClientServerConfig:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     return ClientServerConfig(server_command=SERVER_CMD, server_env=env)

@@ -5,6 +5,8 @@ with a beam search, copy."""
 from __future__ import annotations
 
 from lsp_support import (
+    ADD,
+    READ_LINES,
     base_options,
     hover,
     hover_summary,
@@ -24,8 +26,6 @@ from lenscribe.docstring_insert import TextEdit, apply_edit
 from lenscribe.modelfiles import load_manifest
 from lenscribe.summarizer import GenerationOptions, decoding_id
 
-ADD = "def add(a, b):\n    return a + b"
-READ_LINES = "def read_lines(path):\n    with open(path) as f:\n        return f.read().splitlines()"
 DOCUMENTED = 'def documented(x):\n    """Already said."""\n    return x'
 PY_DOC = f"import os\n\n\n@staticmethod\n{ADD}\n\n\n{READ_LINES}\n\n\n{DOCUMENTED}\n"
 ADD_LINE, READ_LINES_LINE, DOCUMENTED_LINE = 4, 8, 13  # the def lines

@@ -7,6 +7,10 @@ import time
 
 import pytest
 from lsp_support import (
+    ADD,
+    GREET,
+    READ_LINES,
+    STACK,
     base_options,
     hover,
     hover_summary,
@@ -19,12 +23,6 @@ from lsp_support import (
 )
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
-
-ADD = "def add(a, b):\n    return a + b"
-READ_LINES = "def read_lines(path):\n    with open(path) as f:\n        return f.read().splitlines()"
-STACK = ("class Stack:\n    def __init__(self):\n        self.items = []\n\n"
-         "    def push(self, x):\n        self.items.append(x)")
-GREET = "function greet(name) {\n  return `Hello, ${name}!`;\n}"
 
 PY_DOC = f"import os\n\n\n{ADD}\n\n\n{READ_LINES}\n\n\n{STACK}\n"
 # line numbers in PY_DOC

@@ -10,11 +10,8 @@ import sys
 import time
 
 import pytest
-from lsp_support import base_options
+from lsp_support import ADD, READ_LINES, base_options
 from raw_lsp import RawServer
-
-ADD = "def add(a, b):\n    return a + b"
-READ_LINES = "def read_lines(path):\n    with open(path) as f:\n        return f.read().splitlines()"
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import shutil
 import time
 
 from lsp_support import (
+    ADD,
+    GREET,
     base_options,
     hover,
     hover_summary,
@@ -17,9 +19,6 @@ from lsp_support import (
 )
 from lsprotocol import types
 from pytest_lsp import client_capabilities
-
-ADD = "def add(a, b):\n    return a + b"
-GREET = "function greet(name) {\n  return `Hello, ${name}!`;\n}"
 
 
 def _errors(client) -> list[str]:

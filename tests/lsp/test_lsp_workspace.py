@@ -6,11 +6,8 @@ import shutil
 import subprocess
 
 import pytest
-from lsp_support import base_options, hover, hover_summary, open_doc, stats, wait_idle, wait_until
+from lsp_support import ADD, GREET, base_options, hover, hover_summary, open_doc, stats, wait_idle, wait_until
 from lsprotocol import types
-
-ADD = "def add(a, b):\n    return a + b"
-GREET = "function greet(name) {\n  return `Hello, ${name}!`;\n}"
 
 
 def _make_tree(root):
