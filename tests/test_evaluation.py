@@ -329,14 +329,14 @@ def test_cli_with_tiny_real_model(tiny_model_dir, tiny_pairs, tmp_path, capsys):
     ("", "", ""),
 ])
 def test_name_only_baseline_rule(name, code, expected):
-    from lenscribe.evaluation.baseline import name_summary
+    from lenscribe.name_rule import name_summary
 
     assert name_summary(name, code) == expected
 
 
 def test_eval_reports_the_name_only_baseline_and_the_margin(tmp_path, stub, capsys):
     from lenscribe.cli import main
-    from lenscribe.evaluation.baseline import name_summary
+    from lenscribe.name_rule import name_summary
 
     recs = [{"language": "python", "name": "load_user_config", "code": "def load_user_config(): pass",
              "doc": "Load the user config."},

@@ -12,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from .baseline import name_summary
+from lenscribe.name_rule import name_summary
+
 from .bleu import corpus_bleu
 from .metrics import LanguageReport, exact_match, is_degenerate, report
 
@@ -89,7 +90,7 @@ def evaluate(summarizer, records: list[dict], progress=None) -> tuple[list[str],
 
 def build_reports(records: list[dict], predictions: list[str], seconds: dict[str, float]) -> list[LanguageReport]:
     """Per language (and "all"): the model's metrics, and beside them the name-only baseline's BLEU on the same
-    records (``name_baseline_bleu``, lenscribe.evaluation.baseline) and the model's margin over it."""
+    records (``name_baseline_bleu``, lenscribe.name_rule) and the model's margin over it."""
     baseline = [name_summary(r.get("name"), r["code"]) for r in records]
     reports = []
     langs = sorted({r["language"] for r in records})
@@ -174,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
               f"{rep.extra['margin']:>+7.2f} {100 * rep.exact_match:>6.1f} {100 * rep.degenerate:>8.1f} "
               f"{rep.ms_per_summary:>11.1f}")
     print("name-only: the baseline rule that turns the function's name into a sentence "
-          "(lenscribe.evaluation.baseline); margin = BLEU-4 - name-only")
+          "(lenscribe.name_rule); margin = BLEU-4 - name-only")
     if samples:
         print()
         for s in samples:

@@ -1,7 +1,8 @@
-"""The name-only baseline: a fixed rule that turns a function's *name* into a sentence, with no model.
+"""The name-only rule: a fixed rule that turns a function's *name* into a sentence, with no model.
 
 Every model figure ``lenscribe eval`` prints stands beside this rule's score on the same records: a summary that
-does not beat it says nothing the name did not already say.
+does not beat it says nothing the name did not already say. The summarizer also shows this rule's sentence in place
+of a generated summary that fails the grounding check (``lenscribe.grounding``): vague, but not false.
 
 The rule (``name_summary``):
 

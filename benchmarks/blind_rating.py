@@ -1,0 +1,155 @@
+"""A blind rating of generated summaries: what a reader who does not know which system wrote a summary thinks of it.
+
+    # 1. sample functions, summarize them with each system, write the blinded sheet and the key
+    python benchmarks/blind_rating.py prepare OUT --source pygls=.venv/lib/python3.11/site-packages/pygls \
+        --source examples=examples --sample pygls=40 --system model=models/lenscribe-small --seed 0
+    # 2. a reader fills OUT/ratings.json from OUT/sheet.md alone: {"<item>": {"A": 0|1|2, "B": ...}, ...}
+    #    2: correct and informative, 1: vague (true but says little more than the name), 0: wrong or misleading
+    # 3. unblind
+    python benchmarks/blind_rating.py score OUT
+
+Each item is one function or method (classes are left out: their summary is a list of members); the reader sees its
+full code, docstring included, and each system's summary under a letter, the letters shuffled per item. The model
+summarizes the code *without* its docstring (a documented chunk shows its docstring, so only undocumented code ever
+reaches the model); the name-only rule (``lenscribe.name_rule.name_summary``) is always one of the systems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import string
+import sys
+from collections import Counter
+from pathlib import Path
+
+from lenscribe.chunking import chunk_text, language_for_path, strip_doc
+from lenscribe.name_rule import name_summary
+
+MAX_SHOWN_LINES = 60
+NAME_RULE = "name-rule"
+
+
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for v in values:
+        key, sep, val = v.partition("=")
+        if not sep:
+            raise SystemExit(f"{what} must be NAME=VALUE: {v!r}")
+        out[key] = val
+    return out
+
+
+def collect(root: Path, min_lines: int) -> list[dict]:
+    """Every function/method of the supported files under ``root`` (sorted paths: the same list on every run)."""
+    items = []
+    files = sorted(p for p in root.rglob("*") if p.is_file() and language_for_path(p)) if root.is_dir() else [root]
+    for path in files:
+        language = language_for_path(path)
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for c in chunk_text(text, language, min_lines=min_lines):
+            if c.kind == "class":
+                continue
+            items.append({"path": str(path.relative_to(root.parent) if root.is_dir() else path), "line": c.start[0] + 1,
+                          "language": c.language, "kind": c.kind, "qualname": c.qualname, "code": c.text,
+                          "model_input": strip_doc(c)})
+    return items
+
+
+def prepare(args: argparse.Namespace) -> int:
+    from lenscribe.summarizer import Summarizer
+
+    sources, samples, systems = _pairs(args.source, "--source"), _pairs(args.sample, "--sample"), _pairs(
+        args.system, "--system")
+    rng = random.Random(args.seed)
+    items = []
+    for name, root in sources.items():
+        found = collect(Path(root), args.min_lines)
+        n = int(samples.get(name, len(found)))
+        shuffled = rng.sample(found, len(found))
+        per_file: Counter = Counter()
+        chosen = []
+        for it in shuffled:  # at most --per-file from one file: a generated module of 200 wrappers is not the package
+            if len(chosen) < n and per_file[it["path"]] < args.per_file:
+                per_file[it["path"]] += 1
+                chosen.append(it)
+        items += [{**it, "source": name} for it in chosen]
+    outputs: dict[str, list[str]] = {NAME_RULE: [name_summary(it["qualname"], it["code"]) for it in items]}
+    for name, model_dir in systems.items():
+        summarizer = Summarizer.load(Path(model_dir))
+        outputs[name] = summarizer.summarize([it["model_input"] for it in items])
+        summarizer.stop()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    key, sheet = {}, ["# Rate each summary", "",
+                      "For each function: read the code, then rate every summary under it on its own:",
+                      "**2** correct and informative (says what the function does, beyond its name), "
+                      "**1** vague (true, but says little more than the name), "
+                      "**0** wrong or misleading (states something the code does not do).", ""]
+    for i, it in enumerate(items):
+        letters = list(string.ascii_uppercase[: len(outputs)])
+        names = list(outputs)
+        rng.shuffle(names)
+        key[str(i)] = dict(zip(letters, names, strict=True))
+        lines = it["code"].splitlines()
+        shown = "\n".join(lines[:MAX_SHOWN_LINES]) + ("\n…" if len(lines) > MAX_SHOWN_LINES else "")
+        sheet += [f"## Item {i}: `{it['qualname']}` ({it['path']}:{it['line']})", "", f"```{it['language']}", shown,
+                  "```", ""]
+        sheet += [f"- **{letter}**: {outputs[name][i]}" for letter, name in key[str(i)].items()]
+        sheet.append("")
+    (out / "sheet.md").write_text("\n".join(sheet), encoding="utf-8")
+    (out / "key.json").write_text(json.dumps({"items": [{k: v for k, v in it.items() if k != "model_input"}
+                                                        for it in items], "key": key, "outputs": outputs,
+                                              "systems": systems, "seed": args.seed}, indent=1), encoding="utf-8")
+    print(f"{len(items)} items, systems {sorted(outputs)}: give {out / 'sheet.md'} (only) to the reader; "
+          f"ratings go to {out / 'ratings.json'}")
+    return 0
+
+
+def score(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    data = json.loads((out / "key.json").read_text(encoding="utf-8"))
+    ratings = json.loads((out / "ratings.json").read_text(encoding="utf-8"))
+    table: dict[tuple[str, str], Counter] = {}
+    for i, letters in data["key"].items():
+        source = data["items"][int(i)]["source"]
+        for letter, system in letters.items():
+            r = ratings.get(i, {}).get(letter)
+            if r not in (0, 1, 2):
+                print(f"item {i} {letter}: no rating", file=sys.stderr)
+                continue
+            for group in (source, "all"):
+                table.setdefault((system, group), Counter())[r] += 1
+    rows = {}
+    print(f"{'system':<12} {'items':<10} {'n':>4} {'2 right':>8} {'1 vague':>8} {'0 wrong':>8} {'mean':>6}")
+    for (system, group), c in sorted(table.items()):
+        n = sum(c.values())
+        mean = (2 * c[2] + c[1]) / n
+        rows[f"{system}/{group}"] = {"n": n, "2": c[2], "1": c[1], "0": c[0], "mean": round(mean, 3)}
+        print(f"{system:<12} {group:<10} {n:>4} {c[2]:>8} {c[1]:>8} {c[0]:>8} {mean:>6.2f}")
+    (out / "scores.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("prepare")
+    a.add_argument("out")
+    a.add_argument("--source", action="append", default=[], help="NAME=PATH (a directory or a file)")
+    a.add_argument("--sample", action="append", default=[], help="NAME=N: N random items of that source (else all)")
+    a.add_argument("--system", action="append", default=[], help="NAME=MODEL_DIR")
+    a.add_argument("--min-lines", type=int, default=3)
+    a.add_argument("--per-file", type=int, default=3, help="at most this many items from one file (default 3)")
+    a.add_argument("--seed", type=int, default=0)
+    a.set_defaults(func=prepare)
+    s = sub.add_parser("score")
+    s.add_argument("out")
+    s.set_defaults(func=score)
+    args = p.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
