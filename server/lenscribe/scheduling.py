@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Priority", "Scheduler", "SchedulerClosed", "Ticket"]
 
-SummarizeFn = Callable[..., list[str]]  # (codes: list[str], timeout: float | None = None) -> list[str]
+SummarizeFn = Callable[[list[str]], list[str]]  # codes -> one summary each
 ResultsHook = Callable[[list[tuple[Hashable, str]]], None]
 ErrorsHook = Callable[[list[tuple[Hashable, BaseException]]], None]
 
@@ -111,7 +111,6 @@ class Scheduler:
         batch_size: int = 8,
         on_results: ResultsHook | None = None,
         on_errors: ErrorsHook | None = None,
-        batch_timeout: float | None = None,
         hover_lane: bool = True,
         name: str = "lenscribe",
     ) -> None:
@@ -121,7 +120,6 @@ class Scheduler:
             raise ValueError("batch_size must be at least 1")
         self._summarize = summarize
         self.batch_size = batch_size
-        self.batch_timeout = batch_timeout
         self.on_results = on_results
         self.on_errors = on_errors
         self.stats = SchedulerStats()
@@ -249,10 +247,6 @@ class Scheduler:
                 **self.stats.as_dict(),
             }
 
-    def idle(self) -> bool:
-        with self._cond:
-            return not self._jobs
-
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no job is queued or running (tests, benchmarks); False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -378,7 +372,7 @@ class Scheduler:
                     self._cond.notify_all()
 
     def _call(self, summarize: SummarizeFn, codes: list[str]) -> list[str]:
-        results = summarize(codes) if self.batch_timeout is None else summarize(codes, timeout=self.batch_timeout)
+        results = summarize(codes)
         if len(results) != len(codes):
             raise RuntimeError(f"summarizer returned {len(results)} results for {len(codes)} inputs")
         return results
