@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lenscribe.defaults import default_model_dir
+from lenscribe.decoding import GenerationOptions
+from lenscribe.defaults import resolve_model_dir
 from lenscribe.generation import default_intra_op_threads
-from lenscribe.summarizer import GenerationOptions, Summarizer
+from lenscribe.summarizer import Summarizer
 
 FUNCTION_40 = '''def load_config(path, defaults=None, env=None):
     settings = dict(defaults or {})
@@ -142,7 +143,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8, help="chunks per summarize() call for the batched line")
     ap.add_argument("--only-throughput", action="store_true", help="only the throughput lines")
     args = ap.parse_args()
-    model_dir = args.model or default_model_dir()
+    model_dir = resolve_model_dir(args.model)
     opts = GenerationOptions(num_beams=args.beams)
     s = Summarizer.load(model_dir, options=opts)
     files = s.manifest.files

@@ -92,7 +92,7 @@ def actor_memory(model: Path) -> float:
 
 
 def main() -> None:
-    from lenscribe.defaults import default_model_dir
+    from lenscribe.defaults import resolve_model_dir
     from lenscribe.distributed import BATCHES_PER_BLOCK
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -102,7 +102,7 @@ def main() -> None:
     ap.add_argument("--with-1t", action="store_true", help="also a one-thread local run")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    model = args.model or default_model_dir()
+    model = resolve_model_dir(args.model)
     cores = os.cpu_count() or 1
     fig: dict = {"functions": args.functions, "cores": cores, "workers": args.workers, "model": str(model)}
     with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp:

@@ -248,10 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON only")
     args = p.parse_args(argv)
-    if args.model is None:
-        from lenscribe.defaults import default_model_dir
+    from lenscribe.defaults import resolve_model_dir
 
-        args.model = default_model_dir()
+    args.model = resolve_model_dir(args.model)
     with tempfile.TemporaryDirectory(prefix="lenscribe-bench-") as tmp:
         result = asyncio.run(Bench(args, Path(tmp)).run())
     if args.json:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lenscribe.summarizer import GenerationOptions, Summarizer
+from lenscribe.decoding import GenerationOptions
+from lenscribe.summarizer import Summarizer
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "models" / "lenscribe-small"

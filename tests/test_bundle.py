@@ -154,9 +154,9 @@ def test_env_bundle_is_imported_once_when_a_cache_opens(filled: Path, tmp_path: 
 
 def test_the_language_server_reads_imported_entries_as_hits(tmp_path: Path, monkeypatch) -> None:
     from lenscribe.chunking import chunk_text
+    from lenscribe.decoding import GenerationOptions, decoding_id
     from lenscribe.engine import Engine
     from lenscribe.settings import Settings
-    from lenscribe.summarizer import GenerationOptions, decoding_id
 
     shipped = Path(__file__).resolve().parents[1] / "models" / "lenscribe-small"
     from lenscribe.modelfiles import load_manifest

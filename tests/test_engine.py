@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 
 from lenscribe.cli import main
+from lenscribe.decoding import DEFAULT_REPETITION_PENALTY, GenerationOptions
 from lenscribe.generation import GenerationTimeout, Seq2SeqOnnx
 from lenscribe.modelbuild.deps import torch_threads
 from lenscribe.modelbuild.export import DECODER_MERGED, ENCODER
 from lenscribe.modelbuild.pipeline import WORK
 from lenscribe.modelbuild.samples import DEFAULT_SAMPLES
 from lenscribe.modelfiles import load_manifest
-from lenscribe.summarizer import DEFAULT_REPETITION_PENALTY, GenerationOptions, Summarizer, prepare_code
+from lenscribe.summarizer import Summarizer, prepare_code
 from lenscribe.tokenization import load_tokenizer
 
 

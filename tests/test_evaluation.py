@@ -246,7 +246,7 @@ def test_cli_beams_reach_the_summarizer_and_the_record(data_file, stub, capsys, 
 
 def test_cli_repetition_penalty_defaults_to_the_editors_and_is_recorded(data_file, stub, capsys, tmp_path):
     from lenscribe.cli import main
-    from lenscribe.summarizer import DEFAULT_REPETITION_PENALTY
+    from lenscribe.decoding import DEFAULT_REPETITION_PENALTY
 
     assert main(["eval", str(data_file), "--model", str(tmp_path), "--json"]) == 0
     assert stub.options.repetition_penalty == DEFAULT_REPETITION_PENALTY != 1.0

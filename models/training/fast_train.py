@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lenscribe.decoding import DEFAULT_NO_REPEAT_NGRAM, DEFAULT_REPETITION_PENALTY
 from training.datapack import Pack, Split
 from training.objectives import IdentifierTable, mask_identifiers, span_corrupt
 from training.t5 import T5, T5Shape, count_parameters, hf_state, load_hf_state
@@ -74,8 +75,8 @@ class Config:
     eval_per_language: int = 200
     eval_every_s: float = 0.0  # 0: only at the end of each phase
     eval_batch: int = 256
-    repetition_penalty: float = 1.2  # the shipped decoding (lenscribe.summarizer.GenerationOptions)
-    no_repeat_ngram: int = 3
+    repetition_penalty: float = DEFAULT_REPETITION_PENALTY  # the shipped decoding (lenscribe.decoding)
+    no_repeat_ngram: int = DEFAULT_NO_REPEAT_NGRAM
     # machine
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 on GPU, fp32 on CPU

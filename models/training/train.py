@@ -47,14 +47,14 @@ for _p in (REPO / "server", REPO / "models"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from lenscribe.decoding import DEFAULT_NO_REPEAT_NGRAM  # noqa: E402  (validation decodes as the run-time default)
 from lenscribe.evaluation.bleu import corpus_bleu as smooth_bleu  # noqa: E402  (CodeXGLUE smooth_bleu, as `lenscribe eval`)
 from lenscribe.model_input import prepare_code, truncate_ids  # noqa: E402  (the run-time summarizer's own)
 from lenscribe.postprocess import clean_summary  # noqa: E402  (what the run-time Summarizer does to model text)
 from lenscribe.tokenization import BOS_ID, DECODER_START_ID, EOS_ID, PAD_ID, VOCAB_SIZE, build_tokenizer  # noqa: E402
 from training.embedding_init import words_embedding_init  # noqa: E402,F401  (used by train(); tests reach it here)
 
-# Decoding in validation matches the run-time default (lenscribe.summarizer.GenerationOptions.no_repeat_ngram_size).
-NO_REPEAT_NGRAM = 3
+NO_REPEAT_NGRAM = DEFAULT_NO_REPEAT_NGRAM
 
 
 

@@ -1,4 +1,5 @@
-"""Where things live by default: the shipped model and the user's cache directory."""
+"""Where things live by default: the shipped model (and which model directory to load) and the user's cache
+directory."""
 
 from __future__ import annotations
 
@@ -33,6 +34,14 @@ def default_model_dir() -> Path:
         if (path / "manifest.json").is_file():
             return path
     return _candidates()[0]
+
+
+def resolve_model_dir(configured: str | os.PathLike[str] | None = None) -> Path:
+    """The model directory to load, resolved here alone (the language server's ``lenscribe.modelDir``, the CLIs'
+    ``--model``): the configured one with ``~`` expanded, else ``default_model_dir()``."""
+    if configured is None or not os.fspath(configured):
+        return default_model_dir()
+    return Path(configured).expanduser()
 
 
 def user_cache_dir() -> Path:

@@ -18,20 +18,23 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lenscribe.cache import SummaryCache
-from lenscribe.defaults import default_model_dir, user_cache_dir
+from lenscribe.defaults import resolve_model_dir, user_cache_dir
 from lenscribe.files import list_source_files, read_source
 from lenscribe.render import DOCSTRING, GENERATED, Summary
 from lenscribe.scheduling import Priority, Scheduler, Ticket
 from lenscribe.settings import Settings
 
+if TYPE_CHECKING:
+    from lenscribe.modelfiles import ModelFiles
+
 log = logging.getLogger(__name__)
 
-__all__ = ["Document", "Engine", "ModelUnavailable", "language_for"]
+__all__ = ["Document", "Engine", "ModelSlot", "ModelUnavailable", "language_for"]
 
 # LSP languageId -> chunker language id (for buffers whose file name says nothing, e.g. untitled ones)
 LANGUAGE_IDS = {
@@ -43,6 +46,24 @@ LANGUAGE_IDS = {
 
 class ModelUnavailable(RuntimeError):
     """No model to run (missing, corrupt, still loading or being replaced)."""
+
+
+@dataclass(frozen=True)
+class ModelSlot:
+    """The engine's model, as one value: ``Engine.model`` is replaced whole (never changed in place), so a reader that
+    takes ``m = engine.model`` once sees a state, id, summarizer and error that belong together."""
+
+    state: str = "not loaded"  # loading | ready | error
+    dir: Path | None = None
+    summary_id: str | None = None  # what summaries are cached under: the model's id and the decoding; None: not known
+    summarizer: Any = None  # lenscribe.summarizer.Summarizer once ready
+    error: str | None = None
+    load_seconds: float | None = None
+
+    @property
+    def can_summarize(self) -> bool:
+        """A model is loaded or loading (work queued now runs once it is there)."""
+        return self.state in ("ready", "loading", "not loaded") and self.error is None
 
 
 def language_for(path: str | None, language_id: str | None, text: str) -> str | None:
@@ -112,10 +133,15 @@ def _first_sentence(doc: str) -> str:
     return first_sentence(doc)
 
 
-def _load_summarizer(model_dir: Path, workers: int, beams: int):
-    from lenscribe.summarizer import GenerationOptions, Summarizer
+def _open_model(model_dir: Path, beams: int) -> ModelFiles:
+    from lenscribe.decoding import GenerationOptions
+    from lenscribe.modelfiles import ModelFiles
 
-    return Summarizer.load(model_dir, workers=workers, options=GenerationOptions(num_beams=beams))
+    return ModelFiles.open(model_dir, GenerationOptions(num_beams=beams))
+
+
+def _load_summarizer(files: ModelFiles, workers: int):
+    return files.load(workers=workers)
 
 
 class Engine:
@@ -124,22 +150,17 @@ class Engine:
         settings: Settings,
         *,
         on_summaries: Callable[[set[str]], None] | None = None,
-        load_summarizer: Callable[[Path, int, int], Any] = _load_summarizer,
+        load_summarizer: Callable[[ModelFiles, int], Any] = _load_summarizer,
     ) -> None:
         self.settings = settings
         self.on_summaries = on_summaries
-        self._load_summarizer = load_summarizer
+        self._load_summarizer = load_summarizer  # (opened model files, workers) -> summarizer: tests pass a fake
         self._lock = threading.RLock()
         self.cache = self._open_cache(settings.cache_dir)
         self.scheduler = Scheduler(None, workers=settings.workers, batch_size=settings.batch_size,
                                    on_results=self._on_results, on_errors=self._on_errors)
-        self.failures: dict[tuple[str, str], str] = {}  # (model id, chunk hash) -> why its summary failed
-        self.summarizer: Any = None
-        self.model_id: str | None = None  # what summaries are cached under: the model's id and the decoding
-        self.model_dir: Path | None = None
-        self.model_error: str | None = None
-        self.model_state = "not loaded"  # loading | ready | error
-        self.model_load_seconds: float | None = None
+        self.failures: dict[tuple[str, str], str] = {}  # (summary id, chunk hash) -> why its summary failed
+        self.model = ModelSlot()  # replaced whole (under _lock) as the model loads, fails or is let go
         self.docs: dict[str, Document] = {}
         self.counters: dict[str, int] = {"hovers": 0, "hover_timeouts": 0, "hover_cache_hits": 0, "lenses": 0,
                                          "rechunks": 0, "summaries_delivered": 0}
@@ -161,43 +182,36 @@ class Engine:
 
     def load_model(self) -> str | None:
         """Load the configured model (blocking); returns None, or the error message a user should see."""
-        from lenscribe.modelfiles import ModelError, load_manifest
-        from lenscribe.summarizer import GenerationOptions, decoding_id
+        from lenscribe.modelfiles import ModelError
 
-        model_dir = Path(self.settings.model_dir or default_model_dir()).expanduser()
-        decoding = GenerationOptions(num_beams=self.settings.beams)  # what the summarizer loaded below decodes with
+        model_dir = resolve_model_dir(self.settings.model_dir)
         with self._lock:
-            reloading = self.model_id is not None
-            self.model_state, self.model_error, self.model_dir = "loading", None, model_dir
-            self.summarizer = None
+            reloading = self.model.summary_id is not None
+            self.model = ModelSlot(state="loading", dir=model_dir)
             self.scheduler.set_summarize(None)
-        if reloading:  # queued jobs carry the old model id in their keys: drop them (open documents re-queue)
+        if reloading:  # queued jobs carry the old summary id in their keys: drop them (open documents re-queue)
             self.scheduler.fail_all(ModelUnavailable("the model is being replaced"))
-            self.model_id = None
         started = time.perf_counter()
         try:
-            manifest = load_manifest(model_dir, check_hashes=False)  # quick: the id serves cached summaries at once
+            files = _open_model(model_dir, self.settings.beams)  # quick: the id serves cached summaries at once
             with self._lock:
-                self.model_id = decoding_id(manifest.model_id, decoding)
-            summarizer = self._load_summarizer(model_dir, self.settings.workers, self.settings.beams)
+                self.model = replace(self.model, summary_id=files.summary_id)
+            summarizer = self._load_summarizer(files, self.settings.workers)
         except ModelError as e:
             return self._model_failed(str(e))
         except Exception as e:  # onnxruntime, tokenizers, OS errors: all mean "unavailable"
             log.exception("loading the model from %s failed", model_dir)
             return self._model_failed(f"cannot load the model from {model_dir}: {e}")
         with self._lock:
-            self.summarizer = summarizer
-            self.model_id = decoding_id(summarizer.model_id, decoding)
-            self.model_state = "ready"
-            self.model_load_seconds = time.perf_counter() - started
+            self.model = m = replace(self.model, state="ready", summarizer=summarizer,
+                                     load_seconds=time.perf_counter() - started)
             self.scheduler.set_summarize(summarizer.summarize)
-        log.info("model %s loaded from %s in %.2fs", self.model_id, model_dir, self.model_load_seconds)
+        log.info("model %s loaded from %s in %.2fs", m.summary_id, model_dir, m.load_seconds)
         return None
 
     def _model_failed(self, message: str) -> str:
         with self._lock:
-            self.summarizer = None
-            self.model_state, self.model_error = "error", message
+            self.model = replace(self.model, state="error", summarizer=None, error=message)
         self.scheduler.fail_all(ModelUnavailable(message))
         log.error("model unavailable: %s", message)
         return message
@@ -205,7 +219,7 @@ class Engine:
     @property
     def can_summarize(self) -> bool:
         """A model is loaded or loading (work queued now runs once it is there)."""
-        return self.model_state in ("ready", "loading", "not loaded") and self.model_error is None
+        return self.model.can_summarize
 
     # ------------------------------------------------------------------------------------------------ documents
 
@@ -262,20 +276,21 @@ class Engine:
 
     def schedule_document(self, doc: Document) -> int:
         """Queue the document's uncached chunks (visible ones first), drop its stale queued work; how many queued."""
-        model_id = self.model_id
-        if model_id is None or not self.can_summarize:
+        m = self.model
+        summary_id = m.summary_id
+        if summary_id is None or not m.can_summarize:
             return 0
-        cached = self.cache.get_many(model_id, [c.hash for c in doc.chunks])
+        cached = self.cache.get_many(summary_id, [c.hash for c in doc.chunks])
         queued = 0
         seen: set[str] = set()
         for chunk in sorted(doc.chunks, key=lambda c: not doc.is_visible(c)):
-            if chunk.hash in cached or chunk.hash in seen or (model_id, chunk.hash) in self.failures:
+            if chunk.hash in cached or chunk.hash in seen or (summary_id, chunk.hash) in self.failures:
                 continue  # a chunk that failed is not retried on every edit (a hover asks again)
             if self.authored(chunk) is not None:
                 continue  # it shows its own docstring
             seen.add(chunk.hash)
             prio = Priority.VISIBLE if doc.is_visible(chunk) else Priority.OPEN
-            self.scheduler.submit((model_id, chunk.hash), chunk.text, prio, owner=doc.uri, generation=doc.generation)
+            self.scheduler.submit((summary_id, chunk.hash), chunk.text, prio, owner=doc.uri, generation=doc.generation)
             queued += 1
         self.scheduler.cancel_stale(doc.uri, doc.generation)
         return queued
@@ -299,8 +314,8 @@ class Engine:
             if doc is None:
                 return
             doc.visible = visible
-        if self.model_id is not None:
-            keys = [(self.model_id, c.hash) for c in doc.chunks if doc.is_visible(c)]
+        if (summary_id := self.model.summary_id) is not None:
+            keys = [(summary_id, c.hash) for c in doc.chunks if doc.is_visible(c)]
             self.scheduler.reprioritize(uri, keys, Priority.VISIBLE)
 
     def document(self, uri: str) -> Document | None:
@@ -324,24 +339,25 @@ class Engine:
         return None if text is None else Summary(text, GENERATED)
 
     def cached_summary(self, chunk) -> str | None:
-        model_id = self.model_id
-        return None if model_id is None else self.cache.get(model_id, chunk.hash)
+        summary_id = self.model.summary_id
+        return None if summary_id is None else self.cache.get(summary_id, chunk.hash)
 
     def cached_summaries(self, chunks: list) -> dict[str, str]:
-        model_id = self.model_id
-        return {} if model_id is None else self.cache.get_many(model_id, [c.hash for c in chunks])
+        summary_id = self.model.summary_id
+        return {} if summary_id is None else self.cache.get_many(summary_id, [c.hash for c in chunks])
 
     def failure(self, chunk) -> str | None:
         """Why the chunk's summary failed under the current model, or None."""
-        model_id = self.model_id
-        return None if model_id is None else self.failures.get((model_id, chunk.hash))
+        summary_id = self.model.summary_id
+        return None if summary_id is None else self.failures.get((summary_id, chunk.hash))
 
     def request(self, chunk, priority: Priority, owner: Any = None, generation: int = 0) -> Ticket | None:
         """A ticket for the chunk's summary, or None when there is no model to compute it."""
-        model_id = self.model_id
-        if model_id is None or not self.can_summarize:
+        m = self.model
+        if m.summary_id is None or not m.can_summarize:
             return None
-        return self.scheduler.submit((model_id, chunk.hash), chunk.text, priority, owner=owner, generation=generation)
+        return self.scheduler.submit((m.summary_id, chunk.hash), chunk.text, priority, owner=owner,
+                                     generation=generation)
 
     def _on_errors(self, errors: list[tuple[Any, BaseException]]) -> None:
         """Scheduler threads: chunks whose summary failed. Their lenses must not stay pending: remember why (not for
@@ -366,12 +382,12 @@ class Engine:
         """Scheduler threads: store new summaries, then tell which open documents they belong to."""
         if self.pinned:  # a user's regenerated summary stays
             results = [r for r in results if r[0] not in self.pinned]
-        by_model: dict[str, list[tuple[str, str]]] = {}
-        for (model_id, chunk_hash), summary in results:
-            by_model.setdefault(model_id, []).append((chunk_hash, summary))
-        for model_id, items in by_model.items():
-            self.cache.put_many(model_id, items)
-        hashes = {h for _, items in by_model.items() for h, _ in items}
+        by_id: dict[str, list[tuple[str, str]]] = {}
+        for (summary_id, chunk_hash), summary in results:
+            by_id.setdefault(summary_id, []).append((chunk_hash, summary))
+        for summary_id, items in by_id.items():
+            self.cache.put_many(summary_id, items)
+        hashes = {h for _, items in by_id.items() for h, _ in items}
         with self._lock:
             for key, _summary in results:
                 self.failures.pop(key, None)
@@ -446,7 +462,7 @@ class Engine:
                 if cancel.is_set():
                     break
                 if not self.can_summarize:
-                    raise ModelUnavailable(self.model_error or "no model")
+                    raise ModelUnavailable(self.model.error or "no model")
                 text, why = read_source(path, s.max_file_bytes, s.max_file_lines)
                 chunks = []
                 if text is not None:
@@ -470,7 +486,7 @@ class Engine:
                 for c in {c.hash: c for c in chunks if c.hash not in cached}.values():
                     t = self.request(c, Priority.WORKSPACE, owner=owner)
                     if t is None:
-                        raise ModelUnavailable(self.model_error or "no model")
+                        raise ModelUnavailable(self.model.error or "no model")
                     pending[t] = i
                     left[i] += 1
                 if left[i] == 0:
@@ -502,7 +518,7 @@ class Engine:
         rechunk_keys = ("languages", "min_chunk_lines", "max_file_bytes", "max_file_lines", "max_chunk_chars")
         return {
             "reload_model": (new.model_dir != old.model_dir or new.beams != old.beams
-                             or new.workers != old.workers and self.summarizer is None),
+                             or new.workers != old.workers and self.model.summarizer is None),
             "rechunk": any(getattr(new, k) != getattr(old, k) for k in rechunk_keys),
         }
 
@@ -510,6 +526,7 @@ class Engine:
 
     def stats(self) -> dict[str, Any]:
         sched = self.scheduler.snapshot()
+        m = self.model
         with self._lock:
             docs = {
                 uri: {"language": d.language, "version": d.version, "generation": d.generation,
@@ -518,12 +535,12 @@ class Engine:
             }
         return {
             "model": {
-                "state": self.model_state,
-                "id": self.model_id,
-                "dir": str(self.model_dir) if self.model_dir else None,
-                "error": self.model_error,
-                "load_seconds": self.model_load_seconds,
-                "summarizer_runs": getattr(self.summarizer, "runs", 0),
+                "state": m.state,
+                "id": m.summary_id,
+                "dir": str(m.dir) if m.dir else None,
+                "error": m.error,
+                "load_seconds": m.load_seconds,
+                "summarizer_runs": getattr(m.summarizer, "runs", 0),
             },
             "model_runs": sched["batches_run"],  # summarize() calls made by this process
             "chunks_summarized": sched["jobs_run"],  # chunks that went through the model
@@ -542,15 +559,15 @@ class Engine:
         the cache are let go. Must be done (``wait``) before the interpreter exits: a thread still inside onnxruntime
         at finalization aborts the process. Idempotent; True when no inference thread is left running."""
         self.scheduler.shutdown(wait=False)
-        summarizer = self.summarizer
+        summarizer = self.model.summarizer
         if summarizer is not None and hasattr(summarizer, "stop"):
             summarizer.stop()
         if not wait:
             return False
         joined = self.scheduler.shutdown(wait=True, timeout=timeout)
         if joined:
-            with self._lock:
-                self.summarizer = None  # the onnxruntime sessions go once no thread can be running them
+            with self._lock:  # the onnxruntime sessions go once no thread can be running them
+                self.model = replace(self.model, summarizer=None)
         else:
             log.warning("inference threads still running after %.0fs", timeout)
         self.cache.close()

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from lenscribe.decoding import DEFAULT_MAX_NEW_TOKENS
 from lenscribe.modelfiles import Architecture
 
 
@@ -158,7 +159,7 @@ class Seq2SeqOnnx:
     def generate(
         self,
         batch_ids: list[list[int]],
-        max_new_tokens: int = 32,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         num_beams: int = 1,
         no_repeat_ngram_size: int = 0,
         deadline: float | None = None,

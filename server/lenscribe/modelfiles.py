@@ -9,7 +9,8 @@ A model directory holds ``manifest.json`` plus the files it names (role -> file)
 - ``config``: the Hugging Face ``config.json`` of the checkpoint (kept for reference).
 
 The manifest also carries the architecture numbers the engine needs, so run time never reads torch-side files.
-This module knows nothing of LSP and needs only the standard library.
+This module knows nothing of LSP and needs only the standard library: ``ModelFiles.open`` tells the id a model's
+summaries are cached under before onnxruntime is even imported (``ModelFiles.load`` builds the Summarizer).
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from lenscribe.decoding import GenerationOptions, decoding_id
+
+if TYPE_CHECKING:
+    from lenscribe.summarizer import Summarizer
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = "lenscribe-model/1"
@@ -105,8 +111,10 @@ def write_manifest(model_dir: Path, data: dict[str, Any]) -> Path:
 
 
 def load_manifest(model_dir: Path | str, check_hashes: bool = True) -> Manifest:
-    """Read and check a model directory; raise ModelError with a message a user can act on."""
-    model_dir = Path(model_dir).expanduser()
+    """Read and check a model directory (an already resolved path: ``lenscribe.defaults.resolve_model_dir``): every
+    file there at its size, and with ``check_hashes`` at its sha256 too; raise ModelError with a message a user can act
+    on."""
+    model_dir = Path(model_dir)
     mpath = model_dir / MANIFEST_NAME
     if not model_dir.is_dir():
         raise ModelError(f"model directory not found: {model_dir}")
@@ -129,11 +137,62 @@ def load_manifest(model_dir: Path | str, check_hashes: bool = True) -> Manifest:
         size = p.stat().st_size
         if size != entry["size"]:
             raise ModelError(f"model file truncated or changed: {p} is {size} bytes, manifest says {entry['size']}")
-        if check_hashes and sha256_file(p) != entry["sha256"]:
-            raise ModelError(f"model file corrupt: sha256 of {p} does not match the manifest")
     try:
         arch = Architecture(**raw["architecture"])
     except (KeyError, TypeError) as e:
         raise ModelError(f"{mpath}: bad architecture block: {e}") from e
-    return Manifest(model_dir=model_dir, model_id=raw.get("model_id") or model_id_for(raw.get("name", "model"), files),
-                    architecture=arch, files=files, raw=raw)
+    manifest = Manifest(model_dir=model_dir, architecture=arch, files=files, raw=raw,
+                        model_id=raw.get("model_id") or model_id_for(raw.get("name", "model"), files))
+    if check_hashes:
+        verify_hashes(manifest)
+    return manifest
+
+
+def verify_hashes(manifest: Manifest) -> None:
+    """Raise ModelError unless every file of the manifest has its sha256 (slow: reads every byte)."""
+    for role in manifest.files:
+        p = manifest.path(role)
+        if sha256_file(p) != manifest.files[role]["sha256"]:
+            raise ModelError(f"model file corrupt: sha256 of {p} does not match the manifest")
+
+
+class ModelFiles:
+    """A model directory opened for a decoding, before any session is built: ``open`` reads the manifest (quick: the
+    files' sizes, not their hashes) and so knows the id summaries are cached under; ``load`` checks the hashes and
+    builds the Summarizer (seconds). Running a model reads its manifest here and nowhere else."""
+
+    def __init__(self, manifest: Manifest, options: GenerationOptions) -> None:
+        self.manifest = manifest
+        self.options = options
+
+    @classmethod
+    def open(cls, model_dir: Path | str, options: GenerationOptions | None = None) -> ModelFiles:
+        """Raises ModelError with a message a user can act on."""
+        return cls(load_manifest(model_dir, check_hashes=False), options or GenerationOptions())
+
+    @property
+    def model_id(self) -> str:
+        return self.manifest.model_id
+
+    @property
+    def summary_id(self) -> str:
+        """The id its summaries are cached under (the model and the decoding)."""
+        return decoding_id(self.model_id, self.options)
+
+    @property
+    def max_input_tokens(self) -> int:
+        """Input tokens per chunk: the decoding's limit, at most the model's."""
+        limit = self.manifest.architecture.max_input_tokens
+        return min(self.options.max_input_tokens or limit, limit)
+
+    def verify(self) -> None:
+        """Raise ModelError unless every file has the sha256 the manifest says (reads every byte)."""
+        verify_hashes(self.manifest)
+
+    def load(self, *, threads: int | None = None, workers: int = 1, check_hashes: bool = True) -> Summarizer:
+        """The Summarizer (tokenizer, onnxruntime sessions); raises ModelError with a message a user can act on."""
+        from lenscribe.summarizer import Summarizer
+
+        if check_hashes:
+            self.verify()
+        return Summarizer.from_files(self, threads=threads, workers=workers)

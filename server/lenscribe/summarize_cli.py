@@ -12,12 +12,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lenscribe.defaults import default_model_dir, user_cache_dir
+from lenscribe.decoding import DEFAULT_MAX_NEW_TOKENS
+from lenscribe.defaults import resolve_model_dir, user_cache_dir
 
 MAX_FILE_BYTES = 2_000_000
 WRITE_EVERY_S = 1.0  # summaries of finished batches wait at most this long for their cache write ...
 WRITE_EVERY_ITEMS = 512  # ... or until this many are waiting
-DEFAULT_BATCH_SIZE = 8  # GenerationOptions.batch_size (not imported here: `lenscribe --help` loads no onnxruntime)
+# Not GenerationOptions.batch_size (1): a throwaway listing trades batch independence for throughput.
+DEFAULT_BATCH_SIZE = 8
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", "build", "dist"}
 
 
@@ -35,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON for machines")
     p.add_argument("--min-lines", type=int, default=2, help="skip chunks shorter than this (default 2)")
     p.add_argument("--beams", type=int, default=1, help="beam width (1 = greedy, fastest)")
-    p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS)
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
                    help=f"chunks per model call (default {DEFAULT_BATCH_SIZE})")
     p.add_argument("--threads", type=int, default=None,
@@ -107,8 +109,8 @@ def token_lengths(tokenizer, max_input_tokens: int, codes: list[str]) -> list[in
 
 
 def run(args: argparse.Namespace) -> int:
-    from lenscribe.modelfiles import load_manifest
-    from lenscribe.summarizer import GenerationOptions, ModelError, Summarizer, decoding_id
+    from lenscribe.decoding import GenerationOptions
+    from lenscribe.modelfiles import ModelError, ModelFiles
     from lenscribe.tokenization import load_tokenizer
 
     if args.batch_size < 1 or (args.workers is not None and args.workers < 1) or (args.threads or 1) < 1:
@@ -118,7 +120,6 @@ def run(args: argparse.Namespace) -> int:
         print("lenscribe: --address and --workers need --executor ray", file=sys.stderr)
         return 2
     options = GenerationOptions(num_beams=args.beams, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
-    model_dir = args.model or default_model_dir()
     ray_run = None
     if args.executor == "ray":
         from lenscribe.distributed import RayRun, RayUnavailable, require_ray
@@ -131,27 +132,25 @@ def run(args: argparse.Namespace) -> int:
         ray_run = RayRun(address=args.address, workers=args.workers, threads=args.threads or 1)
     summarizer = None
     try:
+        model = ModelFiles.open(resolve_model_dir(args.model), options)
         if ray_run is None:
-            summarizer = Summarizer.load(model_dir, threads=args.threads, options=options)
-            manifest, tokenizer, max_input = summarizer.manifest, summarizer.tokenizer, summarizer.max_input_tokens
+            summarizer = model.load(threads=args.threads)
+            tokenizer = summarizer.tokenizer
         else:  # the driver only plans: the actors load the model
-            manifest = load_manifest(model_dir)
-            tokenizer = load_tokenizer(manifest.path("tokenizer"))
-            limit = manifest.architecture.max_input_tokens
-            max_input = min(options.max_input_tokens or limit, limit)
+            model.verify()
+            tokenizer = load_tokenizer(model.manifest.path("tokenizer"))
     except ModelError as e:
         print(f"lenscribe: {e}", file=sys.stderr)
         return 2
-    summary_id = decoding_id(manifest.model_id, options)
     if ray_run is None:
-        return _run(args, None, summarizer, manifest, tokenizer, max_input, summary_id, options, sys.stdout)
+        return _run(args, None, summarizer, model, tokenizer, sys.stdout)
     from lenscribe.distributed import RayConnectError, RayRunError
 
     out = sys.stdout
     try:
         # Ray prints its own notices (a worker restarted, ...) on stdout: keep them out of the summaries and JSON.
         with contextlib.redirect_stdout(sys.stderr), ray_run:
-            return _run(args, ray_run, summarizer, manifest, tokenizer, max_input, summary_id, options, out)
+            return _run(args, ray_run, summarizer, model, tokenizer, out)
     except RayRunError as e:
         print(f"lenscribe: {e}; the summaries that finished are in the cache: run again to resume", file=sys.stderr)
         return 1
@@ -163,9 +162,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
-def _run(args, ray_run, summarizer, manifest, tokenizer, max_input, summary_id, options, stdout) -> int:
+def _run(args, ray_run, summarizer, model, tokenizer, stdout) -> int:
     from lenscribe.cache import SummaryCache
 
+    manifest, summary_id, options = model.manifest, model.summary_id, model.options
     started = time.perf_counter()
     paths = list(iter_files(args.paths))
     files = ray_run.read_chunks(paths, args.min_lines) if ray_run else [read_chunks(p, args.min_lines) for p in paths]
@@ -180,7 +180,7 @@ def _run(args, ray_run, summarizer, manifest, tokenizer, max_input, summary_id, 
         cached = cache.get_many(summary_id, [c.hash for c in all_chunks]) if all_chunks else {}
         todo = {c.hash: c.text for c in all_chunks if c.hash not in cached}  # once per distinct chunk text
         hashes, texts = list(todo), list(todo.values())
-        plan = plan_batches(token_lengths(tokenizer, max_input, texts), options.batch_size)
+        plan = plan_batches(token_lengths(tokenizer, model.max_input_tokens, texts), options.batch_size)
         fresh: dict[str, str] = {}
 
         def write() -> None:

@@ -2,6 +2,10 @@
 
 It owns the tokenizer and one shared ``Seq2SeqOnnx`` (one InferenceSession per graph, safe across threads), truncates
 long inputs, batches, applies a per-request timeout and cleans the output. It knows nothing of LSP or editors.
+
+    Summarizer.load(model_dir, options=GenerationOptions(...))   # in one go (the CLIs)
+    files = ModelFiles.open(model_dir, options)   # lenscribe.modelfiles, quick: the manifest, so files.summary_id ...
+    summarizer = files.load(workers=2)            # ... serves cached summaries while this runs
 """
 
 from __future__ import annotations
@@ -9,43 +13,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from lenscribe.decoding import GenerationOptions, decoding_id
 from lenscribe.generation import GenerationTimeout, Seq2SeqOnnx, default_intra_op_threads
 from lenscribe.model_input import prepare_code, truncate_ids
-from lenscribe.modelfiles import Manifest, ModelError, load_manifest
+from lenscribe.modelfiles import Manifest, ModelError, ModelFiles
 from lenscribe.postprocess import clean_summary
 from lenscribe.tokenization import load_tokenizer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GenerationOptions", "GenerationTimeout", "ModelError", "Summarizer", "decoding_id"]
-
-
-# Chosen on the valid split with the shipped model, greedy: 1.0 / 1.15 / 1.2 / 1.3 gave smoothed BLEU-4 15.42 / 15.55 /
-# 15.53 / 15.37 and 8 / 3 / 2 / 1 degenerate outputs of 4,003 (word loops such as "cross-cross cross-validation").
-DEFAULT_REPETITION_PENALTY = 1.2
-
-
-@dataclass(frozen=True)
-class GenerationOptions:
-    max_input_tokens: int | None = None  # None: the model's own limit (manifest)
-    max_new_tokens: int = 32
-    num_beams: int = 1
-    no_repeat_ngram_size: int = 3
-    repetition_penalty: float = DEFAULT_REPETITION_PENALTY
-    # Inputs per model call. 1: every summary is what the chunk gives alone. The int8 graphs quantize activations
-    # dynamically (DynamicQuantizeLinear: one scale per tensor, over every row and the padding), so a row's summary can
-    # change with its batch-mates; > 1 is faster but only for throwaway uses that accept that.
-    batch_size: int = 1
-
-
-def decoding_id(model_id: str, options: GenerationOptions) -> str:
-    """What summaries are cached under: the model's id, plus what in the decoding writes other summaries: a beam
-    search (``+beamN``) and the repetition penalty (``+rpX``)."""
-    out = model_id if options.num_beams <= 1 else f"{model_id}+beam{options.num_beams}"
-    return out if options.repetition_penalty == 1.0 else f"{out}+rp{options.repetition_penalty:g}"
+__all__ = ["GenerationTimeout", "ModelError", "ModelFiles", "Summarizer"]
 
 
 class Summarizer:
@@ -54,8 +33,7 @@ class Summarizer:
         self.generator = generator
         self.tokenizer = tokenizer
         self.options = options
-        self.max_input_tokens = min(options.max_input_tokens or manifest.architecture.max_input_tokens,
-                                    manifest.architecture.max_input_tokens)
+        self.max_input_tokens = ModelFiles(manifest, options).max_input_tokens
         self._lock = threading.Lock()
         self.runs = 0  # number of model calls (batches) made: used by stats and tests
 
@@ -70,7 +48,12 @@ class Summarizer:
         check_hashes: bool = True,
     ) -> Summarizer:
         """Load a model directory through its manifest; raises ModelError with a message a user can act on."""
-        manifest = load_manifest(model_dir, check_hashes=check_hashes)
+        return ModelFiles.open(model_dir, options).load(threads=threads, workers=workers, check_hashes=check_hashes)
+
+    @classmethod
+    def from_files(cls, files: ModelFiles, *, threads: int | None = None, workers: int = 1) -> Summarizer:
+        """The tokenizer and onnxruntime sessions of opened model files (``ModelFiles.load`` checks hashes first)."""
+        manifest = files.manifest
         try:
             tokenizer = load_tokenizer(manifest.path("tokenizer"))
             generator = Seq2SeqOnnx(
@@ -83,7 +66,7 @@ class Summarizer:
             raise
         except Exception as e:  # onnxruntime / tokenizers raise their own types on corrupt files
             raise ModelError(f"cannot load model from {manifest.model_dir}: {e}") from e
-        return cls(manifest, generator, tokenizer, options or GenerationOptions())
+        return cls(manifest, generator, tokenizer, files.options)
 
     @property
     def model_id(self) -> str:

@@ -22,9 +22,9 @@ from pytest_lsp import client_capabilities
 
 from lenscribe.cache import SummaryCache
 from lenscribe.chunking import chunk_hash
+from lenscribe.decoding import GenerationOptions, decoding_id
 from lenscribe.docstring_insert import TextEdit, apply_edit
 from lenscribe.modelfiles import load_manifest
-from lenscribe.summarizer import GenerationOptions, decoding_id
 
 DOCUMENTED = 'def documented(x):\n    """Already said."""\n    return x'
 PY_DOC = f"import os\n\n\n@staticmethod\n{ADD}\n\n\n{READ_LINES}\n\n\n{DOCUMENTED}\n"

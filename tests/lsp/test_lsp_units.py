@@ -219,7 +219,7 @@ def fake_model_dir(tmp_path):
 def make_engine(tmp_path, model_dir, fake, **settings):
     landed: list[set[str]] = []
     s = Settings(model_dir=str(model_dir), cache_dir=str(tmp_path / "cache"), workers=1, **settings)
-    engine = Engine(s, on_summaries=landed.append, load_summarizer=lambda d, w, b: fake)
+    engine = Engine(s, on_summaries=landed.append, load_summarizer=lambda files, w: fake)
     return engine, landed
 
 
@@ -231,7 +231,7 @@ def test_engine_pipeline_and_edits(tmp_path, monkeypatch, fake_model_dir):
     monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
     fake = FakeSummarizer()
     engine, landed = make_engine(tmp_path, fake_model_dir, fake)
-    assert engine.load_model() is None and engine.model_id == "fake@1+rp1.2"
+    assert engine.load_model() is None and engine.model.summary_id == "fake@1+rp1.2"
     doc = engine.update_document("file:///t.py", "/t.py", DOC, 1)
     assert [c.qualname for c in doc.chunks] == ["a", "K", "K.m", "K.n"]
     assert engine.scheduler.wait_idle(5)
@@ -259,17 +259,17 @@ def test_engine_beams_setting_keeps_its_own_summaries(tmp_path, monkeypatch, fak
     fake = FakeSummarizer()
     loads: list[int] = []
     s = Settings(model_dir=str(fake_model_dir), cache_dir=str(tmp_path / "cache"), workers=1)
-    engine = Engine(s, load_summarizer=lambda d, w, b: (loads.append(b), fake)[1])
+    engine = Engine(s, load_summarizer=lambda files, w: (loads.append(files.options.num_beams), fake)[1])
     engine.load_model()
     doc = engine.update_document("file:///t.py", "/t.py", DOC, 1)
     assert engine.scheduler.wait_idle(5) and sum(len(c) for c in fake.calls) == 4
     assert engine.apply_settings(s.replace(beams=3))["reload_model"]
-    assert engine.load_model() is None and loads == [1, 3] and engine.model_id == "fake@1+beam3+rp1.2"
+    assert engine.load_model() is None and loads == [1, 3] and engine.model.summary_id == "fake@1+beam3+rp1.2"
     assert engine.cached_summary(doc.chunks[0]) is None  # the greedy summary is not served as the beam search's
     engine.schedule_all()
     assert engine.scheduler.wait_idle(5) and sum(len(c) for c in fake.calls) == 8
     assert engine.apply_settings(s)["reload_model"]
-    assert engine.load_model() is None and engine.model_id == "fake@1+rp1.2"
+    assert engine.load_model() is None and engine.model.summary_id == "fake@1+rp1.2"
     assert engine.cached_summary(doc.chunks[0]).startswith("Summary of def a(x):")
     engine.schedule_all()
     assert engine.scheduler.wait_idle(5) and sum(len(c) for c in fake.calls) == 8  # all cached
@@ -302,7 +302,7 @@ def test_engine_stale_work_is_dropped(tmp_path, monkeypatch, fake_model_dir):
 def test_engine_without_a_model(tmp_path):
     engine, _ = make_engine(tmp_path, tmp_path / "missing", FakeSummarizer())
     err = engine.load_model()
-    assert "not found" in err and engine.model_state == "error"
+    assert "not found" in err and engine.model.state == "error"
     doc = engine.update_document("file:///t.py", "/t.py", DOC, 1)
     assert doc.chunks and engine.request(doc.chunks[0], Priority.HOVER) is None
     assert engine.stats()["model"]["error"] == err

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="beam width (default 1: greedy, as the editor's default)")
     p.add_argument("--repetition-penalty", type=float, default=None, metavar="P",
                    help="penalty on tokens already generated (default: the editor's, "
-                        "lenscribe.summarizer.DEFAULT_REPETITION_PENALTY; 1 turns it off)")
+                        "lenscribe.decoding.DEFAULT_REPETITION_PENALTY; 1 turns it off)")
     p.set_defaults(func=run)
 
 
@@ -120,8 +120,9 @@ def _progress(done: int, total: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lenscribe.defaults import default_model_dir
-    from lenscribe.summarizer import DEFAULT_REPETITION_PENALTY, GenerationOptions, ModelError, Summarizer
+    from lenscribe.decoding import DEFAULT_REPETITION_PENALTY, GenerationOptions
+    from lenscribe.defaults import resolve_model_dir
+    from lenscribe.summarizer import ModelError, Summarizer
 
     try:
         records = load_records(args.data, args.language, args.limit)
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         print("lenscribe eval: no records to evaluate" + (f" for language {args.language!r}" if args.language else ""),
               file=sys.stderr)
         return 2
-    model_dir = args.model or default_model_dir()
+    model_dir = resolve_model_dir(args.model)
     beams = max(1, args.beams)
     penalty = DEFAULT_REPETITION_PENALTY if args.repetition_penalty is None else args.repetition_penalty
     if penalty <= 0:

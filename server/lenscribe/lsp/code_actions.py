@@ -95,15 +95,15 @@ async def _summary(ls: LenscribeServer, doc, chunk, timeout: float) -> str:
     if (summary := e.cached_summary(chunk)) is not None:
         return summary
     if not e.can_summarize:
-        raise ModelUnavailable(e.model_error or "no model")
+        raise ModelUnavailable(e.model.error or "no model")
     started = time.monotonic()
-    await ls.wait_for_model_id(timeout)
+    await ls.wait_for_summary_id(timeout)
     if (summary := e.cached_summary(chunk)) is not None:
         return summary
     e.request(chunk, Priority.OPEN, owner=doc.uri, generation=doc.generation)  # stays queued after a timeout
     ticket = e.request(chunk, Priority.HOVER, owner=("action", doc.uri), generation=doc.generation)
     if ticket is None:
-        raise ModelUnavailable(e.model_error or "the model is not loaded yet")
+        raise ModelUnavailable(e.model.error or "the model is not loaded yet")
     left = max(0.1, timeout - (time.monotonic() - started))
     try:
         return await asyncio.wait_for(asyncio.wrap_future(ticket), left)
@@ -218,18 +218,19 @@ def regenerate_blocking(engine: Engine, chunk, beams: int = REGENERATE_BEAMS,
     the beam decoding's own id; queued results of the current decoding no longer overwrite it."""
     from lenscribe.summarizer import Summarizer
 
-    current, model_id = engine.summarizer, engine.model_id
-    if current is None or model_id is None or engine.model_state != "ready":
-        raise ModelUnavailable(engine.model_error or "the model is not loaded yet")
+    m = engine.model
+    current, summary_id = m.summarizer, m.summary_id
+    if current is None or summary_id is None or m.state != "ready":
+        raise ModelUnavailable(m.error or "the model is not loaded yet")
     options = dataclasses.replace(current.options, num_beams=beams)
     beam = Summarizer(current.manifest, current.generator, current.tokenizer, options)  # shares the sessions
-    engine.pinned.add((model_id, chunk.hash))
+    engine.pinned.add((summary_id, chunk.hash))
     try:
         summary = beam.summarize([chunk.text], timeout=timeout)[0]
     except BaseException:
-        engine.pinned.discard((model_id, chunk.hash))
+        engine.pinned.discard((summary_id, chunk.hash))
         raise
-    engine.cache.put_many(model_id, [(chunk.hash, summary)])
+    engine.cache.put_many(summary_id, [(chunk.hash, summary)])
     engine.cache.put_many(beam.summary_id, [(chunk.hash, summary)])
     engine.counters["regenerated"] = engine.counters.get("regenerated", 0) + 1
     return summary
@@ -243,8 +244,8 @@ async def regenerate(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
     _doc, chunk = await _chunk_at(ls, uri, line, character)
     if chunk is None:
         raise ValueError(f"no function, method or class at {uri}:{line + 1}")
-    await ls.wait_for_model_id(INSERT_TIMEOUT_S)
-    if e.model_state == "loading" and ls._model_task is not None:
+    await ls.wait_for_summary_id(INSERT_TIMEOUT_S)
+    if e.model.state == "loading" and ls._model_task is not None:
         await asyncio.wait({ls._model_task}, timeout=INSERT_TIMEOUT_S)
     previous = e.cached_summary(chunk)
     try:

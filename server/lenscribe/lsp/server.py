@@ -360,9 +360,8 @@ class LenscribeServer(LanguageServer):
             self.show_error_once(f"lenscribe: model unavailable: {error}. Summaries are off until lenscribe.modelDir "
                                  "points to a working model (build one with `lenscribe model build`).")
         else:
-            e = self.engine
-            self.log_to_client(
-                f"lenscribe: model {e.model_id} loaded from {e.model_dir} in {e.model_load_seconds:.2f}s")
+            e, m = self.engine, self.engine.model
+            self.log_to_client(f"lenscribe: model {m.summary_id} loaded from {m.dir} in {m.load_seconds:.2f}s")
             e.schedule_all()
         self.request_lens_refresh()  # cached summaries can be shown now (or pending titles dropped)
         self.maybe_start_workspace()
@@ -536,7 +535,7 @@ class LenscribeServer(LanguageServer):
         if summary is not None:
             e.counters["hover_cache_hits"] += 1
         elif not e.can_summarize:
-            note = f"model unavailable: {e.model_error}"
+            note = f"model unavailable: {e.model.error}"
         elif (failed := e.failure(chunk)) is not None:
             note = f"no summary: {failed}"
         else:
@@ -546,14 +545,14 @@ class LenscribeServer(LanguageServer):
         return types.Hover(
             contents=types.MarkupContent(
                 kind=types.MarkupKind.Markdown if self.markdown_hover else types.MarkupKind.PlainText,
-                value=render(chunk.kind, chunk.qualname, summary, note, e.model_id)),
+                value=render(chunk.kind, chunk.qualname, summary, note, e.model.summary_id)),
             range=conv.range(chunk.start, chunk.end),
         )
 
-    async def wait_for_model_id(self, timeout: float | None = None) -> bool:
-        """While the model's id is not known yet (the load has not read its manifest), wait for the load, at most
+    async def wait_for_summary_id(self, timeout: float | None = None) -> bool:
+        """While the summary id is not known yet (the load has not read the manifest), wait for the load, at most
         ``timeout`` seconds; without the id no summary can be requested. True when it waited."""
-        if (self.engine is not None and self.engine.model_id is None and self._model_task is not None
+        if (self.engine is not None and self.engine.model.summary_id is None and self._model_task is not None
                 and not self._model_task.done()):
             await asyncio.wait({self._model_task}, timeout=timeout)
             return True
@@ -565,15 +564,15 @@ class LenscribeServer(LanguageServer):
         assert e is not None
         timeout = self.settings.hover_timeout_ms / 1000
         started = time.monotonic()
-        if await self.wait_for_model_id(timeout):
+        if await self.wait_for_summary_id(timeout):
             timeout = max(0.0, timeout - (time.monotonic() - started))
             if (summary := e.cached_summary(chunk)) is not None:
                 return summary, None
         e.request(chunk, Priority.OPEN, owner=doc.uri, generation=doc.generation)  # keeps it queued after a timeout
         ticket = e.request(chunk, Priority.HOVER, owner=("hover", doc.uri), generation=doc.generation)
         if ticket is None:
-            if e.model_error:
-                return None, f"model unavailable: {e.model_error}"
+            if e.model.error:
+                return None, f"model unavailable: {e.model.error}"
             return None, "loading the model…"
         try:
             # $/cancelRequest cancels this task, which cancels the wrapper and so the ticket: the job drops back to
@@ -672,13 +671,13 @@ class LenscribeServer(LanguageServer):
             text, why = await self.loop.run_in_executor(self.io_pool, read_source, path, self.settings.max_file_bytes,
                                                         self.settings.max_file_lines)
             if text is None:
-                return {"uri": uri, "model": e.model_id, "summaries": [], "markdown": f"(skipped: {why})\n",
+                return {"uri": uri, "model": e.model.summary_id, "summaries": [], "markdown": f"(skipped: {why})\n",
                         "skipped": why}
             doc = await self.loop.run_in_executor(self.chunk_pool, e.make_document, uri, path, text, None)
         if doc.skipped and not doc.chunks:
-            return {"uri": uri, "model": e.model_id, "summaries": [], "markdown": f"(skipped: {doc.skipped})\n",
+            return {"uri": uri, "model": e.model.summary_id, "summaries": [], "markdown": f"(skipped: {doc.skipped})\n",
                     "skipped": doc.skipped}
-        await self.wait_for_model_id()  # a command sent right after start-up would otherwise find no model to ask
+        await self.wait_for_summary_id()  # a command sent right after start-up would otherwise find no model to ask
         cached = e.cached_summaries(doc.chunks)
         owner = ("command", uri, uuid.uuid4().hex)
         tickets = {c.hash: e.request(c, Priority.VISIBLE, owner=owner, generation=doc.generation)
@@ -707,7 +706,7 @@ class LenscribeServer(LanguageServer):
             stack.append(c)
         markdown = outline_markdown(doc.path or uri, rows)
         self.log_to_client(markdown)
-        return {"uri": uri, "model": e.model_id, "summaries": rows, "markdown": markdown}
+        return {"uri": uri, "model": e.model.summary_id, "summaries": rows, "markdown": markdown}
 
     async def show_summary(self, *args: Any) -> str | None:
         """``lenscribe.showSummary(uri, line, character)`` (a lens click): shows and returns the full summary."""
@@ -775,7 +774,7 @@ class LenscribeServer(LanguageServer):
 
     def maybe_start_workspace(self) -> None:
         e = self.engine
-        if (self._workspace_started or not self._initialized or e is None or e.model_state != "ready"
+        if (self._workspace_started or not self._initialized or e is None or e.model.state != "ready"
                 or not self.settings.workspace_on_open or not self.workspace_roots()):
             return
         self._workspace_started = True
@@ -798,7 +797,7 @@ class LenscribeServer(LanguageServer):
         assert self.engine is not None and self.loop is not None
         e, loop = self.engine, self.loop
         if not e.can_summarize:
-            return {"error": f"model unavailable: {e.model_error}"}
+            return {"error": f"model unavailable: {e.model.error}"}
         cancel = self._workspace_cancel = threading.Event()
         token: str | None = None
         if self.client_supports("window.work_done_progress"):

@@ -26,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_build(sub: argparse._SubParsersAction) -> None:
+    from lenscribe.decoding import DEFAULT_MAX_NEW_TOKENS
     from lenscribe.modelbuild.quantize import KEEP_FP32_PRESETS
     from lenscribe.modelbuild.verify import VerifyThresholds
 
@@ -49,7 +50,12 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--samples", type=Path, metavar="FILE", help='verify snippets: JSONL of {"code": ...} (default: built-in)'
     )
-    p.add_argument("--max-new-tokens", type=int, default=32, help="greedy length in verify (default: %(default)s)")
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=DEFAULT_MAX_NEW_TOKENS,
+        help="greedy length in verify (default: %(default)s)",
+    )
     p.add_argument(
         "--threads",
         type=int,

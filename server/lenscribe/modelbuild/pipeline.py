@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lenscribe.decoding import DEFAULT_MAX_NEW_TOKENS
 from lenscribe.modelbuild import export as export_step
 from lenscribe.modelbuild import fetch as fetch_step
 from lenscribe.modelbuild import publish as publish_step
@@ -54,7 +55,7 @@ class BuildOptions:
     force: bool = False
     opset: int = export_step.DEFAULT_OPSET
     max_input_tokens: int = 512
-    max_new_tokens: int = 32  # verify's generation length; the Summarizer's default too
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS  # verify's generation length: the Summarizer's default
     name: str | None = None
     samples: Path | None = None
     revision: str | None = None

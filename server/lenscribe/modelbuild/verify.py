@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from lenscribe.decoding import DEFAULT_MAX_NEW_TOKENS
 from lenscribe.modelfiles import Architecture
 
 
@@ -147,7 +148,7 @@ def verify(
     tokenizer_path: Path,
     arch: Architecture,
     samples: Sequence[str],
-    max_new_tokens: int = 32,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     threads: int | None = None,
 ) -> dict[str, Any]:
     """Run the samples through PyTorch, fp32 ONNX and int8 ONNX; returns metrics plus per-sample outputs.
