@@ -351,3 +351,25 @@ def test_eval_reports_the_name_only_baseline_and_the_margin(tmp_path, stub, caps
     assert main(["eval", str(data), "--model", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert "name-only" in text and "margin" in text and f"{base:.2f}" in text
+
+
+def test_eval_reports_what_the_grounding_check_shows(tmp_path, stub, capsys):
+    """`checked_bleu`: a prediction naming what the code never mentions is scored as the name rule's sentence."""
+    from lenscribe.cli import main
+
+    recs = [  # the stub answers "Return the sum of a and b." to code containing "sum"
+        {"language": "python", "name": "add", "code": "def add(a, b):\n    return sum((a, b))", "doc": "Add a and b."},
+        {"language": "python", "name": "load_config", "code": "def load_config():\n    return consume()",
+         "doc": "Load the config."},  # "sum" only inside "consume": not a word of this code
+    ]
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    assert main(["eval", str(data), "--model", str(tmp_path), "--json"]) == 0
+    (rep,) = json.loads(capsys.readouterr().out)["languages"]
+    assert rep["withheld"] == 0.5
+    refs = [r["doc"] for r in recs]
+    assert rep["bleu"] == pytest.approx(corpus_bleu(refs, ["Return the sum of a and b."] * 2))
+    assert rep["checked_bleu"] == pytest.approx(corpus_bleu(refs, ["Return the sum of a and b.", "Load the config."]))
+    assert rep["checked_bleu"] > rep["bleu"]
+    assert main(["eval", str(data), "--model", str(tmp_path)]) == 0
+    assert "withheld %" in capsys.readouterr().out

@@ -19,8 +19,11 @@ Pure standard library: the summarizer, the evaluation and the benchmarks share i
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
-__all__ = ["GENERIC", "grounded", "ungrounded_words"]
+from lenscribe.name_rule import name_summary
+
+__all__ = ["GENERIC", "Checked", "check", "grounded", "ungrounded_words"]
 
 # The 100 words found in the most summaries of the training split (document frequency over its first 150,002 records,
 # `re.findall("[a-z]+", doc.lower())`), the list the check was validated with.
@@ -79,3 +82,17 @@ def ungrounded_words(summary: str, code: str) -> list[str]:
 def grounded(summary: str, code: str) -> bool:
     """True when every content word of ``summary`` is found in ``code``."""
     return not ungrounded_words(summary, code)
+
+
+class Checked(NamedTuple):
+    text: str  # what to show: the summary, or the name rule's sentence when it was withheld ('' without a name)
+    withheld: tuple[str, ...]  # the ungrounded words that withheld the summary; () when it is shown
+
+
+def check(summary: str, code: str, name: str | None = None) -> Checked:
+    """The summary when it is grounded in ``code``, else the name rule's sentence for ``name`` (or the code's first
+    definition) with the words that gave the summary away."""
+    words = ungrounded_words(summary, code)
+    if not words:
+        return Checked(summary, ())
+    return Checked(name_summary(name, code), tuple(words))

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from lenscribe.grounding import check
 from lenscribe.name_rule import name_summary
 
 from .bleu import corpus_bleu
@@ -90,8 +91,11 @@ def evaluate(summarizer, records: list[dict], progress=None) -> tuple[list[str],
 
 def build_reports(records: list[dict], predictions: list[str], seconds: dict[str, float]) -> list[LanguageReport]:
     """Per language (and "all"): the model's metrics, and beside them the name-only baseline's BLEU on the same
-    records (``name_baseline_bleu``, lenscribe.name_rule) and the model's margin over it."""
+    records (``name_baseline_bleu``, lenscribe.name_rule) and the model's margin over it; and what the editor shows
+    with the grounding check on (``checked_bleu``: a summary naming what the code does not mention is replaced by the
+    name rule's sentence, lenscribe.grounding) with the share withheld."""
     baseline = [name_summary(r.get("name"), r["code"]) for r in records]
+    checked = [check(p, r["code"], r.get("name")) for r, p in zip(records, predictions, strict=True)]
     reports = []
     langs = sorted({r["language"] for r in records})
     groups = [(lang, [i for i, r in enumerate(records) if r["language"] == lang]) for lang in langs]
@@ -102,7 +106,9 @@ def build_reports(records: list[dict], predictions: list[str], seconds: dict[str
         secs = sum(seconds.values()) if lang == "all" else seconds.get(lang, 0.0)
         rep = report(lang, refs, [predictions[i] for i in idx], secs)
         base = corpus_bleu(refs, [baseline[i] for i in idx])
-        rep.extra.update(name_baseline_bleu=base, margin=rep.bleu - base)
+        rep.extra.update(name_baseline_bleu=base, margin=rep.bleu - base,
+                         checked_bleu=corpus_bleu(refs, [checked[i].text for i in idx]),
+                         withheld=sum(1 for i in idx if checked[i].withheld) / max(1, len(idx)))
         reports.append(rep)
     return reports
 
@@ -167,16 +173,18 @@ def run(args: argparse.Namespace) -> int:
           + (f", repetition penalty {penalty:g}" if penalty != 1.0 else ""))
     print(f"data:  {args.data} ({len(records)} records)")
     print()
-    header = (f"{'language':<12} {'n':>7} {'BLEU-4':>7} {'name-only':>9} {'margin':>7} {'EM %':>6} {'degen %':>8} "
-              f"{'ms/summary':>11}")
+    header = (f"{'language':<12} {'n':>7} {'BLEU-4':>7} {'name-only':>9} {'margin':>7} {'checked':>7} "
+              f"{'withheld %':>10} {'EM %':>6} {'degen %':>8} {'ms/summary':>11}")
     print(header)
     print("-" * len(header))
     for rep in reports:
         print(f"{rep.language:<12} {rep.n:>7} {rep.bleu:>7.2f} {rep.extra['name_baseline_bleu']:>9.2f} "
-              f"{rep.extra['margin']:>+7.2f} {100 * rep.exact_match:>6.1f} {100 * rep.degenerate:>8.1f} "
+              f"{rep.extra['margin']:>+7.2f} {rep.extra['checked_bleu']:>7.2f} {100 * rep.extra['withheld']:>10.1f} "
+              f"{100 * rep.exact_match:>6.1f} {100 * rep.degenerate:>8.1f} "
               f"{rep.ms_per_summary:>11.1f}")
     print("name-only: the baseline rule that turns the function's name into a sentence "
-          "(lenscribe.name_rule); margin = BLEU-4 - name-only")
+          "(lenscribe.name_rule); margin = BLEU-4 - name-only; checked: BLEU-4 of what the editor shows with the "
+          "grounding check on (lenscribe.grounding), withheld % the summaries it replaced")
     if samples:
         print()
         for s in samples:
