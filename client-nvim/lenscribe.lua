@@ -35,9 +35,27 @@ M.defaults = {
   },
   -- The project root: the nearest parent with one of these, else the file's directory.
   root_markers = { '.git', 'pyproject.toml', 'setup.py', 'package.json', 'go.mod', 'Cargo.toml', 'pom.xml', '.hg' },
-  -- The server's configuration (section "lenscribe"): modelDir, workers, batchSize, debounceMs, languages,
-  -- minChunkLines, lenses, workspaceOnOpen, cacheDir, hoverTimeoutMs, maxFileBytes, maxFileLines, maxChunkChars,
-  -- lensRefreshMs, beams. Sent as initializationOptions and as workspace/didChangeConfiguration; unset: the server's default.
+  -- The server's configuration (section "lenscribe"), sent as initializationOptions and as
+  -- workspace/didChangeConfiguration; a setting left out keeps the server's default. The settings and their defaults
+  -- (docs/neovim.md says what each means):
+  -- BEGIN generated from server/lenscribe/settings.py by `python -m lenscribe.settings_schema --write`
+  --   modelDir = nil,           -- a path; unset: the server's default
+  --   workers = nil,            -- 1..16; unset: automatic
+  --   batchSize = 8,            -- 1..64
+  --   debounceMs = 300,         -- 0..10000
+  --   languages = nil,          -- a list of language ids; unset: every supported language
+  --   minChunkLines = 2,        -- 1..1000
+  --   lenses = true,            -- true or false
+  --   workspaceOnOpen = true,   -- true or false
+  --   cacheDir = nil,           -- a path; unset: the server's default
+  --   hoverTimeoutMs = 2000,    -- 0..120000
+  --   maxFileBytes = 1000000,   -- 1..2147483648
+  --   maxFileLines = 20000,     -- 1..10000000
+  --   maxChunkChars = 6000,     -- 100..1000000
+  --   lensRefreshMs = 500,      -- 0..60000
+  --   beams = 1,                -- 1..8
+  --   preferDocstrings = true,  -- true or false
+  -- END generated
   settings = {},
   -- Show code lenses (and ask for them on the events below and on the server's refresh requests).
   codelens = true,

@@ -1,5 +1,12 @@
 // Pure mapping from the extension's `lenscribe.*` settings to the server's configuration section.
 // No `vscode` import here: the unit tests run this module under plain Node.
+// The declarative part (setting names, types, ranges) is generated from server/lenscribe/settings.py into
+// settings.generated.ts by `python -m lenscribe.settings_schema --write`.
+
+import { RESTRICTED_LENSCRIBE_SETTINGS, SERVER_SETTINGS, ServerSettings, SettingSpec } from './settings.generated';
+
+export { CLIENT_ONLY_SETTINGS, SERVER_SETTINGS } from './settings.generated';
+export type { Kind, ServerSettings, SettingSpec } from './settings.generated';
 
 /** Reads one setting below the `lenscribe` section, e.g. get("modelDir"); undefined when unset. */
 export type SettingGetter = (key: string) => unknown;
@@ -14,73 +21,11 @@ export interface PathContext {
 }
 
 /**
- * The server's configuration (section "lenscribe"), as sent in initializationOptions and didChangeConfiguration.
- * The server keeps its current value for a key that is absent, so "empty" settings are sent as null (= the server's
- * default) rather than left out.
- */
-export interface ServerSettings {
-  modelDir?: string | null;
-  workers?: number;
-  batchSize?: number;
-  debounceMs?: number;
-  languages?: string[] | null;
-  minChunkLines?: number;
-  lenses?: boolean;
-  workspaceOnOpen?: boolean;
-  cacheDir?: string | null;
-  hoverTimeoutMs?: number;
-  maxFileBytes?: number;
-  maxFileLines?: number;
-  maxChunkChars?: number;
-  lensRefreshMs?: number;
-  beams?: number;
-  preferDocstrings?: boolean;
-}
-
-type Kind = 'path' | 'int' | 'bool' | 'stringList';
-
-export interface SettingSpec {
-  key: keyof ServerSettings;
-  kind: Kind;
-  /** Integer range the server accepts (values are clamped into it). */
-  min?: number;
-  max?: number;
-  /** An integer value meaning "let the server decide" (left out of the payload). */
-  auto?: number;
-}
-
-/** Every server setting (server/lenscribe/settings.py), its type and range. Order = order in package.json. */
-export const SERVER_SETTINGS: ReadonlyArray<SettingSpec> = [
-  { key: 'modelDir', kind: 'path' },
-  { key: 'workers', kind: 'int', min: 1, max: 16, auto: 0 },
-  { key: 'batchSize', kind: 'int', min: 1, max: 64 },
-  { key: 'debounceMs', kind: 'int', min: 0, max: 10_000 },
-  { key: 'languages', kind: 'stringList' },
-  { key: 'minChunkLines', kind: 'int', min: 1, max: 1000 },
-  { key: 'lenses', kind: 'bool' },
-  { key: 'workspaceOnOpen', kind: 'bool' },
-  { key: 'cacheDir', kind: 'path' },
-  { key: 'hoverTimeoutMs', kind: 'int', min: 0, max: 120_000 },
-  { key: 'maxFileBytes', kind: 'int', min: 1, max: 2 ** 31 },
-  { key: 'maxFileLines', kind: 'int', min: 1, max: 10_000_000 },
-  { key: 'maxChunkChars', kind: 'int', min: 100, max: 1_000_000 },
-  { key: 'lensRefreshMs', kind: 'int', min: 0, max: 60_000 },
-  { key: 'beams', kind: 'int', min: 1, max: 8 },
-  { key: 'preferDocstrings', kind: 'bool' },
-];
-
-/**
  * Settings that name a program or a path, as `section.key`: in Restricted Mode (an untrusted workspace) a workspace
- * could otherwise make the extension run its own program or read and write where it likes. Keep in sync with
- * package.json's `capabilities.untrustedWorkspaces.restrictedConfigurations`.
+ * could otherwise make the extension run its own program or read and write where it likes. The lenscribe ones are
+ * package.json's `capabilities.untrustedWorkspaces.restrictedConfigurations` (both generated).
  */
-export const RESTRICTED_SETTINGS: readonly string[] = [
-  'lenscribe.server.command',
-  'lenscribe.server.pythonPath',
-  'lenscribe.modelDir',
-  'lenscribe.cacheDir',
-  'python.defaultInterpreterPath',
-];
+export const RESTRICTED_SETTINGS: readonly string[] = [...RESTRICTED_LENSCRIBE_SETTINGS, 'python.defaultInterpreterPath'];
 
 /** What `WorkspaceConfiguration.inspect(key)` answers (the parts used here). */
 export interface SettingInspection {

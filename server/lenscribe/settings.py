@@ -3,6 +3,9 @@
 Settings arrive as ``initializationOptions`` and with ``workspace/didChangeConfiguration`` (or are pulled with
 ``workspace/configuration``), either as ``{"lenscribe": {...}}`` or as the section itself.  Every bad value is reported
 in one warning and falls back to its default; unknown keys are reported too; nothing raises.
+
+``SETTINGS`` is the one table of every setting the editor clients show (the server's and the client-only ones): key,
+kind, range, description.  ``python -m lenscribe.settings_schema --write`` generates the clients' copies from it.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["SECTION", "Settings", "default_workers", "parse_settings"]
+__all__ = ["SECTION", "SERVER_SETTINGS", "SETTINGS", "Setting", "Settings", "default_workers", "parse_settings"]
 
 SECTION = "lenscribe"
 
@@ -88,25 +91,200 @@ def _languages(v: Any) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(x.lower() for x in v))
 
 
+# ------------------------------------------------------------------------------------------------------ the table
+# Every `lenscribe.*` setting of the editor clients, in the order VS Code shows them.  The one source of their names,
+# kinds, ranges and descriptions: `python -m lenscribe.settings_schema --write` writes them into the VS Code
+# extension's package.json and src/settings.generated.ts, the Neovim client's comment and docs/neovim.md
+# (tests/test_settings_schema.py fails when one of those is stale).  A server setting's default is its `Settings`
+# field's.
+
+Kind = Literal["path", "int", "bool", "languages", "command", "choice"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # below "lenscribe.", e.g. "batchSize" or "server.command"
+    kind: Kind  # "command" (a list of strings) and "choice" (one of `choices`) are for client-only settings
+    description: str  # markdown; "{languages}" stands for the supported languages' ids
+    field: str | None = None  # the `Settings` field; None: a client-only setting, never sent to the server
+    min: int | None = None  # an integer's range (the server rejects, the client clamps values outside it)
+    max: int | None = None
+    auto: int | None = None  # the client's value for "the server decides" (its default; never sent)
+    choices: tuple[tuple[str, str], ...] = ()  # a "choice" setting's values and what each means
+    default: Any = None  # a client-only setting's default (a server setting's is the `Settings` field's)
+    scope: str | None = None  # VS Code's `scope` (machine-overridable, window, ...)
+    restricted: bool = False  # names a program or a path: in an untrusted workspace only the user's value counts
+
+
+_EXPANDED = "`~` and `${workspaceFolder}` are expanded."
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "server.command",
+        "command",
+        "The full command line that starts the language server, e.g. `[\"/home/me/.venv/bin/lenscribe\", \"serve\"]`."
+        " Wins over `#lenscribe.server.pythonPath#`. Empty: found automatically (see `#lenscribe.server.pythonPath#`).",
+        default=[],
+        scope="machine-overridable",
+        restricted=True,
+    ),
+    Setting(
+        "server.pythonPath",
+        "path",
+        "A Python whose environment has the `lenscribe` package; the server runs as `<python> -m lenscribe serve`."
+        " Empty: the first of the workspace's `.venv`/`venv`, `python.defaultInterpreterPath`, a `lenscribe`"
+        " executable on PATH, or `python3` on PATH that can import lenscribe.",
+        default="",
+        scope="machine-overridable",
+        restricted=True,
+    ),
+    Setting(
+        "modelDir",
+        "path",
+        f"The model directory (with `manifest.json`). Empty: the model shipped with lenscribe. {_EXPANDED}",
+        field="model_dir",
+        scope="machine-overridable",
+        restricted=True,
+    ),
+    Setting(
+        "workers",
+        "int",
+        "Inference worker threads; the CPU cores are split between them. `0`: automatic (1 on machines with up to 4"
+        " cores, else 2).",
+        field="workers",
+        min=1,
+        max=16,
+        auto=0,
+    ),
+    Setting("batchSize", "int", "Functions summarized together in one model run.", field="batch_size", min=1, max=64),
+    Setting(
+        "debounceMs",
+        "int",
+        "Milliseconds to wait after an edit before summarizing the changed functions again.",
+        field="debounce_ms",
+        min=0,
+        max=10_000,
+    ),
+    Setting(
+        "languages",
+        "languages",
+        "Languages to summarize ({languages}). Empty: every supported language.",
+        field="languages",
+    ),
+    Setting(
+        "minChunkLines",
+        "int",
+        "Functions and classes shorter than this many lines get no summary.",
+        field="min_chunk_lines",
+        min=1,
+        max=1000,
+    ),
+    Setting("lenses", "bool", "Show each summary as a code lens above its function or class.", field="lenses"),
+    Setting(
+        "workspaceOnOpen",
+        "bool",
+        "Summarize the whole workspace in the background when it opens (fills the cache).",
+        field="workspace_on_open",
+    ),
+    Setting(
+        "cacheDir",
+        "path",
+        f"Where the summary cache lives. Empty: the user cache directory. {_EXPANDED}",
+        field="cache_dir",
+        scope="machine-overridable",
+        restricted=True,
+    ),
+    Setting(
+        "hoverTimeoutMs",
+        "int",
+        "How long a hover waits for a summary that is not cached yet before answering without it.",
+        field="hover_timeout_ms",
+        min=0,
+        max=120_000,
+    ),
+    Setting(
+        "maxFileBytes", "int", "Files larger than this are not summarized.", field="max_file_bytes", min=1, max=1 << 31
+    ),
+    Setting(
+        "maxFileLines",
+        "int",
+        "Files with more lines than this are not summarized.",
+        field="max_file_lines",
+        min=1,
+        max=10_000_000,
+    ),
+    Setting(
+        "maxChunkChars",
+        "int",
+        "A function's text is cut to this many characters before the model reads it.",
+        field="max_chunk_chars",
+        min=100,
+        max=1_000_000,
+    ),
+    Setting(
+        "lensRefreshMs",
+        "int",
+        "The server asks for a code-lens refresh at most once per this many milliseconds.",
+        field="lens_refresh_ms",
+        min=0,
+        max=60_000,
+    ),
+    Setting(
+        "beams",
+        "int",
+        "`1`: greedy decoding, the fastest. More: a beam search of that width, which writes somewhat better summaries"
+        " and takes about that many times longer. Each width keeps its own cached summaries.",
+        field="beams",
+        min=1,
+        max=8,
+    ),
+    Setting(
+        "preferDocstrings",
+        "bool",
+        "A function or class with its own docstring or doc comment shows that text's first sentence, marked as the"
+        " author's; the model summarizes only undocumented ones (its text is marked as generated). Off: the model"
+        " summarizes everything.",
+        field="prefer_docstrings",
+    ),
+    Setting(
+        "outline.openAs",
+        "choice",
+        "How **Lenscribe: Summarize File** shows the outline.",
+        choices=(
+            ("document", "An untitled markdown document beside the editor"),
+            ("preview", "The markdown preview beside the editor"),
+            ("both", "Both"),
+        ),
+        default="document",
+    ),
+    Setting(
+        "trace.server",
+        "choice",
+        "Log the LSP traffic between VS Code and the server (Output › Lenscribe).",
+        choices=(("off", ""), ("messages", ""), ("verbose", "")),
+        default="off",
+        scope="window",
+    ),
+)
+
+SERVER_SETTINGS: tuple[Setting, ...] = tuple(s for s in SETTINGS if s.field is not None)
+
+
+def _check(setting: Setting) -> Any:
+    match setting.kind:
+        case "path":
+            return _path
+        case "bool":
+            return _bool
+        case "languages":
+            return _languages
+        case "int" if setting.min is not None and setting.max is not None:
+            return _int(setting.min, setting.max)
+    raise TypeError(f"no server check for the {setting.kind} setting {setting.key}")
+
+
 # camelCase key -> (field, validator)
-_FIELDS: dict[str, tuple[str, Any]] = {
-    "modelDir": ("model_dir", _path),
-    "workers": ("workers", _int(1, 16)),
-    "batchSize": ("batch_size", _int(1, 64)),
-    "debounceMs": ("debounce_ms", _int(0, 10_000)),
-    "languages": ("languages", _languages),
-    "minChunkLines": ("min_chunk_lines", _int(1, 1000)),
-    "lenses": ("lenses", _bool),
-    "workspaceOnOpen": ("workspace_on_open", _bool),
-    "cacheDir": ("cache_dir", _path),
-    "hoverTimeoutMs": ("hover_timeout_ms", _int(0, 120_000)),
-    "maxFileBytes": ("max_file_bytes", _int(1, 1 << 31)),
-    "maxFileLines": ("max_file_lines", _int(1, 10_000_000)),
-    "maxChunkChars": ("max_chunk_chars", _int(100, 1_000_000)),
-    "lensRefreshMs": ("lens_refresh_ms", _int(0, 60_000)),
-    "beams": ("beams", _int(1, 8)),
-    "preferDocstrings": ("prefer_docstrings", _bool),
-}
+_FIELDS: dict[str, tuple[str, Any]] = {s.key: (s.field, _check(s)) for s in SERVER_SETTINGS if s.field is not None}
 
 
 def section_of(raw: Any) -> Mapping[str, Any] | None:

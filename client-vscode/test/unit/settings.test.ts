@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import {
+  CLIENT_ONLY_SETTINGS,
   RESTRICTED_SETTINGS,
   SERVER_SETTINGS,
   SettingInspection,
@@ -200,9 +201,9 @@ describe('package.json', () => {
     const python = process.env.LENSCRIBE_PYTHON ?? path.join(repo, '.venv', 'bin', 'python');
     const script = [
       'import json, dataclasses',
-      'from lenscribe.settings import Settings, _FIELDS',
+      'from lenscribe.settings import SERVER_SETTINGS, Settings',
       's = Settings()',
-      'print(json.dumps({k: getattr(s, f) for k, (f, _) in _FIELDS.items()}))',
+      'print(json.dumps({x.key: getattr(s, x.field) for x in SERVER_SETTINGS}))',
     ].join('\n');
     const run = spawnSync(python, ['-c', script], { encoding: 'utf8', timeout: 60_000 });
     if (run.error || run.status !== 0) {
@@ -222,15 +223,10 @@ describe('package.json', () => {
   });
 
   it('contributes only known settings', () => {
-    const known = new Set([
-      ...SERVER_SETTINGS.map((s) => `lenscribe.${s.key}`),
-      'lenscribe.server.command',
-      'lenscribe.server.pythonPath',
-      'lenscribe.outline.openAs',
-      'lenscribe.trace.server',
-    ]);
-    for (const key of Object.keys(props)) {
-      assert.ok(known.has(key), `unexpected setting ${key}`);
+    const known = [...SERVER_SETTINGS.map((s) => s.key), ...CLIENT_ONLY_SETTINGS].map((k) => `lenscribe.${k}`);
+    assert.deepEqual(new Set(Object.keys(props)), new Set(known));
+    for (const key of ['server.command', 'server.pythonPath', 'outline.openAs', 'trace.server']) {
+      assert.ok(CLIENT_ONLY_SETTINGS.includes(key), `lenscribe.${key} is client-only`);
     }
   });
 

@@ -1,0 +1,74 @@
+// Generated from server/lenscribe/settings.py by `python -m lenscribe.settings_schema --write`: do not edit.
+// The hand-written logic is in settings.ts.
+
+/**
+ * The server's configuration (section "lenscribe"), as sent in initializationOptions and
+ * didChangeConfiguration. The server keeps its current value for a key that is absent, so "empty" settings
+ * are sent as null (= the server's default) rather than left out.
+ */
+export interface ServerSettings {
+  modelDir?: string | null;
+  workers?: number;
+  batchSize?: number;
+  debounceMs?: number;
+  languages?: string[] | null;
+  minChunkLines?: number;
+  lenses?: boolean;
+  workspaceOnOpen?: boolean;
+  cacheDir?: string | null;
+  hoverTimeoutMs?: number;
+  maxFileBytes?: number;
+  maxFileLines?: number;
+  maxChunkChars?: number;
+  lensRefreshMs?: number;
+  beams?: number;
+  preferDocstrings?: boolean;
+}
+
+export type Kind = 'path' | 'int' | 'bool' | 'stringList';
+
+export interface SettingSpec {
+  key: keyof ServerSettings;
+  kind: Kind;
+  /** Integer range the server accepts (values are clamped into it). */
+  min?: number;
+  max?: number;
+  /** An integer value meaning "let the server decide" (left out of the payload). */
+  auto?: number;
+}
+
+/** Every server setting, its type and range. Order = order in package.json. */
+export const SERVER_SETTINGS: ReadonlyArray<SettingSpec> = [
+  { key: 'modelDir', kind: 'path' },
+  { key: 'workers', kind: 'int', min: 1, max: 16, auto: 0 },
+  { key: 'batchSize', kind: 'int', min: 1, max: 64 },
+  { key: 'debounceMs', kind: 'int', min: 0, max: 10_000 },
+  { key: 'languages', kind: 'stringList' },
+  { key: 'minChunkLines', kind: 'int', min: 1, max: 1000 },
+  { key: 'lenses', kind: 'bool' },
+  { key: 'workspaceOnOpen', kind: 'bool' },
+  { key: 'cacheDir', kind: 'path' },
+  { key: 'hoverTimeoutMs', kind: 'int', min: 0, max: 120_000 },
+  { key: 'maxFileBytes', kind: 'int', min: 1, max: 2_147_483_648 },
+  { key: 'maxFileLines', kind: 'int', min: 1, max: 10_000_000 },
+  { key: 'maxChunkChars', kind: 'int', min: 100, max: 1_000_000 },
+  { key: 'lensRefreshMs', kind: 'int', min: 0, max: 60_000 },
+  { key: 'beams', kind: 'int', min: 1, max: 8 },
+  { key: 'preferDocstrings', kind: 'bool' },
+];
+
+/** The settings only the client reads (below `lenscribe.`). */
+export const CLIENT_ONLY_SETTINGS: readonly string[] = [
+  'server.command',
+  'server.pythonPath',
+  'outline.openAs',
+  'trace.server',
+];
+
+/** The lenscribe settings that name a program or a path (package.json's restrictedConfigurations). */
+export const RESTRICTED_LENSCRIBE_SETTINGS: readonly string[] = [
+  'lenscribe.server.command',
+  'lenscribe.server.pythonPath',
+  'lenscribe.modelDir',
+  'lenscribe.cacheDir',
+];
