@@ -17,6 +17,8 @@ import re
 import textwrap
 from typing import TYPE_CHECKING
 
+from .parsers import parse
+
 if TYPE_CHECKING:
     from tree_sitter import Node
 
@@ -175,7 +177,6 @@ def strip_doc(chunk: Chunk) -> str:
     """
     if chunk.language != "python" or chunk.doc is None:
         return chunk.text
-    from .treesitter import parse  # late: treesitter imports this module
 
     text = chunk.text
     rest = text.split("\n", 1)[1] if "\n" in text else ""

@@ -1,93 +1,31 @@
 """The walking logic: parse with tree-sitter, run the language's definition query, turn matches into Chunks.
 
-Thread safety: ``Language`` and compiled ``Query`` objects are immutable and shared (created lazily under a lock);
-a tree-sitter ``Parser`` is not safe to share, so each thread gets its own, lazily, per language
-(``threading.local``).  ``chunk_text`` can therefore be called from any number of threads at once.
+The grammars, queries and per-thread parsers are ``parsers.py``'s (re-exported here: ``get_parser``, ``parse``), so
+``chunk_text`` can be called from any number of threads at once.
 """
 
 from __future__ import annotations
 
 import bisect
-import importlib
 import logging
 import re
-import threading
 from dataclasses import dataclass
 
-from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
+from tree_sitter import Node, QueryCursor, Tree
 
 from . import docs
 from .base import Chunk, ChunkingError, chunk_hash
-from .languages import OPTIONAL_PINS, LanguageSpec, Naming, spec_for, supported_languages
+from .languages import LanguageSpec, Naming
+from .parsers import get_parser, get_query, parse, spec_or_error
 
 __all__ = ["chunk_text", "get_parser", "parse"]
 
 log = logging.getLogger(__name__)
 
-_lock = threading.Lock()
-_languages: dict[str, Language] = {}
-_queries: dict[str, Query] = {}
-_local = threading.local()
-
 _CAPTURE_KINDS = ("class", "function", "method")
 _WHITESPACE = b" \t\r\n\f\v"
 _PLAIN_PREFIX = re.compile(rb"[\w \t]*")  # what may precede a chunk on its first line for a doc above to count
 _MAX_PREFIX = 200
-
-
-def _spec(language: str | None) -> LanguageSpec:
-    spec = spec_for(language) if language is not None else None
-    if spec is None:
-        if language in OPTIONAL_PINS:
-            raise ChunkingError(f"no grammar installed for {language!r}: pip install {OPTIONAL_PINS[language]}")
-        raise ChunkingError(
-            f"unsupported language {language!r}; supported: {', '.join(supported_languages())}"
-        )
-    return spec
-
-
-def get_language(language: str) -> Language:
-    lang = _languages.get(language)
-    if lang is None:
-        spec = _spec(language)
-        with _lock:
-            lang = _languages.get(language)
-            if lang is None:
-                try:
-                    module = importlib.import_module(spec.module)
-                    lang = Language(getattr(module, spec.factory)())
-                except Exception as e:  # missing or incompatible grammar wheel
-                    raise ChunkingError(f"cannot load the tree-sitter grammar for {language!r}: {e}") from e
-                _languages[language] = lang
-    return lang
-
-
-def get_query(language: str) -> Query:
-    query = _queries.get(language)
-    if query is None:
-        spec = _spec(language)
-        lang = get_language(language)
-        with _lock:
-            query = _queries.get(language)
-            if query is None:
-                query = Query(lang, spec.query)
-                _queries[language] = query
-    return query
-
-
-def get_parser(language: str) -> Parser:
-    """This thread's parser for ``language`` (created on first use)."""
-    parsers: dict[str, Parser] | None = getattr(_local, "parsers", None)
-    if parsers is None:
-        parsers = _local.parsers = {}
-    parser = parsers.get(language)
-    if parser is None:
-        parser = parsers[language] = Parser(get_language(language))
-    return parser
-
-
-def parse(data: bytes, language: str) -> Tree:
-    return get_parser(language).parse(data)
 
 
 @dataclass(slots=True)
@@ -208,7 +146,7 @@ def chunk_text(text: str, language: str | None, *, min_lines: int = 2, max_chars
     recognises comes out.  Raises ChunkingError for an unknown language (None: none was detected) or binary text
     (NUL characters).
     """
-    spec = _spec(language)
+    spec = spec_or_error(language)
     if not isinstance(text, str):
         raise TypeError(f"chunk_text() needs str, not {type(text).__name__}")
     nul = text.find("\0")
