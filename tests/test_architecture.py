@@ -41,6 +41,8 @@ MODEL_LAYER = (
     "lenscribe.postprocess",
     "lenscribe.model_input",
     "lenscribe.modelbuild",
+    "lenscribe.grounding",  # the summarizer's check of a generated summary against the code
+    "lenscribe.name_rule",  # the summarizer's fallback sentence (and the evaluation's baseline)
 )
 
 
