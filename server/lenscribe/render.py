@@ -1,5 +1,6 @@
-"""What a summary looks like where it is shown: one place turns a chunk's summary into a code-lens title, a hover, an
-outline row and plain text, with where the text comes from said plainly.
+"""What a summary looks like where it is shown: one place turns a chunk's summary into a code-lens title, a hover
+(markdown, or plain text for clients without markdown and for message popups), an outline row and a file's outline,
+with where the text comes from said plainly.
 
 A summary has a ``source``: ``"docstring"`` (the first sentence of the chunk's own docstring or doc comment: the
 author's words) or ``"generated"`` (written by the model, which can be wrong). Lenses and outline rows carry a short
@@ -8,7 +9,10 @@ tag, hovers a line naming the source (and the model for generated text).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 DOCSTRING = "docstring"
 GENERATED = "generated"
@@ -57,3 +61,14 @@ def outline_row(text: str | None, source: str | None) -> str:
         return NO_SUMMARY
     joined = " ".join(ln.strip() for ln in text.splitlines() if ln.strip()) or NO_SUMMARY
     return f"{joined} *({TAGS.get(source or GENERATED, source)})*"
+
+
+def outline_markdown(path_or_uri: str, rows: Sequence[Mapping[str, Any]]) -> str:
+    """A file's outline (``lenscribe.summarizeFile``): one row per chunk (``kind``, ``qualname``, ``line``, ``depth``,
+    ``summary``, ``source``), indented by nesting, under the file's name."""
+    out = [f"# {Path(path_or_uri).name}", ""]
+    for r in rows:
+        indent = "  " * r["depth"]
+        out.append(f"{indent}- **{r['kind']} `{r['qualname']}`** (line {r['line'] + 1}): "
+                   f"{outline_row(r['summary'], r.get('source'))}")
+    return "\n".join(out) + "\n"

@@ -13,8 +13,7 @@ import pytest
 from lenscribe.engine import Engine, language_for
 from lenscribe.files import GitIgnore, list_source_files, read_source
 from lenscribe.lsp.positions import ColumnConverter
-from lenscribe.lsp.server import outline_markdown
-from lenscribe.render import Summary, hover_markdown, hover_plain, lens_title
+from lenscribe.render import Summary, hover_markdown, hover_plain, lens_title, outline_markdown
 from lenscribe.scheduling import Priority
 from lenscribe.settings import Settings, parse_settings
 

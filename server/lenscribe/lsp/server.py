@@ -37,7 +37,7 @@ from pygls.uris import to_fs_path
 from lenscribe.engine import Document, Engine, ModelUnavailable
 from lenscribe.files import read_source
 from lenscribe.lsp.positions import ColumnConverter
-from lenscribe.render import GENERATED, Summary, hover_markdown, hover_plain, lens_title, outline_row
+from lenscribe.render import GENERATED, Summary, hover_markdown, hover_plain, lens_title, outline_markdown
 from lenscribe.scheduling import Priority
 from lenscribe.settings import SECTION, Settings, parse_settings, section_of
 
@@ -189,15 +189,6 @@ def uri_path(uri: str) -> str | None:
         return to_fs_path(uri) if uri.startswith("file:") else None
     except Exception:  # noqa: BLE001
         return None
-
-
-def outline_markdown(path_or_uri: str, rows: list[dict[str, Any]]) -> str:
-    out = [f"# {Path(path_or_uri).name}", ""]
-    for r in rows:
-        indent = "  " * r["depth"]
-        out.append(f"{indent}- **{r['kind']} `{r['qualname']}`** (line {r['line'] + 1}): "
-                   f"{outline_row(r['summary'], r.get('source'))}")
-    return "\n".join(out) + "\n"
 
 
 class LenscribeServer(LanguageServer):
