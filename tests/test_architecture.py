@@ -79,13 +79,7 @@ LAYER_RULES: tuple[Rule, ...] = (
 
 # Layering violations in today's code, each with its reason and the fix; the layering test skips these with a message
 # and fails once one is gone (remove its entry then). (importer, imported) -> why it is still there.
-KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    ("lenscribe.lsp.code_actions", "lenscribe.summarizer"): (
-        "lsp/code_actions.py regenerate_blocking() builds a beam-search Summarizer from engine.summarizer's parts "
-        "and writes engine.cache/pinned/counters itself: it belongs in the engine (an Engine.regenerate(chunk, beams)) "
-        "once the engine.py rewrite has merged"
-    ),
-}
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 
 # Import cycles in today's code that the files they run through cannot lose on this branch (other branches are
 # rewriting them): skipped with a message; the test fails once one is gone (remove its entry then).

@@ -2,7 +2,7 @@
 
     document text -> chunks -> cache look-up -> inference queue (Scheduler) -> results -> cache -> listeners
 
-The protocol layer (``server.py``) calls these methods and turns their answers into LSP messages.  Blocking methods
+The protocol layer (``lenscribe.lsp``) calls these methods and turns their answers into LSP messages.  Blocking methods
 (``load_model``, ``update_document``, ``summarize_paths``) are meant for worker threads; the rest are quick.
 Results land on scheduler threads, are written to the cache, then ``on_summaries(uris)`` says which open documents
 got new summaries (the server refreshes code lenses).
@@ -167,7 +167,7 @@ class Engine:
         self.last_workspace: WorkspaceReport | None = None
         self._visible: dict[str, list[tuple[int, int]]] = {}  # uri -> line ranges in view (may come before didOpen)
         self._runs = itertools.count(1)
-        # (summary id, chunk hash) a user regenerated (lsp/code_actions.py): queued greedy results do not overwrite it
+        # (summary id, chunk hash) a user regenerated (``regenerate``): queued greedy results do not overwrite it
         self.pinned: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------------------------------------ model
@@ -358,6 +358,28 @@ class Engine:
             return None
         return self.scheduler.submit((m.summary_id, chunk.hash), chunk.text, priority, owner=owner,
                                      generation=generation)
+
+    def regenerate(self, chunk, beams: int, timeout: float | None = None) -> str:
+        """A beam-search summary of one chunk (blocking), stored as its summary under the current decoding id and
+        under the beam decoding's own id; queued results of the current decoding no longer overwrite it."""
+        from lenscribe.summarizer import Summarizer
+
+        m = self.model
+        current, summary_id = m.summarizer, m.summary_id
+        if current is None or summary_id is None or m.state != "ready":
+            raise ModelUnavailable(m.error or "the model is not loaded yet")
+        options = replace(current.options, num_beams=beams)
+        beam = Summarizer(current.manifest, current.generator, current.tokenizer, options)  # shares the sessions
+        self.pinned.add((summary_id, chunk.hash))
+        try:
+            summary = beam.summarize([chunk.text], timeout=timeout)[0]
+        except BaseException:
+            self.pinned.discard((summary_id, chunk.hash))
+            raise
+        self.cache.put_many(summary_id, [(chunk.hash, summary)])
+        self.cache.put_many(beam.summary_id, [(chunk.hash, summary)])
+        self.counters["regenerated"] = self.counters.get("regenerated", 0) + 1
+        return summary
 
     def _on_errors(self, errors: list[tuple[Any, BaseException]]) -> None:
         """Scheduler threads: chunks whose summary failed. Their lenses must not stay pending: remember why (not for

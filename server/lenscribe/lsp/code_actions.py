@@ -22,7 +22,6 @@ call them with the cursor.  The actions are offered only when a model is loaded 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from lenscribe.docstring_insert import SUPPORTED_LANGUAGES, TextEdit, docstring_edit
-from lenscribe.engine import Engine, ModelUnavailable
+from lenscribe.engine import ModelUnavailable
 from lenscribe.scheduling import Priority
 
 if TYPE_CHECKING:
@@ -212,30 +211,6 @@ async def insert_docstring(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
             "error": None if result and result.applied else getattr(result, "failure_reason", None)}
 
 
-def regenerate_blocking(engine: Engine, chunk, beams: int = REGENERATE_BEAMS,
-                        timeout: float | None = REGENERATE_TIMEOUT_S) -> str:
-    """A beam-search summary of one chunk (blocking), stored as its summary under the current decoding id and under
-    the beam decoding's own id; queued results of the current decoding no longer overwrite it."""
-    from lenscribe.summarizer import Summarizer
-
-    m = engine.model
-    current, summary_id = m.summarizer, m.summary_id
-    if current is None or summary_id is None or m.state != "ready":
-        raise ModelUnavailable(m.error or "the model is not loaded yet")
-    options = dataclasses.replace(current.options, num_beams=beams)
-    beam = Summarizer(current.manifest, current.generator, current.tokenizer, options)  # shares the sessions
-    engine.pinned.add((summary_id, chunk.hash))
-    try:
-        summary = beam.summarize([chunk.text], timeout=timeout)[0]
-    except BaseException:
-        engine.pinned.discard((summary_id, chunk.hash))
-        raise
-    engine.cache.put_many(summary_id, [(chunk.hash, summary)])
-    engine.cache.put_many(beam.summary_id, [(chunk.hash, summary)])
-    engine.counters["regenerated"] = engine.counters.get("regenerated", 0) + 1
-    return summary
-
-
 async def regenerate(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
     """``lenscribe.regenerateSummary(uri, line, character)``: the chunk's summary again, with a beam search."""
     assert ls.engine is not None and ls.loop is not None
@@ -249,7 +224,8 @@ async def regenerate(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
         await asyncio.wait({ls._model_task}, timeout=INSERT_TIMEOUT_S)
     previous = e.cached_summary(chunk)
     try:
-        summary = await ls.loop.run_in_executor(ls.io_pool, regenerate_blocking, e, chunk)
+        summary = await ls.loop.run_in_executor(ls.io_pool, e.regenerate, chunk, REGENERATE_BEAMS,
+                                                REGENERATE_TIMEOUT_S)
     except Exception as err:  # noqa: BLE001 - no model, a timeout: say so
         ls.show(f"lenscribe: regenerating the summary of {chunk.qualname} failed: {err}", types.MessageType.Warning)
         return {"qualname": chunk.qualname, "summary": None, "previous": previous, "error": str(err)}
