@@ -1,10 +1,18 @@
-"""`lenscribe serve`: run the language server on stdio (what editors start) or on a TCP port (for debugging)."""
+"""`lenscribe serve`: run the language server on stdio (what editors start) or on a TCP port (for debugging).
+
+``create_server`` assembles the server from its feature modules (they import ``lenscribe.lsp.server``, so the server
+module cannot import them back).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lenscribe.lsp.server import LenscribeServer
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +33,29 @@ def parse_hostport(value: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+def create_server() -> LenscribeServer:
+    """A server with every feature registered (one per connection / process). The modules load when it is called,
+    not with this one: ``lenscribe --help`` does not load pygls."""
+    from lenscribe.lsp import (
+        code_actions,
+        code_lens,
+        commands,
+        configuration,
+        documents,
+        hover,
+        lifecycle,
+        workspace_run,
+    )
+    from lenscribe.lsp.server import LenscribeServer
+
+    server = LenscribeServer()
+    for feature in (lifecycle, configuration, documents, hover, code_lens, commands, workspace_run, code_actions):
+        feature.register(server)
+    return server
+
+
 def run(args: argparse.Namespace) -> int:
-    from lenscribe.lsp.server import create_server, flush_and_exit
+    from lenscribe.lsp.lifecycle import flush_and_exit
 
     if args.log_file:
         handler = logging.FileHandler(args.log_file, encoding="utf-8")

@@ -24,16 +24,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
+from pygls.capabilities import get_capability
 
 from lenscribe.docstring_insert import SUPPORTED_LANGUAGES, TextEdit, docstring_edit
 from lenscribe.engine import ModelUnavailable
+from lenscribe.lsp.code_lens import request_lens_refresh
+from lenscribe.lsp.documents import fresh_document
+from lenscribe.lsp.server import LenscribeServer
 from lenscribe.scheduling import Priority
-
-if TYPE_CHECKING:
-    from lenscribe.lsp.server import LenscribeServer
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ CMD_INSERT_DOCSTRING = "lenscribe.insertDocstring"
 CMD_REGENERATE = "lenscribe.regenerateSummary"
 CMD_SUMMARY_AT = "lenscribe.summaryAt"
 CLIENT_COPY = "lenscribe.client.copySummary"  # implemented by the clients, not the server
+RESOLVE_PROPERTIES = "text_document.code_action.resolve_support.properties"  # what codeAction/resolve may fill in
 REGENERATE_BEAMS = 4
 INSERT_TIMEOUT_S = 30.0
 REGENERATE_TIMEOUT_S = 120.0
@@ -53,13 +55,6 @@ REGENERATE_TIMEOUT_S = 120.0
 
 def _title_insert(language: str) -> str:
     return "Insert summary as docstring" if language == "python" else "Insert summary as doc comment"
-
-
-def _capability(ls: LenscribeServer, path: str) -> Any:
-    obj: Any = getattr(ls, "client_capabilities", None)
-    for part in path.split("."):
-        obj = getattr(obj, part, None)
-    return obj
 
 
 def _wanted(kind: str, only: list[str] | None) -> bool:
@@ -80,7 +75,7 @@ def _position_args(args: tuple[Any, ...], name: str) -> tuple[str, int, int]:
 
 
 async def _chunk_at(ls: LenscribeServer, uri: str, line: int, character: int):
-    doc = await ls.fresh_document(uri)
+    doc = await fresh_document(ls, uri)
     if doc is None or not doc.chunks:
         return None, None
     chunk = doc.chunk_at(line, ls.converter(doc).to_utf16(line, character))
@@ -172,7 +167,7 @@ async def code_actions(ls: LenscribeServer, params: types.CodeActionParams) -> l
         edit = docstring_edit(text, chunk, summary) if summary is not None and text is not None else None
         if edit is not None:
             action.edit = _workspace_edit(ls, doc, edit)
-        elif "edit" not in (_capability(ls, "text_document.code_action.resolve_support.properties") or []):
+        elif "edit" not in (get_capability(ls.client_capabilities, RESOLVE_PROPERTIES) or []):
             action.command = types.Command(title=title, command=CMD_INSERT_DOCSTRING, arguments=args)
         actions.append(action)
     if _wanted(KIND_REGENERATE, only):
@@ -220,8 +215,8 @@ async def regenerate(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
     if chunk is None:
         raise ValueError(f"no function, method or class at {uri}:{line + 1}")
     await ls.wait_for_summary_id(INSERT_TIMEOUT_S)
-    if e.model.state == "loading" and ls._model_task is not None:
-        await asyncio.wait({ls._model_task}, timeout=INSERT_TIMEOUT_S)
+    if e.model.state == "loading" and ls.model_task is not None:
+        await asyncio.wait({ls.model_task}, timeout=INSERT_TIMEOUT_S)
     previous = e.cached_summary(chunk)
     try:
         summary = await ls.loop.run_in_executor(ls.io_pool, e.regenerate, chunk, REGENERATE_BEAMS,
@@ -229,7 +224,7 @@ async def regenerate(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
     except Exception as err:  # noqa: BLE001 - no model, a timeout: say so
         ls.show(f"lenscribe: regenerating the summary of {chunk.qualname} failed: {err}", types.MessageType.Warning)
         return {"qualname": chunk.qualname, "summary": None, "previous": previous, "error": str(err)}
-    ls.request_lens_refresh()
+    request_lens_refresh(ls)
     ls.show(f"lenscribe: {chunk.qualname} ({REGENERATE_BEAMS} beams): {' '.join(summary.split())}",
             types.MessageType.Info)
     return {"qualname": chunk.qualname, "summary": summary, "previous": previous, "beams": REGENERATE_BEAMS}
@@ -250,26 +245,9 @@ async def summary_at(ls: LenscribeServer, *args: Any) -> dict[str, Any] | None:
 
 
 def register(server: LenscribeServer) -> None:
-    """Add the code action features and their commands to a server made by ``create_server`` (the handlers' ``ls``
-    is annotated Any: pygls evaluates the annotations of command handlers)."""
-
-    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
-        code_action_kinds=[KIND_DOCSTRING, KIND_REGENERATE, KIND_COPY], resolve_provider=True))
-    async def _code_action(ls: Any, params: types.CodeActionParams) -> list[types.CodeAction] | None:
-        return await code_actions(ls, params)
-
-    @server.feature(types.CODE_ACTION_RESOLVE)
-    async def _resolve(ls: Any, params: types.CodeAction) -> types.CodeAction:
-        return await resolve_code_action(ls, params)
-
-    @server.command(CMD_INSERT_DOCSTRING)
-    async def _insert(ls: Any, *args: Any) -> dict[str, Any]:
-        return await insert_docstring(ls, *args)
-
-    @server.command(CMD_REGENERATE)
-    async def _regenerate(ls: Any, *args: Any) -> dict[str, Any]:
-        return await regenerate(ls, *args)
-
-    @server.command(CMD_SUMMARY_AT)
-    async def _summary_at(ls: Any, *args: Any) -> dict[str, Any] | None:
-        return await summary_at(ls, *args)
+    server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
+        code_action_kinds=[KIND_DOCSTRING, KIND_REGENERATE, KIND_COPY], resolve_provider=True))(code_actions)
+    server.feature(types.CODE_ACTION_RESOLVE)(resolve_code_action)
+    server.command(CMD_INSERT_DOCSTRING)(insert_docstring)
+    server.command(CMD_REGENERATE)(regenerate)
+    server.command(CMD_SUMMARY_AT)(summary_at)

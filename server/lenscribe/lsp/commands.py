@@ -1,0 +1,159 @@
+"""Server commands (``workspace/executeCommand``):
+
+* ``lenscribe.summarizeFile(uri | {uri})``: every chunk's summary of an open document, or of a regular file inside
+  the workspace folders, and the file's markdown outline (``FileSummaries``);
+* ``lenscribe.showSummary(uri, line, character)`` (a code lens click): shows the summary there in a message and
+  returns the hover's text;
+* ``lenscribe.stats()``: the engine's counters and the server's (``lenscribe.summarizeWorkspace`` is in
+  ``workspace_run``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import stat
+import uuid
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
+from lenscribe.files import read_source
+from lenscribe.lsp import hover
+from lenscribe.lsp.documents import fresh_document
+from lenscribe.lsp.server import LenscribeServer, uri_path
+from lenscribe.render import outline_markdown
+from lenscribe.scheduling import Priority
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CMD_SHOW_SUMMARY", "CMD_STATS", "CMD_SUMMARIZE_FILE", "register"]
+
+CMD_SUMMARIZE_FILE = "lenscribe.summarizeFile"
+CMD_STATS = "lenscribe.stats"
+CMD_SHOW_SUMMARY = "lenscribe.showSummary"
+
+
+def workspace_file(ls: LenscribeServer, path: str) -> tuple[str | None, str | None]:
+    """(real path, None) for a regular file inside a workspace folder (symlinks resolved), else (None, why)."""
+    roots = []
+    for r in ls.workspace_roots():
+        try:
+            roots.append(Path(r).resolve())
+        except (OSError, RuntimeError):
+            continue
+    if not roots:
+        return None, "no workspace folder is open"
+    try:
+        real = Path(path).resolve(strict=True)
+    except (OSError, RuntimeError) as err:
+        return None, f"cannot be resolved ({getattr(err, 'strerror', None) or err})"
+    if not any(real == r or real.is_relative_to(r) for r in roots):
+        return None, "outside the workspace folders"
+    try:
+        st = real.stat()
+    except OSError as err:
+        return None, f"unreadable ({err.strerror or err})"
+    if not stat.S_ISREG(st.st_mode):
+        return None, "not a regular file"
+    return str(real), None
+
+
+# ------------------------------------------------------------------------------------------------ the handlers
+
+
+async def summarize_file(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
+    """``lenscribe.summarizeFile(uri)``: every chunk's summary (a list) and a markdown outline."""
+    assert ls.engine is not None and ls.loop is not None
+    e = ls.engine
+    uri = args[0] if args else None
+    if isinstance(uri, dict):
+        uri = uri.get("uri")
+    if not isinstance(uri, str):
+        raise JsonRpcInvalidParams(f"{CMD_SUMMARIZE_FILE} needs a document uri as its argument")
+    doc = await fresh_document(ls, uri)
+    if doc is None:  # not open: read it from disk, only a regular file of the workspace
+        path = uri_path(uri)
+        if path is None:
+            raise JsonRpcInvalidParams(f"{CMD_SUMMARIZE_FILE}: not an open document nor a file: {uri}")
+        real, refused = workspace_file(ls, path)
+        if real is None:  # refused says why
+            log.warning("%s refused %s: %s", CMD_SUMMARIZE_FILE, uri, refused)
+            raise JsonRpcInvalidParams(f"{CMD_SUMMARIZE_FILE} refused {uri}: {refused}; only open documents and "
+                                       "regular files inside the workspace folders are summarized")
+        path = real  # the resolved path
+        text, why = await ls.loop.run_in_executor(ls.io_pool, read_source, path, ls.settings.max_file_bytes,
+                                                  ls.settings.max_file_lines)
+        if text is None:
+            return {"uri": uri, "model": e.model.summary_id, "summaries": [], "markdown": f"(skipped: {why})\n",
+                    "skipped": why}
+        doc = await ls.loop.run_in_executor(ls.chunk_pool, e.make_document, uri, path, text, None)
+    if doc.skipped and not doc.chunks:
+        return {"uri": uri, "model": e.model.summary_id, "summaries": [], "markdown": f"(skipped: {doc.skipped})\n",
+                "skipped": doc.skipped}
+    await ls.wait_for_summary_id()  # a command sent right after start-up would otherwise find no model to ask
+    cached = e.cached_summaries(doc.chunks)
+    owner = ("command", uri, uuid.uuid4().hex)
+    tickets = {c.hash: e.request(c, Priority.VISIBLE, owner=owner, generation=doc.generation)
+               for c in doc.chunks if c.hash not in cached and e.authored(c) is None}
+    try:
+        for h, t in tickets.items():
+            if t is None:
+                continue
+            try:
+                cached[h] = await asyncio.wrap_future(t)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # noqa: BLE001
+                log.warning("summary failed: %s", err)
+    finally:
+        e.scheduler.cancel_owner(owner)
+    rows = []
+    stack: list[Any] = []
+    for c in doc.chunks:
+        while stack and not (stack[-1].start <= c.start and c.end <= stack[-1].end):
+            stack.pop()
+        shown = e.summary(c, cached)
+        rows.append({"name": c.name, "qualname": c.qualname, "kind": c.kind, "language": c.language,
+                     "line": c.start[0], "start": list(c.start), "end": list(c.end), "depth": len(stack),
+                     "summary": shown.text if shown else None, "source": shown.source if shown else None})
+        stack.append(c)
+    markdown = outline_markdown(doc.path or uri, rows)
+    ls.log_to_client(markdown)
+    return {"uri": uri, "model": e.model.summary_id, "summaries": rows, "markdown": markdown}
+
+
+async def show_summary(ls: LenscribeServer, *args: Any) -> str | None:
+    """``lenscribe.showSummary(uri, line, character)`` (a lens click): shows and returns the full summary."""
+    if len(args) < 2:
+        return None
+    try:
+        params = types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=str(args[0])),
+            position=types.Position(line=int(args[1]), character=int(args[2]) if len(args) > 2 else 0))
+    except (TypeError, ValueError) as err:
+        raise JsonRpcInvalidParams(f"{CMD_SHOW_SUMMARY}(uri, line, character): {err}") from err
+    found = await hover.hover(ls, params)
+    if found is None:
+        return None
+    text = found.contents.value  # type: ignore[union-attr]
+    ls.show(text.replace("**", "").replace("`", "").replace("  \n", "\n"), types.MessageType.Info)
+    return text
+
+
+def stats(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
+    assert ls.engine is not None
+    return {**ls.engine.stats(), "server": {
+        "lens_refreshes": ls.lens_refreshes, "position_encoding": ls.encoding,
+        "open_documents": len(ls.workspace.text_documents) if ls.initialized else 0,
+        "workspace_running": ls.workspace_task is not None and not ls.workspace_task.done(),
+        "pending_debounce": len(ls.debounce),
+    }}
+
+
+def register(server: LenscribeServer) -> None:
+    server.command(CMD_SUMMARIZE_FILE)(summarize_file)
+    server.command(CMD_SHOW_SUMMARY)(show_summary)
+    server.command(CMD_STATS)(stats)

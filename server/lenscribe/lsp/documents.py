@@ -1,0 +1,124 @@
+"""Open documents: ``didOpen`` / ``didChange`` / ``didClose``, debounced re-chunking, and the extension notification
+``lenscribe/visibleRanges`` (the lines in view are summarized first).
+
+pygls applies each didChange to its copy of the document at once; the engine re-chunks it ``debounceMs`` after the
+last change, or at once when a request needs the new text (``fresh_document``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from typing import Any
+
+from lsprotocol import types
+
+from lenscribe.engine import Document
+from lenscribe.lsp.server import UTF16, LenscribeServer, uri_path
+
+log = logging.getLogger(__name__)
+
+__all__ = ["NOTIFY_VISIBLE_RANGES", "fresh_document", "register"]
+
+NOTIFY_VISIBLE_RANGES = "lenscribe/visibleRanges"  # {uri, ranges: [{start: {line}, end: {line}}]} from an extension
+
+
+def _lock_for(ls: LenscribeServer, uri: str) -> asyncio.Lock:
+    lock = ls.doc_locks.get(uri)
+    if lock is None:
+        lock = ls.doc_locks[uri] = asyncio.Lock()
+    return lock
+
+
+def _cancel_debounce(ls: LenscribeServer, uri: str) -> None:
+    if (handle := ls.debounce.pop(uri, None)) is not None:
+        handle.cancel()
+
+
+async def fresh_document(ls: LenscribeServer, uri: str, force: bool = False) -> Document | None:
+    """The engine's view of an open document, re-chunked first when its text changed since."""
+    assert ls.engine is not None and ls.loop is not None
+    text_doc = ls.workspace.text_documents.get(uri)
+    if text_doc is None:
+        return ls.engine.document(uri)
+    doc = ls.engine.document(uri)
+    if not force and doc is not None and doc.version == text_doc.version:
+        return doc
+    async with _lock_for(ls, uri):
+        text_doc = ls.workspace.text_documents.get(uri)
+        if text_doc is None:
+            return ls.engine.document(uri)
+        doc = ls.engine.document(uri)
+        if not force and doc is not None and doc.version == text_doc.version:
+            return doc
+        _cancel_debounce(ls, uri)
+        job = functools.partial(ls.engine.update_document, uri, uri_path(uri), text_doc.source,
+                                text_doc.version, text_doc.language_id, ls.encoding != UTF16)
+        doc = await ls.loop.run_in_executor(ls.chunk_pool, job)
+        if uri not in ls.workspace.text_documents:  # closed while it was being chunked
+            ls.engine.close_document(uri)
+            return None
+    _tell_skipped(ls, doc)
+    return doc
+
+
+def _tell_skipped(ls: LenscribeServer, doc: Document) -> None:
+    if not doc.skipped or doc.skipped.startswith(("unknown language", "language ")):
+        return  # not our language: silence
+    key = (doc.uri, doc.skipped)
+    if key not in ls.told_skipped:
+        ls.told_skipped.add(key)
+        ls.log_to_client(f"lenscribe: no summaries for {doc.uri}: {doc.skipped}")
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    """A field of a custom notification's params (pygls hands them over as objects; a dict is taken too)."""
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+# ------------------------------------------------------------------------------------------------ the handlers
+
+
+async def did_open(ls: LenscribeServer, params: types.DidOpenTextDocumentParams) -> None:
+    await fresh_document(ls, params.text_document.uri)
+
+
+def did_change(ls: LenscribeServer, params: types.DidChangeTextDocumentParams) -> None:
+    assert ls.loop is not None
+    uri = params.text_document.uri
+    _cancel_debounce(ls, uri)
+    delay = ls.settings.debounce_ms / 1000
+
+    def fire() -> None:
+        ls.debounce.pop(uri, None)
+        ls.spawn(fresh_document(ls, uri))
+
+    ls.debounce[uri] = ls.loop.call_later(delay, fire)
+
+
+def did_close(ls: LenscribeServer, params: types.DidCloseTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    _cancel_debounce(ls, uri)
+    ls.doc_locks.pop(uri, None)
+    if ls.engine is not None:
+        ls.engine.close_document(uri)
+
+
+def visible_ranges(ls: LenscribeServer, params: Any) -> None:
+    uri = _get(params, "uri")
+    ranges = []
+    for r in _get(params, "ranges", None) or []:
+        start, end = _get(r, "start"), _get(r, "end")
+        ranges.append((int(_get(start, "line", 0)), int(_get(end, "line", 0))))
+    if uri and ls.engine is not None:
+        ls.engine.set_visible(uri, ranges)
+
+
+def register(server: LenscribeServer) -> None:
+    server.feature(types.TEXT_DOCUMENT_DID_OPEN)(did_open)
+    server.feature(types.TEXT_DOCUMENT_DID_CHANGE)(did_change)
+    server.feature(types.TEXT_DOCUMENT_DID_CLOSE)(did_close)
+    server.feature(NOTIFY_VISIBLE_RANGES)(visible_ranges)

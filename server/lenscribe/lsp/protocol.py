@@ -1,0 +1,109 @@
+"""The wire: what pygls' JSON-RPC layer would drop or choke on.
+
+* ``LenscribeProtocol`` answers every request pygls would leave unanswered (params that do not structure, a request
+  after ``shutdown``, a JSON value that is not a message).
+* ``CappedReader`` bounds what one message may make the server read into memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import cattrs
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
+from pygls.protocol import LanguageServerProtocol
+
+if TYPE_CHECKING:
+    from lenscribe.lsp.server import LenscribeServer
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CappedReader", "LenscribeProtocol"]
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a larger Content-Length ends the connection (a broken or hostile client)
+MAX_HEADER_LINE = 64 * 1024
+
+_NO_ID = object()
+
+
+# ------------------------------------------------------------------------------------------------ messages
+
+
+class _Malformed:
+    """A message pygls could not structure (bad params, bad envelope): answered with ``error`` when it has an id."""
+
+    def __init__(self, msg_id: Any, method: Any, error: JsonRpcException) -> None:
+        self.id, self.method, self.error = msg_id, method, error
+
+
+def _valid_id(msg_id: Any) -> bool:
+    return isinstance(msg_id, (str, int)) and not isinstance(msg_id, bool)
+
+
+class LenscribeProtocol(LanguageServerProtocol):
+    """pygls' protocol, answering what it would drop: a request whose params do not structure gets -32602
+    InvalidParams (pygls raises out of ``json.loads``, so nobody answers), a request after ``shutdown`` gets -32600
+    InvalidRequest (pygls ignores it), a JSON value that is not a message gets -32600."""
+
+    def structure_message(self, data: dict[str, Any]):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if "method" not in data:
+                raise  # a response to one of our requests: pygls logs it
+            method, msg_id = data.get("method"), data.get("id", _NO_ID)
+            cause = exc.__cause__
+            try:
+                where = "; ".join(cattrs.transform_error(cause)) if cause is not None else str(exc)
+            except Exception:  # noqa: BLE001 - not a cattrs error
+                where = str(cause or exc)
+            if not isinstance(method, str):
+                return _Malformed(msg_id, method, JsonRpcInvalidRequest(f"Invalid Request: method {method!r}"))
+            return _Malformed(msg_id, method, JsonRpcInvalidParams(f"Invalid params for {method}: {where}"))
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, _Malformed):
+            log.warning("%s (id %r)", message.error.message, message.id)
+            if _valid_id(message.id):
+                self._send_response(message.id, error=message.error.to_response_error())
+            elif message.id is not _NO_ID:  # a request with an id that cannot be echoed
+                self.send_raw_error(None, message.error)
+            return  # a notification: nobody to answer
+        if not hasattr(message, "jsonrpc"):
+            msg_id = message.get("id") if isinstance(message, dict) else None
+            log.warning("not a JSON-RPC message: %.200r", message)
+            self.send_raw_error(msg_id if _valid_id(msg_id) else None, JsonRpcInvalidRequest(
+                "Invalid Request: not a JSON-RPC 2.0 message"))
+            return
+        if (self._shutdown and getattr(message, "method", None) not in (None, types.EXIT)
+                and _valid_id(getattr(message, "id", None))):
+            log.warning("request %r after shutdown refused", message.method)
+            self._send_response(message.id, error=JsonRpcInvalidRequest(
+                f"Invalid Request: {message.method} after shutdown").to_response_error())
+            return
+        super().handle_message(message)
+
+    def send_raw_error(self, msg_id: Any, error: JsonRpcException) -> None:
+        """An error response written as a plain dict: lsprotocol's ResponseErrorMessage drops ``"id": null``."""
+        self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": {"code": error.code, "message": error.message}})
+
+
+class CappedReader:
+    """stdin for pygls' reader: a body larger than ``limit`` is refused (pygls would read it into memory whole, and a
+    Content-Length of 1e11 dies with MemoryError): the read returns b"", pygls' loop ends, the server exits with a
+    logged reason. Header lines are bounded too."""
+
+    def __init__(self, stream: BinaryIO, server: LenscribeServer, limit: int = MAX_MESSAGE_BYTES) -> None:
+        self.stream, self.server, self.limit = stream, server, limit
+
+    def readline(self) -> bytes:
+        return self.stream.readline(MAX_HEADER_LINE)
+
+    def read(self, n: int) -> bytes:
+        if n > self.limit:
+            self.server.connection_lost(f"a message of {n} bytes is over the {self.limit}-byte limit: closing the "
+                                        "connection")
+            return b""
+        return self.stream.read(n)

@@ -1,0 +1,131 @@
+"""Summarizing the whole workspace: ``lenscribe.summarizeWorkspace()`` (or at start-up with ``workspaceOnOpen``), one
+run at a time, with work-done progress the user can cancel when the client supports it.  The result is the run's
+``WorkspaceReport`` as a dict, or ``{"error": why}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import Future
+from typing import Any
+
+from lsprotocol import types
+
+from lenscribe.engine import ModelUnavailable
+from lenscribe.lsp.server import LenscribeServer
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CMD_SUMMARIZE_WORKSPACE", "maybe_start_workspace", "register", "start_workspace"]
+
+CMD_SUMMARIZE_WORKSPACE = "lenscribe.summarizeWorkspace"
+PROGRESS_EVERY_S = 0.1  # at most one progress report per this many seconds (the last one always goes)
+
+
+def maybe_start_workspace(ls: LenscribeServer) -> None:
+    """With ``workspaceOnOpen``: the first run, once the client is initialized and the model is ready."""
+    e = ls.engine
+    if (ls.workspace_started or not ls.initialized or e is None or e.model.state != "ready"
+            or not ls.settings.workspace_on_open or not ls.workspace_roots()):
+        return
+    ls.workspace_started = True
+    start_workspace(ls)
+
+
+def start_workspace(ls: LenscribeServer) -> asyncio.Task:
+    if ls.workspace_task is None or ls.workspace_task.done():
+        ls.workspace_task = ls.spawn(_run_workspace(ls))
+    return ls.workspace_task
+
+
+async def _run_workspace(ls: LenscribeServer) -> dict[str, Any]:
+    assert ls.engine is not None and ls.loop is not None
+    e, loop = ls.engine, ls.loop
+    if not e.can_summarize:
+        return {"error": f"model unavailable: {e.model.error}"}
+    cancel = ls.workspace_cancel = threading.Event()
+    token = await _begin_progress(ls, cancel)
+    message = "done"
+    report = None
+    try:
+        files = await loop.run_in_executor(ls.workspace_pool, e.workspace_files, ls.workspace_roots())
+
+        def progress(done: int, total: int, rep: Any) -> None:
+            loop.call_soon_threadsafe(_report_progress, ls, token, done, total, rep.summarized, rep.cached)
+
+        report = await loop.run_in_executor(
+            ls.workspace_pool, functools.partial(e.summarize_paths, files, cancel=cancel, progress=progress))
+        message = (f"{report.files} files, {report.chunks} chunks: {report.summarized} summarized, "
+                   f"{report.cached} cached in {report.seconds:.1f}s"
+                   + (" (cancelled)" if report.cancelled else ""))
+        ls.log_to_client(f"lenscribe: workspace: {message}")
+        return report.as_dict()
+    except asyncio.CancelledError:
+        cancel.set()
+        message = "cancelled"
+        raise
+    except ModelUnavailable as err:
+        message = f"model unavailable: {err}"
+        return {"error": message}
+    finally:
+        if token is not None:
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+            ls.work_done_progress.tokens.pop(token, None)
+
+
+# ------------------------------------------------------------------------------------------------ progress
+
+
+async def _begin_progress(ls: LenscribeServer, cancel: threading.Event) -> str | None:
+    """A work-done progress the user can cancel (which sets ``cancel``); None when the client has none."""
+    if not ls.client_supports("window.work_done_progress"):
+        return None
+    token = f"lenscribe-workspace-{uuid.uuid4().hex[:12]}"
+    try:
+        await ls.work_done_progress.create_async(token)
+    except Exception as err:  # noqa: BLE001 - no progress then
+        log.info("workDoneProgress/create failed: %s", err)
+        return None
+    ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(
+        title="lenscribe: summarizing the workspace", message="listing files", percentage=0, cancellable=True))
+    cancel_future = ls.work_done_progress.tokens.get(token)
+    if cancel_future is not None:
+        def cancelled(f: Future) -> None:
+            if f.cancelled():
+                cancel.set()
+
+        cancel_future.add_done_callback(cancelled)
+    return token
+
+
+def _report_progress(ls: LenscribeServer, token: str | None, done: int, total: int, summarized: int,
+                     cached: int) -> None:
+    if token is None:
+        return
+    now = time.monotonic()
+    if done < total and now - ls.last_progress < PROGRESS_EVERY_S:
+        return
+    ls.last_progress = now
+    ls.work_done_progress.report(token, types.WorkDoneProgressReport(
+        message=f"{done}/{total} files ({summarized} summarized, {cached} cached)",
+        percentage=int(100 * done / total) if total else 100))
+
+
+# ------------------------------------------------------------------------------------------------ the handlers
+
+
+async def summarize_workspace(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
+    """``lenscribe.summarizeWorkspace()``: summarize every source file of the workspace; returns the counts."""
+    task = ls.workspace_task
+    if task is not None and not task.done():
+        return await asyncio.shield(task)  # join the run in progress
+    return await start_workspace(ls)
+
+
+def register(server: LenscribeServer) -> None:
+    server.command(CMD_SUMMARIZE_WORKSPACE)(summarize_workspace)
