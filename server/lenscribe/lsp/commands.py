@@ -6,6 +6,10 @@
   returns the hover's text;
 * ``lenscribe.stats()``: the engine's counters and the server's (``lenscribe.summarizeWorkspace`` is in
   ``workspace_run``).
+
+pygls structures the arguments by the handlers' annotations (``DocumentTarget`` takes a uri or ``{"uri": uri}``);
+``showSummary``'s position may be left out, which pygls' typed arguments cannot say, so it structures its arguments
+itself (``structure_arguments``).
 """
 
 from __future__ import annotations
@@ -15,25 +19,71 @@ import logging
 import stat
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
+import attrs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from lenscribe.files import read_source
 from lenscribe.lsp import hover
 from lenscribe.lsp.documents import fresh_document
+from lenscribe.lsp.protocol import DocumentTarget, structure_arguments
 from lenscribe.lsp.server import LenscribeServer, uri_path
 from lenscribe.render import outline_markdown
 from lenscribe.scheduling import Priority
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CMD_SHOW_SUMMARY", "CMD_STATS", "CMD_SUMMARIZE_FILE", "register"]
+__all__ = ["CMD_SHOW_SUMMARY", "CMD_STATS", "CMD_SUMMARIZE_FILE", "FileSummaries", "OutlineRow", "register"]
 
 CMD_SUMMARIZE_FILE = "lenscribe.summarizeFile"
 CMD_STATS = "lenscribe.stats"
 CMD_SHOW_SUMMARY = "lenscribe.showSummary"
+
+
+class OutlineRow(TypedDict):
+    """One chunk of a ``lenscribe.summarizeFile`` result (positions in UTF-16 columns)."""
+
+    name: str
+    qualname: str
+    kind: str
+    language: str
+    line: int
+    start: list[int]
+    end: list[int]
+    depth: int  # how many chunks enclose it
+    summary: str | None
+    source: str | None  # "docstring" | "generated" (lenscribe.render)
+
+
+class FileSummaries(TypedDict):
+    """The result of ``lenscribe.summarizeFile``."""
+
+    uri: str
+    model: str | None
+    summaries: list[OutlineRow]
+    markdown: str
+    skipped: NotRequired[str | None]  # why the file has no chunks
+
+
+class ServerStats(TypedDict):
+    """The ``server`` part of ``lenscribe.stats`` (the rest is ``Engine.stats()``)."""
+
+    lens_refreshes: int
+    position_encoding: str
+    open_documents: int
+    workspace_running: bool
+    pending_debounce: int
+
+
+@attrs.frozen
+class ShowSummaryArgs:
+    """``lenscribe.showSummary``'s arguments: without a line (or a uri) there is nothing to show."""
+
+    uri: str | None = None
+    line: int | None = None
+    character: int = 0
 
 
 def workspace_file(ls: LenscribeServer, path: str) -> tuple[str | None, str | None]:
@@ -64,15 +114,13 @@ def workspace_file(ls: LenscribeServer, path: str) -> tuple[str | None, str | No
 # ------------------------------------------------------------------------------------------------ the handlers
 
 
-async def summarize_file(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
+async def summarize_file(ls: LenscribeServer, target: DocumentTarget | None = None) -> FileSummaries:
     """``lenscribe.summarizeFile(uri)``: every chunk's summary (a list) and a markdown outline."""
     assert ls.engine is not None and ls.loop is not None
     e = ls.engine
-    uri = args[0] if args else None
-    if isinstance(uri, dict):
-        uri = uri.get("uri")
-    if not isinstance(uri, str):
+    if target is None:
         raise JsonRpcInvalidParams(f"{CMD_SUMMARIZE_FILE} needs a document uri as its argument")
+    uri = target.uri
     doc = await fresh_document(ls, uri)
     if doc is None:  # not open: read it from disk, only a regular file of the workspace
         path = uri_path(uri)
@@ -87,12 +135,12 @@ async def summarize_file(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
         text, why = await ls.loop.run_in_executor(ls.io_pool, read_source, path, ls.settings.max_file_bytes,
                                                   ls.settings.max_file_lines)
         if text is None:
-            return {"uri": uri, "model": e.model.summary_id, "summaries": [], "markdown": f"(skipped: {why})\n",
-                    "skipped": why}
+            return FileSummaries(uri=uri, model=e.model.summary_id, summaries=[], markdown=f"(skipped: {why})\n",
+                                 skipped=why)
         doc = await ls.loop.run_in_executor(ls.chunk_pool, e.make_document, uri, path, text, None)
     if doc.skipped and not doc.chunks:
-        return {"uri": uri, "model": e.model.summary_id, "summaries": [], "markdown": f"(skipped: {doc.skipped})\n",
-                "skipped": doc.skipped}
+        return FileSummaries(uri=uri, model=e.model.summary_id, summaries=[], markdown=f"(skipped: {doc.skipped})\n",
+                             skipped=doc.skipped)
     await ls.wait_for_summary_id()  # a command sent right after start-up would otherwise find no model to ask
     cached = e.cached_summaries(doc.chunks)
     owner = ("command", uri, uuid.uuid4().hex)
@@ -110,32 +158,32 @@ async def summarize_file(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
                 log.warning("summary failed: %s", err)
     finally:
         e.scheduler.cancel_owner(owner)
-    rows = []
+    rows: list[OutlineRow] = []
     stack: list[Any] = []
     for c in doc.chunks:
         while stack and not (stack[-1].start <= c.start and c.end <= stack[-1].end):
             stack.pop()
         shown = e.summary(c, cached)
-        rows.append({"name": c.name, "qualname": c.qualname, "kind": c.kind, "language": c.language,
-                     "line": c.start[0], "start": list(c.start), "end": list(c.end), "depth": len(stack),
-                     "summary": shown.text if shown else None, "source": shown.source if shown else None})
+        rows.append(OutlineRow(name=c.name, qualname=c.qualname, kind=c.kind, language=c.language, line=c.start[0],
+                               start=list(c.start), end=list(c.end), depth=len(stack),
+                               summary=shown.text if shown else None, source=shown.source if shown else None))
         stack.append(c)
     markdown = outline_markdown(doc.path or uri, rows)
     ls.log_to_client(markdown)
-    return {"uri": uri, "model": e.model.summary_id, "summaries": rows, "markdown": markdown}
+    return FileSummaries(uri=uri, model=e.model.summary_id, summaries=rows, markdown=markdown)
 
 
 async def show_summary(ls: LenscribeServer, *args: Any) -> str | None:
     """``lenscribe.showSummary(uri, line, character)`` (a lens click): shows and returns the full summary."""
-    if len(args) < 2:
+    a = structure_arguments(ls.protocol.fm.converter, CMD_SHOW_SUMMARY, args, ShowSummaryArgs)
+    if a.uri is None or a.line is None:
         return None
     try:
-        params = types.HoverParams(
-            text_document=types.TextDocumentIdentifier(uri=str(args[0])),
-            position=types.Position(line=int(args[1]), character=int(args[2]) if len(args) > 2 else 0))
+        position = types.Position(line=a.line, character=a.character)
     except (TypeError, ValueError) as err:
         raise JsonRpcInvalidParams(f"{CMD_SHOW_SUMMARY}(uri, line, character): {err}") from err
-    found = await hover.hover(ls, params)
+    found = await hover.hover(ls, types.HoverParams(text_document=types.TextDocumentIdentifier(uri=a.uri),
+                                                    position=position))
     if found is None:
         return None
     text = found.contents.value  # type: ignore[union-attr]
@@ -143,14 +191,15 @@ async def show_summary(ls: LenscribeServer, *args: Any) -> str | None:
     return text
 
 
-def stats(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
+def stats(ls: LenscribeServer) -> dict[str, Any]:
+    """``lenscribe.stats()``: ``Engine.stats()`` and the server's own (``ServerStats``)."""
     assert ls.engine is not None
-    return {**ls.engine.stats(), "server": {
-        "lens_refreshes": ls.lens_refreshes, "position_encoding": ls.encoding,
-        "open_documents": len(ls.workspace.text_documents) if ls.initialized else 0,
-        "workspace_running": ls.workspace_task is not None and not ls.workspace_task.done(),
-        "pending_debounce": len(ls.debounce),
-    }}
+    server = ServerStats(
+        lens_refreshes=ls.lens_refreshes, position_encoding=ls.encoding,
+        open_documents=len(ls.workspace.text_documents) if ls.initialized else 0,
+        workspace_running=ls.workspace_task is not None and not ls.workspace_task.done(),
+        pending_debounce=len(ls.debounce))
+    return {**ls.engine.stats(), "server": server}
 
 
 def register(server: LenscribeServer) -> None:

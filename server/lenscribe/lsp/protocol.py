@@ -1,31 +1,38 @@
-"""The wire: what pygls' JSON-RPC layer would drop or choke on.
+"""The wire: what pygls' JSON-RPC layer would drop or choke on, and how lenscribe's command arguments are structured.
 
 * ``LenscribeProtocol`` answers every request pygls would leave unanswered (params that do not structure, a request
   after ``shutdown``, a JSON value that is not a message).
 * ``CappedReader`` bounds what one message may make the server read into memory.
+* ``make_converter()`` is the server's cattrs converter (pygls' ``converter_factory``): pygls structures a command's
+  arguments with it, by the handler's annotations; it knows lenscribe's own argument types (``DocumentTarget``).
+  pygls needs every annotated argument, though: a command whose trailing arguments may be left out structures them
+  with ``structure_arguments`` into an attrs class with defaults.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, BinaryIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
+import attrs
 import cattrs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
-from pygls.protocol import LanguageServerProtocol
+from pygls.protocol import LanguageServerProtocol, default_converter
 
 if TYPE_CHECKING:
     from lenscribe.lsp.server import LenscribeServer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CappedReader", "LenscribeProtocol"]
+__all__ = ["CappedReader", "DocumentTarget", "LenscribeProtocol", "make_converter", "structure_arguments"]
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a larger Content-Length ends the connection (a broken or hostile client)
 MAX_HEADER_LINE = 64 * 1024
 
 _NO_ID = object()
+A = TypeVar("A", bound=attrs.AttrsInstance)
 
 
 # ------------------------------------------------------------------------------------------------ messages
@@ -107,3 +114,42 @@ class CappedReader:
                                         "connection")
             return b""
         return self.stream.read(n)
+
+
+# ------------------------------------------------------------------------------------------------ command arguments
+
+
+@attrs.frozen
+class DocumentTarget:
+    """A command argument naming a document: its uri, sent as ``"file:///..."`` or as ``{"uri": "file:///..."}``."""
+
+    uri: str
+
+
+def _structure_document_target(value: Any, _type: type) -> DocumentTarget:
+    if isinstance(value, dict):
+        value = value.get("uri")
+    if not isinstance(value, str):  # the converter would turn 42 into "42"
+        raise TypeError(f'expected a document uri or {{"uri": uri}}, got {value!r}')
+    return DocumentTarget(value)
+
+
+def make_converter() -> cattrs.Converter:
+    """pygls' converter (lsprotocol's types, JSON-RPC envelopes) plus lenscribe's command argument types."""
+    c = default_converter()
+    c.register_structure_hook(DocumentTarget, _structure_document_target)
+    return c
+
+
+def structure_arguments(converter: cattrs.Converter, command: str, args: Sequence[Any], cls: type[A]) -> A:
+    """A command's positional arguments as the attrs class ``cls``, one per field in order (trailing fields with
+    defaults may be left out, extra arguments are ignored); JsonRpcInvalidParams says which one is wrong."""
+    names = [f.name for f in attrs.fields(cls)]
+    try:
+        return converter.structure(dict(zip(names, args, strict=False)), cls)
+    except Exception as exc:  # noqa: BLE001 - cattrs' errors, said plainly
+        try:
+            why = "; ".join(cattrs.transform_error(exc, path="arguments"))
+        except Exception:  # noqa: BLE001 - not a cattrs error
+            why = str(exc)
+        raise JsonRpcInvalidParams(f"{command}({', '.join(names)}): {why}") from exc

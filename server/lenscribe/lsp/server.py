@@ -36,7 +36,7 @@ from pygls.uris import to_fs_path
 
 from lenscribe.engine import Document, Engine
 from lenscribe.lsp.positions import ColumnConverter
-from lenscribe.lsp.protocol import CappedReader, LenscribeProtocol
+from lenscribe.lsp.protocol import CappedReader, LenscribeProtocol, make_converter
 from lenscribe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class LenscribeServer(LanguageServer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("protocol_cls", LenscribeProtocol)
+        kwargs.setdefault("converter_factory", make_converter)
         kwargs.setdefault("text_document_sync_kind", types.TextDocumentSyncKind.Incremental)
         super().__init__("lenscribe", VERSION, *args, **kwargs)
         # lifecycle

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypedDict
 
 from lsprotocol import types
 
@@ -25,6 +25,15 @@ __all__ = ["CMD_SUMMARIZE_WORKSPACE", "maybe_start_workspace", "register", "star
 
 CMD_SUMMARIZE_WORKSPACE = "lenscribe.summarizeWorkspace"
 PROGRESS_EVERY_S = 0.1  # at most one progress report per this many seconds (the last one always goes)
+
+
+class RunError(TypedDict):
+    """The result of a run that could not start or stopped: no model."""
+
+    error: str
+
+
+WorkspaceResult = dict[str, Any] | RunError  # WorkspaceReport.as_dict(), or why there is none
 
 
 def maybe_start_workspace(ls: LenscribeServer) -> None:
@@ -43,11 +52,11 @@ def start_workspace(ls: LenscribeServer) -> asyncio.Task:
     return ls.workspace_task
 
 
-async def _run_workspace(ls: LenscribeServer) -> dict[str, Any]:
+async def _run_workspace(ls: LenscribeServer) -> WorkspaceResult:
     assert ls.engine is not None and ls.loop is not None
     e, loop = ls.engine, ls.loop
     if not e.can_summarize:
-        return {"error": f"model unavailable: {e.model.error}"}
+        return RunError(error=f"model unavailable: {e.model.error}")
     cancel = ls.workspace_cancel = threading.Event()
     token = await _begin_progress(ls, cancel)
     message = "done"
@@ -71,7 +80,7 @@ async def _run_workspace(ls: LenscribeServer) -> dict[str, Any]:
         raise
     except ModelUnavailable as err:
         message = f"model unavailable: {err}"
-        return {"error": message}
+        return RunError(error=message)
     finally:
         if token is not None:
             ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
@@ -119,7 +128,7 @@ def _report_progress(ls: LenscribeServer, token: str | None, done: int, total: i
 # ------------------------------------------------------------------------------------------------ the handlers
 
 
-async def summarize_workspace(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
+async def summarize_workspace(ls: LenscribeServer) -> WorkspaceResult:
     """``lenscribe.summarizeWorkspace()``: summarize every source file of the workspace; returns the counts."""
     task = ls.workspace_task
     if task is not None and not task.done():
