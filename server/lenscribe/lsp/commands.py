@@ -174,7 +174,8 @@ async def summarize_file(ls: LenscribeServer, target: DocumentTarget | None = No
 
 
 async def show_summary(ls: LenscribeServer, *args: Any) -> str | None:
-    """``lenscribe.showSummary(uri, line, character)`` (a lens click): shows and returns the full summary."""
+    """``lenscribe.showSummary(uri, line, character)`` (a lens click): shows the full summary (plain text) and returns
+    the hover's text (markdown when the client takes it)."""
     a = structure_arguments(ls.protocol.fm.converter, CMD_SHOW_SUMMARY, args, ShowSummaryArgs)
     if a.uri is None or a.line is None:
         return None
@@ -182,13 +183,11 @@ async def show_summary(ls: LenscribeServer, *args: Any) -> str | None:
         position = types.Position(line=a.line, character=a.character)
     except (TypeError, ValueError) as err:
         raise JsonRpcInvalidParams(f"{CMD_SHOW_SUMMARY}(uri, line, character): {err}") from err
-    found = await hover.hover(ls, types.HoverParams(text_document=types.TextDocumentIdentifier(uri=a.uri),
-                                                    position=position))
+    found = await hover.describe(ls, a.uri, position)
     if found is None:
         return None
-    text = found.contents.value  # type: ignore[union-attr]
-    ls.show(text.replace("**", "").replace("`", "").replace("  \n", "\n"), types.MessageType.Info)
-    return text
+    ls.show(hover.text(ls, found, markdown=False), types.MessageType.Info)
+    return hover.text(ls, found, markdown=ls.markdown_hover)
 
 
 def stats(ls: LenscribeServer) -> dict[str, Any]:
