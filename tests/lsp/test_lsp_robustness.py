@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 
@@ -113,7 +114,13 @@ async def test_corrupt_model_still_serves(lsp_client, tiny_model_dir, tmp_path):
     s = await wait_until(client, lambda s: s["model"]["state"] == "error", what="the model error")
     assert "corrupt" in s["model"]["error"]
     assert "model unavailable" in (await hover(client, uri, 0, 0)).contents.value
-    assert len(_errors(client)) == 1
+    # the popup is sent once the load's coroutine resumes on the event loop, which may be after the stats and hover
+    # answers above: wait for it, then make sure there is exactly one
+    deadline = time.monotonic() + 10
+    while not _errors(client) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    assert len(_errors(client)) == 1, client.messages
 async def test_bad_settings_warn_and_fall_back(lsp_client, tiny_model_dir, tmp_path, summary_of):
     (tmp_path / "a-file").write_text("x")
     opts = base_options(tiny_model_dir, tmp_path / "a-file" / "cache", workers="many", debounceMs=-5,
