@@ -55,6 +55,7 @@ M.defaults = {
   --   lensRefreshMs = 500,      -- 0..60000
   --   beams = 1,                -- 1..8
   --   preferDocstrings = true,  -- true or false
+  --   groundingCheck = true,    -- true or false
   -- END generated
   settings = {},
   -- Show code lenses (and ask for them on the events below and on the server's refresh requests).

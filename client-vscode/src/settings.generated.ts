@@ -23,6 +23,7 @@ export interface ServerSettings {
   lensRefreshMs?: number;
   beams?: number;
   preferDocstrings?: boolean;
+  groundingCheck?: boolean;
 }
 
 export type Kind = 'path' | 'int' | 'bool' | 'stringList';
@@ -55,6 +56,7 @@ export const SERVER_SETTINGS: ReadonlyArray<SettingSpec> = [
   { key: 'lensRefreshMs', kind: 'int', min: 0, max: 60_000 },
   { key: 'beams', kind: 'int', min: 1, max: 8 },
   { key: 'preferDocstrings', kind: 'bool' },
+  { key: 'groundingCheck', kind: 'bool' },
 ];
 
 /** The settings only the client reads (below `lenscribe.`). */

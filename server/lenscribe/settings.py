@@ -45,6 +45,7 @@ class Settings:
     lens_refresh_ms: int = 500  # at most one workspace/codeLens/refresh per this interval
     beams: int = 1  # 1: greedy decoding; more: a beam search of that width (better summaries, ~linearly slower)
     prefer_docstrings: bool = True  # a documented chunk shows its docstring's first sentence; the model the rest
+    grounding_check: bool = True  # a generated summary naming what the code never mentions is withheld
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -245,6 +246,15 @@ SETTINGS: tuple[Setting, ...] = (
         " author's; the model summarizes only undocumented ones (its text is marked as generated). Off: the model"
         " summarizes everything.",
         field="prefer_docstrings",
+    ),
+    Setting(
+        "groundingCheck",
+        "bool",
+        "A generated summary that names things the code never mentions (a word in no identifier, string or comment"
+        " of the function, e.g. \"Add a user to the guild.\" over an inventory's `add`) is withheld: the function's"
+        " name is shown as a sentence instead, marked `from the name`, and the hover says which words gave the"
+        " summary away. Off: every generated summary is shown.",
+        field="grounding_check",
     ),
     Setting(
         "outline.openAs",
