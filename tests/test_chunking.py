@@ -15,6 +15,7 @@ from lenscribe.chunking import (
     ChunkingError,
     chunk_hash,
     chunk_text,
+    doc_of,
     language_for_path,
     supported_languages,
     treesitter,
@@ -650,7 +651,7 @@ def test_language_chunks(language):
 
 @pytest.mark.parametrize("language", sorted(DOCS))
 def test_language_doc(language):
-    chunks = chunk_text(SNIPPETS[language], language)
+    chunks = chunk_text(SNIPPETS[language], language, docs=True)
     qualname, doc = DOCS[language]
     assert _by_qualname(chunks, qualname).doc == doc
 
@@ -676,10 +677,10 @@ def test_decorators_attributes_and_wrappers_are_included(language, qualname):
 
 
 def test_docs_of_undocumented_chunks_are_none():
-    chunks = chunk_text(SNIPPETS["c"], "c")
+    chunks = chunk_text(SNIPPETS["c"], "c", docs=True)
     assert _by_qualname(chunks, "node").doc is None  # blank line between comment and struct
     assert _by_qualname(chunks, "free_list").doc is None
-    py = chunk_text(SNIPPETS["python"], "python")
+    py = chunk_text(SNIPPETS["python"], "python", docs=True)
     assert _by_qualname(py, "retry.decorator").doc is None
 
 
@@ -897,6 +898,72 @@ def test_hash_stable_and_local_to_the_changed_chunk():
     assert shifted[0].start[0] == chunk_text(src, "python")[0].start[0] + 3
 
 
+def test_hash_is_of_language_and_text_only_not_of_depth_or_docs():
+    # the cache key: sha256 of language and text, whatever the depth or the docs
+    (f,) = chunk_text("def f(a):\n    return a\n", "python")
+    assert f.depth == 0 and f.hash == hashlib.sha256(b"python\0def f(a):\n    return a").hexdigest()
+    js = "class A {\n  f(a) {\n    return a;\n  }\n}\nconst o = {\n  f(a) {\n    return a;\n  },\n};\n"
+    method, member = (c for c in chunk_text(js, "javascript") if c.name == "f")
+    assert (method.depth, member.depth) == (1, 0) and method.text == member.text and method.hash == member.hash
+    for language, text in SNIPPETS.items():
+        plain, documented = chunk_text(text, language), chunk_text(text, language, docs=True)
+        assert [(c.hash, c.depth) for c in plain] == [(c.hash, c.depth) for c in documented]
+        assert all(c.hash == chunk_hash(language, c.text) for c in plain)
+
+
+# ------------------------------------------------------------------------------------------------ nesting
+
+
+def _depth_by_stack(chunks: list[Chunk]) -> list[int]:
+    """What the server's outline computed before chunks knew their depth: a stack of enclosing ranges."""
+    out, stack = [], []
+    for c in chunks:
+        while stack and not (stack[-1].start <= c.start and c.end <= stack[-1].end):
+            stack.pop()
+        out.append(len(stack))
+        stack.append(c)
+    return out
+
+
+@pytest.mark.parametrize("language", sorted(SNIPPETS))
+def test_depth_counts_the_enclosing_chunks_of_the_result(language):
+    for min_lines in (1, 2, 4):
+        chunks = chunk_text(SNIPPETS[language], language, min_lines=min_lines)
+        assert [c.depth for c in chunks] == _depth_by_stack(chunks)
+
+
+def test_depth_of_python_nesting_and_a_parent_left_out():
+    depths = {c.qualname: c.depth for c in chunk_text(SNIPPETS["python"], "python")}
+    assert depths["retry"] == 0 and depths["retry.decorator"] == 1 and depths["retry.decorator.wrapper"] == 2
+    assert depths["Parser"] == 0 and depths["Parser.parse"] == 1 and depths["Parser.Error.__init__"] == 2
+    # the one-line class is below min_lines: its method is at depth 0 of the result
+    src = "class A: pass\n\n\nclass B:\n    x = 1\n    def f(self):\n        return 1\n"
+    assert [(c.qualname, c.depth) for c in chunk_text(src, "python")] == [("B", 0), ("B.f", 1)]
+    src = "class A:\n    def f(self):\n        return 1\n"
+    assert [(c.qualname, c.depth) for c in chunk_text(src, "python", min_lines=3)] == [("A", 0)]
+
+
+# ------------------------------------------------------------------------------------------------ docs on demand
+
+
+@pytest.mark.parametrize("language", sorted(SNIPPETS))
+def test_docs_only_when_asked_and_doc_of_finds_the_same(language):
+    src = SNIPPETS[language]
+    plain, documented = chunk_text(src, language), chunk_text(src, language, docs=True)
+    assert all(c.doc is None for c in plain)
+    assert [dataclasses.replace(c, doc=None) for c in documented] == plain
+    assert [doc_of(src, c) for c in plain] == [c.doc for c in documented]
+    assert any(c.doc for c in documented)
+
+
+def test_doc_of_refuses_a_text_the_chunk_is_not_from():
+    src = SNIPPETS["go"]
+    chunk = _by_qualname(chunk_text(src, "go"), "Store.Get")
+    assert doc_of(src, chunk) == DOCS["go"][1]
+    assert doc_of("package p\n", chunk) is None
+    assert doc_of(src.replace("func (s *Store) Get", "func (s *Store) Got"), chunk) is None
+
+
 # ------------------------------------------------------------------------------------------------ positions
 
 
@@ -928,7 +995,7 @@ def test_utf16_columns_with_non_ascii_text():
 
 def test_crlf_line_endings():
     src = SNIPPETS["csharp"].replace("\n", "\r\n")
-    chunks = chunk_text(src, "csharp")
+    chunks = chunk_text(src, "csharp", docs=True)
     assert _summary(chunks) == EXPECTED["csharp"]
     assert all("\r\n" in c.text and not c.text.endswith("\r") for c in chunks)
     assert _by_qualname(chunks, "Order").doc == DOCS["csharp"][1]
@@ -996,7 +1063,7 @@ def test_chunk_is_frozen_and_hashable():
         c.name = "x"  # type: ignore[misc]
     assert {c: 1}[c] == 1
     assert [f.name for f in dataclasses.fields(Chunk)] == [
-        "kind", "name", "qualname", "language", "start", "end", "text", "hash", "doc", "truncated"
+        "kind", "name", "qualname", "language", "start", "end", "text", "hash", "doc", "truncated", "depth"
     ]
 
 

@@ -10,7 +10,7 @@ from lenscribe.chunking.docs import strip_doc as strip_doc_from_docs
 
 
 def _docs(src: str, language: str) -> dict[str, str | None]:
-    return {c.qualname: c.doc for c in chunk_text(src, language, min_lines=1)}
+    return {c.qualname: c.doc for c in chunk_text(src, language, min_lines=1, docs=True)}
 
 
 def test_helpers_are_exported_from_docs_module():
@@ -213,7 +213,7 @@ def helper(x):
 
 
 def _chunk(qualname: str) -> Chunk:
-    return next(c for c in chunk_text(PY, "python", min_lines=1) if c.qualname == qualname)
+    return next(c for c in chunk_text(PY, "python", min_lines=1, docs=True) if c.qualname == qualname)
 
 
 def test_strip_doc_class_keeps_nested_docstrings():
@@ -253,7 +253,7 @@ def test_strip_doc_without_docstring_is_identity():
 
 def test_strip_doc_tab_indented_method():
     src = "class A:\n\t@staticmethod\n\tdef m():\n\t\t'''Doc.'''\n\t\treturn 1\n"
-    m = next(c for c in chunk_text(src, "python") if c.qualname == "A.m")
+    m = next(c for c in chunk_text(src, "python", docs=True) if c.qualname == "A.m")
     assert strip_doc(m) == "@staticmethod\n\tdef m():\n\t\treturn 1"
 
 
@@ -266,7 +266,7 @@ def test_strip_doc_tab_indented_method():
     ],
 )
 def test_strip_doc_other_languages_return_text(language, src):
-    chunks = chunk_text(src, language)
+    chunks = chunk_text(src, language, docs=True)
     documented = [c for c in chunks if c.doc]
     assert documented
     for c in documented:

@@ -156,7 +156,7 @@ def test_optional_language(language):
         pytest.skip(f"{OPTIONAL_PINS[language]} not installed")
     assert language in supported_languages()
     assert language_for_path(path) == language
-    chunks = chunk_text(src, language)
+    chunks = chunk_text(src, language, docs=True)
     assert [(c.kind, c.qualname, c.start[0], c.end[0]) for c in chunks] == expected
     assert next(c for c in chunks if c.qualname == qualname).doc == doc
 

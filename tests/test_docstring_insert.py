@@ -14,7 +14,7 @@ TWO_LINES = "Return the sum of two numbers.\nIt never overflows."
 
 
 def chunk_named(text: str, language: str, qualname: str):
-    found = [c for c in chunk_text(text, language, min_lines=1) if c.qualname == qualname]
+    found = [c for c in chunk_text(text, language, min_lines=1, docs=True) if c.qualname == qualname]
     assert len(found) == 1, [c.qualname for c in chunk_text(text, language, min_lines=1)]
     return found[0]
 

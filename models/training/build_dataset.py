@@ -94,7 +94,7 @@ def process_file(args: tuple[str, str, str, str]) -> tuple[str, list[dict], dict
     language, package, path, text = args
     drops: Counter[str] = Counter()
     try:
-        chunks = chunk_text(text, language, min_lines=1)
+        chunks = chunk_text(text, language, min_lines=1, docs=True)
     except Exception as e:  # a chunker failure on one file must not stop the build
         log.debug("chunking %s failed: %s", path, e)
         drops["file_chunk_error"] += 1

@@ -242,7 +242,8 @@ class Engine:
             doc.skipped = f"more than maxFileLines ({s.max_file_lines}) lines"
         else:
             try:
-                doc.chunks = chunk_text(text, language, min_lines=s.min_chunk_lines, max_chars=s.max_chunk_chars)
+                doc.chunks = chunk_text(text, language, min_lines=s.min_chunk_lines, max_chars=s.max_chunk_chars,
+                                        docs=True)
             except ChunkingError as e:  # binary text
                 doc.skipped = str(e)
             except Exception as e:  # a chunker bug must not take the server down
@@ -490,7 +491,8 @@ class Engine:
                 if text is not None:
                     try:
                         language = language_for_path(path)
-                        chunks = chunk_text(text, language, min_lines=s.min_chunk_lines, max_chars=s.max_chunk_chars)
+                        chunks = chunk_text(text, language, min_lines=s.min_chunk_lines,
+                                            max_chars=s.max_chunk_chars, docs=True)
                     except ChunkingError as e:
                         why = str(e)
                     except Exception as e:

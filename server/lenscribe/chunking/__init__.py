@@ -2,8 +2,8 @@
 
     from lenscribe.chunking import Chunk, chunk_text, language_for_path, supported_languages, ChunkingError
     lang = language_for_path("src/app.ts")             # "typescript", or None when unsupported
-    for c in chunk_text(text, lang, min_lines=2, max_chars=4000):
-        c.kind, c.qualname, c.start, c.end, c.doc, c.hash
+    for c in chunk_text(text, lang, min_lines=2, max_chars=4000, docs=True):
+        c.kind, c.qualname, c.start, c.end, c.depth, c.doc, c.hash
 
 Positions are LSP positions: 0-based line and UTF-16 code-unit column; ``end`` is exclusive.
 Grammars come only from the pinned tree-sitter-<language> wheels (never downloaded at run time).
@@ -52,10 +52,13 @@ enclosing chunks (and qualifiers written in the code: Go receivers, C++ ``A::B::
 Namespaces and modules that are only name scopes (C++/C#/PHP namespaces, Rust ``mod``, TS ``namespace``) are
 neither chunks nor part of qualnames.
 
-Doc comments (``Chunk.doc``): Python docstring; otherwise the comment directly above the chunk, no blank line
-between: ``/** */`` (JS/TS/Java/PHP/Kotlin/Scala, also C#/Rust/Swift), ``///`` (Rust, C#, Swift), ``//`` runs or
-``/* */`` (Go, C, C++), ``#`` runs (Ruby, Bash), ``--`` runs (Lua).  See ``docs.py`` for ``first_sentence`` and
-``strip_doc``.
+``depth`` is the number of enclosing chunks in the same result (a class's methods: 1), for outlines.
+
+Doc comments (``Chunk.doc``, only with ``docs=True``: finding them costs a quarter to half of the chunking time;
+``doc_of(text, chunk)`` finds one chunk's later): Python docstring; otherwise the comment directly above the chunk,
+no blank line between: ``/** */`` (JS/TS/Java/PHP/Kotlin/Scala, also C#/Rust/Swift), ``///`` (Rust, C#, Swift),
+``//`` runs or ``/* */`` (Go, C, C++), ``#`` runs (Ruby, Bash), ``--`` runs (Lua).  See ``docs.py`` for
+``first_sentence`` and ``strip_doc``.
 
 Threads: ``chunk_text`` may be called from many threads at once; each thread lazily gets its own tree-sitter
 ``Parser`` per language (``threading.local``), while ``Language`` and ``Query`` objects are shared.
@@ -64,13 +67,14 @@ Threads: ``chunk_text`` may be called from many threads at once; each thread laz
 from .base import Chunk, ChunkingError, chunk_hash
 from .docs import first_sentence, strip_doc
 from .languages import language_for_path, supported_languages
-from .treesitter import chunk_text
+from .treesitter import chunk_text, doc_of
 
 __all__ = [
     "Chunk",
     "ChunkingError",
     "chunk_hash",
     "chunk_text",
+    "doc_of",
     "first_sentence",
     "language_for_path",
     "strip_doc",

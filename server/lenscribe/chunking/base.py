@@ -35,8 +35,9 @@ class Chunk:
     end: tuple[int, int]  # exclusive end
     text: str  # source text of [start, end), cut to max_chars when truncated
     hash: str  # chunk_hash(language, text)
-    doc: str | None = None  # docstring / leading doc comment, comment markers removed
+    doc: str | None = None  # docstring / leading doc comment, comment markers removed (only with docs=True)
     truncated: bool = False  # text was cut to max_chars
+    depth: int = 0  # how many chunks (of the same result) enclose this one: 0 at top level, 1 for a method...
 
     @property
     def line_count(self) -> int:
