@@ -94,10 +94,6 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {
         "(and generation.py) import modelfiles at the top; fix: the callers (engine.py, summarize_cli.py, "
         "Summarizer.load) call Summarizer.from_files(files) after files.verify(), and ModelFiles.load goes"
     ),
-    frozenset({"lenscribe.summarize_cli", "lenscribe.distributed"}): (
-        "summarize_cli.py imports distributed.py for --executor ray, and distributed.py's Ray task imports "
-        "summarize_cli.read_chunks; fix: read_chunks moves to a module below both (e.g. files.py)"
-    ),
 }
 
 

@@ -90,18 +90,19 @@ def test_ray_equals_local_and_its_bundle_warms_a_fresh_cache(tree: Path, local_r
 def test_dead_ray_worker_is_retried_and_unreadable_files_skipped(tmp_path: Path) -> None:
     small = tmp_path / "small"
     generate_tree(small, 60, per_file=20, seed=1)
-    (small / "pkg00" / "gone.py").symlink_to(tmp_path / "missing.py")  # listed, cannot be read
+    gone = small / "pkg00" / "gone.py"
+    gone.symlink_to(tmp_path / "missing.py")  # named on the command line (a walk leaves symlinks out): unreadable
     (small / "pkg00" / "blob.py").write_bytes(b"def f():\0\0\0")
-    local = lenscribe(str(small), "--json", "--threads", "1", "--no-cache")
+    local = lenscribe(str(small), str(gone), "--json", "--threads", "1", "--no-cache")
     assert local.returncode == 0, local.stderr
     crash = tmp_path / "crashed"
-    run = lenscribe(str(small), "--json", "--executor", "ray", "--workers", "1", "--no-cache",
+    run = lenscribe(str(small), str(gone), "--json", "--executor", "ray", "--workers", "1", "--no-cache",
                   env={"LENSCRIBE_RAY_CRASH_ONCE": str(crash)})
     assert run.returncode == 0, run.stderr
     assert crash.is_file() and int(crash.read_text()) > 0  # an actor process did exit mid-batch
     out = json.loads(run.stdout)
     assert summaries(out) == summaries(json.loads(local.stdout)) and len(out["chunks"]) == 60
-    assert "gone.py: No such file or directory" in run.stderr and "blob.py: binary file" in run.stderr
+    assert "gone.py: unreadable: No such file or directory" in run.stderr and "blob.py: binary file" in run.stderr
     assert out["stats"]["skipped_files"] == 2
 
 

@@ -1,6 +1,6 @@
 """``lenscribe summarize --executor ray``: the summarize pipeline's heavy stages on Ray Data.
 
-    reader + chunker    ray.data.from_items(paths).map_batches(_chunk_files)         stateless tasks
+    reader + chunker    ray.data.from_items(paths).map_batches(_read_files)          stateless tasks (read_file)
     cache look-up       the driver (it owns the SQLite cache)                          lenscribe.summarize_cli
     summarizer          ray.data.from_items(batches).map_batches(_SummarizeBatches,   an actor pool: the model is
                         concurrency=workers, max_restarts, max_task_retries)          loaded once per actor
@@ -31,7 +31,10 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from lenscribe.sources import ReadOptions, Source
 
 log = logging.getLogger(__name__)
 
@@ -162,16 +165,16 @@ class RayRun:
 
     # ------------------------------------------------------------------------------------------------ stages
 
-    def read_chunks(self, paths: list[Path], min_lines: int) -> list:
-        """FileChunks for every path (same order), read and chunked by Ray tasks."""
+    def read_files(self, paths: list[Path], options: ReadOptions) -> list[Source]:
+        """``sources.read_file`` of every path (same order), by Ray tasks."""
         if not paths:
             return []
         ray = self._ray
         started = time.perf_counter()
         blocks = max(1, math.ceil(len(paths) / FILES_PER_TASK))
         ds = ray.data.from_items([{"i": i, "path": str(p)} for i, p in enumerate(paths)], override_num_blocks=blocks)
-        # (tasks are retried by Ray Data's default: read_chunks itself never raises, it reports a file it cannot read)
-        ds = ds.map_batches(_chunk_files, fn_kwargs={"min_lines": min_lines}, batch_size=FILES_PER_TASK,
+        # (tasks are retried by Ray Data's default: read_file itself never raises, it reports a file it cannot read)
+        ds = ds.map_batches(_read_files, fn_kwargs={"options": options}, batch_size=FILES_PER_TASK,
                             batch_format="numpy")
         out: list = [None] * len(paths)
         try:
@@ -246,10 +249,10 @@ def _first_line(e: BaseException) -> str:
     return f"{type(chain[-1]).__name__}: {text.splitlines()[0] if text else ''}"
 
 
-def _chunk_files(batch: dict, min_lines: int) -> dict:
-    from lenscribe.summarize_cli import read_chunks
+def _read_files(batch: dict, options: ReadOptions) -> dict:
+    from lenscribe.sources import read_file
 
-    files = [pickle.dumps(read_chunks(Path(str(p)), min_lines)) for p in batch["path"]]
+    files = [pickle.dumps(read_file(str(p), options)) for p in batch["path"]]
     return {"i": batch["i"], "file": files}
 
 

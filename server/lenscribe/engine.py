@@ -3,7 +3,8 @@
     document text -> chunks -> cache look-up -> inference queue (Scheduler) -> results -> cache -> listeners
 
 The protocol layer (``lenscribe.lsp``) calls these methods and turns their answers into LSP messages.  Blocking methods
-(``load_model``, ``update_document``, ``summarize_paths``) are meant for worker threads; the rest are quick.
+(``load_model``, ``update_document``, ``read_document``, ``summarize_paths``) are meant for worker threads; the rest are
+quick.  Texts and files become chunks only through ``lenscribe.sources`` (``ReadOptions.from_settings``).
 Results land on scheduler threads, are written to the cache, then ``on_summaries(uris)`` says which open documents
 got new summaries (the server refreshes code lenses).
 """
@@ -24,24 +25,18 @@ from typing import TYPE_CHECKING, Any
 
 from lenscribe.cache import SummaryCache
 from lenscribe.defaults import resolve_model_dir, user_cache_dir
-from lenscribe.files import list_source_files, read_source
+from lenscribe.files import list_source_files
 from lenscribe.render import DOCSTRING, GENERATED, Summary
 from lenscribe.scheduling import Priority, Scheduler, Ticket
 from lenscribe.settings import Settings
+from lenscribe.sources import ReadOptions, Source, read_file, read_text
 
 if TYPE_CHECKING:
     from lenscribe.modelfiles import ModelFiles
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Document", "Engine", "ModelSlot", "ModelUnavailable", "language_for"]
-
-# LSP languageId -> chunker language id (for buffers whose file name says nothing, e.g. untitled ones)
-LANGUAGE_IDS = {
-    "python": "python", "javascript": "javascript", "javascriptreact": "javascript", "typescript": "typescript",
-    "typescriptreact": "tsx", "go": "go", "java": "java", "rust": "rust", "c": "c", "cpp": "cpp",
-    "csharp": "csharp", "ruby": "ruby", "php": "php",
-}
+__all__ = ["Document", "Engine", "ModelSlot", "ModelUnavailable"]
 
 
 class ModelUnavailable(RuntimeError):
@@ -66,17 +61,6 @@ class ModelSlot:
         return self.state in ("ready", "loading", "not loaded") and self.error is None
 
 
-def language_for(path: str | None, language_id: str | None, text: str) -> str | None:
-    from lenscribe.chunking import language_for_path
-
-    if path:
-        first = text[: text.find("\n")] if "\n" in text[:4096] else text[:4096]
-        lang = language_for_path(path, first_line=first)
-        if lang:
-            return lang
-    return LANGUAGE_IDS.get((language_id or "").lower())
-
-
 @dataclass
 class Document:
     uri: str
@@ -88,6 +72,7 @@ class Document:
     skipped: str | None = None  # why there are no chunks (unknown language, binary, too large...)
     lines: list[str] | None = None  # the chunked text's lines, kept only when columns need converting
     visible: list[tuple[int, int]] = field(default_factory=list)  # (first line, last line) ranges in view
+    docs: bool = True  # chunk docs were looked for; if not, a chunk's doc is None even when it has one (doc_of)
     _starts: list[tuple[int, int]] = field(default_factory=list, repr=False)
     hashes: frozenset[str] = field(default_factory=frozenset, repr=False)
 
@@ -223,35 +208,27 @@ class Engine:
 
     # ------------------------------------------------------------------------------------------------ documents
 
+    def read_options(self) -> ReadOptions:
+        return ReadOptions.from_settings(self.settings)
+
     def make_document(self, uri: str, path: str | None, text: str, version: int | None,
                       language_id: str | None = None, keep_lines: bool = False) -> Document:
         """Chunk a text into a Document under the current settings (blocking; nothing is installed or queued)."""
-        from lenscribe.chunking import ChunkingError, chunk_text
+        options = self.read_options()
+        doc = self._document(uri, read_text(text, options, path=path, language_id=language_id), version, options)
+        if keep_lines and doc.chunks:
+            doc.lines = [ln.rstrip("\r") for ln in text.split("\n")]
+        return doc
 
-        s = self.settings
-        language = language_for(path, language_id, text)
-        doc = Document(uri=uri, path=path, language=language, version=version)
-        if language is None:
-            doc.skipped = "unknown language"
-        elif s.languages is not None and language not in s.languages:
-            doc.skipped = f"language {language} is not in lenscribe.languages"
-        elif len(text) > s.max_file_bytes or (len(text) * 4 > s.max_file_bytes
-                                              and len(text.encode("utf-8", "surrogatepass")) > s.max_file_bytes):
-            doc.skipped = f"larger than maxFileBytes ({s.max_file_bytes})"
-        elif text.count("\n") + 1 > s.max_file_lines:
-            doc.skipped = f"more than maxFileLines ({s.max_file_lines}) lines"
-        else:
-            try:
-                doc.chunks = chunk_text(text, language, min_lines=s.min_chunk_lines, max_chars=s.max_chunk_chars,
-                                        docs=True)
-            except ChunkingError as e:  # binary text
-                doc.skipped = str(e)
-            except Exception as e:  # a chunker bug must not take the server down
-                log.exception("chunking %s failed", uri)
-                doc.skipped = f"chunker failed: {e}"
-            if keep_lines and doc.chunks:
-                doc.lines = [ln.rstrip("\r") for ln in text.split("\n")]
-        doc.__post_init__()
+    def read_document(self, uri: str, path: str | Path) -> Document:
+        """Read a file that is not open from disk and chunk it into a Document (blocking; nothing installed)."""
+        options = self.read_options()
+        return self._document(uri, read_file(path, options), None, options)
+
+    @staticmethod
+    def _document(uri: str, src: Source, version: int | None, options: ReadOptions) -> Document:
+        doc = Document(uri=uri, path=src.path, language=src.language, version=version, chunks=src.chunks,
+                       skipped=src.skipped, docs=options.docs)
         if doc.skipped:
             log.debug("%s: no summaries: %s", uri, doc.skipped)
         return doc
@@ -447,13 +424,12 @@ class Engine:
         progress: Callable[[int, int, WorkspaceReport], None] | None = None,
     ) -> WorkspaceReport:
         """Summarize every chunk of ``paths`` at workspace priority (blocking); files done -> ``progress``."""
-        from lenscribe.chunking import ChunkingError, chunk_text, language_for_path
-
         report = WorkspaceReport(files=len(paths))
         started = time.perf_counter()
         cancel = cancel or threading.Event()
         owner = ("workspace", next(self._runs))
         s = self.settings
+        options = self.read_options()
         window = max(16, 4 * s.batch_size * max(1, s.workers))  # tickets in flight: bounded memory
         pending: dict[cf.Future, int] = {}  # ticket -> file index
         left = [0] * len(paths)  # unfinished tickets per file
@@ -486,21 +462,11 @@ class Engine:
                     break
                 if not self.can_summarize:
                     raise ModelUnavailable(self.model.error or "no model")
-                text, why = read_source(path, s.max_file_bytes, s.max_file_lines)
-                chunks = []
-                if text is not None:
-                    try:
-                        language = language_for_path(path)
-                        chunks = chunk_text(text, language, min_lines=s.min_chunk_lines,
-                                            max_chars=s.max_chunk_chars, docs=True)
-                    except ChunkingError as e:
-                        why = str(e)
-                    except Exception as e:
-                        log.exception("chunking %s failed", path)
-                        why = f"chunker failed: {e}"
-                if why:
+                src = read_file(path, options)
+                chunks = src.chunks
+                if src.skipped:
                     report.skipped += 1
-                    log.debug("workspace: skipped %s: %s", path, why)
+                    log.debug("workspace: skipped %s: %s", path, src.skipped)
                 report.chunks += len(chunks)
                 undocumented = [c for c in chunks if self.authored(c) is None]
                 report.documented += len(chunks) - len(undocumented)
@@ -539,11 +505,11 @@ class Engine:
         if new.cache_dir != old.cache_dir:
             old_cache, self.cache = self.cache, self._open_cache(new.cache_dir)
             old_cache.close()
-        rechunk_keys = ("languages", "min_chunk_lines", "max_file_bytes", "max_file_lines", "max_chunk_chars")
         return {
             "reload_model": (new.model_dir != old.model_dir or new.beams != old.beams
                              or new.workers != old.workers and self.model.summarizer is None),
-            "rechunk": any(getattr(new, k) != getattr(old, k) for k in rechunk_keys),
+            # the limits, the chunking options, and docs (looked for only while preferDocstrings is on)
+            "rechunk": ReadOptions.from_settings(new) != ReadOptions.from_settings(old),
         }
 
     # ------------------------------------------------------------------------------------------------ stats

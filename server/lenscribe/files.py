@@ -6,7 +6,8 @@ that repository's .git/info/exclude and the user's global ignore file (``$XDG_CO
 git: a workspace's .git/config can name commands (core.fsmonitor, hooks) that git would run as the user.  Only regular
 files are listed: no symlinks, FIFOs, sockets or devices.
 ``read_source(path)`` refuses anything but a regular file (it never opens a FIFO or a device), binary files (a NUL in
-the first 8 KiB) and files over the size or line limits.
+the first 8 KiB) and files over the size or line limits (``over_limits``, also for texts already in memory).
+``lenscribe.sources`` reads and chunks with these.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SKIP_DIRS", "GitIgnore", "list_source_files", "read_source"]
+__all__ = ["SKIP_DIRS", "GitIgnore", "list_source_files", "over_limits", "read_source"]
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache",
                        ".pytest_cache", ".ruff_cache"})
@@ -37,18 +38,32 @@ def read_source(path: Path | str, max_bytes: int, max_lines: int) -> tuple[str |
     try:
         raw = _read_regular(path, max_bytes)
     except _TooLarge as e:
-        return None, f"{e.size} bytes > maxFileBytes {max_bytes}"
+        return None, _too_large(e.size, max_bytes)
     except _NotRegular:
         return None, "not a regular file"
     except OSError as e:
         return None, f"unreadable: {e.strerror or e}"
     if b"\0" in raw[:BINARY_PROBE]:
-        return None, "binary"
+        return None, "binary file"
     text = raw.decode("utf-8", errors="replace")
+    why = over_limits(text, max_bytes, max_lines, size=len(raw))
+    return (None, why) if why else (text, None)
+
+
+def over_limits(text: str, max_bytes: int, max_lines: int, size: int | None = None) -> str | None:
+    """Why ``text`` (``size`` bytes of UTF-8; counted when not given) is over the limits, or None."""
+    if size is None:  # UTF-8 takes at most 4 bytes a character: count the bytes only when it may matter
+        size = 0 if len(text) * 4 <= max_bytes else len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        return _too_large(size, max_bytes)
     lines = text.count("\n") + 1
     if lines > max_lines:
-        return None, f"{lines} lines > maxFileLines {max_lines}"
-    return text, None
+        return f"{lines} lines > maxFileLines {max_lines}"
+    return None
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return f"{size} bytes > maxFileBytes {max_bytes}"
 
 
 class _NotRegular(OSError):

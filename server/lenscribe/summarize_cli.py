@@ -1,5 +1,9 @@
 """`lenscribe summarize PATH... [--json]`: chunk files and print each function/class with its summary, no editor
-needed."""
+needed.
+
+Files are read as the server reads them (``lenscribe.sources.read_file``, the server's default limits: maxFileBytes,
+maxFileLines, maxChunkChars); directories are walked as the server walks a workspace (``files.list_source_files``:
+.gitignore honoured, symlinks and special files left out).  A path named on the command line is read as it is."""
 
 from __future__ import annotations
 
@@ -9,25 +13,17 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 from lenscribe.decoding import DEFAULT_MAX_NEW_TOKENS
 from lenscribe.defaults import resolve_model_dir, user_cache_dir
+from lenscribe.sources import ReadOptions
 
-MAX_FILE_BYTES = 2_000_000
 WRITE_EVERY_S = 1.0  # summaries of finished batches wait at most this long for their cache write ...
 WRITE_EVERY_ITEMS = 512  # ... or until this many are waiting
 # Not GenerationOptions.batch_size (1): a throwaway listing trades batch independence for throughput.
 DEFAULT_BATCH_SIZE = 8
-SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", "build", "dist"}
-
-
-@dataclass
-class FileChunks:
-    path: Path
-    chunks: list
-    error: str | None = None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,40 +52,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def iter_files(paths: list[Path]):
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    """The server's default limits and chunking, with the chunk length of --min-lines; no docs (nothing shows them)."""
+    return ReadOptions(min_lines=args.min_lines)
+
+
+def iter_files(paths: list[Path]) -> Iterator[Path]:
+    """The files to read: a directory's source files as the server lists a workspace's, any other path as given."""
     from lenscribe.chunking import language_for_path
+    from lenscribe.files import list_source_files
 
     for root in paths:
         if root.is_dir():
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-                for name in sorted(filenames):
-                    path = Path(dirpath) / name
-                    if language_for_path(path):
-                        yield path
+            real = root.resolve()  # the walk lists resolved paths: print them under the name the user gave
+            for path in list_source_files(root, keep=lambda p: language_for_path(p) is not None):
+                yield root / path.relative_to(real)
         else:
             yield root
-
-
-def read_chunks(path: Path, min_lines: int) -> FileChunks:
-    from lenscribe.chunking import ChunkingError, chunk_text, language_for_path
-
-    language = language_for_path(path)
-    if language is None:
-        return FileChunks(path, [], "unknown language")
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return FileChunks(path, [], f"larger than {MAX_FILE_BYTES} bytes")
-        raw = path.read_bytes()
-    except OSError as e:
-        return FileChunks(path, [], str(e.strerror or e))
-    if b"\0" in raw[:8192]:
-        return FileChunks(path, [], "binary file")
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        return FileChunks(path, chunk_text(text, language, min_lines=min_lines))
-    except ChunkingError as e:
-        return FileChunks(path, [], str(e))
 
 
 def plan_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
@@ -164,14 +143,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args, ray_run, summarizer, model, tokenizer, stdout) -> int:
     from lenscribe.cache import SummaryCache
+    from lenscribe.sources import read_file
 
     manifest, summary_id, options = model.manifest, model.summary_id, model.options
     started = time.perf_counter()
     paths = list(iter_files(args.paths))
-    files = ray_run.read_chunks(paths, args.min_lines) if ray_run else [read_chunks(p, args.min_lines) for p in paths]
+    reading = read_options(args)
+    files = ray_run.read_files(paths, reading) if ray_run else [read_file(p, reading) for p in paths]
     for f in files:
-        if f.error:
-            print(f"lenscribe: skipped {f.path}: {f.error}", file=sys.stderr)
+        if f.skipped:
+            print(f"lenscribe: skipped {f.path}: {f.skipped}", file=sys.stderr)
     all_chunks = [c for f in files for c in f.chunks]
     cache = SummaryCache.open(None if args.no_cache else (args.cache_dir or user_cache_dir()))
     pending: list[tuple[str, str]] = []
@@ -225,9 +206,10 @@ def _run(args, ray_run, summarizer, model, tokenizer, stdout) -> int:
             for f in files
             for c in f.chunks
         ]
-        stats = {"executor": args.executor, "chunks": len(all_chunks), "cached": sum(o["cached"] for o in out),
-                 "summarized": len(texts), "batches": len(plan), "seconds": round(elapsed, 3),
-                 "model_seconds": round(model_s, 3), "skipped_files": sum(1 for f in files if f.error)}
+        stats = {"executor": args.executor, "chunks": len(all_chunks),
+                 "cached": sum(c.hash in cached for c in all_chunks), "summarized": len(texts),
+                 "batches": len(plan), "seconds": round(elapsed, 3),
+                 "model_seconds": round(model_s, 3), "skipped_files": sum(1 for f in files if f.skipped)}
         if ray_run is not None:
             stats["ray"] = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in ray_run.stats.items()}
         json.dump({"model": manifest.model_id, "summary_id": summary_id, "chunks": out, "stats": stats}, stdout,

@@ -167,3 +167,15 @@ async def test_summary_at_for_the_clients_copy(client, tmp_path, summary_of):
     assert result == {"qualname": "add", "kind": "function", "summary": summary_of(ADD)}
     assert await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command="lenscribe.summaryAt", arguments=[uri, 0, 0])) is None
+
+
+async def test_without_preferred_docstrings_a_documented_chunk_still_gets_no_docstring_action(
+        lsp_client, tiny_model_dir, tmp_path):
+    # preferDocstrings off: documents are chunked without docs; the action looks up the one chunk's docstring
+    c = await lsp_client(base_options(tiny_model_dir, tmp_path / "cache", preferDocstrings=False))
+    uri = open_doc(c, tmp_path / "nodocs.py", PY_DOC)
+    assert [a.kind for a in await code_actions(c, uri, DOCUMENTED_LINE + 2)] == KINDS[1:]
+    assert [a.kind for a in await code_actions(c, uri, ADD_LINE + 1)] == KINDS
+    result = await c.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="lenscribe.insertDocstring", arguments=[uri, DOCUMENTED_LINE, 0]))
+    assert result["applied"] is False and "already has a docstring" in result["error"]

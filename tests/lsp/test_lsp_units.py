@@ -10,12 +10,13 @@ import time
 
 import pytest
 
-from lenscribe.engine import Engine, language_for
+from lenscribe.engine import Engine
 from lenscribe.files import GitIgnore, list_source_files, read_source
 from lenscribe.lsp.positions import ColumnConverter
 from lenscribe.render import Summary, hover_markdown, hover_plain, lens_title, outline_markdown
 from lenscribe.scheduling import Priority
 from lenscribe.settings import Settings, parse_settings
+from lenscribe.sources import language_for
 
 # ---------------------------------------------------------------------------------------------------- settings
 
@@ -181,7 +182,7 @@ def test_read_source(tmp_path):
     (tmp_path / "bin.py").write_bytes(b"abc\0def")
     (tmp_path / "big.py").write_text("x\n" * 1000)
     (tmp_path / "ok.py").write_bytes("def f():\n    return 'é'\n".encode())
-    assert read_source(tmp_path / "bin.py", 10_000, 10_000) == (None, "binary")
+    assert read_source(tmp_path / "bin.py", 10_000, 10_000) == (None, "binary file")
     assert "maxFileBytes" in read_source(tmp_path / "big.py", 100, 10_000)[1]
     assert "maxFileLines" in read_source(tmp_path / "big.py", 10_000, 10)[1]
     assert read_source(tmp_path / "ok.py", 10_000, 10_000)[0].endswith("'é'\n")

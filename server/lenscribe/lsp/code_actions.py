@@ -22,6 +22,7 @@ call them with the cursor.  The actions are offered only when a model is loaded 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.capabilities import get_capability
 
+from lenscribe.chunking import doc_of
 from lenscribe.docstring_insert import SUPPORTED_LANGUAGES, TextEdit, docstring_edit
 from lenscribe.engine import ModelUnavailable
 from lenscribe.lsp.code_lens import request_lens_refresh
@@ -79,6 +81,10 @@ async def _chunk_at(ls: LenscribeServer, uri: str, line: int, character: int):
     if doc is None or not doc.chunks:
         return None, None
     chunk = doc.chunk_at(line, ls.converter(doc).to_utf16(line, character))
+    if (chunk is not None and not doc.docs and chunk.language in SUPPORTED_LANGUAGES
+            and (text := _document_text(ls, uri)) is not None):
+        # chunked without docs (preferDocstrings off): whether it has a docstring decides the actions
+        chunk = dataclasses.replace(chunk, doc=doc_of(text, chunk))
     return doc, chunk
 
 

@@ -25,7 +25,6 @@ import attrs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from lenscribe.files import read_source
 from lenscribe.lsp import hover
 from lenscribe.lsp.documents import fresh_document
 from lenscribe.lsp.protocol import DocumentTarget, structure_arguments
@@ -52,7 +51,7 @@ class OutlineRow(TypedDict):
     line: int
     start: list[int]
     end: list[int]
-    depth: int  # how many chunks enclose it
+    depth: int  # how many chunks enclose it (Chunk.depth)
     summary: str | None
     source: str | None  # "docstring" | "generated" (lenscribe.render)
 
@@ -131,13 +130,7 @@ async def summarize_file(ls: LenscribeServer, target: DocumentTarget | None = No
             log.warning("%s refused %s: %s", CMD_SUMMARIZE_FILE, uri, refused)
             raise JsonRpcInvalidParams(f"{CMD_SUMMARIZE_FILE} refused {uri}: {refused}; only open documents and "
                                        "regular files inside the workspace folders are summarized")
-        path = real  # the resolved path
-        text, why = await ls.loop.run_in_executor(ls.io_pool, read_source, path, ls.settings.max_file_bytes,
-                                                  ls.settings.max_file_lines)
-        if text is None:
-            return FileSummaries(uri=uri, model=e.model.summary_id, summaries=[], markdown=f"(skipped: {why})\n",
-                                 skipped=why)
-        doc = await ls.loop.run_in_executor(ls.chunk_pool, e.make_document, uri, path, text, None)
+        doc = await ls.loop.run_in_executor(ls.chunk_pool, e.read_document, uri, real)  # the resolved path
     if doc.skipped and not doc.chunks:
         return FileSummaries(uri=uri, model=e.model.summary_id, summaries=[], markdown=f"(skipped: {doc.skipped})\n",
                              skipped=doc.skipped)
@@ -159,15 +152,11 @@ async def summarize_file(ls: LenscribeServer, target: DocumentTarget | None = No
     finally:
         e.scheduler.cancel_owner(owner)
     rows: list[OutlineRow] = []
-    stack: list[Any] = []
     for c in doc.chunks:
-        while stack and not (stack[-1].start <= c.start and c.end <= stack[-1].end):
-            stack.pop()
         shown = e.summary(c, cached)
         rows.append(OutlineRow(name=c.name, qualname=c.qualname, kind=c.kind, language=c.language, line=c.start[0],
-                               start=list(c.start), end=list(c.end), depth=len(stack),
+                               start=list(c.start), end=list(c.end), depth=c.depth,
                                summary=shown.text if shown else None, source=shown.source if shown else None))
-        stack.append(c)
     markdown = outline_markdown(doc.path or uri, rows)
     ls.log_to_client(markdown)
     return FileSummaries(uri=uri, model=e.model.summary_id, summaries=rows, markdown=markdown)
