@@ -48,7 +48,7 @@ def collect(root: Path, min_lines: int) -> list[dict]:
     for path in files:
         language = language_for_path(path)
         text = path.read_text(encoding="utf-8", errors="replace")
-        for c in chunk_text(text, language, min_lines=min_lines):
+        for c in chunk_text(text, language, min_lines=min_lines, docs=True):  # strip_doc needs the docstring
             if c.kind == "class":
                 continue
             items.append({"path": str(path.relative_to(root.parent) if root.is_dir() else path), "line": c.start[0] + 1,
