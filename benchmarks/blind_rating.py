@@ -6,7 +6,7 @@
     # 2. a reader fills OUT/ratings.json from OUT/sheet.md alone: {"<item>": {"A": 0|1|2, "B": ...}, ...}
     #    2: correct and informative, 1: vague (true but says little more than the name), 0: wrong or misleading
     # 3. unblind
-    python benchmarks/blind_rating.py score OUT
+    python benchmarks/blind_rating.py score OUT     # also "<model>+check": what the editor shows with groundingCheck
 
 Each item is one function or method (classes are left out: their summary is a list of members); the reader sees its
 full code, docstring included, and each system's summary under a letter, the letters shuffled per item. The model
@@ -121,6 +121,19 @@ def score(args: argparse.Namespace) -> int:
                 continue
             for group in (source, "all"):
                 table.setdefault((system, group), Counter())[r] += 1
+    # what the editor shows with lenscribe.groundingCheck on: each model's summary, or the name rule's sentence where
+    # the check withholds it (the name rule's rating then counts)
+    from lenscribe.grounding import check
+
+    for system in [s for s in data["systems"] if NAME_RULE in data["outputs"]]:
+        for i, letters in data["key"].items():
+            item = data["items"][int(i)]
+            withheld = check(data["outputs"][system][int(i)], item["code"], item["qualname"]).withheld
+            pick = NAME_RULE if withheld else system
+            r = ratings.get(i, {}).get(next(k for k, v in letters.items() if v == pick))
+            if r in (0, 1, 2):
+                for group in (item["source"], "all"):
+                    table.setdefault((f"{system}+check", group), Counter())[r] += 1
     rows = {}
     print(f"{'system':<12} {'items':<10} {'n':>4} {'2 right':>8} {'1 vague':>8} {'0 wrong':>8} {'mean':>6}")
     for (system, group), c in sorted(table.items()):

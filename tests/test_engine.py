@@ -168,11 +168,20 @@ def test_summarize_cli_json(tiny_model_dir: Path, source_tree: Path, tiny_pairs,
     assert out["model"] == load_manifest(tiny_model_dir).model_id
     got = {(Path(c["path"]).name, c["name"], c["start_line"], c["end_line"], c["kind"]): c["summary"]
            for c in out["chunks"]}
+    # the grounding check (on by default, as in the editor): "Add two numbers and return the sum." names two and sum,
+    # which add's code never mentions, so the name stands in; every word of read_lines' summary is in its code
     assert got == {
-        ("hello.js", "greet", 1, 3, "function"): tiny_pairs[1][1],
-        ("mod.py", "add", 4, 5, "function"): tiny_pairs[0][1],
+        ("hello.js", "greet", 1, 3, "function"): "The greet.",
+        ("mod.py", "add", 4, 5, "function"): "Add.",
         ("mod.py", "read_lines", 8, 10, "function"): tiny_pairs[5][1],
     }
+    add = next(c for c in out["chunks"] if c["name"] == "add")
+    assert add["source"] == "name" and add["withheld"] == ["two", "sum"] and add["generated"] == tiny_pairs[0][1]
+    assert main(["summarize", str(source_tree), "--json", "--model", str(tiny_model_dir), "--threads", "1",
+                 "--no-grounding-check"]) == 0
+    raw = {c["name"]: (c["summary"], c["source"]) for c in json.loads(capsys.readouterr().out)["chunks"]}
+    assert raw == {"greet": (tiny_pairs[1][1], "generated"), "add": (tiny_pairs[0][1], "generated"),
+                   "read_lines": (tiny_pairs[5][1], "generated")}
 
 
 def test_summarize_cli_text_and_errors(tiny_model_dir: Path, source_tree: Path, tiny_pairs, tmp_path: Path) -> None:
@@ -187,7 +196,8 @@ def test_summarize_cli_text_and_errors(tiny_model_dir: Path, source_tree: Path, 
     lines = run.stdout.splitlines()
     assert lines[0].endswith("mod.py")
     assert lines[1].split() == ["4-5", "function", "add"]
-    assert lines[2].strip() == tiny_pairs[0][1]
+    assert lines[2].strip() == "Add."
+    assert lines[3].strip() == "(from the name: the generated summary named two, sum, which the code never mentions)"
     assert "blob.py: binary file" in run.stderr
 
     missing = subprocess.run(

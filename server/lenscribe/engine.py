@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from lenscribe.cache import SummaryCache
 from lenscribe.defaults import resolve_model_dir, user_cache_dir
 from lenscribe.files import list_source_files
-from lenscribe.render import DOCSTRING, GENERATED, Summary
+from lenscribe.grounding import check
+from lenscribe.render import DOCSTRING, GENERATED, NAME, NO_SUMMARY, Summary
 from lenscribe.scheduling import Priority, Scheduler, Ticket
 from lenscribe.settings import Settings
 from lenscribe.sources import ReadOptions, Source, read_file, read_text
@@ -310,11 +311,22 @@ class Engine:
         return _first_sentence(doc) or None
 
     def summary(self, chunk, cached: dict[str, str] | None = None) -> Summary | None:
-        """What the chunk shows now: its docstring's sentence, or the model's cached summary, or None (not yet)."""
+        """What the chunk shows now: its docstring's sentence, or the model's cached summary (through the grounding
+        check), or None (not yet)."""
         if (text := self.authored(chunk)) is not None:
             return Summary(text, DOCSTRING)
         text = cached.get(chunk.hash) if cached is not None else self.cached_summary(chunk)
-        return None if text is None else Summary(text, GENERATED)
+        return None if text is None else self.generated(chunk, text)
+
+    def generated(self, chunk, text: str) -> Summary:
+        """How the model's ``text`` for ``chunk`` is shown: as it is, or, with ``groundingCheck`` on and a word the
+        code never mentions in it, withheld for the name rule's sentence (lenscribe.grounding). The cache keeps the
+        model's text, so the setting takes effect without running the model again."""
+        if self.settings.grounding_check:
+            checked = check(text, chunk.text, chunk.qualname)
+            if checked.withheld:
+                return Summary(checked.text or NO_SUMMARY, NAME, checked.withheld)
+        return Summary(text, GENERATED)
 
     def cached_summary(self, chunk) -> str | None:
         summary_id = self.model.summary_id

@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="summary cache directory "
                         "(default: $LENSCRIBE_CACHE_DIR, else the user cache dir, as the server)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the summary cache")
+    p.add_argument("--no-grounding-check", dest="grounding_check", action="store_false",
+                   help="show every generated summary (default: a summary naming words the code never mentions is "
+                        "withheld for the name as a sentence, as in the editor: lenscribe.groundingCheck)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local: this process; ray: Ray Data tasks and an actor pool (pip install 'lenscribe[ray]')")
     p.add_argument("--address", default=None,
@@ -141,6 +144,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def shown(chunk, text: str, grounding_check: bool) -> dict:
+    """What the editor would show for the model's ``text``: the summary, its source and, when the grounding check
+    withheld it (lenscribe.grounding), the words that did and the generated text."""
+    from lenscribe.grounding import check
+
+    checked = check(text or "", chunk.text, chunk.qualname) if grounding_check and text else None
+    if checked is None or not checked.withheld:
+        return {"summary": text, "source": "generated", "withheld": []}
+    return {"summary": checked.text, "source": "name", "withheld": list(checked.withheld), "generated": text}
+
+
 def _run(args, ray_run, summarizer, model, tokenizer, stdout) -> int:
     from lenscribe.cache import SummaryCache
     from lenscribe.sources import read_file
@@ -200,7 +214,7 @@ def _run(args, ray_run, summarizer, model, tokenizer, stdout) -> int:
                 "name": c.qualname,
                 "start_line": c.start[0] + 1,
                 "end_line": c.end[0] + 1,
-                "summary": cached[c.hash] if c.hash in cached else fresh[c.hash],
+                **shown(c, cached[c.hash] if c.hash in cached else fresh[c.hash], args.grounding_check),
                 "cached": c.hash in cached,
             }
             for f in files
@@ -221,10 +235,13 @@ def _run(args, ray_run, summarizer, model, tokenizer, stdout) -> int:
                 continue
             print(f.path, file=stdout)
             for c in f.chunks:
-                summary = cached[c.hash] if c.hash in cached else fresh[c.hash]
+                row = shown(c, cached[c.hash] if c.hash in cached else fresh[c.hash], args.grounding_check)
                 print(f"  {c.start[0] + 1}-{c.end[0] + 1}  {c.kind} {c.qualname}", file=stdout)
-                for line in (summary or "(no summary)").splitlines():
+                for line in (row["summary"] or "(no summary)").splitlines():
                     print(f"      {line}", file=stdout)
+                if row["withheld"]:
+                    print(f"      (from the name: the generated summary named {', '.join(row['withheld'])}, which "
+                          "the code never mentions)", file=stdout)
         if all_chunks:
             hits = sum(1 for c in all_chunks if c.hash in cached)
             print(f"{len(all_chunks)} chunks ({hits} from the "

@@ -49,8 +49,10 @@ def init_params(options: dict[str, Any], root: Path | None = None, capabilities:
 
 
 def base_options(model_dir: Path | str, cache_dir: Path, **extra: Any) -> dict[str, Any]:
+    # groundingCheck off: the tiny model's memorised sentences name words its code does not ("two", "sum"); the
+    # check itself has its own tests (test_lsp_e2e.py, test_grounding.py)
     opts = {"modelDir": str(model_dir), "cacheDir": str(cache_dir), "workers": 1, "debounceMs": 100,
-            "workspaceOnOpen": False, "hoverTimeoutMs": 10000, "lensRefreshMs": 100}
+            "workspaceOnOpen": False, "hoverTimeoutMs": 10000, "lensRefreshMs": 100, "groundingCheck": False}
     opts.update(extra)
     return opts
 

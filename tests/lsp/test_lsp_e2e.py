@@ -202,3 +202,31 @@ async def test_a_documented_chunk_shows_its_docstring_and_skips_the_model(lsp_cl
     s = await wait_idle(c)
     titles = [lens.command.title for lens in await lenses(c, uri)]
     assert all(t.endswith(" · generated") for t in titles) and s["chunks_summarized"] == 2
+
+
+async def test_the_grounding_check_withholds_a_summary_naming_what_the_code_does_not(lsp_client, tiny_model_dir,
+                                                                                     tmp_path, summary_of):
+    """The tiny model says "Add two numbers and return the sum." of ``add``: "two" and "sum" are nowhere in its code,
+    so with the check on the lens shows the name as a sentence and the hover says why; every word of read_lines'
+    summary is in its code, so it is shown. Turning the check off shows the cached text, without a model run."""
+    opts = base_options(tiny_model_dir, tmp_path / "cache", groundingCheck=True)
+    c = await lsp_client(opts)
+    uri = open_doc(c, tmp_path / "mod.py", PY_DOC)
+    s = await wait_idle(c)
+    titles = {lens.range.start.line: lens.command.title for lens in await lenses(c, uri)}
+    assert titles[ADD_LINE] == "Add. · from the name"
+    assert titles[READ_LINES_LINE] == summary_of(READ_LINES) + " · generated"
+    h = await hover(c, uri, ADD_LINE, 1)
+    assert hover_summary(h) == "Add."
+    assert "withheld: it names two, sum, which this code never mentions" in h.contents.value
+    result = await c.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="lenscribe.summarizeFile", arguments=[uri]))
+    rows = {r["name"]: r for r in result["summaries"]}
+    assert rows["add"]["source"] == "name" and rows["add"]["summary"] == "Add."
+    assert rows["read_lines"]["source"] == "generated"
+    runs = s["chunks_summarized"]
+    c.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"lenscribe": {**opts, "groundingCheck": False}}))
+    await wait_until(c, lambda s: s["settings"]["grounding_check"] is False, what="the check turned off")
+    assert hover_summary(await hover(c, uri, ADD_LINE, 1)) == summary_of(ADD)
+    assert (await stats(c))["chunks_summarized"] == runs

@@ -195,6 +195,8 @@ async function main() {
     'lenscribe.modelDir': MODEL_DIR,
     'lenscribe.cacheDir': path.join(tmp, 'summary-cache'),
     'lenscribe.hoverTimeoutMs': 20000,
+    // the tiny model's memorised sentences name words its code does not ("two", "sum"): shown as they are here
+    'lenscribe.groundingCheck': false,
     'lenscribe.trace.server': 'messages',
   });
   writeJson(path.join(userData, 'User', 'settings.json'), {

@@ -18,7 +18,7 @@ from lsprotocol import types
 from lenscribe.engine import Document, ModelUnavailable
 from lenscribe.lsp.documents import fresh_document
 from lenscribe.lsp.server import LenscribeServer
-from lenscribe.render import GENERATED, Summary, hover_markdown, hover_plain
+from lenscribe.render import Summary, hover_markdown, hover_plain
 from lenscribe.scheduling import Priority
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ async def describe(ls: LenscribeServer, uri: str, position: types.Position) -> D
         note = f"no summary: {failed}"
     else:
         found, note = await wait_for_summary(ls, doc, chunk)
-        summary = None if found is None else Summary(found, GENERATED)
+        summary = None if found is None else e.generated(chunk, found)
     return Described(chunk.kind, chunk.qualname, summary, note, conv.range(chunk.start, chunk.end))
 
 
