@@ -16,6 +16,7 @@ from lenscribe.bundle import (
     BundleError,
     export_bundle,
     import_bundle,
+    open_cache,
     read_header,
     verify_bundle,
 )
@@ -137,18 +138,18 @@ def test_env_bundle_is_imported_once_when_a_cache_opens(filled: Path, tmp_path: 
     bundle = tmp_path / "team.csb"
     info = export_bundle(SummaryCache.open(filled), bundle)
     monkeypatch.setenv(BUNDLE_ENV, str(bundle))
-    cache = SummaryCache.open(tmp_path / "server-cache")  # what the language server does at start-up
+    cache = open_cache(tmp_path / "server-cache")  # what the language server does at start-up
     assert cache.bundle_imported(info.sha256)
     assert cache.get_many("model-b@2", [f"{i:064x}" for i in range(25)]) == {
         f"{i:064x}": f"Other model's summary {i}." for i in range(25)}
     cache.close()
     with caplog.at_level(logging.INFO, logger="lenscribe.bundle"):
-        SummaryCache.open(tmp_path / "server-cache").close()
+        open_cache(tmp_path / "server-cache").close()
     assert "imported" not in caplog.text  # taken once: later opens only read the header
 
     monkeypatch.setenv(BUNDLE_ENV, str(tmp_path / "nope.csb"))
     with caplog.at_level(logging.WARNING, logger="lenscribe.bundle"):
-        cache = SummaryCache.open(tmp_path / "other")  # a missing bundle never stops the server
+        cache = open_cache(tmp_path / "other")  # a missing bundle never stops the server
     assert "not imported" in caplog.text and cache.count() == 0
 
 

@@ -43,7 +43,7 @@ from lenscribe.cache import SummaryCache
 log = logging.getLogger(__name__)
 
 __all__ = ["BUNDLE_ENV", "FORMAT", "FORMAT_VERSION", "BundleError", "BundleInfo", "ImportResult", "export_bundle",
-           "import_bundle", "import_env_bundles", "read_header", "verify_bundle"]
+           "import_bundle", "import_env_bundles", "open_cache", "read_header", "verify_bundle"]
 
 FORMAT = "lenscribe-cache-bundle"
 FORMAT_VERSION = 1
@@ -232,6 +232,15 @@ def import_env_bundles(cache: SummaryCache, value: str | None = None) -> list[Im
     return done
 
 
+def open_cache(cache_dir: Path | str | None) -> SummaryCache:
+    """``SummaryCache.open(cache_dir)``, then the bundles of ``LENSCRIBE_CACHE_BUNDLE`` it has not taken yet
+    (``import_env_bundles``): how the language server, ``lenscribe summarize`` and ``lenscribe cache`` open a cache."""
+    cache = SummaryCache.open(cache_dir)
+    if os.environ.get(BUNDLE_ENV):  # a team bundle to start warm from
+        import_env_bundles(cache)
+    return cache
+
+
 # ---------------------------------------------------------------------------------------------------- command line
 
 
@@ -257,7 +266,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def open_cache_dir(cache_dir: Path | None) -> SummaryCache:
     from lenscribe.defaults import user_cache_dir
 
-    return SummaryCache.open(cache_dir or user_cache_dir())
+    return open_cache(cache_dir or user_cache_dir())
 
 
 def _export(args: argparse.Namespace) -> int:

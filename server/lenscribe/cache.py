@@ -106,12 +106,7 @@ class SummaryCache:
         except OSError as e:
             log.warning("summary cache: cannot create %s (%s); keeping summaries in memory only", cache_dir, e)
             return cls(None, capacity)
-        cache = cls(cache_dir / CACHE_FILE, capacity)
-        if os.environ.get("LENSCRIBE_CACHE_BUNDLE"):  # a team bundle to start warm from (lenscribe.bundle)
-            from lenscribe.bundle import import_env_bundles
-
-            import_env_bundles(cache)
-        return cache
+        return cls(cache_dir / CACHE_FILE, capacity)
 
     # ------------------------------------------------------------------------------------------------ properties
 

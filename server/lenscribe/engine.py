@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lenscribe.bundle import open_cache
 from lenscribe.cache import SummaryCache
 from lenscribe.defaults import resolve_model_dir, user_cache_dir
 from lenscribe.files import list_source_files
@@ -161,7 +162,7 @@ class Engine:
     @staticmethod
     def _open_cache(cache_dir: str | None) -> SummaryCache:
         try:
-            return SummaryCache.open(cache_dir or user_cache_dir())
+            return open_cache(cache_dir or user_cache_dir())  # and LENSCRIBE_CACHE_BUNDLE's bundles
         except Exception:  # never let the cache stop the server
             log.exception("summary cache unusable; keeping summaries in memory only")
             return SummaryCache.open(None)

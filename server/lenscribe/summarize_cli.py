@@ -156,7 +156,7 @@ def shown(chunk, text: str, grounding_check: bool) -> dict:
 
 
 def _run(args, ray_run, summarizer, model, tokenizer, stdout) -> int:
-    from lenscribe.cache import SummaryCache
+    from lenscribe.bundle import open_cache
     from lenscribe.sources import read_file
 
     manifest, summary_id, options = model.manifest, model.summary_id, model.options
@@ -168,7 +168,7 @@ def _run(args, ray_run, summarizer, model, tokenizer, stdout) -> int:
         if f.skipped:
             print(f"lenscribe: skipped {f.path}: {f.skipped}", file=sys.stderr)
     all_chunks = [c for f in files for c in f.chunks]
-    cache = SummaryCache.open(None if args.no_cache else (args.cache_dir or user_cache_dir()))
+    cache = open_cache(None if args.no_cache else (args.cache_dir or user_cache_dir()))  # and LENSCRIBE_CACHE_BUNDLE's
     pending: list[tuple[str, str]] = []
     last_write = [time.monotonic()]
     try:
