@@ -128,7 +128,10 @@ def _open_model(model_dir: Path, beams: int) -> ModelFiles:
 
 
 def _load_summarizer(files: ModelFiles, workers: int):
-    return files.load(workers=workers)
+    from lenscribe.summarizer import Summarizer
+
+    files.verify()
+    return Summarizer.from_files(files, workers=workers)
 
 
 class Engine:

@@ -10,7 +10,7 @@ A model directory holds ``manifest.json`` plus the files it names (role -> file)
 
 The manifest also carries the architecture numbers the engine needs, so run time never reads torch-side files.
 This module knows nothing of LSP and needs only the standard library: ``ModelFiles.open`` tells the id a model's
-summaries are cached under before onnxruntime is even imported (``ModelFiles.load`` builds the Summarizer).
+summaries are cached under before onnxruntime is even imported (then ``verify`` and ``Summarizer.from_files``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lenscribe.decoding import GenerationOptions, decoding_id
-
-if TYPE_CHECKING:
-    from lenscribe.summarizer import Summarizer
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = "lenscribe-model/1"
@@ -188,11 +185,3 @@ class ModelFiles:
     def verify(self) -> None:
         """Raise ModelError unless every file has the sha256 the manifest says (reads every byte)."""
         verify_hashes(self.manifest)
-
-    def load(self, *, threads: int | None = None, workers: int = 1, check_hashes: bool = True) -> Summarizer:
-        """The Summarizer (tokenizer, onnxruntime sessions); raises ModelError with a message a user can act on."""
-        from lenscribe.summarizer import Summarizer
-
-        if check_hashes:
-            self.verify()
-        return Summarizer.from_files(self, threads=threads, workers=workers)

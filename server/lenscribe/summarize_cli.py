@@ -115,11 +115,13 @@ def run(args: argparse.Namespace) -> int:
     summarizer = None
     try:
         model = ModelFiles.open(resolve_model_dir(args.model), options)
+        model.verify()
         if ray_run is None:
-            summarizer = model.load(threads=args.threads)
+            from lenscribe.summarizer import Summarizer
+
+            summarizer = Summarizer.from_files(model, threads=args.threads)
             tokenizer = summarizer.tokenizer
         else:  # the driver only plans: the actors load the model
-            model.verify()
             tokenizer = load_tokenizer(model.manifest.path("tokenizer"))
     except ModelError as e:
         print(f"lenscribe: {e}", file=sys.stderr)

@@ -5,7 +5,8 @@ long inputs, batches, applies a per-request timeout and cleans the output. It kn
 
     Summarizer.load(model_dir, options=GenerationOptions(...))   # in one go (the CLIs)
     files = ModelFiles.open(model_dir, options)   # lenscribe.modelfiles, quick: the manifest, so files.summary_id ...
-    summarizer = files.load(workers=2)            # ... serves cached summaries while this runs
+    files.verify()                                # ... serves cached summaries while this and
+    summarizer = Summarizer.from_files(files, workers=2)  # this run
 """
 
 from __future__ import annotations
@@ -48,11 +49,14 @@ class Summarizer:
         check_hashes: bool = True,
     ) -> Summarizer:
         """Load a model directory through its manifest; raises ModelError with a message a user can act on."""
-        return ModelFiles.open(model_dir, options).load(threads=threads, workers=workers, check_hashes=check_hashes)
+        files = ModelFiles.open(model_dir, options)
+        if check_hashes:
+            files.verify()
+        return cls.from_files(files, threads=threads, workers=workers)
 
     @classmethod
     def from_files(cls, files: ModelFiles, *, threads: int | None = None, workers: int = 1) -> Summarizer:
-        """The tokenizer and onnxruntime sessions of opened model files (``ModelFiles.load`` checks hashes first)."""
+        """The tokenizer and onnxruntime sessions of opened model files (``files.verify()`` checks hashes first)."""
         manifest = files.manifest
         try:
             tokenizer = load_tokenizer(manifest.path("tokenizer"))
