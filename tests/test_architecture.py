@@ -31,7 +31,7 @@ LONG_TABLES: dict[str, str] = {
 }
 # Over MAX_LINES today and being split by other branches (issue 16): skipped with a message. Remove each entry once
 # its split has merged (the size test fails on an entry that is no longer over the limit, to say so).
-BEING_SPLIT: set[str] = {"engine.py"}
+BEING_SPLIT: set[str] = set()
 
 MODEL_LAYER = (
     "lenscribe.generation",
@@ -83,18 +83,7 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 
 # Import cycles in today's code that the files they run through cannot lose on this branch (other branches are
 # rewriting them): skipped with a message; the test fails once one is gone (remove its entry then).
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"lenscribe.cache", "lenscribe.bundle"}): (
-        "SummaryCache.open() (cache.py) imports lenscribe.bundle to take LENSCRIBE_CACHE_BUNDLE's bundles, while "
-        "bundle.py is built on the cache; fix: the callers that open the server's cache (engine.py, "
-        "summarize_cli.py) call bundle.import_env_bundles(cache) after SummaryCache.open()"
-    ),
-    frozenset({"lenscribe.generation", "lenscribe.modelfiles", "lenscribe.summarizer"}): (
-        "ModelFiles.load() (modelfiles.py) imports lenscribe.summarizer to build the Summarizer, while summarizer.py "
-        "(and generation.py) import modelfiles at the top; fix: the callers (engine.py, summarize_cli.py, "
-        "Summarizer.load) call Summarizer.from_files(files) after files.verify(), and ModelFiles.load goes"
-    ),
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 # ---------------------------------------------------------------------------------------------------- the checker

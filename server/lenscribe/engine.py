@@ -3,8 +3,9 @@
     document text -> chunks -> cache look-up -> inference queue (Scheduler) -> results -> cache -> listeners
 
 The protocol layer (``lenscribe.lsp``) calls these methods and turns their answers into LSP messages.  Blocking methods
-(``load_model``, ``update_document``, ``read_document``, ``summarize_paths``) are meant for worker threads; the rest are
-quick.  Texts and files become chunks only through ``lenscribe.sources`` (``ReadOptions.from_settings``).
+(``load_model``, ``update_document``, ``read_document``) are meant for worker threads; the rest are quick.  The model
+is one ``ModelSlot`` (``lenscribe.model_slot``); a workspace run goes through ``lenscribe.workspace``.
+Texts and files become chunks only through ``lenscribe.sources`` (``ReadOptions.from_settings``).
 Results land on scheduler threads, are written to the cache, then ``on_summaries(uris)`` says which open documents
 got new summaries (the server refreshes code lenses).
 """
@@ -12,9 +13,7 @@ got new summaries (the server refreshes code lenses).
 from __future__ import annotations
 
 import bisect
-import concurrent.futures as cf
 import functools
-import itertools
 import logging
 import threading
 import time
@@ -26,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from lenscribe.bundle import open_cache
 from lenscribe.cache import SummaryCache
 from lenscribe.defaults import resolve_model_dir, user_cache_dir
-from lenscribe.files import list_source_files
 from lenscribe.grounding import check
+from lenscribe.model_slot import ModelSlot, ModelUnavailable, load_summarizer, open_model
 from lenscribe.render import DOCSTRING, GENERATED, NAME, NO_SUMMARY, Summary
 from lenscribe.scheduling import Priority, Scheduler, Ticket
 from lenscribe.settings import Settings
@@ -35,32 +34,11 @@ from lenscribe.sources import ReadOptions, Source, read_file, read_text
 
 if TYPE_CHECKING:
     from lenscribe.modelfiles import ModelFiles
+    from lenscribe.workspace import WorkspaceReport
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Document", "Engine", "ModelSlot", "ModelUnavailable"]
-
-
-class ModelUnavailable(RuntimeError):
-    """No model to run (missing, corrupt, still loading or being replaced)."""
-
-
-@dataclass(frozen=True)
-class ModelSlot:
-    """The engine's model, as one value: ``Engine.model`` is replaced whole (never changed in place), so a reader that
-    takes ``m = engine.model`` once sees a state, id, summarizer and error that belong together."""
-
-    state: str = "not loaded"  # loading | ready | error
-    dir: Path | None = None
-    summary_id: str | None = None  # what summaries are cached under: the model's id and the decoding; None: not known
-    summarizer: Any = None  # lenscribe.summarizer.Summarizer once ready
-    error: str | None = None
-    load_seconds: float | None = None
-
-    @property
-    def can_summarize(self) -> bool:
-        """A model is loaded or loading (work queued now runs once it is there)."""
-        return self.state in ("ready", "loading", "not loaded") and self.error is None
 
 
 @dataclass
@@ -97,41 +75,11 @@ class Document:
         return any(chunk.start[0] <= last and chunk.end[0] >= first for first, last in self.visible)
 
 
-@dataclass
-class WorkspaceReport:
-    files: int = 0
-    skipped: int = 0
-    chunks: int = 0
-    cached: int = 0
-    summarized: int = 0
-    documented: int = 0  # chunks that show their own docstring (settings.prefer_docstrings): no model run
-    failed: int = 0
-    seconds: float = 0.0
-    cancelled: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
 @functools.lru_cache(maxsize=8192)
 def _first_sentence(doc: str) -> str:
     from lenscribe.chunking import first_sentence
 
     return first_sentence(doc)
-
-
-def _open_model(model_dir: Path, beams: int) -> ModelFiles:
-    from lenscribe.decoding import GenerationOptions
-    from lenscribe.modelfiles import ModelFiles
-
-    return ModelFiles.open(model_dir, GenerationOptions(num_beams=beams))
-
-
-def _load_summarizer(files: ModelFiles, workers: int):
-    from lenscribe.summarizer import Summarizer
-
-    files.verify()
-    return Summarizer.from_files(files, workers=workers)
 
 
 class Engine:
@@ -140,7 +88,7 @@ class Engine:
         settings: Settings,
         *,
         on_summaries: Callable[[set[str]], None] | None = None,
-        load_summarizer: Callable[[ModelFiles, int], Any] = _load_summarizer,
+        load_summarizer: Callable[[ModelFiles, int], Any] = load_summarizer,
     ) -> None:
         self.settings = settings
         self.on_summaries = on_summaries
@@ -156,7 +104,6 @@ class Engine:
                                          "rechunks": 0, "summaries_delivered": 0}
         self.last_workspace: WorkspaceReport | None = None
         self._visible: dict[str, list[tuple[int, int]]] = {}  # uri -> line ranges in view (may come before didOpen)
-        self._runs = itertools.count(1)
         # (summary id, chunk hash) a user regenerated (``regenerate``): queued greedy results do not overwrite it
         self.pinned: set[tuple[str, str]] = set()
 
@@ -183,7 +130,7 @@ class Engine:
             self.scheduler.fail_all(ModelUnavailable("the model is being replaced"))
         started = time.perf_counter()
         try:
-            files = _open_model(model_dir, self.settings.beams)  # quick: the id serves cached summaries at once
+            files = open_model(model_dir, self.settings.beams)  # quick: the id serves cached summaries at once
             with self._lock:
                 self.model = replace(self.model, summary_id=files.summary_id)
             summarizer = self._load_summarizer(files, self.settings.workers)
@@ -414,100 +361,6 @@ class Engine:
                 self.on_summaries(uris)
             except Exception:  # a broken listener must not lose results
                 log.exception("on_summaries listener failed")
-
-    # ------------------------------------------------------------------------------------------------ workspace
-
-    def workspace_files(self, roots: Iterable[str | Path]) -> list[Path]:
-        from lenscribe.chunking import language_for_path
-
-        allowed = self.settings.languages
-
-        def keep(p: Path) -> bool:
-            lang = language_for_path(p)
-            return lang is not None and (allowed is None or lang in allowed)
-
-        files: dict[Path, None] = {}
-        for root in roots:
-            for p in list_source_files(root, keep):
-                files.setdefault(p, None)
-        return list(files)
-
-    def summarize_paths(
-        self,
-        paths: list[Path],
-        *,
-        cancel: threading.Event | None = None,
-        progress: Callable[[int, int, WorkspaceReport], None] | None = None,
-    ) -> WorkspaceReport:
-        """Summarize every chunk of ``paths`` at workspace priority (blocking); files done -> ``progress``."""
-        report = WorkspaceReport(files=len(paths))
-        started = time.perf_counter()
-        cancel = cancel or threading.Event()
-        owner = ("workspace", next(self._runs))
-        s = self.settings
-        options = self.read_options()
-        window = max(16, 4 * s.batch_size * max(1, s.workers))  # tickets in flight: bounded memory
-        pending: dict[cf.Future, int] = {}  # ticket -> file index
-        left = [0] * len(paths)  # unfinished tickets per file
-        files_done = 0
-
-        def settle(done: Iterable[cf.Future]) -> None:
-            nonlocal files_done
-            for t in done:
-                i = pending.pop(t)
-                if t.cancelled():
-                    pass
-                elif t.exception() is not None:
-                    report.failed += 1
-                else:
-                    report.summarized += 1
-                left[i] -= 1
-                if left[i] == 0:
-                    files_done += 1
-                    if progress:
-                        progress(files_done, len(paths), report)
-
-        def wait(limit: int) -> None:
-            while len(pending) > limit and not cancel.is_set():
-                done, _ = cf.wait(list(pending), timeout=0.2, return_when=cf.FIRST_COMPLETED)
-                settle(done)
-
-        try:
-            for i, path in enumerate(paths):
-                if cancel.is_set():
-                    break
-                if not self.can_summarize:
-                    raise ModelUnavailable(self.model.error or "no model")
-                src = read_file(path, options)
-                chunks = src.chunks
-                if src.skipped:
-                    report.skipped += 1
-                    log.debug("workspace: skipped %s: %s", path, src.skipped)
-                report.chunks += len(chunks)
-                undocumented = [c for c in chunks if self.authored(c) is None]
-                report.documented += len(chunks) - len(undocumented)
-                chunks = undocumented
-                cached = self.cached_summaries(chunks)
-                report.cached += sum(1 for c in chunks if c.hash in cached)
-                for c in {c.hash: c for c in chunks if c.hash not in cached}.values():
-                    t = self.request(c, Priority.WORKSPACE, owner=owner)
-                    if t is None:
-                        raise ModelUnavailable(self.model.error or "no model")
-                    pending[t] = i
-                    left[i] += 1
-                if left[i] == 0:
-                    files_done += 1
-                    if progress:
-                        progress(files_done, len(paths), report)
-                wait(window)
-            wait(0)
-        finally:
-            if cancel.is_set() or pending:
-                report.cancelled = cancel.is_set()
-                self.scheduler.cancel_owner(owner)
-            report.seconds = time.perf_counter() - started
-            self.last_workspace = report
-        return report
 
     # ------------------------------------------------------------------------------------------------ settings
 

@@ -18,6 +18,7 @@ from lsprotocol import types
 
 from lenscribe.engine import ModelUnavailable
 from lenscribe.lsp.server import LenscribeServer
+from lenscribe.workspace import summarize_paths, workspace_files
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +63,14 @@ async def _run_workspace(ls: LenscribeServer) -> WorkspaceResult:
     message = "done"
     report = None
     try:
-        files = await loop.run_in_executor(ls.workspace_pool, e.workspace_files, ls.workspace_roots())
+        files = await loop.run_in_executor(ls.workspace_pool, workspace_files, ls.workspace_roots(),
+                                           e.settings.languages)
 
         def progress(done: int, total: int, rep: Any) -> None:
             loop.call_soon_threadsafe(_report_progress, ls, token, done, total, rep.summarized, rep.cached)
 
         report = await loop.run_in_executor(
-            ls.workspace_pool, functools.partial(e.summarize_paths, files, cancel=cancel, progress=progress))
+            ls.workspace_pool, functools.partial(summarize_paths, e, files, cancel=cancel, progress=progress))
         message = (f"{report.files} files, {report.chunks} chunks: {report.summarized} summarized, "
                    f"{report.cached} cached in {report.seconds:.1f}s"
                    + (" (cancelled)" if report.cancelled else ""))

@@ -1,0 +1,139 @@
+"""Summarizing a whole workspace through the engine: the source files under its roots (``workspace_files``), then
+every chunk of theirs at workspace priority (``summarize_paths``, blocking: for a worker thread), counted in a
+``WorkspaceReport`` that the engine keeps as ``Engine.last_workspace`` (its stats show it).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lenscribe.files import list_source_files
+from lenscribe.model_slot import ModelUnavailable
+from lenscribe.scheduling import Priority
+from lenscribe.sources import read_file
+
+if TYPE_CHECKING:
+    from lenscribe.engine import Engine
+
+log = logging.getLogger(__name__)
+
+__all__ = ["WorkspaceReport", "summarize_paths", "workspace_files"]
+
+_runs = itertools.count(1)  # each run's tickets have their own owner, so a run's leftovers can be cancelled
+
+
+@dataclass
+class WorkspaceReport:
+    files: int = 0
+    skipped: int = 0
+    chunks: int = 0
+    cached: int = 0
+    summarized: int = 0
+    documented: int = 0  # chunks that show their own docstring (settings.prefer_docstrings): no model run
+    failed: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def workspace_files(roots: Iterable[str | Path], languages: Collection[str] | None = None) -> list[Path]:
+    """The source files under ``roots`` in a language the chunker knows (and, if given, one of ``languages``)."""
+    from lenscribe.chunking import language_for_path
+
+    def keep(p: Path) -> bool:
+        lang = language_for_path(p)
+        return lang is not None and (languages is None or lang in languages)
+
+    files: dict[Path, None] = {}
+    for root in roots:
+        for p in list_source_files(root, keep):
+            files.setdefault(p, None)
+    return list(files)
+
+
+def summarize_paths(
+    engine: Engine,
+    paths: list[Path],
+    *,
+    cancel: threading.Event | None = None,
+    progress: Callable[[int, int, WorkspaceReport], None] | None = None,
+) -> WorkspaceReport:
+    """Summarize every chunk of ``paths`` at workspace priority (blocking); files done -> ``progress``."""
+    report = WorkspaceReport(files=len(paths))
+    started = time.perf_counter()
+    cancel = cancel or threading.Event()
+    owner = ("workspace", next(_runs))
+    s = engine.settings
+    options = engine.read_options()
+    window = max(16, 4 * s.batch_size * max(1, s.workers))  # tickets in flight: bounded memory
+    pending: dict[cf.Future, int] = {}  # ticket -> file index
+    left = [0] * len(paths)  # unfinished tickets per file
+    files_done = 0
+
+    def settle(done: Iterable[cf.Future]) -> None:
+        nonlocal files_done
+        for t in done:
+            i = pending.pop(t)
+            if t.cancelled():
+                pass
+            elif t.exception() is not None:
+                report.failed += 1
+            else:
+                report.summarized += 1
+            left[i] -= 1
+            if left[i] == 0:
+                files_done += 1
+                if progress:
+                    progress(files_done, len(paths), report)
+
+    def wait(limit: int) -> None:
+        while len(pending) > limit and not cancel.is_set():
+            done, _ = cf.wait(list(pending), timeout=0.2, return_when=cf.FIRST_COMPLETED)
+            settle(done)
+
+    try:
+        for i, path in enumerate(paths):
+            if cancel.is_set():
+                break
+            if not engine.can_summarize:
+                raise ModelUnavailable(engine.model.error or "no model")
+            src = read_file(path, options)
+            chunks = src.chunks
+            if src.skipped:
+                report.skipped += 1
+                log.debug("workspace: skipped %s: %s", path, src.skipped)
+            report.chunks += len(chunks)
+            undocumented = [c for c in chunks if engine.authored(c) is None]
+            report.documented += len(chunks) - len(undocumented)
+            chunks = undocumented
+            cached = engine.cached_summaries(chunks)
+            report.cached += sum(1 for c in chunks if c.hash in cached)
+            for c in {c.hash: c for c in chunks if c.hash not in cached}.values():
+                t = engine.request(c, Priority.WORKSPACE, owner=owner)
+                if t is None:
+                    raise ModelUnavailable(engine.model.error or "no model")
+                pending[t] = i
+                left[i] += 1
+            if left[i] == 0:
+                files_done += 1
+                if progress:
+                    progress(files_done, len(paths), report)
+            wait(window)
+        wait(0)
+    finally:
+        if cancel.is_set() or pending:
+            report.cancelled = cancel.is_set()
+            engine.scheduler.cancel_owner(owner)
+        report.seconds = time.perf_counter() - started
+        engine.last_workspace = report
+    return report
