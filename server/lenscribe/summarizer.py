@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from lenscribe.decoding import GenerationOptions, decoding_id
+from lenscribe.decoding import GenerationOptions
 from lenscribe.generation import GenerationTimeout, Seq2SeqOnnx, default_intra_op_threads
 from lenscribe.model_input import prepare_code, truncate_ids
 from lenscribe.modelfiles import Manifest, ModelError, ModelFiles
@@ -34,7 +34,8 @@ class Summarizer:
         self.generator = generator
         self.tokenizer = tokenizer
         self.options = options
-        self.max_input_tokens = ModelFiles(manifest, options).max_input_tokens
+        self.files = ModelFiles(manifest, options)  # the ids and the input limit
+        self.max_input_tokens = self.files.max_input_tokens
         self._lock = threading.Lock()
         self.runs = 0  # number of model calls (batches) made: used by stats and tests
 
@@ -74,12 +75,11 @@ class Summarizer:
 
     @property
     def model_id(self) -> str:
-        return self.manifest.model_id
+        return self.files.model_id
 
     @property
     def summary_id(self) -> str:
-        """The id its summaries are cached under (the model and the decoding)."""
-        return decoding_id(self.model_id, self.options)
+        return self.files.summary_id
 
     @property
     def model_dir(self) -> Path:

@@ -36,21 +36,26 @@ def _cancel_debounce(ls: LenscribeServer, uri: str) -> None:
         handle.cancel()
 
 
+def _current(ls: LenscribeServer, uri: str, force: bool):
+    """(the editor's document, None) when it must be chunked, else (None, the engine's document: up to date, or
+    the last one of a document that is not open)."""
+    assert ls.engine is not None
+    text_doc = ls.workspace.text_documents.get(uri)
+    doc = ls.engine.document(uri)
+    if text_doc is None or (not force and doc is not None and doc.version == text_doc.version):
+        return None, doc
+    return text_doc, doc
+
+
 async def fresh_document(ls: LenscribeServer, uri: str, force: bool = False) -> Document | None:
     """The engine's view of an open document, re-chunked first when its text changed since."""
     assert ls.engine is not None and ls.loop is not None
-    text_doc = ls.workspace.text_documents.get(uri)
+    text_doc, doc = _current(ls, uri, force)
     if text_doc is None:
-        return ls.engine.document(uri)
-    doc = ls.engine.document(uri)
-    if not force and doc is not None and doc.version == text_doc.version:
         return doc
     async with _lock_for(ls, uri):
-        text_doc = ls.workspace.text_documents.get(uri)
+        text_doc, doc = _current(ls, uri, force)  # again: another task may have chunked it meanwhile
         if text_doc is None:
-            return ls.engine.document(uri)
-        doc = ls.engine.document(uri)
-        if not force and doc is not None and doc.version == text_doc.version:
             return doc
         _cancel_debounce(ls, uri)
         job = functools.partial(ls.engine.update_document, uri, uri_path(uri), text_doc.source,
