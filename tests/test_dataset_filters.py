@@ -5,14 +5,9 @@ Pure functions on small inputs: nothing is downloaded.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models" / "training"))
-
-from dataset_filters import (  # noqa: E402
+from training.dataset_filters import (
     assign_splits,
     clean_markup,
     code_drop_reason,
@@ -210,7 +205,7 @@ def _candidate(package: str, i: int, code: str | None = None) -> dict:
 def test_train_only_sources_leave_held_out_splits_as_they_were():
     from collections import Counter
 
-    from build_dataset import dedup_and_split
+    from training.build_dataset import dedup_and_split
 
     first = [_candidate(f"p{k:02d}", i) for k in range(40) for i in range(60)]
     before, assign_before = dedup_and_split(first, ("python",), set(), {"python": Counter()})
@@ -275,7 +270,7 @@ def test_truncated_and_generated_docs(summary, reason):
 
 
 def test_clean_rdoc():
-    from dataset_filters import clean_rdoc
+    from training.dataset_filters import clean_rdoc
 
     assert clean_rdoc("Converts keys with +to_sym+ and +Time+.") == "Converts keys with to_sym and Time."
     assert clean_rdoc("Adds a+b+c together.") == "Adds a+b+c together."

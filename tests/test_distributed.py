@@ -22,8 +22,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "models" / "lenscribe-small"
-sys.path.insert(0, str(REPO / "benchmarks"))
-from gentree import generate_tree
+from gentree import generate_tree  # benchmarks/ is on pytest's pythonpath
 
 # scripts/test.sh installs the [ray] extra, so these run in CI; a bare `pip install .[test]` skips them.
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="the [ray] extra is not installed")

@@ -132,7 +132,7 @@ def test_training_goes_on_from_a_built_model_with_a_deeper_decoder(onnx_weights,
     assert run["warm_start"]["dec_layers"] == [2, 4]
     assert run["warm_start"]["recovered"]["model_id"].startswith("tiny-codet5@")
     # the data card tells how stage 2 began
-    import data_card
+    from training import data_card
 
     card = "\n".join(data_card.render_training(run, []))
     assert "in two stages" in card and "| stage 2 run | 4 steps" in card and "/ 4 decoder layers" in card

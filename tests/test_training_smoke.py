@@ -142,7 +142,7 @@ def test_warm_start_takes_the_weights_and_records_the_first_run(train_mod, data_
     assert run["model_config"]["dropout_rate"] == 0.0 and run["warm_start"]["args"]["dropout"] == 0.1
     assert run["warm_start"]["best_step"] == before["best_step"]
     # the data card shows the two stages, each with its own recipe
-    import data_card
+    from training import data_card
 
     card = "\n".join(data_card.render_training(run, []))
     assert "in two stages" in card and "| stage 1 run | 20 steps" in card and "| stage 2 run | 6 steps" in card

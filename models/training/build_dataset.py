@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Build the (code, summary) data set for training lenscribe's default model.
 
-    python models/training/build_dataset.py --out .cache/data [--cache .cache/corpus] [--jobs 2]
+    PYTHONPATH=models:server python -m training.build_dataset --out .cache/data [--cache .cache/corpus] [--jobs 2]
         [--languages python,java,go,javascript,typescript] [--first-round]
 
 1. fetch the pinned sources (corpus_sources.py) into the cache with pip / apt-get / npm, re-using what is there;
@@ -31,12 +31,8 @@ from pathlib import Path
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # one thread per worker process
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-import corpus_files  # noqa: E402
-import corpus_sources  # noqa: E402
-from dataset_filters import (  # noqa: E402
+from training import corpus_files, corpus_sources
+from training.dataset_filters import (
     assign_splits,
     clean_rdoc,
     code_drop_reason,
@@ -50,7 +46,7 @@ from dataset_filters import (  # noqa: E402
 
 log = logging.getLogger("build_dataset")
 
-ROOT = HERE.parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LANGUAGES = ("python", "java", "go", "javascript", "typescript")  # the default build
 EXTRA_LANGUAGES = ("rust", "ruby", "php")  # opt-in: --languages python,java,go,javascript,typescript,rust,ruby,php
 MAX_CODE_TOKENS = 512  # CodeT5 BPE tokens, <s> and </s> included

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpus_sources import DEBIAN_PACKAGES, Fetched
-from dataset_filters import is_test_path
+from training.corpus_sources import DEBIAN_PACKAGES, Fetched
+from training.dataset_filters import is_test_path
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """Render the data card (models/DATA_CARD.md) from a build's stats.json and sources.json.
 
-    python models/training/data_card.py .cache/data [--out models/DATA_CARD.md] [--runtime "11 min on 2 cores"]
-        [--extra .cache/data-extra] [--training-run RUN/training_run.json] [--eval EVAL.json ...]
+    PYTHONPATH=models:server python -m training.data_card .cache/data [--out models/DATA_CARD.md]
+        [--runtime "11 min on 2 cores"] [--extra .cache/data-extra] [--training-run RUN/training_run.json]
+        [--eval EVAL.json ...]
 
 ``--training-run`` adds the shipped model's section (size, the choice of size, the run, its validation curve) from
 train.py's ``training_run.json``; each ``--eval`` is a ``lenscribe eval --json`` result on the held-out test split.
@@ -13,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from corpus_sources import DEBIAN_PACKAGES
+from training.corpus_sources import DEBIAN_PACKAGES
 
 SPLITS = ("train", "valid", "test")
 
@@ -46,7 +47,8 @@ def render_extra(stats: dict, sources: list[dict]) -> list[str]:
     langs = list(counts)
     lines = ["", "## Optional languages (separate build)", "",
              "Built on demand into their own directory with "
-             f"`python models/training/build_dataset.py --out .cache/data-extra --languages {','.join(langs)}`; "
+             "`PYTHONPATH=models:server python -m training.build_dataset --out .cache/data-extra "
+             f"--languages {','.join(langs)}`; "
              "same filters and the same record format. Their split groups are independent of the default "
              "languages', so these files can be concatenated with the default ones without any package crossing "
              "splits.", "",
@@ -187,10 +189,11 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
         "## Rebuild",
         "",
         "```",
-        "python models/training/build_dataset.py --out .cache/data      # fetch (cached in .cache/corpus) + build",
-        "python models/training/build_dataset.py --out .cache/data-first-round --languages python --first-round",
-        "python models/training/build_dataset.py --out .cache/data-extra --languages rust,ruby,php   # optional",
-        "python models/training/data_card.py .cache/data --extra .cache/data-extra --out models/DATA_CARD.md",
+        "export PYTHONPATH=models:server   # from the checkout: the training package (python -m training.X)",
+        "python -m training.build_dataset --out .cache/data      # fetch (cached in .cache/corpus) + build",
+        "python -m training.build_dataset --out .cache/data-first-round --languages python --first-round",
+        "python -m training.build_dataset --out .cache/data-extra --languages rust,ruby,php   # optional",
+        "python -m training.data_card .cache/data --extra .cache/data-extra --out models/DATA_CARD.md",
         "```",
         "",
         "Needs the project virtualenv (`lenscribe` with its tree-sitter grammars and tokenizer), `pip`, `apt-get` with "

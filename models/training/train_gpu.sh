@@ -8,7 +8,7 @@
 #   bash models/training/train_gpu.sh wait   WAIT_S    watch the run WAIT_S seconds, return log + best model so far
 #   bash models/training/train_gpu.sh finish WAIT_S    wait (at most WAIT_S) for the run to end, return the final model
 #
-# Here: python models/training/train.py unpack <files_at> .cache/trained/<name>
+# Here: PYTHONPATH=models:server python -m training.train unpack <files_at> .cache/trained/<name>
 set -uo pipefail
 PHASE=$1; shift
 RUN=/tmp/lenscribe_run
@@ -16,13 +16,13 @@ OUT=${OUT:-/tmp/lenscribe_out}
 mkdir -p "$RUN" "$OUT"
 T0=$(date +%s)
 export PYTHONUNBUFFERED=1
-TRAIN="python3 models/training/train.py"
+TRAIN="python3 -m training.train"
 
 if [ ! -d /tmp/site/transformers ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     || { echo "wheel install failed"; exit 1; }
 fi
-export PYTHONPATH=/tmp/site
+export PYTHONPATH=models:server:/tmp/site  # the training package and lenscribe from the checkout first
 
 alive() { [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; }
 
