@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""Training throughput: today's trainer (transformers' T5ForConditionalGeneration, transformers' Adafactor: train.py)
-against the fast one (training.t5 with scaled_dot_product_attention, torch's foreach Adafactor: fast_train.py), on
-the same batches, the same model shape and the same precision. Prints target and source tokens per second.
+"""Training throughput: today's trainer (transformers' T5ForConditionalGeneration, transformers' Adafactor, the loss
+of train.py: training.hf_model) against the fast one (training.t5 with scaled_dot_product_attention, torch's foreach
+Adafactor: fast_train.py), on the same batches, the same model shape and the same precision. Prints target and source
+tokens per second.
 
     PYTHONPATH=models:server python benchmarks/bench_train.py [--pack PACK.npz] [--shape small|gpu]
         [--steps 20] [--max-tokens N] [--threads N] [--only fast|baseline] [--compile]
@@ -65,21 +66,17 @@ def make(kind: str, shape: T5Shape, device: torch.device, compile_: bool):
         def step(b):
             return fn(b["input_ids"], b["decoder_input_ids"], b["label_pos"], b["label_ids"], 0.1)
     else:
-        import torch.nn.functional as F
         from transformers import T5Config, T5ForConditionalGeneration
         from transformers.optimization import Adafactor
+
+        from training.hf_model import seq2seq_loss
 
         model = T5ForConditionalGeneration(T5Config(**shape.hf_config())).to(device).train()
         load_hf_state(T5(shape), model.state_dict())  # same architecture, same names
         opt = Adafactor(model.parameters(), lr=1e-3, scale_parameter=True, relative_step=False, warmup_init=False)
 
-        def step(b):  # train.py's seq2seq_loss
-            mask = (b["input_ids"] != 0).long()
-            enc = model.encoder(input_ids=b["input_ids"], attention_mask=mask).last_hidden_state
-            dec = model.decoder(input_ids=b["decoder_input_ids"], encoder_hidden_states=enc,
-                                encoder_attention_mask=mask, use_cache=False).last_hidden_state
-            h = dec.reshape(-1, dec.shape[-1]).index_select(0, b["label_pos"]) * shape.d_model ** -0.5
-            return F.cross_entropy(model.lm_head(h).float(), b["label_ids"], label_smoothing=0.1)
+        def step(b):  # train.py's loss (training.hf_model), the padding mask as train.py's batches carry it
+            return seq2seq_loss(model, b | {"attention_mask": (b["input_ids"] != 0).long()}, 0.1)[0]
 
     return model, opt, step
 

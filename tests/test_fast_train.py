@@ -211,8 +211,9 @@ def test_a_short_run_from_a_pack_to_a_model_transformers_loads(tmp_path):
 
 def test_warm_start_from_a_built_int8_model(tmp_path, tiny_model_dir):
     pytest.importorskip("onnx")
-    from training.fast_train import Log, build_model
+    from training.fast_train import build_model
     from training.onnx_weights import recover_state_dict
+    from training.runlog import Log
 
     model, info = build_model(Config(init_onnx=str(tiny_model_dir), dropout=0.0), Log(None))
     state, _ = recover_state_dict(tiny_model_dir)  # transformers' reference names

@@ -1,10 +1,8 @@
 """models/training/onnx_weights.py: a built int8 model's weights read back into PyTorch, and train.py going on from
 them (also with a deeper decoder)."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -12,25 +10,21 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("onnx")
 
-TRAINING = Path(__file__).resolve().parents[1] / "models" / "training"
-sys.path.insert(0, str(TRAINING))
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"lenscribe_{name}", TRAINING / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 @pytest.fixture(scope="module")
 def onnx_weights():
-    return _load("onnx_weights")
+    from training import onnx_weights
+
+    return onnx_weights
 
 
 @pytest.fixture(scope="module")
 def train_mod():
-    return _load("train")
+    """train.py's command line and the model module that grows a decoder."""
+    from training.hf_model import grow_decoder
+    from training.train import main
+
+    return SimpleNamespace(main=main, grow_decoder=grow_decoder)
 
 
 def test_every_weight_comes_back_within_its_int8_rounding(onnx_weights, tiny_checkpoint, tiny_model_dir):

@@ -1,10 +1,10 @@
-"""models/training/train.py on CPU: a tiny T5 trains on synthetic pairs, resumes exactly, and saves a loadable model."""
+"""train.py (python -m training.train) on CPU: a tiny T5 trains on synthetic pairs, resumes exactly, and saves a
+loadable model."""
 
-import importlib.util
 import json
 import random
-import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,19 +12,22 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-TRAIN_PY = Path(__file__).resolve().parents[1] / "models" / "training" / "train.py"
-sys.path.insert(0, str(TRAIN_PY.parent))  # data_card
-
 VERBS = ["add", "subtract", "multiply", "compare", "merge", "concatenate", "divide", "swap"]
 NOUNS = ["numbers", "lists", "strings", "vectors", "counts", "values", "items", "names"]
 
 
 @pytest.fixture(scope="module")
 def train_mod():
-    spec = importlib.util.spec_from_file_location("lenscribe_train", TRAIN_PY)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """train.py's command line and the package modules that do its work."""
+    from lenscribe.tokenization import build_tokenizer
+    from training import pairs
+    from training.embedding_init import words_embedding_init
+    from training.evaluation import smooth_bleu
+    from training.train import main
+
+    return SimpleNamespace(main=main, prepare=pairs.prepare, TokenData=pairs.TokenData, collate=pairs.collate,
+                           name_sentence=pairs.name_sentence, smooth_bleu=smooth_bleu, build_tokenizer=build_tokenizer,
+                           words_embedding_init=words_embedding_init)
 
 
 def _pairs(n: int, seed: int) -> list[dict]:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -27,7 +25,10 @@ import torch
 
 from lenscribe.decoding import DEFAULT_NO_REPEAT_NGRAM, DEFAULT_REPETITION_PENALTY
 from training.datapack import Pack, Split
+from training.evaluation import Evaluator
+from training.machine import hardware, pick_device
 from training.objectives import IdentifierTable, mask_identifiers, span_corrupt
+from training.runlog import Log
 from training.t5 import T5, T5Shape, count_parameters, hf_state, load_hf_state
 
 DECODER_START = 0
@@ -86,19 +87,6 @@ class Config:
     log_every: int = 50
     save_dtype: str = "float16"
     steps: int | None = None  # stop after this many steps (benchmarks, tests)
-
-
-class Log:
-    def __init__(self, path: Path | None):
-        self.f = open(path, "a", encoding="utf-8") if path else None
-        self.t0 = time.time()
-
-    def __call__(self, msg: str) -> None:
-        line = f"[{time.time() - self.t0:7.1f}s] {msg}"
-        print(line, flush=True)
-        if self.f:
-            self.f.write(line + "\n")
-            self.f.flush()
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -233,82 +221,8 @@ def build_model(cfg: Config, log: Log) -> tuple[T5, dict]:
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Evaluation
-# --------------------------------------------------------------------------------------------------------------------
-
-
-class Evaluator:
-    """Greedy decoding with the shipped decoding's rules, the run-time clean-up, smoothed BLEU-4 per language."""
-
-    def __init__(self, pack: Pack, split: str, per_language: int, langs: list[int], seed: int = 1234):
-        self.tok = load_tokenizer()
-        self.data = pack.splits[split]
-        self.names = pack.languages
-        rng = np.random.default_rng(seed)
-        self.idx = {lang: np.sort(rng.permutation(np.flatnonzero(self.data.lang == lang))[:per_language])
-                    for lang in langs}
-        self.idx = {k: v for k, v in self.idx.items() if len(v)}
-
-    def __call__(self, model: T5, cfg: Config, device: torch.device, amp) -> dict:
-        from lenscribe.evaluation.bleu import corpus_bleu
-        from lenscribe.postprocess import clean_summary
-
-        model.eval()
-        out: dict = {"bleu": {}, "samples": {}}
-        t0 = time.time()
-        with torch.no_grad(), torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-            for lang, idx in self.idx.items():
-                order = idx[np.argsort(self.data.src_len[idx], kind="stable")]
-                hyps = []
-                for s in range(0, len(order), cfg.eval_batch):
-                    rows = order[s : s + cfg.eval_batch]
-                    width = int(self.data.src_len[rows].max())
-                    ids = torch.from_numpy(self.data.src[rows, :width].astype(np.int64)).to(device)
-                    gen = model.greedy(ids, self.data.tgt.shape[1], cfg.no_repeat_ngram, cfg.repetition_penalty)
-                    for row in gen.tolist():
-                        row = row[: row.index(2)] if 2 in row else row
-                        hyps.append(clean_summary(self.tok.decode([t for t in row if t > 2]).strip())
-                                    .replace("\n", " "))
-                refs = [self.data.refs[i] for i in order] if self.data.refs else None
-                name = self.names[lang]
-                out["bleu"][name] = round(corpus_bleu(refs, hyps), 3) if refs else None
-                out["samples"][name] = [{"ref": r, "hyp": h} for r, h in list(zip(refs or [], hyps, strict=False))[:2]]
-        # the mean over languages with a real slice (a language with a few dozen valid rows is noise)
-        vals = [v for k, v in out["bleu"].items() if v is not None and len(self.idx[self.names.index(k)]) >= 100]
-        vals = vals or [v for v in out["bleu"].values() if v is not None]
-        out["mean_bleu"] = round(float(np.mean(vals)), 3) if vals else 0.0
-        out["eval_s"] = round(time.time() - t0, 1)
-        model.train()
-        return out
-
-
-# --------------------------------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------------------------------
-
-
-def pick_device(device: str, precision: str, threads: int | None) -> tuple[torch.device, torch.dtype | None]:
-    """The device ("auto": a GPU when torch sees one), the autocast dtype (bf16 on a GPU or when asked; None: fp32),
-    TF32 matmuls on a GPU, the CPU thread count (both trainers)."""
-    dev = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
-    amp = None
-    if precision == "bf16" or (precision == "auto" and dev.type == "cuda"):
-        amp = torch.bfloat16  # never fp16 for T5: activations overflow
-    if dev.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    if threads:
-        torch.set_num_threads(threads)
-    return dev, amp
-
-
-def hardware(device: torch.device) -> dict:
-    info = {"device": str(device), "torch": torch.__version__, "python": platform.python_version(),
-            "cpu_count": os.cpu_count()}
-    if device.type == "cuda":
-        p = torch.cuda.get_device_properties(device)
-        info |= {"gpu": p.name, "gpu_memory_gib": round(p.total_memory / 2**30, 1)}
-    return info
 
 
 @dataclass
@@ -413,7 +327,8 @@ def train(pack_path: Path, out: Path, cfg: Config) -> dict:
     model, info = build_model(cfg, log)
     model.to(device).train()
     opt = torch.optim.Adafactor(model.parameters(), lr=cfg.lr, foreach=device.type == "cuda" or None)
-    evaluate = Evaluator(pack, "valid", cfg.eval_per_language, langs) if cfg.eval_per_language else None
+    evaluate = (Evaluator(pack, "valid", cfg.eval_per_language, langs, load_tokenizer()) if cfg.eval_per_language
+                else None)
     best = {"score": -1.0, "state": None, "eval": None}
 
     def on_eval(phase: Phase, res: dict) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Read a T5's weights back out of a built lenscribe model (int8 ONNX), so training can go on from the shipped model.
 
-    python models/training/onnx_weights.py models/lenscribe-small OUT [--dropout 0.1]
+    PYTHONPATH=models:server python -m training.onnx_weights models/lenscribe-small OUT [--dropout 0.1]
 
 The shipped model keeps no PyTorch checkpoint (models/ holds the int8 graphs only, and training checkpoints live in
 the git-ignored .cache/, gone on a fresh machine), so a later training stage warm-starts from what is shipped: every
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -158,8 +157,7 @@ def write_checkpoint(model_dir: Path, out: Path, dropout: float) -> dict:
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from train import build_tokenizer
+    from lenscribe.tokenization import build_tokenizer
 
     state, copies = recover_state_dict(model_dir)
     config = T5Config.from_pretrained(model_dir)
