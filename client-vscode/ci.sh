@@ -74,7 +74,8 @@ ls -l "$CLIENT/lenscribe.vsix"
 step "tiny model"
 if [ -z "${LENSCRIBE_E2E_MODEL_DIR:-}" ]; then
   LENSCRIBE_E2E_MODEL_DIR="$CACHE/tiny-model"
-  (cd "$REPO" && bounded 600 "$PY" "$CLIENT/test/e2e/build_tiny_model.py" "$LENSCRIBE_E2E_MODEL_DIR")
+  (cd "$REPO" && export PYTHONPATH="$REPO/tests" && bounded 600 "$PY" "$CLIENT/test/e2e/build_tiny_model.py" \
+    "$LENSCRIBE_E2E_MODEL_DIR")
 fi
 export LENSCRIBE_E2E_MODEL_DIR
 [ -f "$LENSCRIBE_E2E_MODEL_DIR/manifest.json" ] || { echo "no model in $LENSCRIBE_E2E_MODEL_DIR" >&2; exit 1; }

@@ -26,7 +26,8 @@ done
 MODEL="${LENSCRIBE_E2E_MODEL_DIR:-}"
 if [ -z "$MODEL" ]; then
   MODEL="$CACHE/tiny-model"
-  (cd "$REPO" && timeout 600 "$PY" "$REPO/client-vscode/test/e2e/build_tiny_model.py" "$MODEL" >/dev/null)
+  (cd "$REPO" && PYTHONPATH="$REPO/tests" timeout 600 "$PY" "$REPO/client-vscode/test/e2e/build_tiny_model.py" "$MODEL" \
+    >/dev/null)
 fi
 
 # what to wait for on the screen: the model's own first lines for add() and Stack, asked of `lenscribe summarize` (one

@@ -1,6 +1,8 @@
 """Build the tests' tiny real model (tests/conftest.py's recipe + the real `lenscribe model build`) into OUT.
 
-    python client-vscode/test/e2e/build_tiny_model.py OUT
+    PYTHONPATH=tests python client-vscode/test/e2e/build_tiny_model.py OUT
+
+(tests/ on PYTHONPATH: the recipe is tests/conftest.py's; ci.sh, run.sh and client-nvim's screenshot.sh set it.)
 
 Used by the editor end-to-end tests when LENSCRIBE_E2E_MODEL_DIR is not given. The model has memorised
 tests/conftest.py's TINY_PAIRS, e.g. `def add(a, b): return a + b` -> "Add two numbers and return the sum.", so a hover
@@ -14,12 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO / "tests"))
-
-from conftest import TINY_PAIRS, _recipe_hash, train_tiny_t5  # noqa: E402
-
-from lenscribe.cli import main as lenscribe_main  # noqa: E402
+from conftest import TINY_PAIRS, _recipe_hash, train_tiny_t5
+from lenscribe.cli import main as lenscribe_main
 
 
 def build(out: Path) -> Path:

@@ -100,7 +100,8 @@ if [ -z "$MODEL_DIR" ]; then
   fi
   MODEL_DIR="$CACHE/tiny-model"
   say "building the tiny test model into $MODEL_DIR"
-  (cd "$REPO" && bounded 600 "$PY" "$HERE/build_tiny_model.py" "$MODEL_DIR" >"$ARTIFACTS/model-build.log" 2>&1) \
+  (cd "$REPO" && export PYTHONPATH="$REPO/tests" \
+    && bounded 600 "$PY" "$HERE/build_tiny_model.py" "$MODEL_DIR" >"$ARTIFACTS/model-build.log" 2>&1) \
     || { tail -30 "$ARTIFACTS/model-build.log" >&2; die "building the tiny model failed"; }
 fi
 [ -f "$MODEL_DIR/manifest.json" ] || die "no model in $MODEL_DIR (manifest.json missing)"
