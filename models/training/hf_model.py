@@ -8,7 +8,7 @@ torch and transformers are imported inside the functions: importing this module 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ class Shape:
     @classmethod
     def of(cls, args: Mapping[str, Any] | object) -> Shape:
         """The shape in a run's arguments: a config, or the ``args`` dict of a checkpoint's ``state.json``."""
-        get = args.get if isinstance(args, Mapping) else lambda k: getattr(args, k)
+        get: Callable[[str], Any] = args.__getitem__ if isinstance(args, Mapping) else lambda k: getattr(args, k)
         return cls(d_model=get("d_model"), d_kv=get("d_kv"), d_ff=get("d_ff"), enc_layers=get("enc_layers"),
                    dec_layers=get("dec_layers"), heads=get("heads"), dropout=get("dropout"))
 

@@ -16,6 +16,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -163,8 +164,7 @@ def _warm_start_record(cfg: TrainConfig, init_state: dict) -> dict:
             "dec_layers": [init_state["args"]["dec_layers"], cfg.dec_layers]}
 
 
-def _model(cfg: TrainConfig, ckpt: Path, init_state: dict | None, tok, log: Log) -> tuple[TrainConfig, object, dict,
-                                                                                           bool]:
+def _model(cfg: TrainConfig, ckpt: Path, init_state: dict | None, tok, log: Log) -> tuple[TrainConfig, Any, dict, bool]:
     """(config, model, state, resumed): the checkpoint's on a resume (its shape too), else a new model (seeded) or a
     warm start's."""
     if cfg.resume and (ckpt / "state.json").exists():
@@ -181,7 +181,8 @@ def _model(cfg: TrainConfig, ckpt: Path, init_state: dict | None, tok, log: Log)
             state["embed_init"] = words_embedding_init(model, tok, cfg.seed)
             log(f"embedding init by words: {state['embed_init']}")
     else:
-        model = hf_model.model_from_checkpoint(Path(cfg.init_from or ""), cfg.shape, init_state["args"]["dec_layers"])
+        assert cfg.init_from is not None  # where init_state came from
+        model = hf_model.model_from_checkpoint(Path(cfg.init_from), cfg.shape, init_state["args"]["dec_layers"])
         state["warm_start"] = _warm_start_record(cfg, init_state)
     return cfg, model, state, False
 
@@ -222,6 +223,8 @@ class _Run:
         if schedule_by == "steps" and not cfg.max_steps:
             raise SystemExit("--schedule-by steps needs --max-steps")
         self.schedule_by = schedule_by
+        # what progress (0 -> 1) is measured against: max_steps steps, or the time budget in seconds
+        self.horizon: float = (cfg.max_steps or 0) if schedule_by == "steps" else (self.budget_s or 0.0)
         state = self.state
         log(f"{'resume' if self.resumed else 'start'}: params={self.n_params:,} device={self.device} amp={self.amp} "
             f"train={len(self.train_data):,} valid={len(self.valid_data):,} eval={len(self.eval_idx)} "
@@ -303,8 +306,7 @@ class _Run:
             batches = make_batches(self.train_data, cfg.max_tokens, cfg.max_batch, cfg.seed, state["epoch"])
             for j, b in prefetch(self.train_data, batches, state["batch_pos"], pin=device.type == "cuda",
                                  aux_mask=self.aux_mask):
-                progress = (state["step"] / cfg.max_steps if self.schedule_by == "steps"
-                            else self.elapsed() / self.budget_s)
+                progress = (state["step"] if self.schedule_by == "steps" else self.elapsed()) / self.horizon
                 self.progress = progress
                 lr = lr_at(cfg, state["step"], progress)
                 for g in opt.param_groups:

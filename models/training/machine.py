@@ -29,7 +29,7 @@ def hardware(device: torch.device, detail: bool = False) -> dict:
     if detail:
         import transformers
 
-        info = {"device": str(device), "platform": platform.platform(), "python": platform.python_version(),
+        info: dict = {"device": str(device), "platform": platform.platform(), "python": platform.python_version(),
                 "torch": torch.__version__, "transformers": transformers.__version__, "cpu_count": os.cpu_count()}
     else:
         info = {"device": str(device), "torch": torch.__version__, "python": platform.python_version(),

@@ -157,7 +157,8 @@ class TokenData:
         self.tgt_ids, self.tgt_off = z["tgt_ids"], z["tgt_off"]
         self.src_len = np.diff(self.src_off)
         self.tgt_len = np.diff(self.tgt_off)
-        self.name_ids, self.name_off = (z["name_ids"], z["name_off"]) if "name_ids" in z else (None, None)
+        self.name_ids: np.ndarray | None = z["name_ids"] if "name_ids" in z else None
+        self.name_off: np.ndarray | None = z["name_off"] if "name_ids" in z else None
         refs = cache_dir / f"{split}_refs.json.gz"
         self.refs: list[str] | None = None
         if refs.exists():
