@@ -179,3 +179,23 @@ async def test_without_preferred_docstrings_a_documented_chunk_still_gets_no_doc
     result = await c.workspace_execute_command_async(types.ExecuteCommandParams(
         command="lenscribe.insertDocstring", arguments=[uri, DOCUMENTED_LINE, 0]))
     assert result["applied"] is False and "already has a docstring" in result["error"]
+
+
+async def test_with_the_grounding_check_copy_takes_the_lens_text_and_a_withheld_summary_is_not_inserted(
+        lsp_client, tiny_model_dir, tmp_path):
+    # add's summary ("Add two numbers and return the sum.") names two and sum, which its code never mentions
+    c = await lsp_client(base_options(tiny_model_dir, tmp_path / "cache", groundingCheck=True))
+    uri = open_doc(c, tmp_path / "mod.py", PY_DOC)
+    assert hover_summary(await hover(c, uri, ADD_LINE + 1, 8)) == "Add."
+    actions = await code_actions(c, uri, ADD_LINE + 1)
+    assert [a.kind for a in actions] == KINDS[1:]  # no docstring action for a withheld summary
+    assert list(actions[1].command.arguments) == [uri, ADD_LINE + 1, 4, "Add."]
+    assert await c.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="lenscribe.summaryAt", arguments=[uri, ADD_LINE + 1, 4])) == {
+        "qualname": "add", "kind": "function", "summary": "Add."}
+    result = await c.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="lenscribe.insertDocstring", arguments=[uri, ADD_LINE + 1, 4]))
+    assert result["applied"] is False and "names two, sum, which its code never mentions" in result["error"]
+    # read_lines' summary is made of its code's words: its docstring action is offered as without the check
+    await hover(c, uri, READ_LINES_LINE + 1, 8)
+    assert [a.kind for a in await code_actions(c, uri, READ_LINES_LINE + 1)] == KINDS

@@ -6,14 +6,16 @@ the cursor (the innermost chunk at the range's start):
   client takes ``documentChanges``.  With the summary cached the edit comes with the action; without it the edit is
   resolved lazily (``codeAction/resolve``, the summary computed then, waiting at most ``INSERT_TIMEOUT_S``), or, for a
   client that cannot resolve edits, the action runs the server command ``lenscribe.insertDocstring`` which computes the
-  summary and sends ``workspace/applyEdit``.
+  summary and sends ``workspace/applyEdit``.  A summary the grounding check withholds (``lenscribe.groundingCheck``:
+  it names what the code never mentions) is not written into the code: the action is not offered, or the edit is
+  refused with the words that withheld it.
 * **Regenerate summary with beam search** (``lenscribe.regenerate``): the server command ``lenscribe.regenerateSummary``
   runs a beam search (``REGENERATE_BEAMS`` beams) for that one chunk, stores the result as the chunk's summary under
   the current decoding id (the lens and the hover show it) and under the beam decoding's id, pins it against queued
   greedy results, asks for a code lens refresh and shows it.
 * **Copy summary** (``lenscribe.copy``): the client command ``lenscribe.client.copySummary(uri, line, character,
   summary|null)`` which the clients implement (VS Code: the clipboard; Neovim: the ``+`` and ``"`` registers); with
-  no summary yet they ask the server command ``lenscribe.summaryAt``.
+  no summary yet they ask the server command ``lenscribe.summaryAt``. Both copy what the lens shows.
 
 Every command takes ``(uri, line, character)`` with the client's position encoding, so the clients' palette commands
 call them with the cursor.  The actions are offered only when a model is loaded or loading.
@@ -137,6 +139,10 @@ async def docstring_workspace_edit(ls: LenscribeServer, uri: str, line: int, cha
     if chunk.language not in SUPPORTED_LANGUAGES:
         raise ValueError(f"inserting docstrings is not supported for {chunk.language}")
     summary = await _summary(ls, doc, chunk, timeout)
+    assert ls.engine is not None
+    if withheld := ls.engine.generated(chunk, summary).withheld:
+        raise ValueError(f"the generated summary of {chunk.qualname} names {', '.join(withheld)}, which its code "
+                         "never mentions: not inserted (lenscribe.groundingCheck)")
     doc2, chunk2 = await _chunk_at(ls, uri, line, character)  # the text may have changed while it was computed
     text = _document_text(ls, uri)
     if chunk2 is None or text is None or chunk2.hash != chunk.hash:
@@ -163,9 +169,11 @@ async def code_actions(ls: LenscribeServer, params: types.CodeActionParams) -> l
     summary = e.cached_summary(chunk)
     if summary is None:  # it will likely be asked for next: compute it ahead of the document's other chunks
         e.request(chunk, Priority.VISIBLE, owner=doc.uri, generation=doc.generation)
+    shown = None if summary is None else e.generated(chunk, summary)  # what the lens shows (the grounding check)
     args = [uri, line, character]
     actions: list[types.CodeAction] = []
-    if chunk.doc is None and chunk.language in SUPPORTED_LANGUAGES and _wanted(KIND_DOCSTRING, only):
+    if (chunk.doc is None and chunk.language in SUPPORTED_LANGUAGES and _wanted(KIND_DOCSTRING, only)
+            and not (shown and shown.withheld)):  # a withheld summary is not written into the code
         title = f"{_title_insert(chunk.language)} ({chunk.qualname})"
         action = types.CodeAction(title=title, kind=KIND_DOCSTRING,
                                   data={"uri": uri, "line": line, "character": character, "hash": chunk.hash})
@@ -183,7 +191,7 @@ async def code_actions(ls: LenscribeServer, params: types.CodeActionParams) -> l
     if _wanted(KIND_COPY, only):
         title = f"Copy summary ({chunk.qualname})"
         actions.append(types.CodeAction(title=title, kind=KIND_COPY, command=types.Command(
-            title=title, command=CLIENT_COPY, arguments=[*args, summary])))
+            title=title, command=CLIENT_COPY, arguments=[*args, shown.text if shown else None])))
     return actions
 
 
@@ -237,8 +245,8 @@ async def regenerate(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
 
 
 async def summary_at(ls: LenscribeServer, *args: Any) -> dict[str, Any] | None:
-    """``lenscribe.summaryAt(uri, line, character)``: the summary of the chunk there (computed when not cached,
-    waiting at most INSERT_TIMEOUT_S), for the clients' Copy summary."""
+    """``lenscribe.summaryAt(uri, line, character)``: the summary of the chunk there as its lens shows it (computed
+    when not cached, waiting at most INSERT_TIMEOUT_S), for the clients' Copy summary."""
     uri, line, character = _position_args(args, CMD_SUMMARY_AT)
     doc, chunk = await _chunk_at(ls, uri, line, character)
     if chunk is None:
@@ -247,7 +255,8 @@ async def summary_at(ls: LenscribeServer, *args: Any) -> dict[str, Any] | None:
         summary = await _summary(ls, doc, chunk, INSERT_TIMEOUT_S)
     except (TimeoutError, ModelUnavailable) as err:
         return {"qualname": chunk.qualname, "kind": chunk.kind, "summary": None, "error": str(err)}
-    return {"qualname": chunk.qualname, "kind": chunk.kind, "summary": summary}
+    assert ls.engine is not None
+    return {"qualname": chunk.qualname, "kind": chunk.kind, "summary": ls.engine.generated(chunk, summary).text}
 
 
 def register(server: LenscribeServer) -> None:
