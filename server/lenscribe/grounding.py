@@ -57,26 +57,15 @@ def code_words(code: str) -> set[str]:
     return {w.lower() for w in _SUBWORD.findall(code)}
 
 
-def _in_code(word: str, vocab: set[str]) -> bool:
-    if word in vocab:
-        return True
-    if len(word) < PREFIX:
-        return False
-    head = word[:PREFIX]
-    return any(len(v) >= 3 and v.startswith(head) for v in vocab)
-
-
 def ungrounded_words(summary: str, code: str) -> list[str]:
     """The summary's content words that the code does not mention (rule 1 and 2 of the module's doc)."""
+    content = [w for w in (m.lower() for m in _WORD.findall(summary))
+               if len(w) >= 3 and w not in STOP and not any(f in GENERIC for f in _forms(w))]
+    if not content:
+        return []  # the code need not be read
     vocab = code_words(code)
-    out = []
-    for w in _WORD.findall(summary):
-        w = w.lower()
-        if len(w) < 3 or w in STOP or any(f in GENERIC for f in _forms(w)):
-            continue
-        if not _in_code(w, vocab):
-            out.append(w)
-    return out
+    heads = {v[:PREFIX] for v in vocab if len(v) >= PREFIX}  # a word of PREFIX letters or more matches by its head
+    return [w for w in content if w not in vocab and (len(w) < PREFIX or w[:PREFIX] not in heads)]
 
 
 def grounded(summary: str, code: str) -> bool:
