@@ -49,7 +49,7 @@ class ReadOptions:
     min_lines: int = _DEFAULTS.min_chunk_lines  # shorter chunks are left out
     max_chars: int | None = _DEFAULTS.max_chunk_chars  # a chunk's text is cut to this (its hash too)
     languages: tuple[str, ...] | None = None  # allow-list; None: every supported language
-    docs: bool = False  # fill in Chunk.doc (docstrings, doc comments): costs a quarter to half of the chunking
+    docs: bool = False  # fill in Chunk.doc (docstrings, doc comments): 4-11% of the chunking (bench_chunk_docs.py)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReadOptions:
@@ -68,6 +68,7 @@ class Source:
     chunks: list[Chunk] = field(default_factory=list)
     skipped: str | None = None  # unknown language, not a regular file, binary, too large, chunker error...
     text: str | None = None  # read_text: the text given; read_file: the text read, only with keep_text
+
 
 def language_for(path: str | Path | None, language_id: str | None, text: str) -> str | None:
     """The chunker's language: from the file name (or the ``#!`` line of ``text``), else from the LSP languageId."""

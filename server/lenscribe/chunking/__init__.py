@@ -54,7 +54,7 @@ neither chunks nor part of qualnames.
 
 ``depth`` is the number of enclosing chunks in the same result (a class's methods: 1), for outlines.
 
-Doc comments (``Chunk.doc``, only with ``docs=True``: finding them costs a quarter to half of the chunking time;
+Doc comments (``Chunk.doc``, only with ``docs=True``: they cost 4-11% of the chunking time;
 ``doc_of(text, chunk)`` finds one chunk's later): Python docstring; otherwise the comment directly above the chunk,
 no blank line between: ``/** */`` (JS/TS/Java/PHP/Kotlin/Scala, also C#/Rust/Swift), ``///`` (Rust, C#, Swift),
 ``//`` runs or ``/* */`` (Go, C, C++), ``#`` runs (Ruby, Bash), ``--`` runs (Lua).  See ``docs.py`` for

@@ -147,7 +147,7 @@ def chunk_text(text: str, language: str | None, *, min_lines: int = 2, max_chars
     chunk's ``depth`` counts only the enclosing chunks that are in the result).
     A chunk longer than ``max_chars`` characters keeps its full range but its ``text`` is cut (``truncated=True``;
     the hash is of the cut text, the text the model sees).  ``docs``: fill in ``Chunk.doc`` (docstrings and doc
-    comments; about a quarter to half of the chunking time), else it is None (``doc_of`` finds one chunk's later).
+    comments; 4-11% of the chunking time), else it is None (``doc_of`` finds one chunk's later).
     Syntax errors never raise: whatever tree-sitter recognises comes out.  Raises ChunkingError for an unknown
     language (None: none was detected) or binary text (NUL characters).
     """
