@@ -150,11 +150,12 @@ def shown(chunk, text: str, grounding_check: bool) -> dict:
     """What the editor would show for the model's ``text``: the summary, its source and, when the grounding check
     withheld it (lenscribe.grounding), the words that did and the generated text."""
     from lenscribe.grounding import check
+    from lenscribe.render import GENERATED, NAME
 
-    checked = check(text or "", chunk.text, chunk.qualname) if grounding_check and text else None
+    checked = check(text, chunk.text, chunk.qualname) if grounding_check and text else None
     if checked is None or not checked.withheld:
-        return {"summary": text, "source": "generated", "withheld": []}
-    return {"summary": checked.text, "source": "name", "withheld": list(checked.withheld), "generated": text}
+        return {"summary": text, "source": GENERATED, "withheld": []}
+    return {"summary": checked.text, "source": NAME, "withheld": list(checked.withheld), "generated": text}
 
 
 def _run(args, ray_run, summarizer, model, tokenizer, stdout) -> int:

@@ -53,7 +53,7 @@ class OutlineRow(TypedDict):
     end: list[int]
     depth: int  # how many chunks enclose it (Chunk.depth)
     summary: str | None
-    source: str | None  # "docstring" | "generated" (lenscribe.render)
+    source: str | None  # "docstring" | "generated" | "name" (lenscribe.render)
 
 
 class FileSummaries(TypedDict):
