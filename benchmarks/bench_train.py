@@ -5,7 +5,13 @@ Adafactor: fast_train.py), on the same batches, the same model shape and the sam
 tokens per second.
 
     PYTHONPATH=models:server python benchmarks/bench_train.py [--pack PACK.npz] [--shape small|gpu]
-        [--steps 20] [--max-tokens N] [--threads N] [--only fast|baseline] [--compile]
+        [--steps 20] [--max-tokens N] [--threads N] [--precision auto|bf16|fp32] [--rounds N]
+        [--only fast|baseline] [--compile]
+
+``--precision auto`` runs each trainer as it trains (training.machine.pick_device): bf16 on a GPU for both; on a CPU
+fp32 for today's trainer, bf16 for the fast one where the CPU has native bf16 (AVX512-BF16, AMX). ``bf16`` / ``fp32``
+compare both in the same precision. ``--rounds N`` alternates the trainers N times and reports each one's median (a
+shared 2-core VM drifts by 10-20% between runs).
 
 Batches come from a data pack's train split (length-bucketed as fast_train cuts them) or, without --pack, from
 random tokens with the Python train split's length profile. ``--shape small`` is the shipped model (d256, 4+2
@@ -151,36 +157,43 @@ def main() -> None:
     p.add_argument("--max-tokens", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto")
+    p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--only", choices=["fast", "baseline"], default=None)
     p.add_argument("--compile", action="store_true")
     p.add_argument("--profile", action="store_true", help="on a GPU: also profile the fast trainer's steps")
     a = p.parse_args()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    from training.machine import pick_device
+
+    device, fast_amp = pick_device("auto", a.precision, a.threads, cpu_bf16=True)
+    _, base_amp = pick_device("auto", a.precision, a.threads)
+    amps = {"baseline": base_amp, "fast": fast_amp}
     shape, max_tokens = SHAPES[a.shape or ("gpu" if device.type == "cuda" else "small")]
     max_tokens = a.max_tokens or max_tokens
-    amp = torch.bfloat16 if a.precision == "bf16" or (a.precision == "auto" and device.type == "cuda") else None
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
     data = batches(a.pack, max_tokens, a.steps + a.warmup)
     info = {"device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu x{torch.get_num_threads()}",
             "shape": a.shape or ("gpu" if device.type == "cuda" else "small"), "max_tokens": max_tokens,
-            "amp": str(amp), "torch": torch.__version__}
+            "amp": {k: str(v) for k, v in amps.items()}, "torch": torch.__version__}
     print(json.dumps(info))
-    results = []
-    for kind in [a.only] if a.only else ["baseline", "fast"]:
-        try:
-            r = run(kind, shape, data, device, amp, a.warmup, a.compile and kind == "fast")
-        except Exception as e:  # e.g. another transformers version on a lent machine
-            r = {"trainer": kind, "error": f"{type(e).__name__}: {e}"}
-        results.append(r)
-        print(json.dumps(r), flush=True)
-    ok = [r for r in results if "tgt_tok_s" in r]
-    if len(ok) == 2:
-        print(json.dumps({"speedup_tgt_tok_s": round(ok[1]["tgt_tok_s"] / ok[0]["tgt_tok_s"], 2)}))
+    kinds = [a.only] if a.only else ["baseline", "fast"]
+    rounds: dict[str, list[dict]] = {k: [] for k in kinds}
+    for _ in range(max(1, a.rounds)):
+        for kind in kinds:
+            try:
+                r = run(kind, shape, data, device, amps[kind], a.warmup, a.compile and kind == "fast")
+            except Exception as e:  # e.g. another transformers version on a lent machine
+                r = {"trainer": kind, "error": f"{type(e).__name__}: {e}"}
+            rounds[kind].append(r | {"amp": str(amps[kind])})
+            print(json.dumps(rounds[kind][-1]), flush=True)
+    medians = {}
+    for kind, rs in rounds.items():
+        ok = sorted((r for r in rs if "tgt_tok_s" in r), key=lambda r: r["tgt_tok_s"])
+        if ok:
+            medians[kind] = ok[len(ok) // 2]["tgt_tok_s"]
+    if len(medians) == 2:
+        print(json.dumps({"median_tgt_tok_s": medians,
+                          "speedup_tgt_tok_s": round(medians["fast"] / medians["baseline"], 2)}))
     if a.profile and device.type == "cuda":
-        print(json.dumps(profile(shape, data, device, amp, a.compile)), flush=True)
+        print(json.dumps(profile(shape, data, device, fast_amp, a.compile)), flush=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ transformers = pytest.importorskip("transformers")
 from training import objectives
 from training.datapack import Pack, build_pack
 from training.fast_train import Config, bucket, collate, language_sample, train
-from training.t5 import T5, T5Shape, hf_state, load_hf_state
+from training.t5 import T5, Dropout, T5Shape, hf_state, load_hf_state
 
 SHAPE = T5Shape(vocab_size=32100, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=3, num_heads=4,
                 dropout_rate=0.0)
@@ -89,6 +89,42 @@ def test_hf_state_round_trips_and_keeps_the_tied_embedding_once():
 
 def _body(row):
     return [t for t in row if t not in (0, 1, 2)]
+
+
+def test_cpu_dropout_drops_its_share_scales_the_rest_and_follows_the_seed():
+    x = torch.ones(200_000, requires_grad=True)
+    drop = Dropout(0.1).train()
+    torch.manual_seed(3)
+    y = drop(x)
+    dropped = float((y == 0).float().mean())
+    assert abs(dropped - 26 / 256) < 0.004  # p rounded to 26/256
+    assert torch.all((y == 0) | torch.isclose(y, torch.tensor(256 / 230)))  # the kept ones scaled: same expectation
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # the gradient goes through the same mask and scale
+    torch.manual_seed(3)
+    assert torch.equal(drop(x).detach(), y.detach())  # torch.manual_seed decides the mask
+    assert not torch.equal(drop(x).detach(), y.detach())  # and the next call draws a new one
+    half = drop(torch.ones(7, 3, dtype=torch.bfloat16))
+    assert half.dtype == torch.bfloat16 and half.shape == (7, 3)  # odd sizes, autocast's dtype kept
+
+
+def test_dropout_is_the_identity_in_eval_mode_and_at_zero():
+    x = torch.randn(50)
+    assert Dropout(0.1).eval()(x) is x
+    assert Dropout(0.0).train()(x) is x
+
+
+def test_fast_trainer_autocasts_to_bf16_only_on_a_cpu_that_has_it(monkeypatch):
+    from training import machine
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(machine, "native_cpu_bf16", lambda: True)
+    assert machine.pick_device("cpu", "auto", None, cpu_bf16=True) == (cpu, torch.bfloat16)
+    assert machine.pick_device("cpu", "auto", None) == (cpu, None)  # train.py: fp32 on every CPU
+    assert machine.pick_device("cpu", "fp32", None, cpu_bf16=True) == (cpu, None)
+    monkeypatch.setattr(machine, "native_cpu_bf16", lambda: False)
+    assert machine.pick_device("cpu", "auto", None, cpu_bf16=True) == (cpu, None)
+    assert machine.pick_device("cpu", "bf16", None) == (cpu, torch.bfloat16)
 
 
 def test_span_corruption_hides_about_15_percent_and_gives_it_back():

@@ -80,7 +80,7 @@ class Config:
     no_repeat_ngram: int = DEFAULT_NO_REPEAT_NGRAM
     # machine
     device: str = "auto"
-    precision: str = "auto"  # auto: bf16 on GPU, fp32 on CPU
+    precision: str = "auto"  # auto: bf16 on a GPU and on a CPU with native bf16 (AVX512-BF16, AMX), else fp32
     threads: int | None = None
     compile: bool = False
     seed: int = 0
@@ -318,7 +318,7 @@ def train(pack_path: Path, out: Path, cfg: Config) -> dict:
     log = Log(out / "train.log")
     t0 = time.time()
     deadline = t0 + cfg.budget_s
-    device, amp = pick_device(cfg.device, cfg.precision, cfg.threads)
+    device, amp = pick_device(cfg.device, cfg.precision, cfg.threads, cpu_bf16=True)
     torch.manual_seed(cfg.seed)
     pack = Pack(pack_path)
     langs = [pack.languages.index(x) for x in (cfg.languages or pack.languages)]

@@ -49,6 +49,7 @@ A_ARGS=${A_ARGS:-"--init-onnx models/lenscribe-small --lr 5e-3 --max-tokens 3276
 B_ARGS=${B_ARGS:-"--d-model 384 --d-ff 1536 --enc-layers 6 --dec-layers 3 --heads 6 --lr 1e-2 --max-tokens 65536 \
 --pretrain-frac $PRETRAIN_FRAC --eval-every-s 90"}
 EVAL_N=${EVAL_N:-400}
+RUNS=${RUNS:-"a b"}  # the next lend: RUNS=b BUDGET_S=480 (models/TRAINING.md)
 COMMON="--workers $WORKERS --eval-per-language $EVAL_N --eval-batch 1024 --log-every ${LOG_EVERY:-100}"
 mkdir -p "$OUT" "$WORK"
 T0=$(date +%s)
@@ -62,15 +63,21 @@ timeout "${BENCH_TIMEOUT:-120}" $PY benchmarks/bench_train.py --pack "$PACK" --s
   | grep -v Warning | tee "$WORK/bench.log"
 stamp "benchmark done"
 
-# 2. the runs
-$PY -m training.fast_train "$PACK" "$WORK/run-a" $A_ARGS $COMMON --budget-s "$BUDGET_S" >"$WORK/run-a.log" 2>&1 &
-PID_A=$!
-$PY -m training.fast_train "$PACK" "$WORK/run-b" $B_ARGS $COMMON --budget-s "$BUDGET_S" >"$WORK/run-b.log" 2>&1 &
-PID_B=$!
-while kill -0 "$PID_A" 2>/dev/null || kill -0 "$PID_B" 2>/dev/null; do
+# 2. the runs (RUNS: "a b" side by side, or one of them with the GPU to itself)
+pids=()
+for r in $RUNS; do
+  case $r in
+    a) args=$A_ARGS ;;
+    b) args=$B_ARGS ;;
+    *) echo "unknown run '$r' in RUNS (a, b)" >&2; exit 2 ;;
+  esac
+  $PY -m training.fast_train "$PACK" "$WORK/run-$r" $args $COMMON --budget-s "$BUDGET_S" >"$WORK/run-$r.log" 2>&1 &
+  pids+=($!)
+done
+alive() { for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+while alive; do
   sleep 30
-  stamp "A: $(grep -E 'step|eval|Error' "$WORK/run-a.log" | tail -n 1)"
-  stamp "B: $(grep -E 'step|eval|Error' "$WORK/run-b.log" | tail -n 1)"
+  for r in $RUNS; do stamp "$r: $(grep -E 'step|eval|Error' "$WORK/run-$r.log" | tail -n 1)"; done
   nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null | sed 's/^/[gpu] /'
 done
 wait

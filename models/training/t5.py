@@ -21,6 +21,35 @@ from torch import nn
 NEG_INF = -1e9  # finite: a fully masked row must not give NaN in bf16
 
 
+def _random_bytes(shape: torch.Size) -> torch.Tensor:
+    """Uniform random bytes of ``shape`` on the CPU, eight per draw of the generator (``torch.manual_seed`` decides
+    them)."""
+    n = math.prod(shape)
+    words = torch.empty((n + 7) // 8, dtype=torch.int64).random_(-(2**63), 2**63 - 1)
+    return words.view(torch.uint8)[:n].view(shape)
+
+
+class Dropout(nn.Module):
+    """``nn.Dropout``, cheaper on a CPU: the keep mask is a comparison of random bytes, eight drawn at once, so ``p``
+    is rounded to a multiple of 1/256 (0.1 -> 26/256). PyTorch's CPU dropout draws one Bernoulli sample per element
+    and was 16-24% of a training step of the shipped model's shape on 2 cores (``torch.profiler``); this mask costs
+    about a tenth of that. On a GPU (Philox, fused) and in eval mode it is ``F.dropout`` as before."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+        self.threshold = round(p * 256)
+        self.scale = 256 / (256 - self.threshold) if self.threshold < 256 else 0.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if x.device.type != "cpu":
+            return F.dropout(x, self.p, True)
+        # one multiply by a mask already in x's dtype and scaled: a bool mask costs two more passes and casts
+        return x * ((_random_bytes(x.shape) >= self.threshold).to(x.dtype) * self.scale)
+
+
 @dataclass(frozen=True)
 class T5Shape:
     vocab_size: int = 32100
@@ -127,7 +156,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.wi = nn.Linear(s.d_model, s.d_ff, bias=False)
         self.wo = nn.Linear(s.d_ff, s.d_model, bias=False)
-        self.drop = nn.Dropout(s.dropout_rate)
+        self.drop = Dropout(s.dropout_rate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.wo(self.drop(F.relu(self.wi(x))))
@@ -146,7 +175,7 @@ class _Sub(nn.Module):
         else:
             self.EncDecAttention = Attention(s, has_bias=False, bidirectional=True)
         self.layer_norm = RMSNorm(s.d_model, s.layer_norm_epsilon)
-        self.drop = nn.Dropout(s.dropout_rate)
+        self.drop = Dropout(s.dropout_rate)
 
 
 class Block(nn.Module):
@@ -177,7 +206,7 @@ class Stack(nn.Module):
         self.embed_tokens = embed
         self.block = nn.ModuleList([Block(s, decoder, has_bias=i == 0) for i in range(n)])
         self.final_layer_norm = RMSNorm(s.d_model, s.layer_norm_epsilon)
-        self.dropout = nn.Dropout(s.dropout_rate)
+        self.dropout = Dropout(s.dropout_rate)
 
     def bias(self) -> Attention:
         return self.block[0].layer[0].SelfAttention
