@@ -165,6 +165,10 @@ async def test_summary_at_for_the_clients_copy(client, tmp_path, summary_of):
     result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command="lenscribe.summaryAt", arguments=[uri, ADD_LINE + 1, 4]))
     assert result == {"qualname": "add", "kind": "function", "summary": summary_of(ADD)}
+    for one_object in ({"uri": uri, "position": {"line": ADD_LINE + 1, "character": 4}},
+                       {"uri": uri, "line": ADD_LINE + 1}):  # a client's own arguments, the character left out
+        assert await client.workspace_execute_command_async(types.ExecuteCommandParams(
+            command="lenscribe.summaryAt", arguments=[one_object])) == result
     assert await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command="lenscribe.summaryAt", arguments=[uri, 0, 0])) is None
 

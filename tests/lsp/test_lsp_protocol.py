@@ -83,6 +83,11 @@ def test_requests_with_missing_or_invalid_params_get_invalid_params(raw, tiny_mo
             assert r["error"]["code"] == -32602
     r = s.call("workspace/executeCommand", {"command": "lenscribe.summarizeFile", "arguments": [42]})
     assert r["error"]["code"] == -32602
+    for command in ("lenscribe.insertDocstring", "lenscribe.regenerateSummary", "lenscribe.summaryAt"):
+        for args in ([uri, "x"], [uri], [42, 0, 0], [], [{"uri": uri, "position": {"line": "x"}}]):
+            r = s.call("workspace/executeCommand", {"command": command, "arguments": args})
+            assert r.get("error", {}).get("code") == -32602, (command, args, r)
+            assert command in r["error"]["message"]
     h = s.call("textDocument/hover", hover_params(uri, 0, 1))["result"]  # still serving
     assert summary_of(ADD) in h["contents"]["value"]
     assert popups(s) == []

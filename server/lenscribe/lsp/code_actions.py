@@ -17,7 +17,8 @@ the cursor (the innermost chunk at the range's start):
   summary|null)`` which the clients implement (VS Code: the clipboard; Neovim: the ``+`` and ``"`` registers); with
   no summary yet they ask the server command ``lenscribe.summaryAt``. Both copy what the lens shows.
 
-Every command takes ``(uri, line, character)`` with the client's position encoding, so the clients' palette commands
+Every command takes ``(uri, line, character)`` with the client's position encoding (``PositionArgs``, structured
+through pygls' converter: a wrong argument is an InvalidParams error naming it), so the clients' palette commands
 call them with the cursor.  The actions are offered only when a model is loaded or loading.
 """
 
@@ -29,14 +30,17 @@ import logging
 import time
 from typing import Any
 
+import attrs
 from lsprotocol import types
 from pygls.capabilities import get_capability
+from pygls.exceptions import JsonRpcInvalidParams
 
 from lenscribe.chunking import doc_of
 from lenscribe.docstring_insert import SUPPORTED_LANGUAGES, TextEdit, docstring_edit
 from lenscribe.engine import ModelUnavailable
 from lenscribe.lsp.code_lens import request_lens_refresh
 from lenscribe.lsp.documents import fresh_document
+from lenscribe.lsp.protocol import structure_arguments
 from lenscribe.lsp.server import LenscribeServer
 from lenscribe.scheduling import Priority
 
@@ -65,17 +69,27 @@ def _wanted(kind: str, only: list[str] | None) -> bool:
     return not only or any(kind == k or kind.startswith(k + ".") for k in only)
 
 
-def _position_args(args: tuple[Any, ...], name: str) -> tuple[str, int, int]:
+@attrs.frozen
+class PositionArgs:
+    """The commands' ``(uri, line, character)``, positions in the client's encoding; ``character`` may be left out."""
+
+    uri: str
+    line: int
+    character: int = 0
+
+
+def _position_args(ls: LenscribeServer, command: str, args: tuple[Any, ...]) -> PositionArgs:
+    """``args`` as PositionArgs (JsonRpcInvalidParams says which argument is wrong); one object ``{uri, line,
+    character}`` or ``{uri, position: {line, character}}`` is taken as well (a client's own command arguments)."""
     if len(args) == 1 and isinstance(args[0], dict):
         a = args[0]
-        pos = a.get("position") or {}
-        args = (a.get("uri"), pos.get("line", a.get("line")), pos.get("character", a.get("character", 0)))
-    if len(args) < 2 or not isinstance(args[0], str):
-        raise TypeError(f"{name} needs (uri, line, character)")
-    try:
-        return args[0], int(args[1]), int(args[2]) if len(args) > 2 and args[2] is not None else 0
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name} needs (uri, line, character): {e}") from None
+        pos = a["position"] if isinstance(a.get("position"), dict) else {}
+        args = (a.get("uri"), pos.get("line", a.get("line")), pos.get("character", a.get("character")))
+    if len(args) > 2 and args[2] is None:
+        args = args[:2]
+    if args and not isinstance(args[0], str):  # the converter would make a uri of 42
+        raise JsonRpcInvalidParams(f"{command}(uri, line, character): the uri must be a string, not {args[0]!r}")
+    return structure_arguments(ls.protocol.fm.converter, command, args, PositionArgs)
 
 
 async def _chunk_at(ls: LenscribeServer, uri: str, line: int, character: int):
@@ -208,9 +222,9 @@ async def resolve_code_action(ls: LenscribeServer, action: types.CodeAction) -> 
 
 async def insert_docstring(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
     """``lenscribe.insertDocstring(uri, line, character)``: computes the edit and sends it (workspace/applyEdit)."""
-    uri, line, character = _position_args(args, CMD_INSERT_DOCSTRING)
+    a = _position_args(ls, CMD_INSERT_DOCSTRING, args)
     try:
-        edit, summary = await docstring_workspace_edit(ls, uri, line, character)
+        edit, summary = await docstring_workspace_edit(ls, a.uri, a.line, a.character)
     except (ValueError, TimeoutError, ModelUnavailable) as err:
         ls.show(f"lenscribe: {err}", types.MessageType.Warning)
         return {"applied": False, "error": str(err)}
@@ -224,10 +238,10 @@ async def regenerate(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
     """``lenscribe.regenerateSummary(uri, line, character)``: the chunk's summary again, with a beam search."""
     assert ls.engine is not None and ls.loop is not None
     e = ls.engine
-    uri, line, character = _position_args(args, CMD_REGENERATE)
-    _doc, chunk = await _chunk_at(ls, uri, line, character)
+    a = _position_args(ls, CMD_REGENERATE, args)
+    _doc, chunk = await _chunk_at(ls, a.uri, a.line, a.character)
     if chunk is None:
-        raise ValueError(f"no function, method or class at {uri}:{line + 1}")
+        raise ValueError(f"no function, method or class at {a.uri}:{a.line + 1}")
     await ls.wait_for_summary_id(INSERT_TIMEOUT_S)
     if e.model.state == "loading" and ls.model_task is not None:
         await asyncio.wait({ls.model_task}, timeout=INSERT_TIMEOUT_S)
@@ -247,8 +261,8 @@ async def regenerate(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
 async def summary_at(ls: LenscribeServer, *args: Any) -> dict[str, Any] | None:
     """``lenscribe.summaryAt(uri, line, character)``: the summary of the chunk there as its lens shows it (computed
     when not cached, waiting at most INSERT_TIMEOUT_S), for the clients' Copy summary."""
-    uri, line, character = _position_args(args, CMD_SUMMARY_AT)
-    doc, chunk = await _chunk_at(ls, uri, line, character)
+    a = _position_args(ls, CMD_SUMMARY_AT, args)
+    doc, chunk = await _chunk_at(ls, a.uri, a.line, a.character)
     if chunk is None:
         return None
     try:
