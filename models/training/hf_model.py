@@ -40,9 +40,13 @@ class Shape:
 
 
 def make_config(shape: Shape):
+    """transformers' config of ``shape``: CodeT5's architecture as ``training.t5.T5Shape.hf_config`` defines it for
+    both trainers."""
     from transformers import T5Config
 
-    return T5Config(
+    from training.t5 import T5Shape
+
+    return T5Config(**T5Shape(
         vocab_size=VOCAB_SIZE,
         d_model=shape.d_model,
         d_kv=shape.d_kv or shape.d_model // shape.heads,
@@ -50,20 +54,12 @@ def make_config(shape: Shape):
         num_layers=shape.enc_layers,
         num_decoder_layers=shape.dec_layers,
         num_heads=shape.heads,
-        relative_attention_num_buckets=32,
-        relative_attention_max_distance=128,
         dropout_rate=shape.dropout,
-        layer_norm_epsilon=1e-6,
-        initializer_factor=1.0,
-        feed_forward_proj="relu",
-        is_encoder_decoder=True,
-        use_cache=True,
-        tie_word_embeddings=True,
         pad_token_id=PAD_ID,
         eos_token_id=EOS_ID,
         bos_token_id=BOS_ID,
         decoder_start_token_id=DECODER_START_ID,
-    )
+    ).hf_config())
 
 
 def new_model(shape: Shape):

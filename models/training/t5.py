@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -190,12 +191,12 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, self_mask: torch.Tensor, enc: torch.Tensor | None = None,
                 cross_mask: torch.Tensor | None = None) -> torch.Tensor:
-        sa = self.layer[0]
+        sa = cast(_Sub, self.layer[0])
         x = x + sa.drop(sa.SelfAttention(sa.layer_norm(x), self_mask))
         if self.decoder:
-            ca = self.layer[1]
+            ca = cast(_Sub, self.layer[1])
             x = x + ca.drop(ca.EncDecAttention(ca.layer_norm(x), cross_mask, kv=enc))
-        ff = self.layer[-1]
+        ff = cast(_Sub, self.layer[-1])
         return x + ff.drop(ff.DenseReluDense(ff.layer_norm(x)))
 
 
@@ -209,7 +210,7 @@ class Stack(nn.Module):
         self.dropout = Dropout(s.dropout_rate)
 
     def bias(self) -> Attention:
-        return self.block[0].layer[0].SelfAttention
+        return cast(_Sub, cast(Block, self.block[0]).layer[0]).SelfAttention
 
 
 class T5(nn.Module):
