@@ -2,16 +2,19 @@
 
     # 1. sample functions, summarize them with each system, write the blinded sheet and the key
     python benchmarks/blind_rating.py prepare OUT --source pygls=.venv/lib/python3.11/site-packages/pygls \
-        --source examples=examples --sample pygls=40 --system model=models/lenscribe-small --seed 0
+        --source examples=examples --sample pygls=40 --system model=models/lenscribe-small --seed 0 \
+        [--teacher q15=.cache/teacher/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf@specific-v1 --threads 2]
     # 2. a reader fills OUT/ratings.json from OUT/sheet.md alone: {"<item>": {"A": 0|1|2, "B": ...}, ...}
     #    2: correct and informative, 1: vague (true but says little more than the name), 0: wrong or misleading
     # 3. unblind
     python benchmarks/blind_rating.py score OUT     # also "<model>+check": what the editor shows with groundingCheck
 
-Each item is one function or method (classes are left out: their summary is a list of members); the reader sees its
-full code, docstring included, and each system's summary under a letter, the letters shuffled per item. The model
-summarizes the code *without* its docstring (a documented chunk shows its docstring, so only undocumented code ever
-reaches the model); the name-only rule (``lenscribe.name_rule.name_summary``) is always one of the systems.
+Each item is one function or method (classes are left out: their summary is a list of members; test files are left
+out too); the reader sees its code *without* its docstring (``--show-docstrings`` shows it), as every system summarizes
+it (a documented chunk shows its docstring, so only undocumented code ever reaches a model), and each system's
+summary under a letter, the letters shuffled per item. The name-only rule (``lenscribe.name_rule.name_summary``) is
+always one of the systems; ``--system`` adds an ONNX model, ``--teacher`` an LLM through ``training.teacher`` with a
+``lenscribe.prompts`` prompt (the teacher extra). ``key.json`` records each system's seconds per item.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import random
 import string
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -41,10 +45,17 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
     return out
 
 
+def _is_test(path: Path) -> bool:
+    from training.dataset_filters import is_test_path
+
+    return is_test_path(path.as_posix())
+
+
 def collect(root: Path, min_lines: int) -> list[dict]:
-    """Every function/method of the supported files under ``root`` (sorted paths: the same list on every run)."""
+    """Every function/method of the supported non-test files under ``root`` (sorted: the same list on every run)."""
     items = []
-    files = sorted(p for p in root.rglob("*") if p.is_file() and language_for_path(p)) if root.is_dir() else [root]
+    files = sorted(p for p in root.rglob("*") if p.is_file() and language_for_path(p) and not _is_test(p)
+                   ) if root.is_dir() else [root]
     for path in files:
         language = language_for_path(path)
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -76,10 +87,16 @@ def prepare(args: argparse.Namespace) -> int:
                 chosen.append(it)
         items += [{**it, "source": name} for it in chosen]
     outputs: dict[str, list[str]] = {NAME_RULE: [name_summary(it["qualname"], it["code"]) for it in items]}
+    seconds: dict[str, float] = {}
     for name, model_dir in systems.items():
         summarizer = Summarizer.load(Path(model_dir))
+        t0 = time.perf_counter()
         outputs[name] = summarizer.summarize([it["model_input"] for it in items])
+        seconds[name] = (time.perf_counter() - t0) / max(1, len(items))
         summarizer.stop()
+    for name, spec in _pairs(args.teacher, "--teacher").items():
+        outputs[name], seconds[name] = _teacher_outputs(spec, items, args.threads)
+        systems[name] = spec
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     key, sheet = {}, ["# Rate each summary", "",
@@ -92,7 +109,7 @@ def prepare(args: argparse.Namespace) -> int:
         names = list(outputs)
         rng.shuffle(names)
         key[str(i)] = dict(zip(letters, names, strict=True))
-        lines = it["code"].splitlines()
+        lines = (it["code"] if args.show_docstrings else it["model_input"]).splitlines()
         shown = "\n".join(lines[:MAX_SHOWN_LINES]) + ("\n…" if len(lines) > MAX_SHOWN_LINES else "")
         sheet += [f"## Item {i}: `{it['qualname']}` ({it['path']}:{it['line']})", "", f"```{it['language']}", shown,
                   "```", ""]
@@ -101,10 +118,29 @@ def prepare(args: argparse.Namespace) -> int:
     (out / "sheet.md").write_text("\n".join(sheet), encoding="utf-8")
     (out / "key.json").write_text(json.dumps({"items": [{k: v for k, v in it.items() if k != "model_input"}
                                                         for it in items], "key": key, "outputs": outputs,
-                                              "systems": systems, "seed": args.seed}, indent=1), encoding="utf-8")
+                                              "systems": systems, "seconds_per_item": seconds, "seed": args.seed},
+                                             indent=1), encoding="utf-8")
     print(f"{len(items)} items, systems {sorted(outputs)}: give {out / 'sheet.md'} (only) to the reader; "
           f"ratings go to {out / 'ratings.json'}")
     return 0
+
+
+def _teacher_outputs(spec: str, items: list[dict], threads: int) -> tuple[list[str], float]:
+    """A teacher system ``GGUF@PROMPT_ID``: its cleaned replies (a refused one shows as the name rule's sentence,
+    as a backend would) and its seconds per item."""
+    from lenscribe.prompts import PROMPTS
+    from training.teacher.runner import Teacher
+
+    path, _, prompt_id = spec.rpartition("@")
+    if not path or prompt_id not in PROMPTS:
+        raise SystemExit(f"--teacher must be NAME=GGUF@PROMPT_ID with a prompt of {sorted(PROMPTS)}: {spec!r}")
+    teacher = Teacher.open(Path(path), threads)
+    out, t0 = [], time.perf_counter()
+    for it in items:
+        a = teacher.ask(PROMPTS[prompt_id], it["model_input"], it["language"], it["kind"])
+        out.append(a.reply.text or name_summary(it["qualname"], it["code"]))
+    teacher.close()
+    return out, (time.perf_counter() - t0) / max(1, len(items))
 
 
 def score(args: argparse.Namespace) -> int:
@@ -156,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--min-lines", type=int, default=3)
     a.add_argument("--per-file", type=int, default=3, help="at most this many items from one file (default 3)")
     a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--teacher", action="append", default=[], help="NAME=GGUF@PROMPT_ID (lenscribe.prompts)")
+    a.add_argument("--threads", type=int, default=2, help="teacher threads (default 2)")
+    a.add_argument("--show-docstrings", action="store_true", help="show the reader the code with its docstring")
     a.set_defaults(func=prepare)
     s = sub.add_parser("score")
     s.add_argument("out")

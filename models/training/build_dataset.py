@@ -11,7 +11,8 @@
 4. de-duplicate (normalised code; same name + same summary), split by package (no package in two splits; the
    second-round PyPI list, ``PYPI_TRAIN_ONLY``, goes to train only and loses de-duplication ties, so adding it left
    the held-out splits as they were);
-5. write {train,valid,test}.jsonl sorted by id, stats.json, sources.json, and finally READY.
+5. write {train,valid,test}.jsonl sorted by id, stats.json, sources.json, and finally READY; with --undocumented
+   also undocumented.jsonl (the undocumented chunks, for the teacher to label: ``training.teacher.teach``).
 
 Same inputs -> byte-identical outputs: no time stamps, no set or dict-order iteration in what is written.
 """
@@ -82,12 +83,17 @@ def _truncate_to_tokens(code: str, enc, limit: int) -> str:
     return code[:nl].rstrip() if nl > 0 else code[:end_char].rstrip()
 
 
-def process_file(args: tuple[str, str, str, str]) -> tuple[str, list[dict], dict[str, int]]:
-    """One source file -> (candidate records, drop counts). Pure function of its input (runs in worker processes)."""
+def process_file(args: tuple[str, str, str, str] | tuple[str, str, str, str, bool]
+                 ) -> tuple[str, list[dict], dict[str, int]]:
+    """One source file -> (candidate records, drop counts). Pure function of its input (runs in worker processes).
+
+    With a fifth item True, undocumented chunks that pass the name and code filters are kept too, with ``doc`` None
+    (the teacher's labelling pool); documented ones are the same records either way."""
     from lenscribe.chunking import chunk_text, first_sentence, strip_doc
     from lenscribe.model_input import prepare_code
 
-    language, package, path, text = args
+    language, package, path, text = args[:4]
+    undocumented = len(args) > 4 and bool(args[4])
     drops: Counter[str] = Counter()
     try:
         chunks = chunk_text(text, language, min_lines=1, docs=True)
@@ -98,11 +104,13 @@ def process_file(args: tuple[str, str, str, str]) -> tuple[str, list[dict], dict
     cands = []
     for ch in chunks:
         drops["chunks"] += 1
+        summary: str | None = None
         if not ch.doc:
             drops["no_doc"] += 1
-            continue
+            if not undocumented:
+                continue
         reason = name_drop_reason(ch.name, language, ch.kind)
-        if reason is None:
+        if reason is None and ch.doc:
             raw = drop_signature_line(ch.doc, ch.name) if language == "python" else ch.doc
             summary = first_sentence(raw)
             if language == "ruby":
@@ -245,7 +253,29 @@ def dedup_and_split(cands: list[dict], languages: tuple[str, ...], train_only: s
     return splits, assignment
 
 
-def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int, first_round: bool = False) -> dict:
+POOL_FIELDS = ("id", "language", "package", "path", "name", "split", "code")
+
+
+def split_pool(pool: list[dict], splits: dict[str, list[dict]], assignment: dict[str, dict[str, str]],
+               languages: tuple[str, ...]) -> list[dict]:
+    """The undocumented chunks, de-duplicated by normalised code (among themselves and against the pairs) and given
+    their package's split (a package with no kept pair goes to train: it is in no held-out split)."""
+    from training.dataset_filters import code_key
+
+    seen = {(r["language"], code_key(r["code"])) for recs in splits.values() for r in recs}
+    out = []
+    for r in sorted(pool, key=lambda r: (r["language"], r["package"], r["path"], r["line"], r["name"], r["id"])):
+        key = (r["language"], code_key(r["code"]))
+        if r["language"] not in languages or key in seen:
+            continue
+        seen.add(key)
+        out.append(dict(r, split=assignment.get(r["language"], {}).get(r["package"], "train")))
+    out.sort(key=lambda r: r["id"])
+    return out
+
+
+def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int, first_round: bool = False,
+          undocumented: bool = False) -> dict:
     t0 = time.monotonic()
     cache.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -263,7 +293,7 @@ def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int, first_r
         for sf in iter_sources(fetched, cache, languages):
             lang = "typescript" if sf.language == "tsx" else sf.language
             files[lang] += 1
-            yield (sf.language, sf.package, sf.path, sf.text)
+            yield (sf.language, sf.package, sf.path, sf.text, undocumented)
 
     def mined():
         if jobs > 1:
@@ -284,6 +314,8 @@ def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int, first_r
         if r["language"] == "tsx":
             r["language"] = "typescript"
         r["id"] = make_id(r)
+    pool = [r for r in cands if r["doc"] is None]
+    cands = [r for r in cands if r["doc"] is not None]
     train_only = {f.name for f in fetched if f.train_only}
     splits, assignment = dedup_and_split(cands, languages, train_only, drops)
     for name in splits:
@@ -302,6 +334,15 @@ def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int, first_r
         "packages": packages,
         "runtime_s": None,  # filled in the log only: outputs carry no timing
     }
+    if undocumented:
+        pool = split_pool(pool, splits, assignment, languages)
+        tmp = out / "undocumented.jsonl.tmp"
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            for r in pool:
+                f.write(json.dumps({k: r[k] for k in POOL_FIELDS}, ensure_ascii=False) + "\n")
+        os.replace(tmp, out / "undocumented.jsonl")
+        stats["undocumented"] = {lang: dict(sorted(Counter(r["split"] for r in pool if r["language"] == lang).items()))
+                                 for lang in languages}
     (out / "stats.json").write_text(json.dumps(stats, indent=1, sort_keys=True) + "\n")
     sources = source_records(fetched, cache, languages)
     (out / "sources.json").write_text(json.dumps(sources, indent=1, sort_keys=True) + "\n")
@@ -318,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--first-round", action="store_true",
                    help="leave out the train-only second-round PyPI list (the data of the shipped model's first stage)")
+    p.add_argument("--undocumented", action="store_true",
+                   help="also write undocumented.jsonl: undocumented chunks that pass the code filters, with their"
+                   " package's split (the teacher's labelling pool); the pair files are the same either way")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if a.verbose else logging.INFO, format="%(asctime)s %(message)s")
@@ -325,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [x for x in langs if x not in LANGUAGES + EXTRA_LANGUAGES]
     if unknown:
         p.error(f"unknown language(s): {', '.join(unknown)}")
-    build(a.out.resolve(), a.cache.resolve(), langs, a.jobs, a.first_round)
+    build(a.out.resolve(), a.cache.resolve(), langs, a.jobs, a.first_round, a.undocumented)
     return 0
 
 

@@ -1,0 +1,116 @@
+"""training.teacher.teach: which functions get labelled in which order, append-only gzip shards that survive a killed
+run, resuming without labelling a chunk twice, and stopping by itself."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+
+from lenscribe.prompts import SPECIFIC, clean_reply
+from training.runlog import Log
+from training.teacher import teach
+from training.teacher.runner import Answer
+
+
+def _write(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def _data(tmp: Path) -> Path:
+    d = tmp / "data"
+    d.mkdir()
+    rows = {s: [] for s in ("train", "valid", "test")}
+    for lang, n in (("python", 12), ("go", 4), ("javascript", 2)):
+        for i in range(n):
+            for split in rows:
+                rows[split].append({"id": f"{lang}-{split}-{i}", "language": lang, "package": "p", "path": "x",
+                                    "name": f"f{i}", "code": f"def f{i}_{split}(): return {i}", "doc": "Doc."})
+    for split, rs in rows.items():
+        _write(d / f"{split}.jsonl", rs)
+    _write(d / "undocumented.jsonl", [{"id": f"python-u-{i}", "language": "python", "package": "p", "path": "x",
+                                       "name": f"u{i}", "split": "test" if i == 0 else "train",
+                                       "code": f"def u{i}(): pass"} for i in range(6)])
+    return d
+
+
+class EchoTeacher:
+    """A stand-in for the llama.cpp teacher: answers from the code, counting calls."""
+
+    sha256 = "ab" * 32
+
+    def __init__(self):
+        self.asked: list[tuple[str, str]] = []
+
+    def ask(self, prompt, code, language, kind="function"):
+        self.asked.append((language, code))
+        raw = f"This {kind} handles {code.split('(')[0].split()[-1]}. Returns a value."
+        return Answer(raw, clean_reply(raw, prompt), 100, 10, 0.01)
+
+
+def test_work_items_take_languages_in_turn_and_never_the_test_split(tmp_path):
+    items = teach.work_items(_data(tmp_path), undocumented_share=0.5, valid_every=1)
+    assert not [it for it in items if it["split"] == "test"]
+    assert {it["split"] for it in items} == {"train", "valid"}
+    # the first rounds hold one of each language, while each lasts
+    assert [it["language"] for it in items[:3]] == ["python", "go", "javascript"]
+    assert [it["language"] for it in items[6:9]] == ["python", "go", "javascript"]
+    py = [it for it in items if it["language"] == "python"]
+    assert sum(not it["documented"] for it in py) == 5  # the 6 undocumented less the test one
+    assert [it["documented"] for it in py[:4]].count(False) == 2  # interleaved at the share asked for
+    assert teach.work_items(_data(tmp_path / "again") if (tmp_path / "again").mkdir() is None else None,
+                            0.5, 1) == items  # deterministic
+
+
+def test_valid_every_holds_out_one_in_n(tmp_path):
+    d = _data(tmp_path)
+    assert len([it for it in teach.work_items(d, valid_every=1) if it["split"] == "valid"]) == 18
+    assert len([it for it in teach.work_items(d, valid_every=10**9) if it["split"] == "valid"]) <= 1
+
+
+def test_labels_resume_without_repeats_and_survive_a_torn_shard(tmp_path):
+    d, out = _data(tmp_path), tmp_path / "labels"
+    items = teach.work_items(d, valid_every=1)
+    folder = teach.shard_dir(out, SPECIFIC.id, EchoTeacher.sha256)
+    t1 = EchoTeacher()
+    c = teach.label(items, t1, SPECIFIC, teach.ShardWriter(folder, flush=3), set(), Log(None), limit=7)
+    assert c["labelled"] == 7 and c["stopped: limit"] == 1
+    shard = next(folder.glob("shard-*.jsonl.gz"))
+    rows = list(teach.read_rows(shard))
+    assert len(rows) == 7 and rows[0]["label"].startswith("Handles ") and rows[0]["prompt"] == SPECIFIC.id
+    assert rows[0]["hash"] == teach.chunk_hash(rows[0]["language"], items[0]["code"])
+    assert rows[0]["label"].endswith("Returns a value.") and rows[0]["changes"] == ["lead", "second kept"]
+    # a killed run leaves half a gzip member behind: the rows before it still count, the shard still reads
+    with open(shard, "ab") as f:
+        f.write(gzip.compress(b'{"hash": "torn"}\n' * 50)[:40])
+    assert len(list(teach.read_rows(shard))) == 7
+    time.sleep(1.1)  # a new shard name (its time stamp has seconds)
+    done = teach.load_done(folder)
+    t2 = EchoTeacher()
+    c2 = teach.label(items, t2, SPECIFIC, teach.ShardWriter(folder, flush=3), done, Log(None))
+    assert c2["labelled"] == len(items) - 7
+    assert not set(t1.asked) & set(t2.asked)  # nothing labelled twice
+    all_rows = [r for p in folder.glob("shard-*.jsonl.gz") for r in teach.read_rows(p)]
+    assert len({r["hash"] for r in all_rows}) == len(all_rows) == len(items)
+
+
+def test_deadline_stops_the_run(tmp_path):
+    d = _data(tmp_path)
+    items = teach.work_items(d)
+    c = teach.label(items, EchoTeacher(), SPECIFIC, teach.ShardWriter(tmp_path / "o", 5), set(), Log(None),
+                    deadline=time.time() - 1)
+    assert c["labelled"] == 0 and c["stopped: deadline"] == 1
+    now = datetime(2026, 1, 1, 12, 30)
+    assert datetime.fromtimestamp(teach.deadline_from("13:05", None, now)) == datetime(2026, 1, 1, 13, 5)
+    assert datetime.fromtimestamp(teach.deadline_from("12:00", None, now)) == datetime(2026, 1, 2, 12, 0)
+    assert teach.deadline_from(None, None) is None
+
+
+def test_main_refuses_an_empty_data_folder(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    gguf = tmp_path / "t.gguf"
+    gguf.write_bytes(b"GGUF")
+    rc = teach.main([str(tmp_path / "empty"), str(tmp_path / "out"), "--teacher", str(gguf), "--nice", "0"])
+    assert rc == 2 and "nothing to label" in capsys.readouterr().err
