@@ -114,3 +114,29 @@ def test_main_refuses_an_empty_data_folder(tmp_path, capsys):
     gguf.write_bytes(b"GGUF")
     rc = teach.main([str(tmp_path / "empty"), str(tmp_path / "out"), "--teacher", str(gguf), "--nice", "0"])
     assert rc == 2 and "nothing to label" in capsys.readouterr().err
+
+
+def test_mix_joins_labels_to_code_keeps_valid_held_out_and_nests_curve_points(tmp_path):
+    from training.teacher import mix
+
+    d = _data(tmp_path)
+    items = teach.work_items(d, valid_every=1)
+    folder = teach.shard_dir(tmp_path / "labels", SPECIFIC.id, EchoTeacher.sha256)
+    teach.label(items, EchoTeacher(), SPECIFIC, teach.ShardWriter(folder, 4), set(), Log(None))
+    labels = mix.label_rows(folder)
+    assert len(labels) == len(items)
+    small = mix.build_mix(d, labels, tmp_path / "m5", n_labels=5, pairs_per_label=1.0)
+    big = mix.build_mix(d, labels, tmp_path / "m10", n_labels=10, pairs_per_label=0.5)
+    assert small["teacher_labels"] == 5 and small["docstring_pairs"] == 5
+    assert big["teacher_labels"] == 10 and big["docstring_pairs"] == 5
+    rows = [json.loads(x) for x in (tmp_path / "m10" / "train.jsonl").read_text().splitlines()]
+    teacher_rows = [r for r in rows if r["doc"].startswith("Handles ")]
+    small_rows = [json.loads(x) for x in (tmp_path / "m5" / "train.jsonl").read_text().splitlines()]
+    assert {r["id"] for r in small_rows if r["doc"].startswith("Handles ")} <= {r["id"] for r in teacher_rows}
+    assert all("valid" not in r["id"] for r in rows)  # held out
+    vt = [json.loads(x) for x in (tmp_path / "m10" / "valid_teacher.jsonl").read_text().splitlines()]
+    assert vt and all("valid" in r["id"] and r["doc"].startswith("Handles ") for r in vt)
+    assert (tmp_path / "m10" / "test.jsonl").read_text() == (d / "test.jsonl").read_text()
+    # a label whose code changed in the data set is left out, not trained on with the wrong code
+    stale = [dict(labels[0], hash="0" * 64)] + labels[1:]
+    assert mix.build_mix(d, stale, tmp_path / "m", n_labels=3)["left out: not in the data set"] == 1

@@ -1,0 +1,108 @@
+"""The student's data set: teacher labels mixed with the docstring pairs, as a data folder the trainers read.
+
+    PYTHONPATH=models:server python -m training.teacher.mix .cache/data-all models/labels OUT \\
+        [--prompt specific-v1] [--teacher-sha SHA] [--labels 2000] [--pairs-per-label 1.0] [--seed 0]
+
+OUT gets what ``training.datapack`` and ``lenscribe eval`` read:
+
+- ``train.jsonl``: the first ``--labels`` kept teacher labels of the train split, in labelling order (so 2k, 5k, 10k
+  ... are nested: points of one learning curve), each as a record whose ``doc`` is the teacher's label, plus
+  ``--pairs-per-label`` docstring pairs per label drawn (seeded) from the data set's train split: the mix;
+- ``valid.jsonl`` and ``test.jsonl``: the data set's own (docstring references), unchanged, so BLEU stays comparable;
+- ``valid_teacher.jsonl``: every kept label of the valid split (held out: never in train) with the teacher's label as
+  the reference: ``lenscribe eval OUT/valid_teacher.jsonl --model M`` is the student's agreement with its teacher.
+
+A label row is joined to its code through the data set's id (``train.jsonl``, ``valid.jsonl``,
+``undocumented.jsonl``); a row whose id the data set no longer has, or whose code hash differs, is left out and counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+from training.teacher.teach import chunk_hash, read_rows
+
+FIELDS = ("id", "language", "package", "path", "name", "code", "doc")
+
+
+def _jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _write(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for r in rows:
+            f.write(json.dumps({k: r.get(k, "") for k in FIELDS}, ensure_ascii=False) + "\n")
+
+
+def label_rows(folder: Path) -> list[dict]:
+    """The kept labels of every shard in ``folder``, in the order they were made (shard name, then row)."""
+    return [r for p in sorted(folder.glob("shard-*.jsonl.gz")) for r in read_rows(p) if r.get("label")]
+
+
+def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = None, pairs_per_label: float = 1.0,
+              seed: int = 0) -> dict:
+    by_id = {r["id"]: r for name in ("train.jsonl", "valid.jsonl", "undocumented.jsonl") for r in _jsonl(data / name)}
+    counts: Counter[str] = Counter()
+    train, valid_teacher = [], []
+    for lab in labels:
+        rec = by_id.get(lab["id"])
+        if rec is None or chunk_hash(rec["language"], rec["code"]) != lab["hash"]:
+            counts["left out: not in the data set"] += 1
+            continue
+        row = dict(rec, doc=lab["label"])
+        if lab["split"] == "valid":
+            valid_teacher.append(row)
+        elif lab["split"] == "train" and (n_labels is None or len(train) < n_labels):
+            train.append(row)
+    pairs = _jsonl(data / "train.jsonl")
+    rng = random.Random(seed)
+    k = min(len(pairs), round(len(train) * pairs_per_label))
+    mixed = train + rng.sample(pairs, k)
+    rng.shuffle(mixed)
+    out.mkdir(parents=True, exist_ok=True)
+    _write(out / "train.jsonl", mixed)
+    _write(out / "valid_teacher.jsonl", valid_teacher)
+    for name in ("valid.jsonl", "test.jsonl"):
+        if (data / name).exists():
+            shutil.copyfile(data / name, out / name)
+    stats = {"teacher_labels": len(train), "docstring_pairs": k, "valid_teacher": len(valid_teacher),
+             "by_language": dict(sorted(Counter(r["language"] for r in train).items())), **counts}
+    (out / "mix.json").write_text(json.dumps(stats, indent=1) + "\n")
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("data", type=Path)
+    ap.add_argument("labels", type=Path, help="the labels folder of training.teacher.teach")
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--prompt", default=None, help="prompt id (default: the only one present)")
+    ap.add_argument("--teacher-sha", default=None, help="teacher sha256 prefix (default: the only one present)")
+    ap.add_argument("--labels", dest="n_labels", type=int, default=None, help="the first N train labels")
+    ap.add_argument("--pairs-per-label", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    folders = sorted(p for p in a.labels.glob("*/*") if p.is_dir()
+                     and (a.prompt is None or p.parent.name == a.prompt)
+                     and (a.teacher_sha is None or p.name.startswith(a.teacher_sha[:12])))
+    if len(folders) != 1:
+        print(f"mix: expected one labels folder under {a.labels} for that prompt and teacher, found "
+              f"{[str(p) for p in folders]}", file=sys.stderr)
+        return 2
+    stats = build_mix(a.data, label_rows(folders[0]), a.out, a.n_labels, a.pairs_per_label, a.seed)
+    print(json.dumps(stats))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
