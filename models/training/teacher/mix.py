@@ -53,7 +53,8 @@ def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = 
               seed: int = 0) -> dict:
     by_id = {r["id"]: r for name in ("train.jsonl", "valid.jsonl", "undocumented.jsonl") for r in _jsonl(data / name)}
     counts: Counter[str] = Counter()
-    train, valid_teacher = [], []
+    train: list[dict] = []
+    valid_teacher: list[dict] = []
     for lab in labels:
         rec = by_id.get(lab["id"])
         if rec is None or chunk_hash(rec["language"], rec["code"]) != lab["hash"]:
