@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,31 @@ def tiny_model_dir(tiny_checkpoint: Path, tiny_samples_file: Path, tmp_path_fact
     if main(argv) != 0:
         raise AssertionError(f"lenscribe {' '.join(argv)} failed; see the captured stderr")
     return out
+
+
+@pytest.fixture()
+def deny_access(monkeypatch):
+    """``deny_access(directory)``: what a directory of mode 000 does to a user who is not root (the tests run as root,
+    whom it does not stop): nothing under it can be opened (SQLite) or even looked at (``os.stat``)."""
+    import errno
+    import sqlite3
+
+    real_connect, real_stat = sqlite3.connect, os.stat
+
+    def deny(directory) -> None:
+        inside = str(directory) + os.sep
+
+        def connect(database, *a, **k):
+            if str(database).startswith(inside):
+                raise sqlite3.OperationalError("unable to open database file")
+            return real_connect(database, *a, **k)
+
+        def stat(path, *a, **k):
+            if str(path).startswith(inside):
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return real_stat(path, *a, **k)
+
+        monkeypatch.setattr(sqlite3, "connect", connect)
+        monkeypatch.setattr(os, "stat", stat)
+
+    return deny

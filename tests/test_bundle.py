@@ -175,3 +175,17 @@ def test_the_language_server_reads_imported_entries_as_hits(tmp_path: Path, monk
         assert engine.cached_summaries(chunks) == {c.hash: f"From the team bundle: {c.name}." for c in chunks}
     finally:
         engine.shutdown()
+
+
+def test_an_unreadable_cache_directory_is_a_clear_error(filled: Path, tmp_path: Path, deny_access, capsys) -> None:
+    """A cache directory of mode 000 (simulated: the tests run as root): export and import say so, no traceback."""
+    bundle = tmp_path / "team.csb"
+    assert main(["cache", "export", str(bundle), "--cache-dir", str(filled)]) == 0
+    capsys.readouterr()
+    deny_access(filled)
+    assert main(["cache", "export", str(tmp_path / "other.csb"), "--cache-dir", str(filled)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be opened" in err and "unable to open database file" in err and "Traceback" not in err
+    assert main(["cache", "import", str(bundle), "--cache-dir", str(filled)]) == 2
+    err = capsys.readouterr().err
+    assert "in memory only" in err and "unable to open database file" in err

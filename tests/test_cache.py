@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+
+import pytest
 
 from lenscribe.cache import CACHE_FILE, SummaryCache
 
@@ -190,3 +194,123 @@ def test_a_lock_that_never_goes_away_means_memory_only(tmp_path, monkeypatch):
     cache.put("m", "h", "kept in memory")
     assert cache.get("m", "h") == "kept in memory"
     assert not list(tmp_path.glob(CACHE_FILE + ".corrupt-*"))
+
+
+def _filled(cache_dir, n=12):
+    cache = SummaryCache.open(cache_dir)
+    cache.put_many(MODEL, [(f"h{i}", f"summary {i}") for i in range(n)])
+    cache.close()
+    return [f"h{i}" for i in range(n)]
+
+
+def _disk_full(monkeypatch, error):
+    """Every cache connection opened from now on fails to write (a full disk): its first write raises ``error``."""
+    import lenscribe.cache
+
+    real = sqlite3.connect
+
+    class FullConnection(sqlite3.Connection):
+        def execute(self, sql, *args):
+            words = sql.split()
+            if words[0].upper() in ("INSERT", "CREATE", "UPDATE", "DELETE") or "=" in sql and "PRAGMA" in sql:
+                raise error
+            return super().execute(sql, *args)
+
+        def executemany(self, sql, *args):
+            raise error
+
+    monkeypatch.setattr(lenscribe.cache.sqlite3, "connect", lambda *a, **k: real(*a, factory=FullConnection, **k))
+
+
+@pytest.mark.parametrize("error", [sqlite3.OperationalError("database or disk is full"),
+                                   sqlite3.OperationalError("disk I/O error"),
+                                   OSError(errno.ENOSPC, "No space left on device")])
+def test_a_full_disk_never_moves_a_healthy_cache_aside(tmp_path, monkeypatch, caplog, error):
+    """ENOSPC is a write failure, not corruption: the intact store stays where it is, the cache goes on in memory,
+    and the next run finds every entry."""
+    hashes = _filled(tmp_path)
+    _disk_full(monkeypatch, error)
+    with caplog.at_level(logging.WARNING, logger="lenscribe.cache"):
+        cache = SummaryCache.open(tmp_path)
+        cache.put_many(MODEL, [("new", "not written")])
+        cache.put(MODEL, "new2", "not written either")
+    assert cache.get(MODEL, "new") == "not written"  # kept in memory
+    cache.close()
+    assert not list(tmp_path.glob(CACHE_FILE + ".corrupt-*")), caplog.text
+    monkeypatch.undo()
+    assert len(SummaryCache.open(tmp_path).get_many(MODEL, hashes)) == 12
+
+
+def test_a_write_failing_for_a_full_disk_keeps_the_store(tmp_path, monkeypatch, caplog):
+    """The disk fills up while the cache is open: the failed write is logged, the store is kept."""
+    hashes = _filled(tmp_path)
+    cache = SummaryCache.open(tmp_path)
+    assert not cache.memory_only
+    _disk_full(monkeypatch, sqlite3.OperationalError("database or disk is full"))
+    db = cache._db
+    cache._db = sqlite3.connect(tmp_path / CACHE_FILE, check_same_thread=False)  # the patched connection class
+    db.close()
+    with caplog.at_level(logging.WARNING, logger="lenscribe.cache"):
+        cache.put(MODEL, "new", "kept in memory")
+    assert "disk is full" in caplog.text
+    assert cache.get(MODEL, "new") == "kept in memory"
+    cache.close()
+    monkeypatch.undo()
+    assert not list(tmp_path.glob(CACHE_FILE + ".corrupt-*"))
+    assert len(SummaryCache.open(tmp_path).get_many(MODEL, hashes)) == 12
+
+
+@pytest.mark.parametrize("replacement", ["directory", "fifo"])
+def test_a_store_replaced_while_in_use_is_noticed_once(tmp_path, caplog, replacement):
+    """The file swapped for a directory or a FIFO mid-run: the next write warns (once) and the cache keeps serving
+    from memory instead of writing to a file nobody can open again."""
+    cache = SummaryCache.open(tmp_path)
+    cache.put(MODEL, "h", "s")
+    for f in tmp_path.iterdir():
+        f.unlink()
+    path = tmp_path / CACHE_FILE
+    path.mkdir() if replacement == "directory" else os.mkfifo(path)
+    with caplog.at_level(logging.WARNING, logger="lenscribe.cache"):
+        cache.put(MODEL, "h2", "s2")
+        cache.put(MODEL, "h3", "s3")
+    warnings = [r for r in caplog.records if "removed or replaced" in r.getMessage()]
+    assert len(warnings) == 1
+    assert cache.memory_only and "replaced" in (cache.problem or "")
+    assert cache.get(MODEL, "h") == "s" and cache.get(MODEL, "h3") == "s3"
+
+
+def test_a_directory_or_fifo_in_place_of_the_store_is_left_alone(tmp_path, caplog):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / CACHE_FILE).mkdir()
+    (tmp_path / "f").mkdir()
+    os.mkfifo(tmp_path / "f" / CACHE_FILE)
+    for sub in ("d", "f"):
+        cache = SummaryCache.open(tmp_path / sub)
+        assert cache.memory_only and cache.problem
+        assert not list((tmp_path / sub).glob(CACHE_FILE + ".corrupt-*"))
+        cache.put(MODEL, "h", "s")
+        assert cache.get(MODEL, "h") == "s"
+
+
+def test_an_unreadable_cache_directory_means_memory_only(tmp_path, deny_access, caplog):
+    cache_dir = tmp_path / "cache"
+    _filled(cache_dir)
+    deny_access(cache_dir)
+    with caplog.at_level(logging.WARNING, logger="lenscribe.cache"):
+        cache = SummaryCache.open(cache_dir)
+    assert cache.memory_only and "memory only" in caplog.text
+    assert "cannot use" in (cache.problem or "")
+    cache.put(MODEL, "h", "s")
+    assert cache.get(MODEL, "h") == "s"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a directory of mode 000 all the same")
+def test_a_mode_000_cache_directory_means_memory_only(tmp_path):
+    cache_dir = tmp_path / "cache"
+    _filled(cache_dir)
+    cache_dir.chmod(0)
+    try:
+        cache = SummaryCache.open(cache_dir)
+        assert cache.memory_only and cache.problem
+    finally:
+        cache_dir.chmod(0o755)

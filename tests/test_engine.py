@@ -184,6 +184,17 @@ def test_summarize_cli_json(tiny_model_dir: Path, source_tree: Path, tiny_pairs,
                    "read_lines": (tiny_pairs[5][1], "generated")}
 
 
+
+def test_summarize_with_an_unreadable_cache_dir_still_summarizes(tiny_model_dir: Path, source_tree: Path, tmp_path,
+                                                                 deny_access, capsys) -> None:
+    """A cache directory of mode 000 (simulated: the tests run as root): the summaries are printed all the same."""
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    deny_access(cache_dir)
+    assert main(["summarize", str(source_tree), "--json", "--model", str(tiny_model_dir), "--threads", "1",
+                 "--cache-dir", str(cache_dir)]) == 0
+    assert {c["name"] for c in json.loads(capsys.readouterr().out)["chunks"]} == {"greet", "add", "read_lines"}
+
 def test_summarize_cli_text_and_errors(tiny_model_dir: Path, source_tree: Path, tiny_pairs, tmp_path: Path) -> None:
     binary = source_tree / "blob.py"
     binary.write_bytes(b"def f():\0\0\0")

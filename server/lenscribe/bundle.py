@@ -193,7 +193,8 @@ def import_bundle(cache: SummaryCache, path: Path | str) -> ImportResult:
     path = Path(path)
     info = verify_bundle(path)
     if cache.memory_only:
-        raise BundleError("the summary cache is in memory only (its directory is not usable): nothing to import into")
+        raise BundleError(f"the summary cache is in memory only ({cache.problem or 'its directory is not usable'}): "
+                          "nothing to import into")
     added = present = 0
     page: list[tuple[str, str, str]] = []
     try:
@@ -273,7 +274,8 @@ def _export(args: argparse.Namespace) -> int:
     cache = open_cache_dir(args.cache_dir)
     try:
         if cache.memory_only:
-            print(f"lenscribe: the summary cache {args.cache_dir or ''} cannot be opened", file=sys.stderr)
+            print(f"lenscribe: the summary cache {args.cache_dir or ''} cannot be opened "
+                  f"({cache.problem or 'its directory is not usable'})", file=sys.stderr)
             return 2
         try:
             info = export_bundle(cache, args.file, args.summary_id)

@@ -9,9 +9,12 @@ editor windows) can share it: readers never block, a writer waits for the other'
 Every write is an ``INSERT OR REPLACE`` of a deterministic value, so concurrent writers cannot disagree.
 
 A file that is not a database, fails its quick check or has another schema version is moved aside (renamed with a
-timestamp suffix), a warning is logged and an empty store is built in its place.  When the directory cannot be written
-at all the cache carries on in memory only (``memory_only``) -- the language server keeps serving either way.
-Corruption found later, while reading or writing, is handled the same way, once; after that the cache stays in memory.
+timestamp suffix), a warning is logged and an empty store is built in its place.  Only such a file is ever moved
+aside: a write that fails (a full disk, an I/O error), a directory that cannot be read, a cache path that is a
+directory or a FIFO leave the file where it is and the cache carries on in memory only (``memory_only``, ``problem``
+says why) -- the language server keeps serving either way.  Corruption found later, while reading or writing, is
+handled the same way, once; after that the cache stays in memory.  A store file removed or replaced while in use (its
+writes would go to a file nobody can open again) is noticed after the next write: a warning, then memory only.
 
 Thread-safe: one connection guarded by a lock (queries are short primary-key lookups).  Knows nothing of LSP.
 """
@@ -92,6 +95,8 @@ class SummaryCache:
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         self._recovered = False  # one rebuild after corruption found at run time; then memory only
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        self.problem: str | None = None  # why a cache with a path is memory only
         if self.path is not None:
             self._db = self._connect()
 
@@ -105,7 +110,9 @@ class SummaryCache:
             cache_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             log.warning("summary cache: cannot create %s (%s); keeping summaries in memory only", cache_dir, e)
-            return cls(None, capacity)
+            cache = cls(None, capacity)
+            cache.problem = f"cannot create {cache_dir}: {e.strerror or e}"
+            return cache
         return cls(cache_dir / CACHE_FILE, capacity)
 
     # ------------------------------------------------------------------------------------------------ properties
@@ -182,6 +189,8 @@ class SummaryCache:
                     )
             except sqlite3.Error as e:
                 self._on_error("write", e)
+                return
+            self._check_identity()
 
     def import_entries(self, items: Iterable[tuple[str, str, str]]) -> tuple[int, int]:
         """Add (summary id, hash, summary) entries, keeping any already there (``INSERT OR IGNORE``): importing the
@@ -192,7 +201,7 @@ class SummaryCache:
             return 0, 0
         with self._lock:
             if self._db is None:
-                raise RuntimeError("the summary cache is in memory only (its directory is not usable)")
+                raise RuntimeError(self._memory_only_reason())
             now = time.time()
             with self._db:
                 before = self._db.total_changes
@@ -201,6 +210,8 @@ class SummaryCache:
                     [(m, h, s, now) for m, h, s in items],
                 )
                 added = self._db.total_changes - before
+            if not self._check_identity():
+                raise sqlite3.OperationalError(f"{self.path} was removed or replaced while in use")
         return added, len(items) - added
 
     def iter_entries(self, summary_ids: Iterable[str] | None = None, page: int = 5000):
@@ -208,7 +219,7 @@ class SummaryCache:
         those of ``summary_ids`` when given.  Pages through the table so that a large store is never all in memory."""
         with self._lock:
             if self._db is None:
-                raise RuntimeError("the summary cache is in memory only (its directory is not usable)")
+                raise RuntimeError(self._memory_only_reason())
         wanted = sorted(set(summary_ids)) if summary_ids is not None else None
         last = ("", "")
         while True:
@@ -247,6 +258,31 @@ class SummaryCache:
                 self._db.execute(_BUNDLES)
                 self._db.execute("INSERT OR REPLACE INTO bundles (sha256, entries, source, imported) "
                                  "VALUES (?, ?, ?, ?)", [sha256, entries, source, time.time()])
+
+    def _memory_only_reason(self) -> str:
+        return f"the summary cache is in memory only ({self.problem or 'its directory is not usable'})"
+
+    def _check_identity(self) -> bool:
+        """Whether the path still names the file this cache writes to; if not (removed, or replaced by another file,
+        a directory, a FIFO), warn once and carry on in memory only: its writes would be lost."""
+        if self._db is None or self._identity is None or self.path is None:
+            return True
+        try:
+            st = os.stat(self.path)
+            same = (st.st_dev, st.st_ino) == self._identity
+        except OSError:
+            same = False
+        if not same:
+            log.warning("summary cache: %s was removed or replaced while in use; new summaries are kept in memory "
+                        "only from now on", self.path)
+            self.problem = f"{self.path} was removed or replaced while in use"
+            self.stats.errors += 1
+            db, self._db = self._db, None
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
+        return same
 
     def _remember(self, key: tuple[str, str], value: str) -> None:
         self._lru[key] = value
@@ -288,11 +324,16 @@ class SummaryCache:
                         pause = min(pause * 2, 0.5)
                         continue
                     log.warning("summary cache: %s is busy (%s); keeping summaries in memory only", self.path, e)
+                    self.problem = f"{self.path} is busy"
                     return None
-                if not moved and self.path.exists() and self._move_aside(str(e)):
+                # Only a file that fails its integrity or schema check is moved aside: a full disk, an I/O error, an
+                # unreadable directory, a directory or FIFO in its place say nothing against the entries in it.
+                if isinstance(e, _Corrupt) and not moved and self._move_aside(str(e)):
                     moved = True
-                    continue  # corrupt or unreadable: rebuilt from scratch
-                log.warning("summary cache: cannot use %s (%s); keeping summaries in memory only", self.path, e)
+                    continue  # corrupt: rebuilt from scratch
+                reason = e.strerror or str(e) if isinstance(e, OSError) else str(e)
+                log.warning("summary cache: cannot use %s (%s); keeping summaries in memory only", self.path, reason)
+                self.problem = f"cannot use {self.path}: {reason}"
                 return None
 
     def _open_checked(self) -> sqlite3.Connection:
@@ -328,6 +369,11 @@ class SummaryCache:
             raise
         # `with db:` opens and commits transactions. DEFERRED is SQLite's default: the same as "" (a plain BEGIN)
         db.isolation_level = "DEFERRED"
+        try:
+            st = os.stat(self.path)
+            self._identity = (st.st_dev, st.st_ino)
+        except OSError:
+            self._identity = None
         return db
 
     def _move_aside(self, reason: str) -> bool:
