@@ -189,3 +189,21 @@ def test_an_unreadable_cache_directory_is_a_clear_error(filled: Path, tmp_path: 
     assert main(["cache", "import", str(bundle), "--cache-dir", str(filled)]) == 2
     err = capsys.readouterr().err
     assert "in memory only" in err and "unable to open database file" in err
+
+
+UNSAFE = "Read a\x00 file.\n![img](https://evil.example/x.png) [run](command:workbench.action.x)"
+
+
+def test_imported_summaries_are_sanitized(tmp_path: Path) -> None:
+    """A bundle's text is untrusted: a NUL byte or a markdown image / command link never reaches the cache."""
+    source = tmp_path / "source"
+    SummaryCache.open(source).close()
+    with sqlite3.connect(source / "summaries.sqlite3") as con:  # as another tool (or an old lenscribe) wrote it
+        con.execute("INSERT INTO summaries VALUES ('m@1', ?, ?, 0)", ["a" * 64, UNSAFE])
+    bundle = tmp_path / "evil.csb"
+    export_bundle(SummaryCache.open(source), bundle)
+    fresh = tmp_path / "fresh"
+    assert import_bundle(SummaryCache.open(fresh), bundle).added == 1
+    assert stored(fresh) == {("m@1", "a" * 64): "Read a file.\nimg run"}
+    # and a cache file holding such text is sanitized as it is read
+    assert SummaryCache.open(source).get("m@1", "a" * 64) == "Read a file.\nimg run"

@@ -170,3 +170,13 @@ def test_unsupported_language_or_empty_summary():
     assert docstring_edit(ruby, chunk_named(ruby, "ruby", "add"), SUMMARY) is None
     text, qualname = CASES["python"]
     assert docstring_edit(text, chunk_named(text, "python", qualname), " \n ") is None
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_control_characters_never_reach_the_code(language):
+    """A summary with a NUL byte (a bundle's, a cache file's) still gives a doc that parses, without the NUL."""
+    text, qualname = CASES[language]
+    after = insert(text, language, qualname, "Return the\x00 sum\u202e of two numbers.\x1b")
+    assert "\x00" not in after and "\u202e" not in after and "\x1b" not in after
+    assert parses(after, language), after
+    assert chunk_named(after, language, qualname).doc.endswith("sum of two numbers.")

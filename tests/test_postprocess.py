@@ -1,6 +1,6 @@
 import pytest
 
-from lenscribe.postprocess import clean_summary, collapse_repeats, shorten
+from lenscribe.postprocess import clean_summary, collapse_repeats, sanitize_summary, shorten
 
 
 def test_collapses_decoding_loops():
@@ -54,3 +54,18 @@ def test_repeated_garbage_becomes_short():
 ])
 def test_a_piece_looping_inside_a_dotted_word_is_cut(text, expected):
     assert clean_summary(text) == expected
+
+
+UNSAFE = ("Read a\x00 file\u202e.\r\nShow ![img](https://evil.example/x.png) and [run](command:workbench.action.x)."
+          "\x1b[31m")
+
+
+def test_sanitize_summary_drops_control_characters_and_markdown_links():
+    assert sanitize_summary(UNSAFE) == "Read a file.\nShow img and run.[31m"
+    assert sanitize_summary("Tab\there.\u2028Next.") == "Tab here.\nNext."
+    clean = "Return the sum of two numbers.\nIt never overflows — ünïcode kept."
+    assert sanitize_summary(clean) == clean and sanitize_summary(sanitize_summary(UNSAFE)) == sanitize_summary(UNSAFE)
+
+
+def test_model_output_is_sanitized():
+    assert clean_summary("read\x00 the file. ![x](https://e.example/a.png) then") == "Read the file. x then"

@@ -16,6 +16,9 @@ says why) -- the language server keeps serving either way.  Corruption found lat
 handled the same way, once; after that the cache stays in memory.  A store file removed or replaced while in use (its
 writes would go to a file nobody can open again) is noticed after the next write: a warning, then memory only.
 
+Summaries are untrusted text (a bundle's, a file another tool wrote): they are sanitized (``sanitize_summary``) as they
+are stored and as they are read from the file.
+
 Thread-safe: one connection guarded by a lock (queries are short primary-key lookups).  Knows nothing of LSP.
 """
 
@@ -30,6 +33,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from lenscribe.postprocess import sanitize_summary
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +151,7 @@ class SummaryCache:
             if missing and self._db is not None:
                 rows = self._query(model_id, missing)
                 for h, summary in rows:
+                    summary = sanitize_summary(summary)  # a file written by another version or tool
                     self._remember((model_id, h), summary)
                     found[h] = summary
                 self.stats.disk_hits += len(rows)
@@ -171,7 +177,7 @@ class SummaryCache:
         self.put_many(model_id, [(chunk_hash, summary)])
 
     def put_many(self, model_id: str, items: Iterable[tuple[str, str]]) -> None:
-        items = [(h, s) for h, s in items if isinstance(s, str)]
+        items = [(h, sanitize_summary(s)) for h, s in items if isinstance(s, str)]
         if not items:
             return
         with self._lock:
@@ -196,7 +202,7 @@ class SummaryCache:
         """Add (summary id, hash, summary) entries, keeping any already there (``INSERT OR IGNORE``): importing the
         same entries twice changes nothing.  Returns (added, already present).  Raises ``sqlite3.Error`` (and
         ``RuntimeError`` for a memory-only cache): an import must not half-succeed silently."""
-        items = [(m, h, s) for m, h, s in items if isinstance(s, str)]
+        items = [(m, h, sanitize_summary(s)) for m, h, s in items if isinstance(s, str)]  # a bundle's: untrusted
         if not items:
             return 0, 0
         with self._lock:

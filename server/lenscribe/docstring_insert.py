@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lenscribe.postprocess import sanitize_summary
+
 __all__ = ["SUPPORTED_LANGUAGES", "TextEdit", "apply_edit", "docstring_edit", "format_doc"]
 
 SUPPORTED_LANGUAGES = ("python", "javascript", "typescript", "tsx", "go", "java", "rust", "c", "cpp")
@@ -40,7 +42,7 @@ class TextEdit:
 
 
 def _summary_lines(summary: str) -> list[str]:
-    return [ln.strip() for ln in summary.splitlines() if ln.strip()]
+    return [ln.strip() for ln in sanitize_summary(summary).splitlines() if ln.strip()]
 
 
 def _py_escape(line: str, closes: bool) -> str:

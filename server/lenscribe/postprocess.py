@@ -70,9 +70,29 @@ def shorten(line: str, limit: int = MAX_LINE_CHARS) -> str:
     return cut + "…"
 
 
+# Control characters (C0 but the newline, DEL, C1), zero-width and bidirectional formatting characters, the BOM,
+# interlinear annotations and lone surrogates: nothing a summary needs, and each can break what it is written into
+# (a NUL in a docstring is a SyntaxError) or make it read other than it is.
+_UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb"
+                     "\ud800-\udfff]")
+_MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")  # ![alt](src), [text](target)
+
+
+def sanitize_summary(text: str) -> str:
+    """A summary from anywhere (the model, a cache file, a bundle) made fit to show and to write into code: unsafe
+    characters (``_UNSAFE``) dropped (a tab made a space), line breaks made ``\\n``, markdown images and links
+    reduced to their text.  A clean summary (``clean_summary``'s) comes back unchanged."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    return _safe(text)
+
+
+def _safe(text: str) -> str:
+    return _MD_LINK.sub(r"\1", _UNSAFE.sub(lambda m: " " if m.group() == "\t" else "", text))
+
+
 def clean_summary(text: str) -> str:
     """Clean generated text into at most two lines joined by ``\\n``; '' when nothing usable is left."""
-    words = _WS.sub(" ", text).strip().split(" ")
+    words = _WS.sub(" ", _safe(text)).strip().split(" ")
     words = [w for w in collapse_repeats([collapse_joined_repeats(w) for w in words if w]) if w]
     flat = " ".join(words).strip(" -*#")
     if not flat:

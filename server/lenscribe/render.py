@@ -7,10 +7,14 @@ author's words), ``"generated"`` (written by the model, which can be wrong) or `
 withheld by the grounding check, ``lenscribe.grounding``: the function's name as a sentence stands in, and the hover
 says which words gave the summary away). Lenses and outline rows carry a short tag, hovers a line naming the source
 (and the model for generated text).
+
+Summaries are text, never markup: in markdown every character that could make a link, an image, HTML, emphasis, a
+heading or a list is escaped (``markdown_escape``), whatever the cache or the model handed over.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +38,21 @@ class Summary:
         return [ln.strip() for ln in self.text.splitlines() if ln.strip()] or [NO_SUMMARY]
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~#])")
+_MD_LINE_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")
+
+
+def markdown_escape(text: str) -> str:
+    """``text`` as literal markdown: what could start markup is backslash-escaped, line by line."""
+    lines = _MD_SPECIAL.sub(r"\\\1", text).split("\n")
+    return "\n".join(_MD_LINE_START.sub(_escape_start, ln) for ln in lines)
+
+
+def _escape_start(m: re.Match[str]) -> str:
+    lead, mark = m.group(1), m.group(2)
+    return f"{lead}\\{mark}" if not mark[0].isdigit() else f"{lead}{mark}\\"  # "- x" -> "\- x", "1. x" -> "1\. x"
+
+
 def lens_title(s: Summary) -> str:
     """The first line and its tag: ``Add two numbers and return the sum. · generated``."""
     return f"{s.lines[0]} · {TAGS[s.source]}"
@@ -52,8 +71,9 @@ def source_note(s: Summary, model: str | None = None) -> str:
 def hover_markdown(kind: str, qualname: str, s: Summary | None, note: str | None, model: str | None = None) -> str:
     head = f"**{kind} `{qualname}`**"
     if s is None:
-        return f"{head}\n\n*{note}*"
-    return f"{head}\n\n" + "  \n".join(s.lines) + f"\n\n*{source_note(s, model)}*"
+        return f"{head}\n\n*{markdown_escape(note or '')}*"
+    return (f"{head}\n\n" + "  \n".join(markdown_escape(ln) for ln in s.lines)
+            + f"\n\n*{markdown_escape(source_note(s, model))}*")
 
 
 def hover_plain(kind: str, qualname: str, s: Summary | None, note: str | None, model: str | None = None) -> str:
@@ -67,7 +87,7 @@ def outline_row(text: str | None, source: str | None) -> str:
     """One outline row's summary: the lines joined, tagged with the source."""
     if not text:
         return NO_SUMMARY
-    joined = " ".join(ln.strip() for ln in text.splitlines() if ln.strip()) or NO_SUMMARY
+    joined = markdown_escape(" ".join(ln.strip() for ln in text.splitlines() if ln.strip()) or NO_SUMMARY)
     return f"{joined} *({TAGS.get(source or GENERATED, source)})*"
 
 
