@@ -7,7 +7,7 @@ import pytest
 
 from lenscribe.chunking import chunk_text
 from lenscribe.chunking.treesitter import parse
-from lenscribe.docstring_insert import SUPPORTED_LANGUAGES, apply_edit, docstring_edit, format_doc
+from lenscribe.docstring_insert import SUPPORTED_LANGUAGES, apply_edit, breaks_parse, docstring_edit, format_doc
 
 SUMMARY = "Return the sum of two numbers."
 TWO_LINES = "Return the sum of two numbers.\nIt never overflows."
@@ -180,3 +180,22 @@ def test_control_characters_never_reach_the_code(language):
     assert "\x00" not in after and "\u202e" not in after and "\x1b" not in after
     assert parses(after, language), after
     assert chunk_named(after, language, qualname).doc.endswith("sum of two numbers.")
+
+
+def test_an_edit_that_would_break_the_parse_is_refused():
+    """``def f(x):\\`` with the body on the next line: a docstring line there is an IndentationError; no edit."""
+    text = "def f(x):\\\n    return x\n"
+    assert docstring_edit(text, chunk_named(text, "python", "f"), SUMMARY) is None
+    assert breaks_parse("def f(x):\n    return x\n", "def f(x):\n  return x\n    y\n", "python")
+    assert not breaks_parse("def f(:\n", "def f(:\n  x\n", "python")  # it did not parse before either
+
+
+@pytest.mark.parametrize("text", ["x = 1\n\f\ndef f(x): return x\n", "\fdef g(y): return y\n\ndef f(x): return x\n",
+                                  "s = 'a\x1cb'\n\ndef f(x):\n    return x\n"])
+def test_line_breaks_that_tree_sitter_does_not_count_do_not_shift_the_edit(text):
+    """A form feed (or \\x1c) ends a line for str.splitlines, not for tree-sitter: the edit lands in f all the same."""
+    after = insert(text, "python", "f")
+    assert parses(after, "python") and chunk_named(after, "python", "f").doc == SUMMARY
+    import ast
+
+    ast.parse(after)

@@ -15,17 +15,27 @@ rust        ``/// …`` above the attributes
 c / cpp     ``/** … */`` above (``template<…>`` and ``typedef`` included)
 =========== ===========================================================================================================
 
-Positions are the chunker's: 0-based lines, UTF-16 columns.  ``apply_edit`` applies an edit to a text the way an
-editor does (the tests use it to check the result parses and documents the chunk).
+Positions are the chunker's: 0-based lines (split at ``\\n`` only, as tree-sitter counts rows: a form feed or a
+``\\x1c`` ends no line), UTF-16 columns.  ``apply_edit`` applies an edit to a text the way an editor does.
+
+An edit must never break code: ``docstring_edit`` applies the edit it computed and parses the result (tree-sitter,
+and for Python the compiler's own parser, ``ast.parse``, which never runs anything); an edit that makes a text that
+parsed fail to parse (``def f(x):\\`` with the body on the next line, say) is refused (None).
 """
 
 from __future__ import annotations
 
+import ast
+import logging
+import re
+import warnings
 from dataclasses import dataclass
 
 from lenscribe.postprocess import sanitize_summary
 
-__all__ = ["SUPPORTED_LANGUAGES", "TextEdit", "apply_edit", "docstring_edit", "format_doc"]
+log = logging.getLogger(__name__)
+
+__all__ = ["SUPPORTED_LANGUAGES", "TextEdit", "apply_edit", "breaks_parse", "docstring_edit", "format_doc"]
 
 SUPPORTED_LANGUAGES = ("python", "javascript", "typescript", "tsx", "go", "java", "rust", "c", "cpp")
 _BLOCK = ("javascript", "typescript", "tsx", "java", "c", "cpp")
@@ -96,10 +106,15 @@ def _index_to_col16(line: str, index: int) -> int:
     return sum(2 if ord(ch) > 0xFFFF else 1 for ch in line[:index])
 
 
+_LINE = re.compile(r"[^\n]*\n|[^\n]+$")
+
+
 def _split_lines(text: str) -> list[str]:
-    """Lines with their endings (a final empty line when the text ends with a newline)."""
-    lines = text.splitlines(keepends=True) if text else [""]
-    if lines[-1].endswith(("\n", "\r")):
+    """Lines with their endings, split at ``\\n`` only as tree-sitter counts rows (not ``str.splitlines``, which
+    also splits at a form feed, ``\\x1c``-``\\x1e``, ``\\x85``, ``\\u2028``...); a final empty line when the text
+    ends with a newline."""
+    lines = _LINE.findall(text) or [""]
+    if lines[-1].endswith("\n"):
         lines.append("")
     return lines
 
@@ -135,9 +150,31 @@ def docstring_edit(text: str, chunk, summary: str) -> TextEdit | None:
     supported, the chunk already has a doc, the summary is empty or no place is found."""
     if chunk.language not in SUPPORTED_LANGUAGES or chunk.doc is not None or not _summary_lines(summary):
         return None
-    if chunk.language == "python":
-        return _python_edit(text, chunk, summary)
-    return _above_edit(text, chunk, summary)
+    edit = _python_edit(text, chunk, summary) if chunk.language == "python" else _above_edit(text, chunk, summary)
+    if edit is not None and breaks_parse(text, apply_edit(text, edit), chunk.language):
+        log.info("no docstring edit for %s: the edit would break the parse of its file", chunk.qualname)
+        return None
+    return edit
+
+
+def _parse_errors(text: str, language: str) -> bool:
+    from lenscribe.chunking.treesitter import parse
+
+    if parse(text.encode("utf-8", "surrogatepass"), language).root_node.has_error:
+        return True
+    if language == "python":
+        try:
+            with warnings.catch_warnings():  # invalid escape sequences and the like: not our business here
+                warnings.simplefilter("ignore")
+                ast.parse(text)
+        except (SyntaxError, ValueError):  # ValueError: a NUL byte (older Pythons)
+            return True
+    return False
+
+
+def breaks_parse(before: str, after: str, language: str) -> bool:
+    """Whether ``after`` (``before`` with an edit applied) fails to parse where ``before`` did not."""
+    return _parse_errors(after, language) and not _parse_errors(before, language)
 
 
 def _above_edit(text: str, chunk, summary: str) -> TextEdit | None:
