@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from concurrent.futures import CancelledError
@@ -314,3 +315,24 @@ def test_one_bad_chunk_fails_alone_and_its_batch_mates_get_summaries(fake):
     snap = sched.snapshot()
     assert snap["failed"] == 1 and snap["jobs_run"] == 3
     sched.shutdown()
+
+
+def test_a_batch_stopped_by_shutdown_logs_no_traceback(caplog):
+    """Shutting down stops the generations in progress (GenerationStopped): the batch that ends so is not a failure
+    worth a warning and a traceback."""
+    entered, release = threading.Event(), threading.Event()
+
+    def summarize(codes, timeout=None):
+        entered.set()
+        assert release.wait(WAIT)
+        raise RuntimeError("generation stopped: shutting down")  # what Seq2SeqOnnx.stop() makes the run raise
+
+    sched = Scheduler(summarize, workers=1, batch_size=2, hover_lane=False)
+    tickets = [sched.submit(("m", c), c, Priority.OPEN) for c in ("a", "b")]
+    assert entered.wait(WAIT)
+    with caplog.at_level(logging.DEBUG, logger="lenscribe.scheduling"):
+        sched.shutdown(wait=False)
+        release.set()
+        assert sched.shutdown(wait=True, timeout=WAIT)
+    assert all(t.exception(WAIT) is not None for t in tickets)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info], caplog.text

@@ -384,8 +384,11 @@ class Scheduler:
         try:
             return [(r, None) for r in self._call(summarize, codes)]
         except Exception as e:  # every waiting ticket must learn about it
+            if self._closed:  # shutting down stopped it (GenerationStopped): expected, not a failure
+                log.debug("summarizing %d chunk(s) ended by shutdown: %s", len(batch), e)
+                return [(None, e)] * len(batch)
             log.warning("summarizing %d chunk(s) failed: %s", len(batch), e, exc_info=not isinstance(e, TimeoutError))
-            if len(batch) == 1 or isinstance(e, TimeoutError) or self._closed:
+            if len(batch) == 1 or isinstance(e, TimeoutError):
                 return [(None, e)] * len(batch)
         out: list[tuple[str | None, BaseException | None]] = []
         for code in codes:

@@ -203,3 +203,38 @@ async def test_with_the_grounding_check_copy_takes_the_lens_text_and_a_withheld_
     # read_lines' summary is made of its code's words: its docstring action is offered as without the check
     await hover(c, uri, READ_LINES_LINE + 1, 8)
     assert [a.kind for a in await code_actions(c, uri, READ_LINES_LINE + 1)] == KINDS
+
+
+async def test_a_stale_resolve_never_inserts_into_another_function(client, tmp_path, summary_of):
+    """The action was offered for add; the document changed and read_lines is at that line now: resolving the old
+    action (its data carries add's hash and the version) is refused, not a docstring for read_lines."""
+    uri = open_doc(client, tmp_path / "stale.py", PY_DOC)
+    assert hover_summary(await hover(client, uri, ADD_LINE + 1, 8)) == summary_of(ADD)
+    insert = (await code_actions(client, uri, ADD_LINE + 1))[0]
+    assert insert.data["hash"] and insert.data["version"] == 1
+    shifted = f"{READ_LINES}\n\n\n@staticmethod\n{ADD}\n"  # read_lines where add was
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=shifted)]))
+    stale = types.CodeAction(title=insert.title, kind=insert.kind, data={**insert.data, "line": 0})
+    resolved = await client.code_action_resolve_async(stale)
+    assert resolved.edit is None
+    fresh = types.CodeAction(title=insert.title, kind=insert.kind, data={**insert.data, "line": 6, "version": 2})
+    resolved = await client.code_action_resolve_async(fresh)  # add, where it is now: inserted there
+    done = apply_workspace_edit(shifted, resolved.edit, uri, version=2)
+    assert f'def add(a, b):\n    """{summary_of(ADD)}"""\n    return a + b' in done
+
+
+async def test_without_versioned_edits_the_action_carries_no_edit(lsp_client, tiny_model_dir, tmp_path, summary_of):
+    """A client that cannot take documentChanges would apply an edit in the action to whatever the text has become:
+    the edit is computed when the action is chosen (resolve), on the text of that moment."""
+    caps = client_capabilities("visual-studio-code")
+    caps.workspace.workspace_edit.document_changes = False
+    c = await lsp_client(base_options(tiny_model_dir, tmp_path / "cache"), capabilities=caps)
+    uri = open_doc(c, tmp_path / "plain.py", PY_DOC)
+    assert hover_summary(await hover(c, uri, ADD_LINE + 1, 8)) == summary_of(ADD)
+    insert = (await code_actions(c, uri, ADD_LINE + 1))[0]
+    assert insert.kind == KINDS[0] and insert.edit is None
+    resolved = await c.code_action_resolve_async(insert)
+    done = apply_workspace_edit(PY_DOC, resolved.edit, uri)
+    assert f'def add(a, b):\n    """{summary_of(ADD)}"""\n    return a + b' in done

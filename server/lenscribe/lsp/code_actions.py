@@ -3,10 +3,14 @@ the cursor (the innermost chunk at the range's start):
 
 * **Insert summary as docstring** (kind ``refactor.rewrite.lenscribe.docstring``), for a chunk without a docstring or
   doc comment in a language ``lenscribe.docstring_insert`` knows: one WorkspaceEdit (one undo step), versioned when the
-  client takes ``documentChanges``.  With the summary cached the edit comes with the action; without it the edit is
+  client takes ``documentChanges``.  With the summary cached and a client that takes versioned edits the edit comes
+  with the action (a client refuses it once the document has changed); otherwise the edit is
   resolved lazily (``codeAction/resolve``, the summary computed then, waiting at most ``INSERT_TIMEOUT_S``), or, for a
   client that cannot resolve edits, the action runs the server command ``lenscribe.insertDocstring`` which computes the
-  summary and sends ``workspace/applyEdit``.  A summary the grounding check withholds (``lenscribe.groundingCheck``:
+  summary and sends ``workspace/applyEdit``.  The action's ``data`` carries the document version and the chunk's hash:
+  a resolve for a chunk that is no longer the one at that position (edited, or another function there now) is
+  refused, never inserted into another function; and ``docstring_insert`` refuses an edit that would break the
+  file's parse.  A summary the grounding check withholds (``lenscribe.groundingCheck``:
   it names what the code never mentions) is not written into the code: the action is not offered, or the edit is
   refused with the words that withheld it.
 * **Regenerate summary with beam search** (``lenscribe.regenerate``): the server command ``lenscribe.regenerateSummary``
@@ -89,7 +93,11 @@ def _position_args(ls: LenscribeServer, command: str, args: tuple[Any, ...]) -> 
         args = args[:2]
     if args and not isinstance(args[0], str):  # the converter would make a uri of 42
         raise JsonRpcInvalidParams(f"{command}(uri, line, character): the uri must be a string, not {args[0]!r}")
-    return structure_arguments(ls.protocol.fm.converter, command, args, PositionArgs)
+    target = structure_arguments(ls.protocol.fm.converter, command, args, PositionArgs)
+    if target.line < 0 or target.character < 0:
+        raise JsonRpcInvalidParams(f"{command}(uri, line, character): no position ({target.line}, "
+                                   f"{target.character})")
+    return target
 
 
 async def _chunk_at(ls: LenscribeServer, uri: str, line: int, character: int):
@@ -143,11 +151,15 @@ def _document_text(ls: LenscribeServer, uri: str) -> str | None:
 
 
 async def docstring_workspace_edit(ls: LenscribeServer, uri: str, line: int, character: int,
-                                   timeout: float = INSERT_TIMEOUT_S) -> tuple[types.WorkspaceEdit, str]:
-    """The edit inserting the summary of the chunk at (line, character) as its docstring, and the summary."""
+                                   timeout: float = INSERT_TIMEOUT_S,
+                                   expect_hash: str | None = None) -> tuple[types.WorkspaceEdit, str]:
+    """The edit inserting the summary of the chunk at (line, character) as its docstring, and the summary;
+    ``expect_hash``: the chunk the action was offered for, which must still be the one there."""
     doc, chunk = await _chunk_at(ls, uri, line, character)
     if chunk is None:
         raise ValueError(f"no function, method or class at {uri}:{line + 1}")
+    if expect_hash is not None and chunk.hash != expect_hash:
+        raise ValueError(f"the code at {uri}:{line + 1} changed since the action was offered; ask for it again")
     if chunk.doc is not None:
         raise ValueError(f"{chunk.qualname} already has a docstring")
     if chunk.language not in SUPPORTED_LANGUAGES:
@@ -190,9 +202,14 @@ async def code_actions(ls: LenscribeServer, params: types.CodeActionParams) -> l
             and not (shown and shown.withheld)):  # a withheld summary is not written into the code
         title = f"{_title_insert(chunk.language)} ({chunk.qualname})"
         action = types.CodeAction(title=title, kind=KIND_DOCSTRING,
-                                  data={"uri": uri, "line": line, "character": character, "hash": chunk.hash})
+                                  data={"uri": uri, "line": line, "character": character, "hash": chunk.hash,
+                                        "version": doc.version})
         text = _document_text(ls, uri)
-        edit = docstring_edit(text, chunk, summary) if summary is not None and text is not None else None
+        # an edit in the action only when it is versioned (the client refuses it once the document changed): a plain
+        # one would be applied as it is to whatever the text has become; resolve or the command compute it then
+        versioned = ls.client_supports("workspace.workspace_edit.document_changes")
+        edit = (docstring_edit(text, chunk, summary) if versioned and summary is not None and text is not None
+                else None)
         if edit is not None:
             action.edit = _workspace_edit(ls, doc, edit)
         elif "edit" not in (get_capability(ls.client_capabilities, RESOLVE_PROPERTIES) or []):
@@ -214,7 +231,9 @@ async def resolve_code_action(ls: LenscribeServer, action: types.CodeAction) -> 
     if action.kind != KIND_DOCSTRING or action.edit is not None or "uri" not in data:
         return action
     try:
-        action.edit, _ = await docstring_workspace_edit(ls, data["uri"], int(data["line"]), int(data["character"]))
+        expect = data.get("hash") if isinstance(data.get("hash"), str) else None
+        action.edit, _ = await docstring_workspace_edit(ls, data["uri"], int(data["line"]), int(data["character"]),
+                                                        expect_hash=expect)
     except (ValueError, TimeoutError, ModelUnavailable) as err:
         ls.show(f"lenscribe: {err}", types.MessageType.Warning)
     return action
@@ -228,8 +247,12 @@ async def insert_docstring(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
     except (ValueError, TimeoutError, ModelUnavailable) as err:
         ls.show(f"lenscribe: {err}", types.MessageType.Warning)
         return {"applied": False, "error": str(err)}
-    result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
-        edit=edit, label="lenscribe: insert summary as docstring"))
+    try:  # a client that never answers must not hold the command for ever
+        result = await asyncio.wait_for(ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
+            edit=edit, label="lenscribe: insert summary as docstring")), INSERT_TIMEOUT_S)
+    except TimeoutError:
+        return {"applied": False, "summary": summary,
+                "error": f"the client did not answer workspace/applyEdit in {INSERT_TIMEOUT_S:.0f}s"}
     return {"applied": bool(result and result.applied), "summary": summary,
             "error": None if result and result.applied else getattr(result, "failure_reason", None)}
 
@@ -241,7 +264,7 @@ async def regenerate(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
     a = _position_args(ls, CMD_REGENERATE, args)
     _doc, chunk = await _chunk_at(ls, a.uri, a.line, a.character)
     if chunk is None:
-        raise ValueError(f"no function, method or class at {a.uri}:{a.line + 1}")
+        raise JsonRpcInvalidParams(f"{CMD_REGENERATE}: no function, method or class at {a.uri}:{a.line + 1}")
     await ls.wait_for_summary_id(INSERT_TIMEOUT_S)
     if e.model.state == "loading" and ls.model_task is not None:
         await asyncio.wait({ls.model_task}, timeout=INSERT_TIMEOUT_S)

@@ -1,7 +1,9 @@
 """The wire: what pygls' JSON-RPC layer would drop or choke on, and how lenscribe's command arguments are structured.
 
 * ``LenscribeProtocol`` answers every request pygls would leave unanswered (params that do not structure, a request
-  after ``shutdown``, a JSON value that is not a message).
+  after ``shutdown``, a JSON value that is not a message, a notification's method sent with an id), takes a client's
+  answer that does not structure (``null`` to ``workspace/applyEdit``) as ``null`` instead of leaving the request
+  waiting for ever, and logs a request refused for its params in one line (pygls logs a traceback).
 * ``CappedReader`` bounds what one message may make the server read into memory.
 * ``make_converter()`` is the server's cattrs converter (pygls' ``converter_factory``): pygls structures a command's
   arguments with it, by the handler's annotations; it knows lenscribe's own argument types (``DocumentTarget``).
@@ -20,6 +22,7 @@ import cattrs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
 from pygls.protocol import LanguageServerProtocol, default_converter
+from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
 
 if TYPE_CHECKING:
     from lenscribe.lsp.server import LenscribeServer
@@ -38,11 +41,25 @@ A = TypeVar("A", bound=attrs.AttrsInstance)
 # ------------------------------------------------------------------------------------------------ messages
 
 
+def _why(exc: BaseException) -> str:
+    try:
+        return "; ".join(cattrs.transform_error(exc))
+    except Exception:  # noqa: BLE001 - not a cattrs error
+        return str(exc)
+
+
 class _Malformed:
     """A message pygls could not structure (bad params, bad envelope): answered with ``error`` when it has an id."""
 
     def __init__(self, msg_id: Any, method: Any, error: JsonRpcException) -> None:
         self.id, self.method, self.error = msg_id, method, error
+
+
+class _NotificationWithId:
+    """A notification's method sent with an id: handled as the notification, then answered (``null``)."""
+
+    def __init__(self, msg_id: Any, notification: Any) -> None:
+        self.id, self.notification = msg_id, notification
 
 
 def _valid_id(msg_id: Any) -> bool:
@@ -55,20 +72,32 @@ class LenscribeProtocol(LanguageServerProtocol):
     InvalidRequest (pygls ignores it), a JSON value that is not a message gets -32600."""
 
     def structure_message(self, data: dict[str, Any]):
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            if "method" not in data:
-                raise  # a response to one of our requests: pygls logs it
-            method, msg_id = data.get("method"), data.get("id", _NO_ID)
-            cause = exc.__cause__
+        """pygls' structuring (``JsonRPCProtocol.structure_message``) without its traceback per bad message."""
+        if "jsonrpc" not in data:
+            return data
+        conv = self._converter
+        if "id" in data and "method" not in data:  # a response
+            if "error" in data:
+                return conv.structure(data, types.ResponseErrorMessage)
+            response_type = self._result_types.pop(data["id"], None) or JsonRPCResponseMessage
             try:
-                where = "; ".join(cattrs.transform_error(cause)) if cause is not None else str(exc)
-            except Exception:  # noqa: BLE001 - not a cattrs error
-                where = str(cause or exc)
-            if not isinstance(method, str):
-                return _Malformed(msg_id, method, JsonRpcInvalidRequest(f"Invalid Request: method {method!r}"))
-            return _Malformed(msg_id, method, JsonRpcInvalidParams(f"Invalid params for {method}: {where}"))
+                return conv.structure(data, response_type)
+            except Exception as exc:  # noqa: BLE001 - e.g. null for an ApplyWorkspaceEditResult
+                log.warning("the client's answer to request %r does not structure (%s): taken as null", data["id"],
+                            _why(exc))
+                return conv.structure({**data, "result": None}, JsonRPCResponseMessage)
+        method, msg_id = data.get("method"), data.get("id", _NO_ID)
+        if not isinstance(method, str):
+            return _Malformed(msg_id, method, JsonRpcInvalidRequest(f"Invalid Request: method {method!r}"))
+        message_type = self.get_message_type(method) or (
+            JsonRPCRequestMessage if msg_id is not _NO_ID else JsonRPCNotification)
+        try:
+            message = conv.structure(data, message_type)
+        except Exception as exc:  # noqa: BLE001 - cattrs' errors, said plainly
+            return _Malformed(msg_id, method, JsonRpcInvalidParams(f"Invalid params for {method}: {_why(exc)}"))
+        if msg_id is not _NO_ID and not hasattr(message, "id"):  # a notification's method sent with an id
+            return _NotificationWithId(msg_id, message)
+        return message
 
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _Malformed):
@@ -78,6 +107,15 @@ class LenscribeProtocol(LanguageServerProtocol):
             elif message.id is not _NO_ID:  # a request with an id that cannot be echoed
                 self.send_raw_error(None, message.error)
             return  # a notification: nobody to answer
+        if isinstance(message, _NotificationWithId):
+            log.warning("notification %r sent with id %r: handled, answered with null", message.notification.method,
+                        message.id)
+            super().handle_message(message.notification)
+            if _valid_id(message.id):
+                self._send_response(message.id, result=None)
+            else:
+                self.send_raw_error(None, JsonRpcInvalidRequest(f"Invalid Request: id {message.id!r}"))
+            return
         if not hasattr(message, "jsonrpc"):
             msg_id = message.get("id") if isinstance(message, dict) else None
             log.warning("not a JSON-RPC message: %.200r", message)
@@ -91,6 +129,17 @@ class LenscribeProtocol(LanguageServerProtocol):
                 f"Invalid Request: {message.method} after shutdown").to_response_error())
             return
         super().handle_message(message)
+
+    def _send_handler_result(self, future: Any, *, msg_id: Any) -> None:
+        """A handler that refused its request (a JsonRpcException: InvalidParams for a wrong argument) is answered with
+        that error and logged in one line; anything else as pygls does (an internal error, with its traceback)."""
+        exc = None if future.cancelled() else future.exception()
+        if isinstance(exc, JsonRpcException):
+            self._request_futures.pop(msg_id, None)
+            log.warning("request %r refused: %s", msg_id, exc.message)
+            self._send_response(msg_id, error=exc.to_response_error())
+            return
+        super()._send_handler_result(future, msg_id=msg_id)
 
     def send_raw_error(self, msg_id: Any, error: JsonRpcException) -> None:
         """An error response written as a plain dict: lsprotocol's ResponseErrorMessage drops ``"id": null``."""
