@@ -211,15 +211,16 @@ async def test_a_stale_resolve_never_inserts_into_another_function(client, tmp_p
     uri = open_doc(client, tmp_path / "stale.py", PY_DOC)
     assert hover_summary(await hover(client, uri, ADD_LINE + 1, 8)) == summary_of(ADD)
     insert = (await code_actions(client, uri, ADD_LINE + 1))[0]
-    assert insert.data["hash"] and insert.data["version"] == 1
-    shifted = f"{READ_LINES}\n\n\n@staticmethod\n{ADD}\n"  # read_lines where add was
+    shifted = f"import os\n\n\n@staticmethod\n{READ_LINES}\n\n\n@staticmethod\n{ADD}\n"  # read_lines where add was
     client.text_document_did_change(types.DidChangeTextDocumentParams(
         text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
         content_changes=[types.TextDocumentContentChangeWholeDocument(text=shifted)]))
-    stale = types.CodeAction(title=insert.title, kind=insert.kind, data={**insert.data, "line": 0})
+    # the action as a client resolves it (offered before the summary was there: no edit in it), for version 1
+    stale = types.CodeAction(title=insert.title, kind=insert.kind, data=insert.data)
     resolved = await client.code_action_resolve_async(stale)
     assert resolved.edit is None
-    fresh = types.CodeAction(title=insert.title, kind=insert.kind, data={**insert.data, "line": 6, "version": 2})
+    assert insert.data["version"] == 1
+    fresh = types.CodeAction(title=insert.title, kind=insert.kind, data={**insert.data, "line": 10, "version": 2})
     resolved = await client.code_action_resolve_async(fresh)  # add, where it is now: inserted there
     done = apply_workspace_edit(shifted, resolved.edit, uri, version=2)
     assert f'def add(a, b):\n    """{summary_of(ADD)}"""\n    return a + b' in done
