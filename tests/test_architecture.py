@@ -4,7 +4,9 @@
 2. the one-way layering: document/files -> chunks (``chunking``) -> cache -> queue (``scheduling``) -> ``engine`` ->
    protocol (``lsp``), with the model layer below ``engine`` and beside the rest (``LAYER_RULES``);
 3. no module over ``MAX_LINES`` lines but the declarative tables of ``LONG_TABLES`` (and, until their splits merge,
-   ``BEING_SPLIT``).
+   ``BEING_SPLIT``);
+4. docs/ARCHITECTURE.md's module map matches the tree: every path it names exists, and every module of the package
+   is in it (named itself, or inside a package the map names without listing its modules).
 
 An import counts wherever it is written (top level, in a function, in ``try``), except in an ``if TYPE_CHECKING:``
 block. ``from pkg import name`` imports ``pkg.name`` when that is a module, else ``pkg``; relative imports are resolved.
@@ -14,6 +16,7 @@ The checker's own tests build tiny packages with a cycle, a layering violation a
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = REPO / "server" / "lenscribe"
 PACKAGE = "lenscribe"
+ARCHITECTURE_MD = REPO / "docs" / "ARCHITECTURE.md"
 
 MAX_LINES = 500
 # Modules allowed over MAX_LINES (path below server/lenscribe/): declarative tables, each with its reason.
@@ -335,6 +339,90 @@ def test_size_lists_name_existing_modules():
     assert all(reason.strip() for reason in LONG_TABLES.values())
 
 
+# --------------------------------------------------------------------------------------- the module map of the docs
+
+# An entry of the map: its indentation, then a file or directory name ("render.py", "lsp/", "server/lenscribe/"),
+# then at least two spaces and the description (or the end of the line). Lines indented further continue a
+# description.
+_MAP_ENTRY = re.compile(r"^(?P<indent> *)(?P<name>[\w.-]+(?:/[\w.-]+)*(?:\.py|/))(?: {2,}(?P<text>.*))?$")
+# A module named inside a description: "(baseline.py)", "rendered by render.py".
+_MAP_MENTION = re.compile(r"(?<![\w/.-])([\w-]+(?:/[\w-]+)*\.py)\b")
+
+
+@dataclass(frozen=True)
+class MapEntry:
+    path: str  # relative to the repository: "server/lenscribe/lsp/hover.py", "server/lenscribe/lsp/"
+    line: int  # in the markdown file, 1-based
+    mentions: tuple[str, ...]  # *.py names in its description
+
+
+def module_map(markdown: str) -> list[MapEntry]:
+    """The entries of the module map: the first fenced block that names ``server/lenscribe/``, read as an indented
+    tree (two spaces a level; an entry ending in "/" is a directory holding the more indented entries below it)."""
+    lines = markdown.splitlines()
+    starts = [i for i, ln in enumerate(lines) if ln.startswith("```")]
+    for open_at, close_at in zip(starts[::2], starts[1::2], strict=False):
+        if any(ln.startswith("server/lenscribe/") for ln in lines[open_at + 1 : close_at]):
+            break
+    else:
+        raise AssertionError("no fenced block naming server/lenscribe/ (the module map)")
+    entries: list[MapEntry] = []
+    parents: list[tuple[int, str]] = []  # (indent, directory path), innermost last
+    mentions: list[str] = []
+    for number in range(open_at + 1, close_at):
+        text = lines[number]
+        m = _MAP_ENTRY.match(text)
+        indent = len(m["indent"]) if m else -1
+        if m is None or (parents and indent > parents[-1][0] + 2) or (not parents and indent > 0):
+            mentions.extend(_MAP_MENTION.findall(text))  # a description's next line
+            if entries:
+                last = entries[-1]
+                entries[-1] = MapEntry(last.path, last.line, (*last.mentions, *_MAP_MENTION.findall(text)))
+            continue
+        while parents and parents[-1][0] >= indent:
+            parents.pop()
+        path = (parents[-1][1] if parents else "") + m["name"]
+        entries.append(MapEntry(path, number + 1, tuple(_MAP_MENTION.findall(m["text"] or ""))))
+        if path.endswith("/"):
+            parents.append((indent, path))
+    return entries
+
+
+def map_mismatches(markdown: str, repo: Path, package_dir: Path) -> list[str]:
+    """What the module map gets wrong about the tree under ``repo``: named paths that do not exist, modules named in a
+    description that are nowhere near the entry, and modules of ``package_dir`` the map does not cover."""
+    entries = module_map(markdown)
+    problems = []
+    for e in entries:
+        target = repo / e.path
+        if not (target.is_dir() if e.path.endswith("/") else target.is_file()):
+            problems.append(f"line {e.line}: {e.path} does not exist")
+        # a module named in the description: beside the entry, inside it (a directory), or in the package's root
+        here = target if e.path.endswith("/") else target.parent
+        for name in e.mentions:
+            places = {here / name, here.parent / name, package_dir / name, repo / name}
+            if not any(p.is_file() for p in places):
+                problems.append(f"line {e.line}: {e.path} names {name}, which is not in {here.relative_to(repo)}/")
+    named = {e.path for e in entries}
+    package = package_dir.relative_to(repo).as_posix() + "/"
+    listing = {p.rsplit("/", 1)[0] + "/" for p in named if p.endswith(".py")}  # directories that list modules
+    for path in sorted(package_dir.rglob("*.py")):
+        rel = path.relative_to(repo).as_posix()
+        if path.name == "__init__.py" or rel in named:
+            continue
+        # else covered by the nearest directory the map names when that one is summed up, not listed (chunking/)
+        nearest = max((d for d in named if d.endswith("/") and rel.startswith(d)), key=len, default=package)
+        if nearest != package and nearest not in listing:
+            continue
+        problems.append(f"{rel} is not in the map")
+    return problems
+
+
+def test_module_map_matches_the_tree():
+    problems = map_mismatches(ARCHITECTURE_MD.read_text(encoding="utf-8"), REPO, PACKAGE_DIR)
+    assert not problems, "docs/ARCHITECTURE.md's module map does not match the tree:\n  " + "\n  ".join(problems)
+
+
 # ------------------------------------------------------------------------ the checker on tiny constructed packages
 
 
@@ -430,3 +518,39 @@ def test_checker_finds_long_modules(tmp_path):
         "sub/table.py": "# row\n" * (MAX_LINES + 200),
     })
     assert long_modules(pkg) == {"long.py": MAX_LINES + 1, "sub/table.py": MAX_LINES + 200}
+
+
+def test_map_checker_finds_missing_and_unmapped_modules(tmp_path):
+    pkg = _package(tmp_path / "server", {
+        "__init__.py": "",
+        "engine.py": "",
+        "extra.py": "",  # in no entry
+        "chunking/__init__.py": "",
+        "chunking/base.py": "",  # covered: the map sums chunking/ up
+        "lsp/__init__.py": "",
+        "lsp/hover.py": "",
+        "lsp/new.py": "",  # lsp/ lists its modules, but not this one
+    })
+    assert pkg == tmp_path / "server" / "lenscribe"
+    (tmp_path / "tests").mkdir()
+    markdown = "\n".join([
+        "# map", "", "```", "server/lenscribe/",
+        "  engine.py     the engine; see render.py",  # render.py: nowhere
+        "  gone.py       removed long ago",
+        "  chunking/     the chunker (base.py)",
+        "  lsp/          protocol",
+        "    hover.py    hover,",
+        "                a description over two lines (helper.py)",  # a continuation line, helper.py nowhere
+        "tests/          pytest",
+        "```", "",
+    ])
+    assert map_mismatches(markdown, tmp_path, pkg) == [
+        "line 5: server/lenscribe/engine.py names render.py, which is not in server/lenscribe/",
+        "line 6: server/lenscribe/gone.py does not exist",
+        "line 9: server/lenscribe/lsp/hover.py names helper.py, which is not in server/lenscribe/lsp/",
+        "server/lenscribe/extra.py is not in the map",
+        "server/lenscribe/lsp/new.py is not in the map",
+    ]
+    assert [e.path for e in module_map(markdown)] == [
+        "server/lenscribe/", "server/lenscribe/engine.py", "server/lenscribe/gone.py", "server/lenscribe/chunking/",
+        "server/lenscribe/lsp/", "server/lenscribe/lsp/hover.py", "tests/"]
