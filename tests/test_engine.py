@@ -207,7 +207,7 @@ def test_summarize_cli_text_and_errors(tiny_model_dir: Path, source_tree: Path, 
     lines = run.stdout.splitlines()
     assert lines[0].endswith("mod.py")
     assert lines[1].split() == ["4-5", "function", "add"]
-    assert lines[2].strip() == "Add."
+    assert lines[2].strip() == "Add. · from the name"  # tagged as the lens is (render.marked)
     assert lines[3].strip() == "(from the name: the generated summary named two, sum, which the code never mentions)"
     assert "blob.py: binary file" in run.stderr
 
@@ -216,6 +216,54 @@ def test_summarize_cli_text_and_errors(tiny_model_dir: Path, source_tree: Path, 
         capture_output=True, text=True, timeout=120,
     )
     assert missing.returncode == 2 and "lenscribe:" in missing.stderr and missing.stdout == ""
+
+
+def test_summarize_cli_shows_docstrings_as_the_editor_does(tiny_model_dir: Path, tiny_pairs, tmp_path: Path,
+                                                           capsys) -> None:
+    """A documented function shows its docstring's first sentence, marked as in the editor, without a model run;
+    --no-docstrings (lenscribe.preferDocstrings: false) sends it to the model too."""
+    path = tmp_path / "mod.py"
+    path.write_text('def total(a, b):\n    """Sum two \x1b\x07prices. Rounds to cents."""\n    return round(a + b, 2)\n'
+                    '\n\n' + tiny_pairs[5][0] + "\n", encoding="utf-8")  # control characters are not printed
+    argv = ["summarize", str(path), "--model", str(tiny_model_dir), "--threads", "1", "--no-cache"]
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = {c["name"]: (c["summary"], c["source"]) for c in out["chunks"]}
+    assert rows == {"total": ("Sum two prices.", "docstring"), "read_lines": (tiny_pairs[5][1], "generated")}
+    assert out["stats"]["docstrings"] == 1 and out["stats"]["summarized"] == 1  # the documented one skips the model
+
+    assert main(argv) == 0
+    lines = [ln.strip() for ln in capsys.readouterr().out.splitlines()]
+    assert lines[1:] == ["1-3  function total", "Sum two prices. · docstring",
+                         "6-8  function read_lines", f"{tiny_pairs[5][1]} · generated"]
+
+    assert main([*argv, "--json", "--no-docstrings"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {c["source"] for c in out["chunks"]} <= {"generated", "name"} and out["stats"]["summarized"] == 2
+
+
+def test_summarize_cli_missing_path_and_no_sources(tiny_model_dir: Path, source_tree: Path, tmp_path: Path,
+                                                   capsys) -> None:
+    model = ["--model", str(tiny_model_dir), "--threads", "1", "--no-cache"]
+    gone = tmp_path / "gone.py"
+    assert main(["summarize", str(source_tree), str(gone), *model]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == f"lenscribe: no such file or directory: {gone}\n"
+    dangling = tmp_path / "link.py"
+    dangling.symlink_to(gone)  # a path that is there, but cannot be read: skipped with the reason, as before
+    assert main(["summarize", str(dangling), str(source_tree / "mod.py"), *model]) == 0
+    assert f"skipped {dangling}: unreadable: No such file or directory" in capsys.readouterr().err
+
+    empty = tmp_path / "docs"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no source here\n")
+    assert main(["summarize", str(empty), *model]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == f"lenscribe: no source files in {empty}\n"
+    # with sources elsewhere the run goes on, and says which directory had none
+    assert main(["summarize", str(empty), str(source_tree / "mod.py"), *model]) == 0
+    captured = capsys.readouterr()
+    assert f"lenscribe: no source files in {empty}\n" in captured.err and "function add" in captured.out
 
 
 def test_fp32_reference_is_a_separate_model_that_says_the_same(

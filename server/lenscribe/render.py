@@ -1,6 +1,6 @@
 """What a summary looks like where it is shown: one place turns a chunk's summary into a code-lens title, a hover
-(markdown, or plain text for clients without markdown and for message popups), an outline row and a file's outline,
-with where the text comes from said plainly.
+(markdown, or plain text for clients without markdown and for message popups), an outline row, a file's outline and
+the lines ``lenscribe summarize`` prints, with where the text comes from said plainly.
 
 A summary has a ``source``: ``"docstring"`` (the first sentence of the chunk's own docstring or doc comment: the
 author's words), ``"generated"`` (written by the model, which can be wrong) or ``"name"`` (the model's summary was
@@ -53,9 +53,20 @@ def _escape_start(m: re.Match[str]) -> str:
     return f"{lead}\\{mark}" if not mark[0].isdigit() else f"{lead}{mark}\\"  # "- x" -> "\- x", "1. x" -> "1\. x"
 
 
+def marked(line: str, source: str) -> str:
+    """A line with its source's tag: ``Add two numbers and return the sum. · generated``."""
+    return f"{line} · {TAGS[source]}"
+
+
 def lens_title(s: Summary) -> str:
     """The first line and its tag: ``Add two numbers and return the sum. · generated``."""
-    return f"{s.lines[0]} · {TAGS[s.source]}"
+    return marked(s.lines[0], s.source)
+
+
+def text_lines(s: Summary) -> list[str]:
+    """Every line, the last one tagged (``lenscribe summarize``: the lens's marking under each chunk)."""
+    lines = s.lines
+    return [*lines[:-1], marked(lines[-1], s.source)]
 
 
 def source_note(s: Summary, model: str | None = None) -> str:

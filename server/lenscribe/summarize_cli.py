@@ -3,7 +3,13 @@ needed.
 
 Files are read as the server reads them (``lenscribe.sources.read_file``, the server's default limits: maxFileBytes,
 maxFileLines, maxChunkChars); directories are walked as the server walks a workspace (``files.list_source_files``:
-.gitignore honoured, symlinks and special files left out).  A path named on the command line is read as it is."""
+.gitignore honoured, symlinks and special files left out).  A path named on the command line is read as it is; one that
+does not exist is an error (exit 2).
+
+Each chunk shows what the editor's lens shows, tagged as there (``render``): a documented function or class its
+docstring's first sentence (``· docstring``, unless --no-docstrings: lenscribe.preferDocstrings), the others the
+model's summary (``· generated``) or, when the grounding check withholds it, the name as a sentence
+(``· from the name``)."""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from lenscribe.decoding import DEFAULT_MAX_NEW_TOKENS
@@ -42,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="summary cache directory "
                         "(default: $LENSCRIBE_CACHE_DIR, else the user cache dir, as the server)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the summary cache")
+    p.add_argument("--no-docstrings", dest="prefer_docstrings", action="store_false",
+                   help="summarize documented functions and classes with the model too (default: their docstring's "
+                        "first sentence, marked 'docstring', as in the editor: lenscribe.preferDocstrings)")
     p.add_argument("--no-grounding-check", dest="grounding_check", action="store_false",
                    help="show every generated summary (default: a summary naming words the code never mentions is "
                         "withheld for the name as a sentence, as in the editor: lenscribe.groundingCheck)")
@@ -56,22 +65,33 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def read_options(args: argparse.Namespace) -> ReadOptions:
-    """The server's default limits and chunking, with the chunk length of --min-lines; no docs (nothing shows them)."""
-    return ReadOptions(min_lines=args.min_lines)
+    """The server's default limits and chunking, with the chunk length of --min-lines; docs looked for as the server
+    does, only when documented chunks show them (--no-docstrings: not)."""
+    return ReadOptions(min_lines=args.min_lines, docs=args.prefer_docstrings)
 
 
-def iter_files(paths: list[Path]) -> Iterator[Path]:
-    """The files to read: a directory's source files as the server lists a workspace's, any other path as given."""
+def iter_files(paths: list[Path], empty: Callable[[Path], None] | None = None) -> Iterator[Path]:
+    """The files to read: a directory's source files as the server lists a workspace's, any other path as given.
+    ``empty`` is told of each directory with no source file."""
     from lenscribe.chunking import language_for_path
     from lenscribe.files import list_source_files
 
     for root in paths:
         if root.is_dir():
             real = root.resolve()  # the walk lists resolved paths: print them under the name the user gave
+            found = False
             for path in list_source_files(root, keep=lambda p: language_for_path(p) is not None):
+                found = True
                 yield root / path.relative_to(real)
+            if not found and empty is not None:
+                empty(root)
         else:
             yield root
+
+
+def missing_paths(paths: list[Path]) -> list[Path]:
+    """The named paths that name nothing (a dangling symlink is there: read, it is skipped as unreadable)."""
+    return [p for p in paths if not os.path.lexists(p)]
 
 
 def plan_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
@@ -101,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
     if args.executor != "ray" and (args.address or args.workers):
         print("lenscribe: --address and --workers need --executor ray", file=sys.stderr)
         return 2
+    if missing := missing_paths(args.paths):
+        print(f"lenscribe: no such file or directory: {', '.join(map(str, missing))}", file=sys.stderr)
+        return 2
+    paths = list(iter_files(args.paths, empty=lambda d: print(f"lenscribe: no source files in {d}", file=sys.stderr)))
+    if not paths:
+        return 1
     options = GenerationOptions(num_beams=args.beams, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
     ray_run = None
     if args.executor == "ray":
@@ -127,14 +153,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"lenscribe: {e}", file=sys.stderr)
         return 2
     if ray_run is None:
-        return _run(args, None, summarizer, model, tokenizer, sys.stdout)
+        return _run(args, paths, None, summarizer, model, tokenizer, sys.stdout)
     from lenscribe.distributed import RayConnectError, RayRunError
 
     out = sys.stdout
     try:
         # Ray prints its own notices (a worker restarted, ...) on stdout: keep them out of the summaries and JSON.
         with contextlib.redirect_stdout(sys.stderr), ray_run:
-            return _run(args, ray_run, summarizer, model, tokenizer, out)
+            return _run(args, paths, ray_run, summarizer, model, tokenizer, out)
     except RayRunError as e:
         print(f"lenscribe: {e}; the summaries that finished are in the cache: run again to resume", file=sys.stderr)
         return 1
@@ -146,37 +172,54 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
-def shown(chunk, text: str, grounding_check: bool) -> dict:
-    """What the editor would show for the model's ``text``: the summary, its source and, when the grounding check
-    withheld it (lenscribe.grounding), the words that did and the generated text."""
-    from lenscribe.grounding import check
-    from lenscribe.render import GENERATED, NAME
+def authored(chunk, prefer_docstrings: bool) -> str | None:
+    """The first sentence of the chunk's own docstring or doc comment when docstrings are preferred, else None (as
+    ``Engine.authored``): only chunks without one go to the model. Printed to a terminal: sanitized as a summary is
+    (no control characters: an escape sequence in a docstring stays in the file)."""
+    from lenscribe.chunking import first_sentence
+    from lenscribe.postprocess import sanitize_summary
 
+    doc = getattr(chunk, "doc", None)
+    return (sanitize_summary(first_sentence(doc)) or None) if prefer_docstrings and doc else None
+
+
+def shown(chunk, text: str, grounding_check: bool, docstring: str | None = None) -> dict:
+    """What the editor would show: the ``docstring``'s sentence when there is one (``authored``), else the model's
+    ``text`` as it is or, when the grounding check withheld it (lenscribe.grounding), the name as a sentence, with
+    the words that gave it away and the generated text. ``source`` is render's: docstring, generated or name."""
+    from lenscribe.grounding import check
+    from lenscribe.render import DOCSTRING, GENERATED, NAME
+
+    if docstring is not None:
+        return {"summary": docstring, "source": DOCSTRING, "withheld": []}
     checked = check(text, chunk.text, chunk.qualname) if grounding_check and text else None
     if checked is None or not checked.withheld:
         return {"summary": text, "source": GENERATED, "withheld": []}
     return {"summary": checked.text, "source": NAME, "withheld": list(checked.withheld), "generated": text}
 
 
-def _run(args, ray_run, summarizer, model, tokenizer, stdout) -> int:
+def _run(args, paths: list[Path], ray_run, summarizer, model, tokenizer, stdout) -> int:
     from lenscribe.bundle import open_cache
+    from lenscribe.render import Summary, text_lines
     from lenscribe.sources import read_file
 
     manifest, summary_id, options = model.manifest, model.summary_id, model.options
     started = time.perf_counter()
-    paths = list(iter_files(args.paths))
     reading = read_options(args)
     files = ray_run.read_files(paths, reading) if ray_run else [read_file(p, reading) for p in paths]
     for f in files:
         if f.skipped:
             print(f"lenscribe: skipped {f.path}: {f.skipped}", file=sys.stderr)
     all_chunks = [c for f in files for c in f.chunks]
+    # a documented chunk shows its docstring (the same text gives the same hash, and so the same docstring)
+    docstrings = {c.hash: text for c in all_chunks if (text := authored(c, args.prefer_docstrings)) is not None}
+    model_chunks = [c for c in all_chunks if c.hash not in docstrings]
     cache = open_cache(None if args.no_cache else (args.cache_dir or user_cache_dir()))  # and LENSCRIBE_CACHE_BUNDLE's
     pending: list[tuple[str, str]] = []
     last_write = [time.monotonic()]
     try:
-        cached = cache.get_many(summary_id, [c.hash for c in all_chunks]) if all_chunks else {}
-        todo = {c.hash: c.text for c in all_chunks if c.hash not in cached}  # once per distinct chunk text
+        cached = cache.get_many(summary_id, [c.hash for c in model_chunks]) if model_chunks else {}
+        todo = {c.hash: c.text for c in model_chunks if c.hash not in cached}  # once per distinct chunk text
         hashes, texts = list(todo), list(todo.values())
         plan = plan_batches(token_lengths(tokenizer, model.max_input_tokens, texts), options.batch_size)
         fresh: dict[str, str] = {}
@@ -208,6 +251,12 @@ def _run(args, ray_run, summarizer, model, tokenizer, stdout) -> int:
             write()
         cache.close()
     elapsed = time.perf_counter() - started
+
+    def row(c) -> dict:
+        if c.hash in docstrings:
+            return shown(c, "", args.grounding_check, docstring=docstrings[c.hash])
+        return shown(c, cached[c.hash] if c.hash in cached else fresh[c.hash], args.grounding_check)
+
     if args.json:
         out = [
             {
@@ -217,13 +266,14 @@ def _run(args, ray_run, summarizer, model, tokenizer, stdout) -> int:
                 "name": c.qualname,
                 "start_line": c.start[0] + 1,
                 "end_line": c.end[0] + 1,
-                **shown(c, cached[c.hash] if c.hash in cached else fresh[c.hash], args.grounding_check),
+                **row(c),
                 "cached": c.hash in cached,
             }
             for f in files
             for c in f.chunks
         ]
         stats = {"executor": args.executor, "chunks": len(all_chunks),
+                 "docstrings": sum(c.hash in docstrings for c in all_chunks),
                  "cached": sum(c.hash in cached for c in all_chunks), "summarized": len(texts),
                  "batches": len(plan), "seconds": round(elapsed, 3),
                  "model_seconds": round(model_s, 3), "skipped_files": sum(1 for f in files if f.skipped)}
@@ -238,16 +288,17 @@ def _run(args, ray_run, summarizer, model, tokenizer, stdout) -> int:
                 continue
             print(f.path, file=stdout)
             for c in f.chunks:
-                row = shown(c, cached[c.hash] if c.hash in cached else fresh[c.hash], args.grounding_check)
+                r = row(c)
                 print(f"  {c.start[0] + 1}-{c.end[0] + 1}  {c.kind} {c.qualname}", file=stdout)
-                for line in (row["summary"] or "(no summary)").splitlines():
+                for line in text_lines(Summary(r["summary"], r["source"], tuple(r["withheld"]))):
                     print(f"      {line}", file=stdout)
-                if row["withheld"]:
-                    print(f"      (from the name: the generated summary named {', '.join(row['withheld'])}, which "
+                if r["withheld"]:
+                    print(f"      (from the name: the generated summary named {', '.join(r['withheld'])}, which "
                           "the code never mentions)", file=stdout)
         if all_chunks:
             hits = sum(1 for c in all_chunks if c.hash in cached)
-            print(f"{len(all_chunks)} chunks ({hits} from the "
+            documented = sum(1 for c in all_chunks if c.hash in docstrings)
+            print(f"{len(all_chunks)} chunks ({documented} documented, {hits} from the "
                   f"cache, {len(texts)} summarized) in {elapsed:.2f}s ({manifest.model_id}, {args.executor})",
                   file=sys.stderr)
     return 0
