@@ -7,6 +7,9 @@ until it has memorised ``TINY_PAIRS``: its logits are peaked and its greedy outp
 
 Both are built once per test session under pytest's tmp dir; nothing is cached across runs. Building needs the
 ``[build]`` extra: without torch the tests that use them are skipped.
+
+The whole session runs with a temporary ``HOME`` and XDG directories, and fails when the real home changed
+(``home_guard``: its hooks are this file's).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from home_guard import pytest_configure, pytest_sessionfinish, pytest_unconfigure  # noqa: F401 - pytest's hooks
 
 # (code -> one-sentence summary). Varied languages; every code string is exactly what a chunker would hand over.
 TINY_PAIRS: tuple[tuple[str, str], ...] = (
