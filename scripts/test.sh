@@ -10,15 +10,23 @@ PY=${PYTHON:-python3}
 # Say what this does to the machine before doing it (README: "What the test command installs").
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo "; fi
-echo "[test.sh] installs Python packages into $(pwd)/.venv: torch==2.13.0, then this project with its build and test extras"
+echo "[test.sh] installs Python packages into $(pwd)/.venv: torch==2.13.0, then this project with its build, test and" \
+  "ray extras; as root, strace through apt-get when it is missing (the no-network test)"
 if [ "${LENSCRIBE_SKIP_CLIENTS:-0}" != 1 ]; then
   echo "[test.sh] then client-vscode/ci.sh installs what is missing of: Debian packages through ${SUDO}apt-get (nodejs npm" \
     "when there is no node; neovim; for the VS Code end to end, which LENSCRIBE_CI_SKIP_E2E=1 skips: chromium" \
     "build-essential pkg-config python3 libkrb5-dev git), npm packages into client-vscode/node_modules, and Node 24," \
     "code-server, Neovim 0.11 and the tests' tiny model into ${LENSCRIBE_E2E_CACHE:-$HOME/.cache/lenscribe-e2e}." \
-    "The editors run with temporary config and profile directories: nothing is written under ~/.config." \
+    "The tests and editors run with temporary homes, config and profile directories: nothing is written in $HOME" \
+    "but pip's and npm's download caches and that cache directory." \
     "LENSCRIBE_SKIP_CLIENTS=1 runs the Python tests only."
 fi
+# The run leaves $HOME as it was, apart from the download caches the README names (pip's, npm's,
+# $LENSCRIBE_E2E_CACHE): tests/home_guard.py snapshots it now and checks it at the end (pytest itself runs with a
+# temporary HOME and fails on a write to the real one).
+HOME_SNAPSHOT="$(mktemp "${TMPDIR:-/tmp}/lenscribe-home-XXXXXX.json")"
+trap 'rm -f "$HOME_SNAPSHOT"' EXIT
+"$PY" tests/home_guard.py snapshot "$HOME_SNAPSHOT"
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
@@ -47,7 +55,8 @@ if ! .venv/bin/python -m mypy; then
   exit 1
 fi
 set +e
-.venv/bin/python -m pytest "$@"
+# -ra: every skipped (and failed, xfailed...) test is listed with its reason at the end
+.venv/bin/python -m pytest -ra "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
@@ -57,4 +66,8 @@ fi
 [ "$rc" -eq 0 ] || exit "$rc"
 if [ "${LENSCRIBE_SKIP_CLIENTS:-0}" != 1 ]; then
   bash client-vscode/ci.sh
+fi
+if ! "$PY" tests/home_guard.py check "$HOME_SNAPSHOT"; then
+  echo "scripts/test.sh: the run wrote to $HOME (listed above)" >&2
+  exit 1
 fi

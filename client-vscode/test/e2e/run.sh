@@ -55,6 +55,13 @@ apt_install() {
 }
 
 mkdir -p "$CACHE" "$ARTIFACTS"
+# code-server reads its config file and data dir on every start, --version included, and on the first writes them
+# (~/.config/code-server/config.yaml with a password, ~/.local/share/code-server): every code-server this script runs
+# gets private XDG directories, removed at the end (the browser test makes its own).
+XDG_TMP="$(mktemp -d "${TMPDIR:-/tmp}/lenscribe-e2e-xdg-XXXXXX")"
+trap 'rm -rf "$XDG_TMP"' EXIT
+CS_ENV=(env XDG_CONFIG_HOME="$XDG_TMP/config" XDG_DATA_HOME="$XDG_TMP/data" XDG_STATE_HOME="$XDG_TMP/state"
+  XDG_CACHE_HOME="$XDG_TMP/cache")
 rm -f "$ARTIFACTS"/*.png "$ARTIFACTS"/*.log
 
 # 1. Debian packages: the browser; compilers and headers for code-server's native modules (kerberos needs gssapi).
@@ -74,14 +81,14 @@ fi
 # 3. code-server (builds its native modules against Node 24's headers: a few minutes, once).
 CS_PREFIX="$CACHE/code-server-$CODE_SERVER_VERSION"
 CODE_SERVER="$CS_PREFIX/node_modules/.bin/code-server"
-if ! PATH="$NODE24/bin:$PATH" bounded 60 "$CODE_SERVER" --version >/dev/null 2>&1; then
+if ! PATH="$NODE24/bin:$PATH" bounded 60 "${CS_ENV[@]}" "$CODE_SERVER" --version >/dev/null 2>&1; then
   say "installing code-server $CODE_SERVER_VERSION into $CACHE (native modules compile: several minutes)"
   rm -rf "$CS_PREFIX"
-  PATH="$NODE24/bin:$PATH" npm_config_nodedir="$NODE24" bounded 1500 \
+  PATH="$NODE24/bin:$PATH" npm_config_nodedir="$NODE24" bounded 1500 "${CS_ENV[@]}" \
     npm install --no-save --no-audit --no-fund --prefix "$CS_PREFIX" "code-server@$CODE_SERVER_VERSION" \
     >"$CACHE/code-server-install.log" 2>&1 || { tail -40 "$CACHE/code-server-install.log" >&2; die "code-server install failed (log: $CACHE/code-server-install.log)"; }
 fi
-say "$(PATH="$NODE24/bin:$PATH" "$CODE_SERVER" --version 2>/dev/null | head -1)"
+say "code-server $(PATH="$NODE24/bin:$PATH" "${CS_ENV[@]}" "$CODE_SERVER" --version 2>/dev/null | grep -v '] info ' | head -1)"
 
 # 4. The Python package (the language server) and, to build the tiny model, its build extra.
 PY="${LENSCRIBE_PYTHON:-$REPO/.venv/bin/python}"

@@ -46,8 +46,9 @@ const INSTALL_TIMEOUT_MS = 420_000;
 // numbers and return the sum.", and the shipped one (for the README's screenshots) its own words.
 function expectedSummaries(names) {
   const file = path.join(here, 'workspace', 'shapes.py');
-  // the workspace turns lenscribe.groundingCheck off (the tiny model's sentences name words its code does not)
-  const args = ['-m', 'lenscribe', 'summarize', '--json', '--no-grounding-check', '--model', MODEL_DIR, file];
+  // the workspace turns lenscribe.groundingCheck off (the tiny model's sentences name words its code does not);
+  // --no-cache: nothing in the user's summary cache (~/.cache/lenscribe)
+  const args = ['-m', 'lenscribe', 'summarize', '--json', '--no-grounding-check', '--no-cache', '--model', MODEL_DIR, file];
   const run = spawnSync(PYTHON, args, {
     encoding: 'utf8',
     timeout: 120_000,
@@ -189,6 +190,7 @@ async function main() {
   const extensions = path.join(tmp, 'extensions');
   const workspace = path.join(tmp, 'workspace');
   const browserProfile = path.join(tmp, 'chromium-profile');
+  fs.mkdirSync(path.join(tmp, 'chromium-home'));
   cleanups.push(() => collectLogs(userData));
 
   fs.cpSync(path.join(here, 'workspace'), workspace, { recursive: true });
@@ -222,12 +224,16 @@ async function main() {
   const config = path.join(tmp, 'code-server.yaml');
   fs.writeFileSync(config, 'auth: none\ncert: false\n');
   const common = ['--config', config, '--user-data-dir', userData, '--extensions-dir', extensions];
-  // Nothing under the user's ~/.config or ~/.local: code-server, its extension host and Chromium get private XDG dirs.
+  // Nothing in the user's home: code-server, its extension host and Chromium get private XDG dirs (~/.config,
+  // ~/.local/share, ~/.local/state; ~/.cache, where VS Code's @vscode/deviceid keeps Microsoft/DeveloperTools/deviceid),
+  // Chromium a private HOME too (its ~/.pki); pip, installing the server, keeps to its own download cache.
   const isolatedEnv = {
     ...process.env,
     XDG_CONFIG_HOME: path.join(tmp, 'xdg-config'),
     XDG_DATA_HOME: path.join(tmp, 'xdg-data'),
     XDG_STATE_HOME: path.join(tmp, 'xdg-state'),
+    XDG_CACHE_HOME: path.join(tmp, 'xdg-cache'),
+    PIP_CACHE_DIR: process.env.PIP_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'pip'),
     PATH: pathWithoutLenscribe(path.join(tmp, 'bin')),
   };
 
@@ -280,7 +286,7 @@ async function main() {
   log('starting chromium');
   const context = await chromium.launchPersistentContext(browserProfile, {
     executablePath: CHROMIUM,
-    env: isolatedEnv,
+    env: { ...isolatedEnv, HOME: path.join(tmp, 'chromium-home') },
     headless: true,
     viewport: { width: 1280, height: 800 },
     args: [
