@@ -291,3 +291,23 @@ def test_wrong_arguments_are_invalid_params_in_one_log_line(raw, tiny_model_dir,
     err = s.stderr()
     assert "Traceback" not in err, err[-4000:]
 
+
+def test_a_second_initialize_is_invalid_request_and_changes_nothing(raw, tiny_model_dir, tmp_path, summary_of):
+    s = raw()
+    s.initialize(base_options(tiny_model_dir, tmp_path / "cache"))
+    uri = s.open(tmp_path / "m.py", f"{ADD}\n")
+    wait_idle(s)
+    threads = len(os.listdir(f"/proc/{s.proc.pid}/task")) if os.path.isdir("/proc") else 0
+    for _ in range(5):
+        r = s.call("initialize", {"processId": os.getpid(), "capabilities": {},
+                                  "initializationOptions": {"lenscribe": base_options(tiny_model_dir, tmp_path / "c2")}})
+        assert r.get("error", {}).get("code") == -32600, r
+        assert "initialized" in r["error"]["message"]
+    st = wait_idle(s)
+    assert uri in st["documents"]  # the open document is kept
+    assert st["settings"]["cache_dir"] == str(tmp_path / "cache")  # and the settings
+    if threads:  # no new engine, pools or threads per initialize (each one added 4)
+        assert len(os.listdir(f"/proc/{s.proc.pid}/task")) <= threads + 2
+    h = s.call("textDocument/hover", hover_params(uri, 0, 1))["result"]
+    assert summary_of(ADD) in h["contents"]["value"]
+    assert end(s) == 0

@@ -69,7 +69,11 @@ def _valid_id(msg_id: Any) -> bool:
 class LenscribeProtocol(LanguageServerProtocol):
     """pygls' protocol, answering what it would drop: a request whose params do not structure gets -32602
     InvalidParams (pygls raises out of ``json.loads``, so nobody answers), a request after ``shutdown`` gets -32600
-    InvalidRequest (pygls ignores it), a JSON value that is not a message gets -32600."""
+    InvalidRequest (pygls ignores it), a JSON value that is not a message gets -32600.  A second ``initialize`` gets
+    -32600 and changes nothing (pygls would make a new workspace, dropping the open documents, and lenscribe a new
+    engine, its threads and its cache)."""
+
+    _initialize_seen = False
 
     def structure_message(self, data: dict[str, Any]):
         """pygls' structuring (``JsonRPCProtocol.structure_message``) without its traceback per bad message."""
@@ -128,6 +132,13 @@ class LenscribeProtocol(LanguageServerProtocol):
             self._send_response(message.id, error=JsonRpcInvalidRequest(
                 f"Invalid Request: {message.method} after shutdown").to_response_error())
             return
+        if getattr(message, "method", None) == types.INITIALIZE and _valid_id(getattr(message, "id", None)):
+            if self._initialize_seen:
+                log.warning("a second initialize request refused")
+                self._send_response(message.id, error=JsonRpcInvalidRequest(
+                    "Invalid Request: the server is already initialized").to_response_error())
+                return
+            self._initialize_seen = True
         super().handle_message(message)
 
     def _send_handler_result(self, future: Any, *, msg_id: Any) -> None:
