@@ -1167,3 +1167,31 @@ def test_50k_line_file_is_fast():
     assert len(chunks) == 3 * n
     assert chunks[-1].qualname == f"function{n - 1}" and chunks[-1].end[0] == src.count("\n") - 3
     assert elapsed < 10, f"50k lines took {elapsed:.2f}s"  # ~0.5 s on the dev machine; generous for shared CI
+
+
+def _nested_js(n: int) -> str:
+    return "".join(f"function f{i:04d}() {{\n" for i in range(n)) + "}\n" * n
+
+
+def test_deeply_nested_definitions_are_bounded():
+    """5,000 nested functions (104 KB): qualnames grew with the depth squared (75 M characters) and every function
+    became a chunk; now only the outer MAX_DEPTH levels are chunks, each with a bounded qualname."""
+    chunks = chunk_text(_nested_js(5000), "javascript")
+    assert len(chunks) == treesitter.MAX_DEPTH
+    assert [c.name for c in chunks] == [f"f{i:04d}" for i in range(treesitter.MAX_DEPTH)]
+    assert [c.depth for c in chunks] == list(range(treesitter.MAX_DEPTH))
+    assert all(len(c.qualname) <= treesitter.MAX_QUALNAME for c in chunks)
+    assert chunks[1].qualname == "f0000.f0001"
+    assert chunks[-1].qualname == ".".join(f"f{i:04d}" for i in range(treesitter.MAX_DEPTH))
+    # a shallow nest is untouched
+    shallow = chunk_text(_nested_js(treesitter.MAX_DEPTH), "javascript")
+    assert len(shallow) == treesitter.MAX_DEPTH
+
+
+def test_long_names_keep_the_end_of_the_qualname():
+    outer, inner = "o" * 300, "i" * 10
+    code = f"class {outer}:\n    def {inner}(self):\n        return 1\n"
+    by_name = {c.name: c for c in chunk_text(code, "python")}
+    assert by_name[outer].qualname == "\u2026" + outer[-(treesitter.MAX_QUALNAME - 1):]
+    q = by_name[inner].qualname
+    assert len(q) == treesitter.MAX_QUALNAME and q.endswith(f"o.{inner}") and q.startswith("\u2026")

@@ -26,6 +26,8 @@ _CAPTURE_KINDS = ("class", "function", "method")
 _WHITESPACE = b" \t\r\n\f\v"
 _PLAIN_PREFIX = re.compile(rb"[\w \t]*")  # what may precede a chunk on its first line for a doc above to count
 _MAX_PREFIX = 200
+MAX_DEPTH = 32  # a definition inside this many others is left out (its enclosing ones are chunks as usual)
+MAX_QUALNAME = 256  # a longer qualname keeps its end, after "\u2026" (depth and written qualifiers bound the parts)
 
 
 @dataclass(slots=True)
@@ -37,7 +39,7 @@ class _Def:
     end_node: Node  # last node of the chunk (the outermost wrapper)
     start_byte: int
     end_byte: int
-    qualparts: tuple[str, ...] = ()
+    qualname: str = ""
     depth: int = 0  # enclosing chunks that are emitted (a parent below min_lines is not counted)
     emitted: bool = False
 
@@ -104,7 +106,7 @@ def _extent(spec: LanguageSpec, node: Node) -> tuple[Node, Node]:
 
 
 def _collect(spec: LanguageSpec, data: bytes, tree: Tree) -> list[_Def]:
-    found: dict[tuple[int, int, int], _Def] = {}
+    found: dict[tuple[int, int, int], tuple[Node, str, Node | None]] = {}
     for _pattern, caps in QueryCursor(get_query(spec.id)).matches(tree.root_node):
         node = kind = None
         for cap in _CAPTURE_KINDS:
@@ -115,19 +117,34 @@ def _collect(spec: LanguageSpec, data: bytes, tree: Tree) -> list[_Def]:
         if node is None or kind is None:
             continue
         key = (node.start_byte, node.end_byte, node.kind_id)
-        if key in found:
-            continue
-        try:
+        if key not in found:
             names = caps.get("name")
-            naming = _naming(spec, data, node, names[0] if names else None)
+            found[key] = (node, kind, names[0] if names else None)
+    defs: list[_Def] = []
+    enclosing: list[int] = []  # end bytes of the definitions around the current one
+    for (start, end, _), (node, kind, name_node) in sorted(found.items(), key=lambda i: (i[0][0], -i[0][1])):
+        while enclosing and not end <= enclosing[-1]:
+            enclosing.pop()
+        if len(enclosing) >= MAX_DEPTH:
+            continue  # too deep: left out before any per-node work (a node's parent costs its depth in tree-sitter)
+        enclosing.append(end)
+        try:
+            naming = _naming(spec, data, node, name_node)
             if naming is None:
                 continue
             first, outer = _extent(spec, node)
         except Exception:  # a grammar surprise must never take the language server down
             log.warning("chunking: skipped a %s node at %s", node.type, node.start_point, exc_info=True)
             continue
-        found[key] = _Def(node, kind, naming, first, outer, first.start_byte, outer.end_byte)
-    return sorted(found.values(), key=lambda d: (d.start_byte, -d.end_byte))
+        defs.append(_Def(node, kind, naming, first, outer, first.start_byte, outer.end_byte))
+    return sorted(defs, key=lambda d: (d.start_byte, -d.end_byte))
+
+
+def _qualname(outer: tuple[str, ...], naming: Naming) -> str:
+    """The enclosing chunk's qualname, the qualifiers written in the code and the name, joined by "."; at most
+    MAX_QUALNAME characters (so the names of nested definitions cost linear, not quadratic, space)."""
+    name = ".".join((*outer, *(q for q in naming.qualifier if q), naming.name))
+    return name if len(name) <= MAX_QUALNAME else "\u2026" + name[len(name) - MAX_QUALNAME + 1 :]
 
 
 def _truncate(text: str, max_chars: int | None) -> tuple[str, bool]:
@@ -179,12 +196,12 @@ def chunk_text(text: str, language: str | None, *, min_lines: int = 2, max_chars
                 d.kind = naming.kind
             elif parent is not None and parent.kind == "class":
                 d.kind = "method"
-        d.qualparts = (parent.qualparts if parent else ()) + tuple(q for q in naming.qualifier if q) + (naming.name,)
+        d.qualname = _qualname((parent.qualname,) if parent else (), naming)
 
         try:
             chunk = _make_chunk(ctx, d)
         except Exception:
-            log.warning("chunking: skipped %s %s", d.kind, ".".join(d.qualparts), exc_info=True)
+            log.warning("chunking: skipped %s %s", d.kind, d.qualname, exc_info=True)
             continue
         if chunk is not None:
             d.emitted = True
@@ -245,7 +262,7 @@ def _make_chunk(ctx: _Context, d: _Def) -> Chunk | None:
     return Chunk(
         kind=d.kind,
         name=d.naming.name,
-        qualname=".".join(d.qualparts),
+        qualname=d.qualname,
         language=spec.id,
         start=start,
         end=end,
