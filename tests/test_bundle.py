@@ -207,3 +207,74 @@ def test_imported_summaries_are_sanitized(tmp_path: Path) -> None:
     assert stored(fresh) == {("m@1", "a" * 64): "Read a file.\nimg run"}
     # and a cache file holding such text is sanitized as it is read
     assert SummaryCache.open(source).get("m@1", "a" * 64) == "Read a file.\nimg run"
+
+
+def _bomb(path: Path, first: bytes, line_bytes: int) -> None:
+    """A gzip file of ``first`` then one line of ``line_bytes`` zeros (a few KB on disk per 64 MB of line)."""
+    with gzip.open(path, "wb") as f:
+        f.write(first)
+        block = b"0" * (1 << 20)
+        for _ in range(line_bytes >> 20):
+            f.write(block)
+        f.write(b"\n")
+
+
+def _peak_bytes(fn) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_a_gzip_bomb_line_is_refused_without_reading_it_whole(filled: Path, tmp_path: Path, capsys) -> None:
+    """A bundle is read as a stream with a line-length cap: a 64 MB line (64 KB of gzip) was read into memory whole
+    (a 1 GiB one took 2.2 GiB and a MemoryError under a memory limit)."""
+    bundle = tmp_path / "good.csb"
+    export_bundle(SummaryCache.open(filled), bundle)
+    with gzip.open(bundle, "rb") as f:
+        header = f.readline()
+    entry_bomb, header_bomb = tmp_path / "entry.csb", tmp_path / "header.csb"
+    _bomb(entry_bomb, header + b'["m", "h", "', 64 << 20)
+    _bomb(header_bomb, b'{"format": "', 64 << 20)
+    with pytest.raises(BundleError, match="longer than"):
+        verify_bundle(entry_bomb)
+    assert _peak_bytes(lambda: pytest.raises(BundleError, verify_bundle, entry_bomb)) < 8 << 20
+    assert _peak_bytes(lambda: pytest.raises(BundleError, read_header, header_bomb)) < 8 << 20
+    with pytest.raises(BundleError, match="not a lenscribe cache bundle"):
+        read_header(header_bomb)
+    for bomb in (entry_bomb, header_bomb):
+        assert main(["cache", "info", str(bomb)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("lenscribe: ") and "Traceback" not in err
+
+
+def test_more_lines_than_the_header_says_stop_the_read(filled: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "b.csb"
+    export_bundle(SummaryCache.open(filled), bundle)
+    _rewrite(bundle, lambda lines: [lines[0], *lines[1:], *lines[1:]])
+    with pytest.raises(BundleError, match="more entries than the 35"):
+        verify_bundle(bundle)
+
+
+def test_the_engine_imports_env_bundles_off_its_constructor(filled: Path, tmp_path: Path, monkeypatch) -> None:
+    """The server opens its cache in initialize; LENSCRIBE_CACHE_BUNDLE's import (14 s for 1e6 entries) is done
+    later on a worker thread (Engine.import_bundles), not in the constructor."""
+    from lenscribe.engine import Engine
+    from lenscribe.settings import Settings
+
+    bundle = tmp_path / "team.csb"
+    info = export_bundle(SummaryCache.open(filled), bundle)
+    monkeypatch.setenv(BUNDLE_ENV, str(bundle))
+    engine = Engine(Settings(cache_dir=str(tmp_path / "server-cache"), workers=1))
+    try:
+        assert not engine.cache.bundle_imported(info.sha256) and engine.cache.count() == 0
+        assert [r.added for r in engine.import_bundles()] == [len(ENTRIES)]
+        assert engine.cache.bundle_imported(info.sha256)
+        assert engine.import_bundles() == []  # once
+    finally:
+        engine.shutdown()

@@ -49,6 +49,8 @@ FORMAT = "lenscribe-cache-bundle"
 FORMAT_VERSION = 1
 BUNDLE_ENV = "LENSCRIBE_CACHE_BUNDLE"
 IMPORT_PAGE = 5000
+MAX_HEADER_BYTES = 1024 * 1024  # a longer first line is not a bundle header
+MAX_LINE_BYTES = 64 * 1024  # a longer entry line is damage (an entry is two ids and a two-line summary)
 
 
 class BundleError(Exception):
@@ -122,9 +124,15 @@ def _info(path: Path, header: dict) -> BundleInfo:
                       header.get("created", ""))
 
 
-def _check_header(path: Path, line: bytes) -> dict:
+def _read_line(f: gzip.GzipFile, limit: int) -> bytes | None:
+    """The next line of ``f``, at most ``limit`` bytes; None past the limit (never more than that is held)."""
+    line = f.readline(limit + 1)
+    return None if len(line) > limit else line
+
+
+def _check_header(path: Path, line: bytes | None) -> dict:
     try:
-        header = json.loads(line)
+        header = json.loads(line) if line is not None else None
     except ValueError:
         header = None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
@@ -144,7 +152,7 @@ def read_header(path: Path | str) -> BundleInfo:
     path = Path(path)
     try:
         with gzip.open(path, "rb") as f:
-            return _info(path, _check_header(path, f.readline()))
+            return _info(path, _check_header(path, _read_line(f, MAX_HEADER_BYTES)))
     except BundleError:
         raise
     except gzip.BadGzipFile as e:
@@ -154,11 +162,23 @@ def read_header(path: Path | str) -> BundleInfo:
 
 
 def _entries(path: Path) -> Iterator[tuple[dict, int, bytes, tuple[str, str, str]]]:
-    """(header, line number, raw line, entry) for every entry line; BundleError for anything unreadable."""
+    """(header, line number, raw line, entry) for every entry line, read as a stream (a line over MAX_LINE_BYTES or
+    more lines than the header announces stop the read); BundleError for anything unreadable."""
     try:
         with gzip.open(path, "rb") as f:
-            header = _check_header(path, f.readline())
-            for number, line in enumerate(f, start=2):
+            header = _check_header(path, _read_line(f, MAX_HEADER_BYTES))
+            number = 1
+            while True:
+                line = _read_line(f, MAX_LINE_BYTES)
+                number += 1
+                if line == b"":
+                    break
+                if line is None:
+                    raise BundleError(f"{path}: line {number} is longer than {MAX_LINE_BYTES} bytes: not a bundle "
+                                      "entry (the bundle is damaged)")
+                if number - 1 > header["entries"]:
+                    raise BundleError(f"{path}: more entries than the {header['entries']} its header announces "
+                                      "(the bundle is damaged)")
                 try:
                     entry = json.loads(line)
                 except ValueError:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import functools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lenscribe.bundle import open_cache
+from lenscribe.bundle import BUNDLE_ENV, ImportResult, import_env_bundles
 from lenscribe.cache import SummaryCache
 from lenscribe.defaults import resolve_model_dir, user_cache_dir
 from lenscribe.grounding import check
@@ -116,11 +117,23 @@ class Engine:
 
     @staticmethod
     def _open_cache(cache_dir: str | None) -> SummaryCache:
+        """The cache alone: LENSCRIBE_CACHE_BUNDLE's bundles come later, off the caller's path (``import_bundles``)."""
         try:
-            return open_cache(cache_dir or user_cache_dir())  # and LENSCRIBE_CACHE_BUNDLE's bundles
+            return SummaryCache.open(cache_dir or user_cache_dir())
         except Exception:  # never let the cache stop the server
             log.exception("summary cache unusable; keeping summaries in memory only")
             return SummaryCache.open(None)
+
+    def import_bundles(self) -> list[ImportResult]:
+        """Import LENSCRIBE_CACHE_BUNDLE's bundles the cache has not taken yet (blocking: a worker thread's job, after
+        the cache opened; a large bundle takes seconds). Never raises: a bad bundle is a logged warning."""
+        if not os.environ.get(BUNDLE_ENV):
+            return []
+        try:
+            return import_env_bundles(self.cache)
+        except Exception:  # noqa: BLE001 - a cache closed meanwhile (settings changed, shutdown)
+            log.warning("%s: import stopped", BUNDLE_ENV, exc_info=True)
+            return []
 
     def load_model(self) -> str | None:
         """Load the configured model (blocking); returns None, or the error message a user should see."""

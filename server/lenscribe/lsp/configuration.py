@@ -19,7 +19,8 @@ from lenscribe.settings import SECTION, Settings, parse_settings, section_of
 
 log = logging.getLogger(__name__)
 
-__all__ = ["apply_configuration", "pull_configuration", "register", "start", "start_model_load"]
+__all__ = ["apply_configuration", "pull_configuration", "register", "start", "start_bundle_import",
+           "start_model_load"]
 
 
 def start(ls: LenscribeServer, init_options: Any) -> None:
@@ -30,6 +31,21 @@ def start(ls: LenscribeServer, init_options: Any) -> None:
     ls.pending_warnings += warnings
     ls.engine = Engine(ls.settings, on_summaries=lambda uris: code_lens.request_lens_refresh_threadsafe(ls))
     start_model_load(ls)
+    start_bundle_import(ls)
+
+
+def start_bundle_import(ls: LenscribeServer) -> None:
+    """LENSCRIBE_CACHE_BUNDLE's bundles go into the cache on a worker thread: a large one never holds initialize."""
+    ls.spawn(import_bundles(ls))
+
+
+async def import_bundles(ls: LenscribeServer) -> None:
+    assert ls.engine is not None and ls.loop is not None
+    done = await ls.loop.run_in_executor(ls.io_pool, ls.engine.import_bundles)
+    if done:
+        ls.log_to_client("lenscribe: imported " + ", ".join(
+            f"{r.info.path} ({r.added} summaries added)" for r in done))
+        code_lens.request_lens_refresh(ls)  # their summaries can be shown now
 
 
 def start_model_load(ls: LenscribeServer) -> None:
@@ -75,6 +91,7 @@ async def apply_configuration(ls: LenscribeServer, raw: Any) -> None:
         for uri in list(ls.engine.docs):
             await documents.fresh_document(ls, uri, force=True)
     if new.cache_dir != old.cache_dir:
+        start_bundle_import(ls)
         ls.engine.schedule_all()
     if (new.lenses != old.lenses or todo["rechunk"] or new.cache_dir != old.cache_dir
             or new.grounding_check != old.grounding_check):
