@@ -298,9 +298,10 @@ def test_a_second_initialize_is_invalid_request_and_changes_nothing(raw, tiny_mo
     uri = s.open(tmp_path / "m.py", f"{ADD}\n")
     wait_idle(s)
     threads = len(os.listdir(f"/proc/{s.proc.pid}/task")) if os.path.isdir("/proc") else 0
+    again = {"processId": os.getpid(), "capabilities": {},
+             "initializationOptions": {"lenscribe": base_options(tiny_model_dir, tmp_path / "c2")}}
     for _ in range(5):
-        r = s.call("initialize", {"processId": os.getpid(), "capabilities": {},
-                                  "initializationOptions": {"lenscribe": base_options(tiny_model_dir, tmp_path / "c2")}})
+        r = s.call("initialize", again)
         assert r.get("error", {}).get("code") == -32600, r
         assert "initialized" in r["error"]["message"]
     st = wait_idle(s)

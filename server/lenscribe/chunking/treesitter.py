@@ -122,7 +122,7 @@ def _collect(spec: LanguageSpec, data: bytes, tree: Tree) -> list[_Def]:
             found[key] = (node, kind, names[0] if names else None)
     defs: list[_Def] = []
     enclosing: list[int] = []  # end bytes of the definitions around the current one
-    for (start, end, _), (node, kind, name_node) in sorted(found.items(), key=lambda i: (i[0][0], -i[0][1])):
+    for (_start, end, _), (node, kind, name_node) in sorted(found.items(), key=lambda i: (i[0][0], -i[0][1])):
         while enclosing and not end <= enclosing[-1]:
             enclosing.pop()
         if len(enclosing) >= MAX_DEPTH:
