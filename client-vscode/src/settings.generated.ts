@@ -15,6 +15,9 @@ export interface ServerSettings {
   minChunkLines?: number;
   lenses?: boolean;
   workspaceOnOpen?: boolean;
+  workspaceMaxFiles?: number;
+  workspaceMaxBytes?: number;
+  workspaceMaxSeconds?: number;
   cacheDir?: string | null;
   hoverTimeoutMs?: number;
   maxFileBytes?: number;
@@ -48,6 +51,9 @@ export const SERVER_SETTINGS: ReadonlyArray<SettingSpec> = [
   { key: 'minChunkLines', kind: 'int', min: 1, max: 1000 },
   { key: 'lenses', kind: 'bool' },
   { key: 'workspaceOnOpen', kind: 'bool' },
+  { key: 'workspaceMaxFiles', kind: 'int', min: 1, max: 10_000_000 },
+  { key: 'workspaceMaxBytes', kind: 'int', min: 1, max: 1_099_511_627_776 },
+  { key: 'workspaceMaxSeconds', kind: 'int', min: 1, max: 604_800 },
   { key: 'cacheDir', kind: 'path' },
   { key: 'hoverTimeoutMs', kind: 'int', min: 0, max: 120_000 },
   { key: 'maxFileBytes', kind: 'int', min: 1, max: 2_147_483_648 },

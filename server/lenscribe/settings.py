@@ -37,6 +37,9 @@ class Settings:
     min_chunk_lines: int = 2
     lenses: bool = True
     workspace_on_open: bool = True
+    workspace_max_files: int = 10_000  # a workspace run reads at most this many files ...
+    workspace_max_bytes: int = 256 * 1024 * 1024  # ... of at most this many bytes in all ...
+    workspace_max_seconds: int = 3600  # ... and stops after this long
     cache_dir: str | None = None  # None: lenscribe.defaults.user_cache_dir()
     hover_timeout_ms: int = 2000
     max_file_bytes: int = 1_000_000
@@ -186,6 +189,33 @@ SETTINGS: tuple[Setting, ...] = (
         "bool",
         "Summarize the whole workspace in the background when it opens (fills the cache).",
         field="workspace_on_open",
+    ),
+    Setting(
+        "workspaceMaxFiles",
+        "int",
+        "A workspace run summarizes at most this many files (the first in path order); its progress and the log say"
+        " where it stopped.",
+        field="workspace_max_files",
+        min=1,
+        max=10_000_000,
+    ),
+    Setting(
+        "workspaceMaxBytes",
+        "int",
+        "A workspace run reads at most this many bytes of files in all, then stops (its progress and the log say so).",
+        field="workspace_max_bytes",
+        min=1,
+        max=1 << 40,
+    ),
+    Setting(
+        "workspaceMaxSeconds",
+        "int",
+        "A workspace run stops after this many seconds (its progress and the log say so); the summaries it made stay"
+        " in the cache. A workspace folder that is a disk root or the home directory is never summarized on open,"
+        " only with **Lenscribe: Summarize Workspace**.",
+        field="workspace_max_seconds",
+        min=1,
+        max=7 * 24 * 3600,
     ),
     Setting(
         "cacheDir",

@@ -1,6 +1,10 @@
 """Summarizing a whole workspace through the engine: the source files under its roots (``workspace_files``), then
 every chunk of theirs at workspace priority (``summarize_paths``, blocking: for a worker thread), counted in a
 ``WorkspaceReport`` that the engine keeps as ``Engine.last_workspace`` (its stats show it).
+
+A run is bounded by the settings ``workspaceMaxFiles``, ``workspaceMaxBytes`` and ``workspaceMaxSeconds``: it stops at
+the first one it reaches and says so (``WorkspaceReport.stopped``).  ``broad_roots`` names the roots that are a disk
+root, the home directory or above it: the server never walks those unless the user asks for the run.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import itertools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
@@ -25,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WorkspaceReport", "summarize_paths", "workspace_files"]
+__all__ = ["WorkspaceReport", "broad_roots", "summarize_paths", "workspace_files"]
 
 _runs = itertools.count(1)  # each run's tickets have their own owner, so a run's leftovers can be cancelled
 
@@ -41,9 +46,23 @@ class WorkspaceReport:
     failed: int = 0
     seconds: float = 0.0
     cancelled: bool = False
+    listed: int = 0  # source files under the roots; ``files``: those the run took (at most workspaceMaxFiles)
+    bytes_read: int = 0
+    stopped: str | None = None  # the limit that ended the run before its last file, said for a user
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def broad_roots(roots: Iterable[str | Path]) -> list[str]:
+    """The roots that are a disk root (``/``, ``C:\\``), the home directory or a directory above it."""
+    home = Path(os.path.expanduser("~")).resolve()
+    out = []
+    for root in roots:
+        p = Path(root).resolve()
+        if p == p.parent or p == home or p in home.parents:
+            out.append(str(root))
+    return out
 
 
 def workspace_files(roots: Iterable[str | Path], languages: Collection[str] | None = None) -> list[Path]:
@@ -68,12 +87,18 @@ def summarize_paths(
     cancel: threading.Event | None = None,
     progress: Callable[[int, int, WorkspaceReport], None] | None = None,
 ) -> WorkspaceReport:
-    """Summarize every chunk of ``paths`` at workspace priority (blocking); files done -> ``progress``."""
-    report = WorkspaceReport(files=len(paths))
+    """Summarize every chunk of ``paths`` at workspace priority (blocking); files done -> ``progress``.  The run
+    stops at the settings' limits (files, bytes read, seconds): ``WorkspaceReport.stopped`` says which."""
+    s = engine.settings
+    report = WorkspaceReport(listed=len(paths))
+    if len(paths) > s.workspace_max_files:
+        report.stopped = f"workspaceMaxFiles: the first {s.workspace_max_files} of {len(paths)} files"
+        paths = paths[: s.workspace_max_files]
+    report.files = len(paths)
     started = time.perf_counter()
+    deadline = time.monotonic() + s.workspace_max_seconds
     cancel = cancel or threading.Event()
     owner = ("workspace", next(_runs))
-    s = engine.settings
     options = engine.read_options()
     window = max(16, 4 * s.batch_size * max(1, s.workers))  # tickets in flight: bounded memory
     pending: dict[cf.Future, int] = {}  # ticket -> file index
@@ -96,17 +121,31 @@ def summarize_paths(
                 if progress:
                     progress(files_done, len(paths), report)
 
+    def out_of_time() -> bool:
+        if time.monotonic() < deadline:
+            return False
+        report.stopped = f"workspaceMaxSeconds: {s.workspace_max_seconds}s"
+        return True
+
     def wait(limit: int) -> None:
-        while len(pending) > limit and not cancel.is_set():
+        while len(pending) > limit and not cancel.is_set() and not out_of_time():
             done, _ = cf.wait(list(pending), timeout=0.2, return_when=cf.FIRST_COMPLETED)
             settle(done)
 
     try:
         for i, path in enumerate(paths):
-            if cancel.is_set():
+            if cancel.is_set() or out_of_time():
                 break
             if not engine.can_summarize:
                 raise ModelUnavailable(engine.model.error or "no model")
+            try:
+                size = min(os.stat(path).st_size, options.max_bytes)  # a larger file is refused unread
+            except OSError:
+                size = 0  # read_file says why
+            if report.bytes_read + size > s.workspace_max_bytes:
+                report.stopped = f"workspaceMaxBytes: {s.workspace_max_bytes} bytes read in {i} files"
+                break
+            report.bytes_read += size
             src = read_file(path, options)
             chunks = src.chunks
             if src.skipped:
@@ -136,4 +175,6 @@ def summarize_paths(
             engine.scheduler.cancel_owner(owner)
         report.seconds = time.perf_counter() - started
         engine.last_workspace = report
+    if report.stopped:
+        log.warning("workspace run stopped at %s", report.stopped)
     return report

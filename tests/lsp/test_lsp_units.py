@@ -389,3 +389,84 @@ def test_summaries_are_text_in_markdown_never_markup():
     out = outline_markdown("/x/mod.py", [{"kind": "function", "qualname": "f", "line": 0, "depth": 0,
                                           "summary": "A [run](command:x) <b>.", "source": "generated"}])
     assert out == "# mod.py\n\n- **function `f`** (line 1): A \\[run\\](command:x) \\<b\\>. *(generated)*\n"
+
+
+# ---------------------------------------------------------------------------------------------------- workspace limits
+
+
+def _ws_tree(root, n):
+    root.mkdir()
+    for i in range(n):
+        (root / f"m{i:02d}.py").write_text(f"def f{i}(x):\n    return x + {i}\n")
+    return sorted(root.iterdir())
+
+
+@pytest.mark.parametrize("limit", ["files", "bytes", "seconds"])
+def test_a_workspace_run_stops_at_its_limits(tmp_path, monkeypatch, fake_model_dir, limit):
+    """A workspace run over a disk root set out to summarize 59,381 files: files, bytes and time are bounded, and the
+    report says which limit ended the run."""
+    from lenscribe.workspace import summarize_paths
+
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
+    paths = _ws_tree(tmp_path / "ws", 30)
+    size = paths[0].stat().st_size
+    fake = FakeSummarizer(delay=0.2 if limit == "seconds" else 0.0)
+    settings = {"files": {"workspace_max_files": 10}, "bytes": {"workspace_max_bytes": 5 * size},
+                "seconds": {"workspace_max_seconds": 1}}[limit]
+    engine, _ = make_engine(tmp_path, fake_model_dir, fake, batch_size=1, **settings)
+    try:
+        assert engine.load_model() is None
+        report = summarize_paths(engine, paths)
+    finally:
+        engine.shutdown()
+    assert report.listed == 30 and report.stopped and report.stopped.startswith(f"workspaceMax{limit.title()}")
+    if limit == "files":
+        assert (report.files, report.chunks, report.summarized) == (10, 10, 10)
+    elif limit == "bytes":
+        assert report.chunks == 5 and report.bytes_read == 5 * size
+    else:  # 30 files at 0.2 s each: stopped long before the end
+        assert report.chunks < 30 and report.summarized < 30
+    assert engine.last_workspace is report and report.as_dict()["stopped"] == report.stopped
+    # within the limits, no stop
+    engine, _ = make_engine(tmp_path / "again", fake_model_dir, FakeSummarizer())
+    try:
+        assert engine.load_model() is None
+        assert summarize_paths(engine, paths[:3]).stopped is None
+    finally:
+        engine.shutdown()
+
+
+def test_broad_roots_are_disk_roots_and_home(tmp_path, monkeypatch):
+    from lenscribe.workspace import broad_roots
+
+    home = tmp_path / "home" / "me"
+    (home / "proj").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    roots = ["/", str(home), str(tmp_path / "home"), str(home / "proj"), str(tmp_path / "other")]
+    assert broad_roots(roots) == roots[:3]
+
+
+def test_workspace_on_open_never_walks_a_disk_root_or_home(tmp_path, monkeypatch):
+    """`file:///` as the workspace folder with workspaceOnOpen listed 59,381 files; now the start-up run leaves such
+    roots out (and says so); the command still runs over every folder when the user asks."""
+    from types import SimpleNamespace
+
+    from lenscribe.lsp import workspace_run
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    started, logged = [], []
+    monkeypatch.setattr(workspace_run, "start_workspace", lambda ls, roots=None: started.append(roots))
+
+    def server(roots):
+        return SimpleNamespace(
+            workspace_started=False, initialized=True, engine=SimpleNamespace(model=SimpleNamespace(state="ready")),
+            settings=Settings(workspace_on_open=True), workspace_roots=lambda: roots,
+            log_to_client=lambda message, kind=None: logged.append(message))
+
+    ls = server(["/", str(tmp_path)])
+    workspace_run.maybe_start_workspace(ls)
+    assert started == [] and ls.workspace_started
+    assert "not summarizing /, " in logged[0] and "Summarize Workspace" in logged[0]
+    project = tmp_path / "proj"
+    workspace_run.maybe_start_workspace(server(["/", str(project)]))
+    assert started == [[str(project)]]

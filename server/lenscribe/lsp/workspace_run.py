@@ -1,6 +1,9 @@
 """Summarizing the whole workspace: ``lenscribe.summarizeWorkspace()`` (or at start-up with ``workspaceOnOpen``), one
 run at a time, with work-done progress the user can cancel when the client supports it.  The result is the run's
 ``WorkspaceReport`` as a dict, or ``{"error": why}``.
+
+A run stops at the ``workspaceMax*`` limits (the progress, the log and the result say so).  The run at start-up leaves
+out a workspace folder that is a disk root or the home directory (``broad_roots``): only the command walks those.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from lsprotocol import types
 
 from lenscribe.engine import ModelUnavailable
 from lenscribe.lsp.server import LenscribeServer
-from lenscribe.workspace import summarize_paths, workspace_files
+from lenscribe.workspace import broad_roots, summarize_paths, workspace_files
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +47,27 @@ def maybe_start_workspace(ls: LenscribeServer) -> None:
             or not ls.settings.workspace_on_open or not ls.workspace_roots()):
         return
     ls.workspace_started = True
-    start_workspace(ls)
+    roots = ls.workspace_roots()
+    broad = broad_roots(roots)
+    if broad:
+        message = (f"lenscribe: workspaceOnOpen: not summarizing {', '.join(broad)} (a disk root or the home "
+                   "directory) on open; run Lenscribe: Summarize Workspace to summarize it anyway")
+        log.warning("%s", message)
+        ls.log_to_client(message, types.MessageType.Warning)
+        roots = [r for r in roots if r not in broad]
+        if not roots:
+            return
+    start_workspace(ls, roots)
 
 
-def start_workspace(ls: LenscribeServer) -> asyncio.Task:
+def start_workspace(ls: LenscribeServer, roots: list[str] | None = None) -> asyncio.Task:
+    """A run over ``roots`` (default: every workspace folder), unless one is running already."""
     if ls.workspace_task is None or ls.workspace_task.done():
-        ls.workspace_task = ls.spawn(_run_workspace(ls))
+        ls.workspace_task = ls.spawn(_run_workspace(ls, ls.workspace_roots() if roots is None else roots))
     return ls.workspace_task
 
 
-async def _run_workspace(ls: LenscribeServer) -> WorkspaceResult:
+async def _run_workspace(ls: LenscribeServer, roots: list[str]) -> WorkspaceResult:
     assert ls.engine is not None and ls.loop is not None
     e, loop = ls.engine, ls.loop
     if not e.can_summarize:
@@ -63,18 +77,20 @@ async def _run_workspace(ls: LenscribeServer) -> WorkspaceResult:
     message = "done"
     report = None
     try:
-        files = await loop.run_in_executor(ls.workspace_pool, workspace_files, ls.workspace_roots(),
-                                           e.settings.languages)
+        files = await loop.run_in_executor(ls.workspace_pool, workspace_files, roots, e.settings.languages)
 
         def progress(done: int, total: int, rep: Any) -> None:
-            loop.call_soon_threadsafe(_report_progress, ls, token, done, total, rep.summarized, rep.cached)
+            loop.call_soon_threadsafe(_report_progress, ls, token, done, total, rep.summarized, rep.cached,
+                                      rep.stopped)
 
         report = await loop.run_in_executor(
             ls.workspace_pool, functools.partial(summarize_paths, e, files, cancel=cancel, progress=progress))
         message = (f"{report.files} files, {report.chunks} chunks: {report.summarized} summarized, "
                    f"{report.cached} cached in {report.seconds:.1f}s"
-                   + (" (cancelled)" if report.cancelled else ""))
-        ls.log_to_client(f"lenscribe: workspace: {message}")
+                   + (" (cancelled)" if report.cancelled else "")
+                   + (f"; stopped at {report.stopped}" if report.stopped else ""))
+        ls.log_to_client(f"lenscribe: workspace: {message}",
+                         types.MessageType.Warning if report.stopped else types.MessageType.Info)
         return report.as_dict()
     except asyncio.CancelledError:
         cancel.set()
@@ -115,7 +131,7 @@ async def _begin_progress(ls: LenscribeServer, cancel: threading.Event) -> str |
 
 
 def _report_progress(ls: LenscribeServer, token: str | None, done: int, total: int, summarized: int,
-                     cached: int) -> None:
+                     cached: int, stopped: str | None = None) -> None:
     if token is None:
         return
     now = time.monotonic()
@@ -123,7 +139,8 @@ def _report_progress(ls: LenscribeServer, token: str | None, done: int, total: i
         return
     ls.last_progress = now
     ls.work_done_progress.report(token, types.WorkDoneProgressReport(
-        message=f"{done}/{total} files ({summarized} summarized, {cached} cached)",
+        message=f"{done}/{total} files ({summarized} summarized, {cached} cached)"
+        + (f"; limit: {stopped}" if stopped else ""),
         percentage=int(100 * done / total) if total else 100))
 
 
