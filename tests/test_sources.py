@@ -44,11 +44,11 @@ def _read_in_thread(path: Path | str, options: ReadOptions):
 
 def test_options_are_the_servers_defaults_and_settings():
     s = Settings()
-    assert ReadOptions() == dataclasses.replace(ReadOptions.from_settings(s), docs=False)
+    assert ReadOptions() == dataclasses.replace(ReadOptions.from_settings(s), docs=False, timeout=None)
     assert (ReadOptions().max_bytes, ReadOptions().max_lines) == (s.max_file_bytes, s.max_file_lines)
     custom = Settings(max_file_bytes=10, max_file_lines=3, min_chunk_lines=1, max_chunk_chars=100,
                       languages=("go",), prefer_docstrings=False)
-    assert ReadOptions.from_settings(custom) == ReadOptions(10, 3, 1, 100, ("go",), docs=False)
+    assert ReadOptions.from_settings(custom) == ReadOptions(10, 3, 1, 100, ("go",), docs=False, timeout=10.0)
     assert ReadOptions.from_settings(Settings(prefer_docstrings=True)).docs
 
 
@@ -190,3 +190,16 @@ def test_toggling_preferred_docstrings_rechunks_with_or_without_docs(tmp_path):
         assert engine.apply_settings(engine.settings.replace(prefer_docstrings=True))["rechunk"]
     finally:
         engine.shutdown()
+
+
+def test_the_server_bounds_the_time_to_chunk_one_document():
+    """A 20 MB minified file held the server's one chunking thread (and, tree-sitter holding the GIL, every thread)
+    for a minute; the server's options bound chunking one document, which is then skipped with the reason."""
+    from lenscribe.sources import CHUNK_TIMEOUT_S
+
+    assert ReadOptions.from_settings(Settings()).timeout == CHUNK_TIMEOUT_S
+    assert read_options(argparse.Namespace(min_lines=2, prefer_docstrings=True)).timeout is None  # the CLI waits
+    text = "function f(a, b) {\n  return a + b;\n}\n" * 20_000  # 680 KB
+    src = read_text(text, ReadOptions(max_lines=100_000, timeout=0), path="big.js")
+    assert src.chunks == [] and src.skipped and src.skipped.startswith("chunking took over 0s")
+    assert len(read_text(text, ReadOptions(max_lines=100_000, timeout=600), path="big.js").chunks) == 20_000

@@ -38,6 +38,7 @@ LANGUAGE_IDS = {
 }
 
 _DEFAULTS = Settings(workers=1)
+CHUNK_TIMEOUT_S = 10.0  # the server's bound on chunking one document (a larger one gets no summaries, and says why)
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,15 @@ class ReadOptions:
     max_chars: int | None = _DEFAULTS.max_chunk_chars  # a chunk's text is cut to this (its hash too)
     languages: tuple[str, ...] | None = None  # allow-list; None: every supported language
     docs: bool = False  # fill in Chunk.doc (docstrings, doc comments): 4-11% of the chunking (bench_chunk_docs.py)
+    timeout: float | None = None  # seconds one text may take to chunk (then it is skipped); None: no bound
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReadOptions:
-        """The server's: docs are looked for only when documented chunks show their docstring."""
+        """The server's: docs are looked for only when documented chunks show their docstring; chunking one document
+        takes at most CHUNK_TIMEOUT_S (and lets the server's other threads run meanwhile)."""
         return cls(max_bytes=settings.max_file_bytes, max_lines=settings.max_file_lines,
                    min_lines=settings.min_chunk_lines, max_chars=settings.max_chunk_chars,
-                   languages=settings.languages, docs=settings.prefer_docstrings)
+                   languages=settings.languages, docs=settings.prefer_docstrings, timeout=CHUNK_TIMEOUT_S)
 
 
 @dataclass
@@ -114,7 +117,7 @@ def _chunk(src: Source, text: str, options: ReadOptions) -> Source:
     assert src.language is not None
     try:
         src.chunks = chunk_text(text, src.language, min_lines=options.min_lines, max_chars=options.max_chars,
-                                docs=options.docs)
+                                docs=options.docs, timeout=options.timeout)
     except ChunkingError as e:  # binary text, a grammar that is not installed
         src.skipped = str(e)
     except Exception as e:  # a chunker bug must not take the server down

@@ -62,9 +62,13 @@ no blank line between: ``/** */`` (JS/TS/Java/PHP/Kotlin/Scala, also C#/Rust/Swi
 
 Threads: ``chunk_text`` may be called from many threads at once; each thread lazily gets its own tree-sitter
 ``Parser`` per language (``threading.local``), while ``Language`` and ``Query`` objects are shared.
+
+Bounds: a definition nested in ``treesitter.MAX_DEPTH`` others is left out, a qualname keeps at most
+``treesitter.MAX_QUALNAME`` characters (its end); ``chunk_text(..., timeout=S)`` raises ``ChunkingTimeout`` past S
+seconds, and a large text then lets the other threads have the GIL while tree-sitter parses and queries it.
 """
 
-from .base import Chunk, ChunkingError, chunk_hash
+from .base import Chunk, ChunkingError, ChunkingTimeout, chunk_hash
 from .docs import first_sentence, strip_doc
 from .languages import language_for_path, supported_languages
 from .treesitter import chunk_text, doc_of
@@ -72,6 +76,7 @@ from .treesitter import chunk_text, doc_of
 __all__ = [
     "Chunk",
     "ChunkingError",
+    "ChunkingTimeout",
     "chunk_hash",
     "chunk_text",
     "doc_of",

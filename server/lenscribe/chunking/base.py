@@ -5,13 +5,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-__all__ = ["Chunk", "ChunkingError", "chunk_hash"]
+__all__ = ["Chunk", "ChunkingError", "ChunkingTimeout", "chunk_hash"]
 
 KINDS = ("function", "method", "class")
 
 
 class ChunkingError(ValueError):
     """The input cannot be chunked: unknown language or binary (NUL-containing) text."""
+
+
+class ChunkingTimeout(ChunkingError):
+    """Chunking took longer than the ``timeout`` it was given (a huge document): nothing came out."""
 
 
 def chunk_hash(language: str, text: str) -> str:

@@ -9,14 +9,17 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from tree_sitter import Node, QueryCursor, Tree
 
 from . import docs
-from .base import Chunk, ChunkingError, chunk_hash
+from .base import Chunk, ChunkingError, ChunkingTimeout, chunk_hash
 from .languages import LanguageSpec, Naming
-from .parsers import get_parser, get_query, parse, spec_or_error
+from .parsers import STREAM_BYTES, YIELD_EVERY_S, check_time, get_parser, get_query, parse, spec_or_error
 
 __all__ = ["chunk_text", "doc_of", "get_parser", "parse"]
 
@@ -105,9 +108,27 @@ def _extent(spec: LanguageSpec, node: Node) -> tuple[Node, Node]:
     return first, outer
 
 
-def _collect(spec: LanguageSpec, data: bytes, tree: Tree) -> list[_Def]:
+QUERY_SLICE = STREAM_BYTES  # with a deadline, a large text's query runs over byte ranges of this size
+
+
+def _matches(spec: LanguageSpec, tree: Tree, size: int, deadline: float | None) -> Iterator[tuple[int, Any]]:
+    """The definition query's matches; with a deadline, range by range (tree-sitter holds the GIL while it runs a
+    query), letting other threads run between ranges.  A match across ranges comes once per range (``_collect``
+    keeps one)."""
+    cursor = QueryCursor(get_query(spec.id))
+    if deadline is None or size <= QUERY_SLICE:
+        yield from cursor.matches(tree.root_node)
+        return
+    until = [time.monotonic() + YIELD_EVERY_S]
+    for start in range(0, size, QUERY_SLICE):
+        check_time(deadline, until)
+        cursor.set_byte_range(start, min(start + QUERY_SLICE, size))
+        yield from cursor.matches(tree.root_node)
+
+
+def _collect(spec: LanguageSpec, data: bytes, tree: Tree, deadline: float | None = None) -> list[_Def]:
     found: dict[tuple[int, int, int], tuple[Node, str, Node | None]] = {}
-    for _pattern, caps in QueryCursor(get_query(spec.id)).matches(tree.root_node):
+    for _pattern, caps in _matches(spec, tree, len(data), deadline):
         node = kind = None
         for cap in _CAPTURE_KINDS:
             nodes = caps.get(cap)
@@ -122,7 +143,9 @@ def _collect(spec: LanguageSpec, data: bytes, tree: Tree) -> list[_Def]:
             found[key] = (node, kind, names[0] if names else None)
     defs: list[_Def] = []
     enclosing: list[int] = []  # end bytes of the definitions around the current one
+    until = [time.monotonic() + YIELD_EVERY_S]
     for (_start, end, _), (node, kind, name_node) in sorted(found.items(), key=lambda i: (i[0][0], -i[0][1])):
+        check_time(deadline, until)
         while enclosing and not end <= enclosing[-1]:
             enclosing.pop()
         if len(enclosing) >= MAX_DEPTH:
@@ -157,7 +180,7 @@ def _truncate(text: str, max_chars: int | None) -> tuple[str, bool]:
 
 
 def chunk_text(text: str, language: str | None, *, min_lines: int = 2, max_chars: int | None = None,
-               docs: bool = False) -> list[Chunk]:
+               docs: bool = False, timeout: float | None = None) -> list[Chunk]:
     """Functions, methods and classes of ``text`` (source in ``language``), sorted by start position.
 
     Chunks spanning fewer than ``min_lines`` lines are left out (their nested chunks are still considered; a
@@ -166,7 +189,8 @@ def chunk_text(text: str, language: str | None, *, min_lines: int = 2, max_chars
     the hash is of the cut text, the text the model sees).  ``docs``: fill in ``Chunk.doc`` (docstrings and doc
     comments; 4-11% of the chunking time), else it is None (``doc_of`` finds one chunk's later).
     Syntax errors never raise: whatever tree-sitter recognises comes out.  Raises ChunkingError for an unknown
-    language (None: none was detected) or binary text (NUL characters).
+    language (None: none was detected) or binary text (NUL characters), ChunkingTimeout when chunking takes longer
+    than ``timeout`` seconds (a large text then lets other threads run as it is parsed and queried).
     """
     spec = spec_or_error(language)
     if not isinstance(text, str):
@@ -177,14 +201,24 @@ def chunk_text(text: str, language: str | None, *, min_lines: int = 2, max_chars
         raise ChunkingError(f"binary input: NUL character at line {line + 1}; refusing to chunk it as {language}")
     if max_chars is not None and max_chars < 1:
         raise ValueError("max_chars must be positive or None")
-    data = text.encode("utf-8", "surrogatepass")
-    tree = parse(data, spec.id)  # the spec's id is ``language``
-    defs = _collect(spec, data, tree)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        return _chunks(spec, text.encode("utf-8", "surrogatepass"), min_lines, max_chars, docs, deadline)
+    except ChunkingTimeout:
+        raise ChunkingTimeout(f"chunking took over {timeout:g}s ({len(text)} characters); no summaries for it") \
+            from None
 
+
+def _chunks(spec: LanguageSpec, data: bytes, min_lines: int, max_chars: int | None, docs: bool,
+            deadline: float | None) -> list[Chunk]:
+    tree = parse(data, spec.id, deadline)
+    defs = _collect(spec, data, tree, deadline)
+    until = [time.monotonic() + YIELD_EVERY_S]
     chunks: list[Chunk] = []
     stack: list[_Def] = []
     ctx = _Context(spec, data, min_lines, max_chars, docs)
     for d in defs:
+        check_time(deadline, until)
         while stack and not (stack[-1].start_byte <= d.start_byte and d.end_byte <= stack[-1].end_byte):
             stack.pop()
         parent = stack[-1] if stack else None

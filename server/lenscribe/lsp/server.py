@@ -9,9 +9,11 @@ calls them all): ``lifecycle``
 Handlers are thin: they turn LSP params into calls on ``Engine`` (documents, chunks, cache, scheduler) and its answers
 into LSP results.  No model logic lives here.
 
-Threads: the asyncio event loop (pygls) answers every message and never blocks; chunking runs on one
-``lenscribe-chunk`` thread (serialised, so the newest text always wins); model loading and the workspace walk run on
-their own threads; inference runs on the scheduler's threads.  Results come back to the loop with
+Threads: the asyncio event loop (pygls) answers every message and never blocks; chunking runs on two
+``lenscribe-chunk`` threads (one document at a time each: its lock in ``documents``, and the newest text always wins),
+each document in at most ``sources.CHUNK_TIMEOUT_S`` (a huge one is skipped; while tree-sitter parses it, other threads
+get the GIL), so one document never holds the others; model loading and the workspace walk run on their own
+threads; inference runs on the scheduler's threads.  Results come back to the loop with
 ``call_soon_threadsafe`` and turn into (throttled) ``workspace/codeLens/refresh`` requests.
 
 Edits: pygls applies each didChange to its copy of the document at once; lenscribe re-chunks ``debounceMs`` after the
@@ -91,7 +93,7 @@ class LenscribeServer(LanguageServer):
         self.pending_warnings: list[str] = []  # shown once the client is initialized
         self.model_task: asyncio.Task | None = None
         # threads
-        self.chunk_pool = ThreadPoolExecutor(1, thread_name_prefix="lenscribe-chunk")
+        self.chunk_pool = ThreadPoolExecutor(2, thread_name_prefix="lenscribe-chunk")
         self.io_pool = ThreadPoolExecutor(2, thread_name_prefix="lenscribe-io")  # model loading, reading files
         self.workspace_pool = ThreadPoolExecutor(1, thread_name_prefix="lenscribe-workspace")
         # documents
