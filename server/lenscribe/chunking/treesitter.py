@@ -127,7 +127,8 @@ def _matches(spec: LanguageSpec, tree: Tree, size: int, deadline: float | None) 
 
 
 def _collect(spec: LanguageSpec, data: bytes, tree: Tree, deadline: float | None = None) -> list[_Def]:
-    found: dict[tuple[int, int, int], tuple[Node, str, Node | None]] = {}
+    # per definition node, its matches' (kind, name node) in order: the first that names it counts
+    found: dict[tuple[int, int, int], list[tuple[Node, str, Node | None]]] = {}
     for _pattern, caps in _matches(spec, tree, len(data), deadline):
         node = kind = None
         for cap in _CAPTURE_KINDS:
@@ -138,28 +139,32 @@ def _collect(spec: LanguageSpec, data: bytes, tree: Tree, deadline: float | None
         if node is None or kind is None:
             continue
         key = (node.start_byte, node.end_byte, node.kind_id)
-        if key not in found:
-            names = caps.get("name")
-            found[key] = (node, kind, names[0] if names else None)
+        names = caps.get("name")
+        candidate = (node, kind, names[0] if names else None)
+        same = found.setdefault(key, [])
+        if candidate not in same:  # a match over several query ranges comes once per range
+            same.append(candidate)
     defs: list[_Def] = []
     enclosing: list[int] = []  # end bytes of the definitions around the current one
     until = [time.monotonic() + YIELD_EVERY_S]
-    for (_start, end, _), (node, kind, name_node) in sorted(found.items(), key=lambda i: (i[0][0], -i[0][1])):
+    for (_start, end, _), candidates in sorted(found.items(), key=lambda i: (i[0][0], -i[0][1])):
         check_time(deadline, until)
         while enclosing and not end <= enclosing[-1]:
             enclosing.pop()
         if len(enclosing) >= MAX_DEPTH:
             continue  # too deep: left out before any per-node work (a node's parent costs its depth in tree-sitter)
         enclosing.append(end)
-        try:
-            naming = _naming(spec, data, node, name_node)
-            if naming is None:
+        for node, kind, name_node in candidates:
+            try:
+                naming = _naming(spec, data, node, name_node)
+                if naming is None:
+                    continue
+                first, outer = _extent(spec, node)
+            except Exception:  # a grammar surprise must never take the language server down
+                log.warning("chunking: skipped a %s node at %s", node.type, node.start_point, exc_info=True)
                 continue
-            first, outer = _extent(spec, node)
-        except Exception:  # a grammar surprise must never take the language server down
-            log.warning("chunking: skipped a %s node at %s", node.type, node.start_point, exc_info=True)
-            continue
-        defs.append(_Def(node, kind, naming, first, outer, first.start_byte, outer.end_byte))
+            defs.append(_Def(node, kind, naming, first, outer, first.start_byte, outer.end_byte))
+            break
     return sorted(defs, key=lambda d: (d.start_byte, -d.end_byte))
 
 
