@@ -94,12 +94,14 @@ def _read_regular(path: Path | str, max_bytes: int) -> bytes:
 # ---------------------------------------------------------------------------------------------------- listing
 
 
-def list_source_files(root: Path | str, keep: Callable[[Path], bool] = lambda p: True) -> list[Path]:
-    """Regular files under ``root`` that are not ignored and that ``keep`` accepts (sorted, absolute)."""
+def list_source_files(root: Path | str, keep: Callable[[Path], bool] = lambda p: True, *, limit: int | None = None,
+                      stop: Callable[[], bool] | None = None) -> list[Path]:
+    """Regular files under ``root`` that are not ignored and that ``keep`` accepts (sorted, absolute).  The walk ends
+    once ``limit`` files are kept, or when ``stop()`` (asked once per directory) says so: what it found by then."""
     root = Path(root).resolve()
     if not root.is_dir():
         return []
-    return sorted(p for p in _walk_files(root) if keep(p))
+    return sorted(_walk_files(root, keep, limit, stop))
 
 
 def _is_regular(p: Path) -> bool:
@@ -157,10 +159,13 @@ def _git_dir(top: Path) -> Path:
     return (gitdir / common).resolve()
 
 
-def _walk_files(root: Path) -> list[Path]:
+def _walk_files(root: Path, keep: Callable[[Path], bool], limit: int | None,
+                stop: Callable[[], bool] | None) -> list[Path]:
     out: list[Path] = []
     ignores = _outer_ignores(root)
     for dirpath, dirnames, filenames in os.walk(root):
+        if stop is not None and stop():
+            break
         here = Path(dirpath)
         rules = _read_ignore_file(here / ".gitignore")
         if rules is not None:
@@ -179,8 +184,10 @@ def _walk_files(root: Path) -> list[Path]:
                              and not (here / d).is_symlink())
         for name in sorted(filenames):
             p = here / name
-            if not ignored(p, False) and _is_regular(p):
+            if not ignored(p, False) and _is_regular(p) and keep(p):
                 out.append(p)
+                if limit is not None and len(out) >= limit:
+                    return out
     return out
 
 

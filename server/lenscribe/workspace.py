@@ -65,17 +65,26 @@ def broad_roots(roots: Iterable[str | Path]) -> list[str]:
     return out
 
 
-def workspace_files(roots: Iterable[str | Path], languages: Collection[str] | None = None) -> list[Path]:
-    """The source files under ``roots`` in a language the chunker knows (and, if given, one of ``languages``)."""
+def workspace_files(roots: Iterable[str | Path], languages: Collection[str] | None = None, *,
+                    limit: int | None = None, deadline: float | None = None,
+                    cancel: threading.Event | None = None) -> list[Path]:
+    """The source files under ``roots`` in a language the chunker knows (and, if given, one of ``languages``); the
+    walk ends at ``limit`` files, at ``deadline`` (``time.monotonic()``) or once ``cancel`` is set."""
     from lenscribe.chunking import language_for_path
 
     def keep(p: Path) -> bool:
         lang = language_for_path(p)
         return lang is not None and (languages is None or lang in languages)
 
+    def stop() -> bool:
+        return (cancel is not None and cancel.is_set()) or (deadline is not None and time.monotonic() >= deadline)
+
     files: dict[Path, None] = {}
     for root in roots:
-        for p in list_source_files(root, keep):
+        left = None if limit is None else limit - len(files)
+        if left is not None and left <= 0:
+            break
+        for p in list_source_files(root, keep, limit=left, stop=stop):
             files.setdefault(p, None)
     return list(files)
 
@@ -86,17 +95,20 @@ def summarize_paths(
     *,
     cancel: threading.Event | None = None,
     progress: Callable[[int, int, WorkspaceReport], None] | None = None,
+    deadline: float | None = None,
 ) -> WorkspaceReport:
     """Summarize every chunk of ``paths`` at workspace priority (blocking); files done -> ``progress``.  The run
-    stops at the settings' limits (files, bytes read, seconds): ``WorkspaceReport.stopped`` says which."""
+    stops at the settings' limits (files, bytes read, seconds from now or until ``deadline``, the run's, listing
+    included): ``WorkspaceReport.stopped`` says which."""
     s = engine.settings
     report = WorkspaceReport(listed=len(paths))
     if len(paths) > s.workspace_max_files:
-        report.stopped = f"workspaceMaxFiles: the first {s.workspace_max_files} of {len(paths)} files"
+        report.stopped = f"workspaceMaxFiles: the first {s.workspace_max_files} files (the workspace has more)"
         paths = paths[: s.workspace_max_files]
     report.files = len(paths)
     started = time.perf_counter()
-    deadline = time.monotonic() + s.workspace_max_seconds
+    if deadline is None:
+        deadline = time.monotonic() + s.workspace_max_seconds
     cancel = cancel or threading.Event()
     owner = ("workspace", next(_runs))
     options = engine.read_options()

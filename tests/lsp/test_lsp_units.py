@@ -470,3 +470,23 @@ def test_workspace_on_open_never_walks_a_disk_root_or_home(tmp_path, monkeypatch
     project = tmp_path / "proj"
     workspace_run.maybe_start_workspace(server(["/", str(project)]))
     assert started == [[str(project)]]
+
+
+def test_the_workspace_walk_ends_at_its_limit_or_when_told(tmp_path):
+    """The walk itself is bounded: a disk root was listed whole (59,381 files) before a run began."""
+    from lenscribe.workspace import workspace_files
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    for d in ("a", "b", "c"):
+        _ws_tree(root / d, 10)
+    assert len(workspace_files([root])) == 30
+    first = workspace_files([root], limit=12)
+    assert len(first) == 12 and first == sorted(first)
+    assert len(workspace_files([root / "a", root / "b"], limit=15)) == 15  # the limit spans the roots
+    assert len(list_source_files(root, limit=4)) == 4
+    assert list_source_files(root, stop=lambda: True) == []
+    assert workspace_files([root], deadline=time.monotonic() - 1) == []
+    cancel = threading.Event()
+    cancel.set()
+    assert workspace_files([root], cancel=cancel) == []

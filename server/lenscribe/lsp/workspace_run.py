@@ -77,14 +77,18 @@ async def _run_workspace(ls: LenscribeServer, roots: list[str]) -> WorkspaceResu
     message = "done"
     report = None
     try:
-        files = await loop.run_in_executor(ls.workspace_pool, workspace_files, roots, e.settings.languages)
+        s = e.settings
+        deadline = time.monotonic() + s.workspace_max_seconds  # listing included
+        files = await loop.run_in_executor(ls.workspace_pool, functools.partial(
+            workspace_files, roots, s.languages, limit=s.workspace_max_files + 1, deadline=deadline, cancel=cancel))
 
         def progress(done: int, total: int, rep: Any) -> None:
             loop.call_soon_threadsafe(_report_progress, ls, token, done, total, rep.summarized, rep.cached,
                                       rep.stopped)
 
         report = await loop.run_in_executor(
-            ls.workspace_pool, functools.partial(summarize_paths, e, files, cancel=cancel, progress=progress))
+            ls.workspace_pool, functools.partial(summarize_paths, e, files, cancel=cancel, progress=progress,
+                                                 deadline=deadline))
         message = (f"{report.files} files, {report.chunks} chunks: {report.summarized} summarized, "
                    f"{report.cached} cached in {report.seconds:.1f}s"
                    + (" (cancelled)" if report.cancelled else "")
