@@ -14,6 +14,10 @@
     PYTHONPATH=server python benchmarks/bench_bounded.py reinit [--times 40]
         the language server after N more ``initialize`` requests: their answers, its threads and RSS
 
+    PYTHONPATH=server python benchmarks/bench_bounded.py init --bundle FILE.csb
+        the language server's initialize round trip with LENSCRIBE_CACHE_BUNDLE=FILE.csb and a fresh cache (issue 24,
+        item 8: a 1e6-entry bundle was imported inside initialize)
+
 Run it on two checkouts (e.g. ``git archive REV server | tar -x -C /tmp/old``, then PYTHONPATH=/tmp/old/server) to
 compare.  Timings depend on the machine and its load: a benchmark, not a test.
 """
@@ -174,6 +178,18 @@ def reinit(times: int) -> None:
             peer.close()
 
 
+def init(bundle: Path) -> None:
+    os.environ["LENSCRIBE_CACHE_BUNDLE"] = str(bundle)
+    with tempfile.TemporaryDirectory() as tmp:
+        peer = Peer()
+        try:
+            started = time.perf_counter()
+            peer.start(Path(tmp) / "cache")
+            print(f"initialize answered after {time.perf_counter() - started:.2f}s")
+        finally:
+            peer.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="what", required=True)
@@ -186,8 +202,12 @@ def main() -> None:
     sv.add_argument("--mb", type=float, default=20.0)
     r = sub.add_parser("reinit")
     r.add_argument("--times", type=int, default=40)
+    i = sub.add_parser("init")
+    i.add_argument("--bundle", type=Path, required=True)
     args = ap.parse_args()
-    if args.what == "nested":
+    if args.what == "init":
+        init(args.bundle)
+    elif args.what == "nested":
         args.out.write_text(nested_js(args.functions))
         print(f"wrote {args.out}: {args.out.stat().st_size} bytes")
     elif args.what == "minified":
