@@ -90,3 +90,19 @@ async def test_workspace_run_is_cancellable(lsp_client, tiny_model_dir, tmp_path
     assert s["chunks_summarized"] < 3000 and s["queue"]["cancelled"] > 0
     uri = open_doc(client, tmp_path / "x.py", f"{ADD}\n")
     assert hover_summary(await hover(client, uri, 0, 1)) == summary_of(ADD)
+
+
+async def test_a_workspace_run_at_its_file_limit_says_so(lsp_client, tiny_model_dir, tmp_path):
+    """A run stops at workspaceMaxFiles, and its progress, the log and the result say so."""
+    root = tmp_path / "ws"
+    _make_tree(root)
+    client = await lsp_client(base_options(tiny_model_dir, tmp_path / "cache", workspaceOnOpen=True,
+                                           maxFileBytes=2000, workspaceMaxFiles=2), root=root)
+    s = await wait_until(client, lambda s: s["workspace"] is not None and not s["server"]["workspace_running"],
+                         what="the workspace run")
+    ws = s["workspace"]
+    assert ws["files"] == 2 and ws["listed"] == 3 and ws["stopped"].startswith("workspaceMaxFiles: the first 2 ")
+    _, events = _progress(client)
+    assert isinstance(events[-1], types.WorkDoneProgressEnd) and "stopped at workspaceMaxFiles" in events[-1].message
+    assert any("limit: workspaceMaxFiles" in e.message for e in events if isinstance(e, types.WorkDoneProgressReport))
+    assert any("stopped at workspaceMaxFiles" in m.message for m in client.log_messages)
