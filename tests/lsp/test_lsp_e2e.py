@@ -230,3 +230,30 @@ async def test_the_grounding_check_withholds_a_summary_naming_what_the_code_does
     await wait_until(c, lambda s: s["settings"]["grounding_check"] is False, what="the check turned off")
     assert hover_summary(await hover(c, uri, ADD_LINE, 1)) == summary_of(ADD)
     assert (await stats(c))["chunks_summarized"] == runs
+
+
+async def test_the_server_imports_env_bundles_after_initialize(lsp_client, tiny_model_dir, tmp_path, monkeypatch):
+    """LENSCRIBE_CACHE_BUNDLE's bundles are imported on a worker thread once the server is up (a 1e6-entry bundle
+    held initialize 14 s); then their summaries are served, and a damaged bundle is only a warning in the log."""
+    from lenscribe.bundle import BUNDLE_ENV, export_bundle
+    from lenscribe.cache import SummaryCache
+    from lenscribe.chunking import chunk_text
+    from lenscribe.decoding import GenerationOptions, decoding_id
+    from lenscribe.modelfiles import load_manifest
+
+    summary_id = decoding_id(load_manifest(tiny_model_dir).model_id, GenerationOptions())
+    (chunk,) = chunk_text(f"{ADD}\n", "python")
+    source = SummaryCache.open(tmp_path / "team")
+    source.put(summary_id, chunk.hash, "From the team bundle.")
+    export_bundle(source, tmp_path / "team.csb")
+    source.close()
+    (tmp_path / "bad.csb").write_bytes(b"not a bundle")
+    monkeypatch.setenv(BUNDLE_ENV, f"{tmp_path / 'bad.csb'}:{tmp_path / 'team.csb'}")
+    client = await lsp_client(base_options(tiny_model_dir, tmp_path / "cache"))
+    deadline = time.monotonic() + 60
+    while not any("imported" in m.message and "team.csb" in m.message for m in client.log_messages):
+        assert time.monotonic() < deadline, [m.message for m in client.log_messages]
+        await asyncio.sleep(0.05)
+    uri = open_doc(client, tmp_path / "m.py", f"{ADD}\n")
+    assert hover_summary(await hover(client, uri, 0, 1)) == "From the team bundle."
+    assert (await stats(client))["chunks_summarized"] == 0
