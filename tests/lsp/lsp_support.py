@@ -18,7 +18,10 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-SERVER_CMD = [sys.executable, "-I", "-m", "lenscribe", "serve"]
+# This checkout's server (``PYTHONPATH``): ``-I``, as the clients run it, would ignore PYTHONPATH and import the
+# installed package, which is an editable install of another checkout when several share one virtualenv.
+SERVER_DIR = Path(__file__).resolve().parents[2] / "server"
+SERVER_CMD = [sys.executable, "-m", "lenscribe", "serve"]
 TIMEOUT = 30.0
 
 
@@ -30,9 +33,15 @@ STACK = ("class Stack:\n    def __init__(self):\n        self.items = []\n\n"
 GREET = "function greet(name) {\n  return `Hello, ${name}!`;\n}"
 
 
+def server_env() -> dict[str, str]:
+    """The server process' environment: this checkout's ``server`` first on its path, unbuffered, one OpenMP
+    thread."""
+    path = os.pathsep.join(p for p in (str(SERVER_DIR), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+
+
 def server_config() -> ClientServerConfig:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    return ClientServerConfig(server_command=SERVER_CMD, server_env=env)
+    return ClientServerConfig(server_command=SERVER_CMD, server_env=server_env())
 
 
 def init_params(options: dict[str, Any], root: Path | None = None, capabilities: types.ClientCapabilities | None = None,

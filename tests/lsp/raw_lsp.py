@@ -13,12 +13,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lsp_support import server_env
+
 SERVER_CMD = [sys.executable, "-m", "lenscribe", "serve"]
 
 
 class RawServer:
     def __init__(self, stderr_path: Path) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+        env = server_env()  # this checkout's server
         self._stderr = open(stderr_path, "wb")  # noqa: SIM115 - closed in close()
         self.stderr_path = stderr_path
         self.proc = subprocess.Popen(SERVER_CMD, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
