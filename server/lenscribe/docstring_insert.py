@@ -15,8 +15,9 @@ rust        ``/// …`` above the attributes
 c / cpp     ``/** … */`` above (``template<…>`` and ``typedef`` included)
 =========== ===========================================================================================================
 
-Positions are the chunker's: 0-based lines (split at ``\\n`` only, as tree-sitter counts rows: a form feed or a
-``\\x1c`` ends no line), UTF-16 columns.  ``apply_edit`` applies an edit to a text the way an editor does.
+Positions are the chunker's: 0-based LSP lines (``lenscribe.chunking.lines``: a line ends at CR LF, CR or LF; a
+form feed or a ``\\x1c`` ends no line), UTF-16 columns.  ``apply_edit`` applies an edit to a text the way an editor
+does.
 
 An edit must never break code: ``docstring_edit`` applies the edit it computed and parses the result (tree-sitter,
 and for Python the compiler's own parser, ``ast.parse``, which never runs anything); an edit that makes a text that
@@ -27,10 +28,10 @@ from __future__ import annotations
 
 import ast
 import logging
-import re
 import warnings
 from dataclasses import dataclass
 
+from lenscribe.chunking.lines import lf_rows, lines_with_ends, newline_of
 from lenscribe.postprocess import sanitize_summary
 
 log = logging.getLogger(__name__)
@@ -106,15 +107,12 @@ def _index_to_col16(line: str, index: int) -> int:
     return sum(2 if ord(ch) > 0xFFFF else 1 for ch in line[:index])
 
 
-_LINE = re.compile(r"[^\n]*\n|[^\n]+$")
-
-
 def _split_lines(text: str) -> list[str]:
-    """Lines with their endings, split at ``\\n`` only as tree-sitter counts rows (not ``str.splitlines``, which
-    also splits at a form feed, ``\\x1c``-``\\x1e``, ``\\x85``, ``\\u2028``...); a final empty line when the text
-    ends with a newline."""
-    lines = _LINE.findall(text) or [""]
-    if lines[-1].endswith("\n"):
+    """Lines with their endings: LSP's lines (breaks at CR LF, CR and LF only; not ``str.splitlines``, which also
+    splits at a form feed, ``\x1c``-``\x1e``, ``\x85``, ``\u2028``...), the rows tree-sitter counts in ``lf_rows``
+    text and the chunks' positions; a final empty line when the text ends with a line break."""
+    lines = lines_with_ends(text) or [""]
+    if lines[-1].endswith(("\n", "\r")):
         lines.append("")
     return lines
 
@@ -134,8 +132,7 @@ def apply_edit(text: str, edit: TextEdit) -> str:
 
 
 def _newline(text: str) -> str:
-    i = text.find("\n")
-    return "\r\n" if i > 0 and text[i - 1] == "\r" else "\n"
+    return newline_of(text)
 
 
 def _leading_ws(line: str) -> str:
@@ -160,7 +157,7 @@ def docstring_edit(text: str, chunk, summary: str) -> TextEdit | None:
 def _parse_errors(text: str, language: str) -> bool:
     from lenscribe.chunking.treesitter import parse
 
-    if parse(text.encode("utf-8", "surrogatepass"), language).root_node.has_error:
+    if parse(lf_rows(text).encode("utf-8", "surrogatepass"), language).root_node.has_error:
         return True
     if language == "python":
         try:
@@ -215,7 +212,7 @@ def _python_def(tree, data: bytes, chunk):
 def _python_edit(text: str, chunk, summary: str) -> TextEdit | None:
     from lenscribe.chunking.treesitter import parse
 
-    data = text.encode("utf-8", "surrogatepass")
+    data = lf_rows(text).encode("utf-8", "surrogatepass")  # tree-sitter's rows are then LSP's lines
     node = _python_def(parse(data, "python"), data, chunk)
     if node is None:
         return None

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from lenscribe.bundle import BUNDLE_ENV, ImportResult, import_env_bundles
 from lenscribe.cache import SummaryCache
+from lenscribe.chunking.lines import split_lines
 from lenscribe.defaults import resolve_model_dir, user_cache_dir
 from lenscribe.grounding import check
 from lenscribe.model_slot import ModelSlot, ModelUnavailable, load_summarizer, open_model
@@ -187,7 +188,7 @@ class Engine:
         options = self.read_options()
         doc = self._document(uri, read_text(text, options, path=path, language_id=language_id), version, options)
         if keep_lines and doc.chunks:
-            doc.lines = [ln.rstrip("\r") for ln in text.split("\n")]
+            doc.lines = split_lines(text)  # LSP's lines, as the chunks' positions count them
         return doc
 
     def read_document(self, uri: str, path: str | Path) -> Document:

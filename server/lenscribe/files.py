@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lenscribe.chunking.lines import line_count
+
 log = logging.getLogger(__name__)
 
 __all__ = ["SKIP_DIRS", "GitIgnore", "list_source_files", "over_limits", "read_source"]
@@ -56,7 +58,7 @@ def over_limits(text: str, max_bytes: int, max_lines: int, size: int | None = No
         size = 0 if len(text) * 4 <= max_bytes else len(text.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         return _too_large(size, max_bytes)
-    lines = text.count("\n") + 1
+    lines = line_count(text)
     if lines > max_lines:
         return f"{lines} lines > maxFileLines {max_lines}"
     return None

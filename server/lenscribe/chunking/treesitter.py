@@ -19,6 +19,7 @@ from tree_sitter import Node, QueryCursor, Tree
 from . import docs
 from .base import Chunk, ChunkingError, ChunkingTimeout, chunk_hash
 from .languages import LanguageSpec, Naming
+from .lines import lf_rows
 from .parsers import STREAM_BYTES, YIELD_EVERY_S, check_time, get_parser, get_query, parse, spec_or_error
 
 __all__ = ["chunk_text", "doc_of", "get_parser", "parse"]
@@ -207,21 +208,24 @@ def chunk_text(text: str, language: str | None, *, min_lines: int = 2, max_chars
     if max_chars is not None and max_chars < 1:
         raise ValueError("max_chars must be positive or None")
     deadline = None if timeout is None else time.monotonic() + timeout
+    source = text.encode("utf-8", "surrogatepass")
+    data = lf_rows(text).encode("utf-8", "surrogatepass") if "\r" in text else source  # rows: LSP's lines
     try:
-        return _chunks(spec, text.encode("utf-8", "surrogatepass"), min_lines, max_chars, docs, deadline)
+        return _chunks(spec, data, source, min_lines, max_chars, docs, deadline)
     except ChunkingTimeout:
         raise ChunkingTimeout(f"chunking took over {timeout:g}s ({len(text)} characters); no summaries for it") \
             from None
 
 
-def _chunks(spec: LanguageSpec, data: bytes, min_lines: int, max_chars: int | None, docs: bool,
+def _chunks(spec: LanguageSpec, data: bytes, source: bytes, min_lines: int, max_chars: int | None, docs: bool,
             deadline: float | None) -> list[Chunk]:
+    """The chunks of ``source``, parsed as ``data`` (``source`` with lone CRs as LFs: the same offsets)."""
     tree = parse(data, spec.id, deadline)
     defs = _collect(spec, data, tree, deadline)
     until = [time.monotonic() + YIELD_EVERY_S]
     chunks: list[Chunk] = []
     stack: list[_Def] = []
-    ctx = _Context(spec, data, min_lines, max_chars, docs)
+    ctx = _Context(spec, data, source, min_lines, max_chars, docs)
     for d in defs:
         check_time(deadline, until)
         while stack and not (stack[-1].start_byte <= d.start_byte and d.end_byte <= stack[-1].end_byte):
@@ -251,11 +255,13 @@ def _chunks(spec: LanguageSpec, data: bytes, min_lines: int, max_chars: int | No
 class _Context:
     """What one chunk_text call shares between its chunks."""
 
-    __slots__ = ("columns", "data", "docs", "docs_by_line", "max_chars", "min_lines", "spec")
+    __slots__ = ("columns", "data", "docs", "docs_by_line", "max_chars", "min_lines", "source", "spec")
 
-    def __init__(self, spec: LanguageSpec, data: bytes, min_lines: int, max_chars: int | None, docs: bool) -> None:
+    def __init__(self, spec: LanguageSpec, data: bytes, source: bytes, min_lines: int, max_chars: int | None,
+                 docs: bool) -> None:
         self.spec = spec
-        self.data = data
+        self.data = data  # what was parsed: ``source`` with lone CRs as LFs (lines.lf_rows), the same offsets
+        self.source = source
         self.min_lines = min_lines
         self.max_chars = max_chars
         self.docs = docs
@@ -284,7 +290,7 @@ def _make_chunk(ctx: _Context, d: _Def) -> Chunk | None:
     line_start = start_byte - start_bcol
     start = (start_row, ctx.columns(line_start, start_bcol))
     end = (end_row, ctx.columns(end_line_start, end_bcol))
-    full = data[start_byte:end_byte].decode("utf-8", "surrogatepass")
+    full = ctx.source[start_byte:end_byte].decode("utf-8", "surrogatepass")
     text, truncated = _truncate(full, ctx.max_chars)
 
     doc = None
@@ -327,12 +333,13 @@ def doc_of(text: str, chunk: Chunk) -> str | None:
         return chunk.doc
     spec = spec_or_error(chunk.language)
     if spec.doc.python_docstring:
-        rest = chunk.text.split("\n", 1)[1] if "\n" in chunk.text else ""
+        code = lf_rows(chunk.text)
+        rest = code.split("\n", 1)[1] if "\n" in code else ""
         prefix = ("\t" if rest.startswith("\t") else " ") * chunk.start[1]  # as strip_doc: the body parses as it was
-        tree = parse((prefix + chunk.text).encode("utf-8", "surrogatepass"), spec.id)
+        tree = parse((prefix + code).encode("utf-8", "surrogatepass"), spec.id)
         node = docs._first_definition(tree.root_node)
         return None if node is None else docs.python_docstring(node)
-    data = text.encode("utf-8", "surrogatepass")
+    data = lf_rows(text).encode("utf-8", "surrogatepass")
     line_start = 0
     for _ in range(chunk.start[0]):
         line_start = data.find(b"\n", line_start) + 1
