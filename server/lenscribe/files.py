@@ -1,10 +1,11 @@
 """Which files of a workspace to summarize, and reading them safely.  No LSP here.
 
-``list_source_files(root)`` walks the tree with a small .gitignore matcher (nested .gitignore files, ``!`` negation,
-``/`` anchoring, ``**``, dir-only rules), also honouring the .gitignore files above ``root`` up to its repository's top,
-that repository's .git/info/exclude and the user's global ignore file (``$XDG_CONFIG_HOME/git/ignore``).  It never runs
-git: a workspace's .git/config can name commands (core.fsmonitor, hooks) that git would run as the user.  Only regular
-files are listed: no symlinks, FIFOs, sockets or devices.
+``list_source_files(root)`` walks the tree with pathspec's gitignore rules (nested .gitignore files, ``!`` negation,
+``/`` anchoring, ``**``, dir-only rules; a rule that cannot be compiled is skipped with a warning), also honouring
+the .gitignore files above ``root`` up to its repository's top, that repository's .git/info/exclude and the user's
+global ignore file (``$XDG_CONFIG_HOME/git/ignore``).  It never runs git: a workspace's .git/config can name commands
+(core.fsmonitor, hooks) that git would run as the user.  Only regular files are listed: no symlinks, FIFOs, sockets or
+devices.
 ``read_source(path)`` refuses anything but a regular file (it never opens a FIFO or a device), binary files (a NUL in
 the first 8 KiB) and files over the size or line limits (``over_limits``, also for texts already in memory).
 ``lenscribe.sources`` reads and chunks with these.
@@ -16,9 +17,11 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+
+from pathspec import GitIgnoreSpec
+from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
 from lenscribe.chunking.lines import line_count
 
@@ -116,7 +119,7 @@ def _is_regular(p: Path) -> bool:
 
 def _read_ignore_file(path: Path) -> GitIgnore | None:
     try:
-        return GitIgnore.parse(_read_regular(path, IGNORE_FILE_MAX_BYTES).decode("utf-8", errors="replace"))
+        return GitIgnore.parse(_read_regular(path, IGNORE_FILE_MAX_BYTES).decode("utf-8", errors="replace"), str(path))
     except OSError:  # missing, not a regular file, too large, unreadable
         return None
 
@@ -193,92 +196,28 @@ def _walk_files(root: Path, keep: Callable[[Path], bool], limit: int | None,
     return out
 
 
-@dataclass(frozen=True)
-class _Rule:
-    regex: re.Pattern[str]
-    negate: bool
-    dir_only: bool
-
-
 class GitIgnore:
-    """The rules of one .gitignore file; ``match(path relative to its directory, is_dir)`` -> True/False/None."""
+    """The rules of one ignore file (pathspec's gitignore rules); ``match(path relative to its directory, is_dir)``
+    -> True/False/None.  A rule that cannot be compiled (``[z-a]``: a bad range; a lone ``\\``) is skipped with a
+    warning, as git skips it: an ignore file is input, it never stops a run."""
 
-    def __init__(self, rules: Iterable[_Rule]) -> None:
-        self.rules = list(rules)
+    def __init__(self, spec: GitIgnoreSpec) -> None:
+        self.spec = spec
 
     @classmethod
-    def parse(cls, text: str) -> GitIgnore:
-        rules = []
-        for line in text.splitlines():
-            rule = _compile(line)
-            if rule is not None:
-                rules.append(rule)
-        return cls(rules)
+    def parse(cls, text: str, source: str = "ignore file") -> GitIgnore:
+        patterns = []
+        for n, line in enumerate(text.split("\n"), 1):  # as git: lines end at LF, a CR before it is dropped
+            line = line.removesuffix("\r")
+            try:
+                pattern = GitIgnoreSpecPattern(line)
+            except (ValueError, re.error) as err:  # GitIgnorePatternError is a ValueError
+                log.warning("%s:%d: ignore rule %r skipped: %s", source, n, line, err)
+                continue
+            if pattern.include is not None:  # not a blank line or a comment
+                patterns.append(pattern)
+        return cls(GitIgnoreSpec(patterns))
 
     def match(self, rel: str, is_dir: bool) -> bool | None:
         """True: ignored, False: re-included by a ``!`` rule, None: no rule applies (last match wins)."""
-        verdict = None
-        for rule in self.rules:
-            if rule.dir_only and not is_dir:
-                continue
-            if rule.regex.match(rel):
-                verdict = not rule.negate
-        return verdict
-
-
-def _compile(line: str) -> _Rule | None:
-    if not line.strip() or line.startswith("#"):
-        return None
-    p = line.rstrip("\n\r")
-    while p.endswith(" ") and not p.endswith("\\ "):
-        p = p[:-1]
-    negate = p.startswith("!")
-    if negate or p.startswith("\\"):
-        p = p[1:]
-    dir_only = p.endswith("/")
-    p = p.rstrip("/")
-    if not p:
-        return None
-    anchored = "/" in p
-    p = p.lstrip("/")
-    body = _translate(p)
-    if not anchored:
-        body = "(?:.*/)?" + body
-    return _Rule(re.compile("^" + body + "$", re.DOTALL), negate, dir_only)
-
-
-def _translate(p: str) -> str:
-    out = []
-    i, n = 0, len(p)
-    while i < n:
-        c = p[i]
-        if p.startswith("**/", i) and (i == 0 or p[i - 1] == "/"):
-            out.append("(?:.*/)?")
-            i += 3
-        elif p.startswith("**", i) and i + 2 == n and (i == 0 or p[i - 1] == "/"):
-            out.append(".*")
-            i += 2
-        elif c == "*":
-            out.append("[^/]*")
-            i += 1
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        elif c == "[":
-            j = p.find("]", i + 2 if p[i + 1 : i + 2] in ("!", "^", "]") else i + 1)
-            if j < 0:
-                out.append(re.escape(c))
-                i += 1
-                continue
-            cls = p[i + 1 : j]
-            if cls[:1] in ("!", "^"):
-                cls = "^" + cls[1:]
-            out.append("[" + cls.replace("\\", "\\\\") + "]")
-            i = j + 1
-        elif c == "\\" and i + 1 < n:
-            out.append(re.escape(p[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return "".join(out)
+        return self.spec.check_file(rel + "/" if is_dir else rel).include
