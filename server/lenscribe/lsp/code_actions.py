@@ -44,7 +44,7 @@ from lenscribe.docstring_insert import SUPPORTED_LANGUAGES, TextEdit, docstring_
 from lenscribe.engine import ModelUnavailable
 from lenscribe.lsp.code_lens import request_lens_refresh
 from lenscribe.lsp.documents import fresh_document
-from lenscribe.lsp.protocol import structure_arguments
+from lenscribe.lsp.protocol import structure_arguments, uri_argument
 from lenscribe.lsp.server import LenscribeServer
 from lenscribe.scheduling import Priority
 
@@ -77,7 +77,7 @@ def _wanted(kind: str, only: list[str] | None) -> bool:
 class PositionArgs:
     """The commands' ``(uri, line, character)``, positions in the client's encoding; ``character`` may be left out."""
 
-    uri: str
+    uri: str = attrs.field(converter=uri_argument)
     line: int
     character: int = 0
 
@@ -146,7 +146,7 @@ def _workspace_edit(ls: LenscribeServer, doc, edit: TextEdit) -> types.Workspace
 
 
 def _document_text(ls: LenscribeServer, uri: str) -> str | None:
-    text_doc = ls.workspace.text_documents.get(uri)
+    text_doc = ls.open_document(uri)
     return None if text_doc is None else text_doc.source
 
 

@@ -27,7 +27,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from lenscribe.lsp import hover
 from lenscribe.lsp.documents import fresh_document
-from lenscribe.lsp.protocol import DocumentTarget, structure_arguments
+from lenscribe.lsp.protocol import DocumentTarget, structure_arguments, uri_argument
 from lenscribe.lsp.server import LenscribeServer, uri_path
 from lenscribe.render import outline_markdown
 from lenscribe.scheduling import Priority
@@ -80,7 +80,7 @@ class ServerStats(TypedDict):
 class ShowSummaryArgs:
     """``lenscribe.showSummary``'s arguments: without a line (or a uri) there is nothing to show."""
 
-    uri: str | None = None
+    uri: str | None = attrs.field(default=None, converter=uri_argument)
     line: int | None = None
     character: int = 0
 

@@ -40,7 +40,7 @@ def _current(ls: LenscribeServer, uri: str, force: bool):
     """(the editor's document, None) when it must be chunked, else (None, the engine's document: up to date, or
     the last one of a document that is not open)."""
     assert ls.engine is not None
-    text_doc = ls.workspace.text_documents.get(uri)
+    text_doc = ls.open_document(uri)
     doc = ls.engine.document(uri)
     if text_doc is None or (not force and doc is not None and doc.version == text_doc.version):
         return None, doc
@@ -61,7 +61,7 @@ async def fresh_document(ls: LenscribeServer, uri: str, force: bool = False) -> 
         job = functools.partial(ls.engine.update_document, uri, uri_path(uri), text_doc.source,
                                 text_doc.version, text_doc.language_id, ls.encoding != UTF16)
         doc = await ls.loop.run_in_executor(ls.chunk_pool, job)
-        if uri not in ls.workspace.text_documents:  # closed while it was being chunked
+        if ls.open_document(uri) is None:  # closed while it was being chunked
             ls.engine.close_document(uri)
             return None
     _tell_skipped(ls, doc)

@@ -21,15 +21,18 @@ import attrs
 import cattrs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
-from pygls.protocol import LanguageServerProtocol, default_converter
+from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
+
+from lenscribe.lsp.texts import LspWorkspace, canonical_uri
 
 if TYPE_CHECKING:
     from lenscribe.lsp.server import LenscribeServer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CappedReader", "DocumentTarget", "LenscribeProtocol", "make_converter", "structure_arguments"]
+__all__ = ["CappedReader", "DocumentTarget", "LenscribeProtocol", "make_converter", "structure_arguments",
+           "uri_argument"]
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a larger Content-Length ends the connection (a broken or hostile client)
 MAX_HEADER_LINE = 64 * 1024
@@ -76,9 +79,11 @@ class LenscribeProtocol(LanguageServerProtocol):
     _initialize_seen = False
 
     def structure_message(self, data: dict[str, Any]):
-        """pygls' structuring (``JsonRPCProtocol.structure_message``) without its traceback per bad message."""
+        """pygls' structuring (``JsonRPCProtocol.structure_message``) without its traceback per bad message; a
+        document uri in its one spelling first (``_canonical_uris``)."""
         if "jsonrpc" not in data:
             return data
+        _canonical_uris(data)
         conv = self._converter
         if "id" in data and "method" not in data:  # a response
             if "error" in data:
@@ -152,9 +157,30 @@ class LenscribeProtocol(LanguageServerProtocol):
             return
         super()._send_handler_result(future, msg_id=msg_id)
 
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams):
+        """pygls' initialize; its workspace then makes documents with LSP's lines (``texts.LspWorkspace``)."""
+        result = yield from super().lsp_initialize(params)
+        self._workspace = LspWorkspace.adopt(self._workspace)
+        return result
+
     def send_raw_error(self, msg_id: Any, error: JsonRpcException) -> None:
         """An error response written as a plain dict: lsprotocol's ResponseErrorMessage drops ``"id": null``."""
         self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": {"code": error.code, "message": error.message}})
+
+
+def _canonical_uris(data: Any) -> None:
+    """A message's document uri (``params.textDocument.uri``, or ``params.uri`` of lenscribe's notifications) in its
+    one spelling (``texts.canonical_uri``), before pygls structures it: its own document handlers and ours see the
+    same uri.  Command arguments are made canonical by their types (``DocumentTarget``, ``uri_argument``)."""
+    params = data.get("params") if isinstance(data, dict) else None
+    if not isinstance(params, dict):
+        return
+    doc = params.get("textDocument")
+    if isinstance(doc, dict) and isinstance(doc.get("uri"), str):
+        doc["uri"] = canonical_uri(doc["uri"])
+    if isinstance(params.get("uri"), str):
+        params["uri"] = canonical_uri(params["uri"])
 
 
 class CappedReader:
@@ -191,7 +217,13 @@ def _structure_document_target(value: Any, _type: type) -> DocumentTarget:
         value = value.get("uri")
     if not isinstance(value, str):  # the converter would turn 42 into "42"
         raise TypeError(f'expected a document uri or {{"uri": uri}}, got {value!r}')
-    return DocumentTarget(value)
+    return DocumentTarget(canonical_uri(value))
+
+
+def uri_argument(value: Any) -> Any:
+    """The converter of a command argument class' uri field (``attrs.field(converter=uri_argument)``): the uri made
+    canonical as it is structured."""
+    return canonical_uri(value) if isinstance(value, str) else value
 
 
 def make_converter() -> cattrs.Converter:

@@ -35,10 +35,12 @@ from pygls.capabilities import get_capability
 from pygls.exceptions import FeatureRequestError, JsonRpcException, JsonRpcParseError
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
 
 from lenscribe.engine import Document, Engine
 from lenscribe.lsp.positions import ColumnConverter
 from lenscribe.lsp.protocol import CappedReader, LenscribeProtocol, make_converter
+from lenscribe.lsp.texts import open_text_document
 from lenscribe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,13 @@ class LenscribeServer(LanguageServer):
     def markdown_hover(self) -> bool:
         formats = get_capability(self.client_capabilities, "text_document.hover.content_format")
         return formats is None or types.MarkupKind.Markdown in formats
+
+    def open_document(self, uri: str) -> TextDocument | None:
+        """The editor's copy of the open document ``uri`` (a canonical uri: ``texts.canonical_uri``), else None."""
+        try:
+            return open_text_document(self.workspace, uri)
+        except RuntimeError:  # before initialize
+            return None
 
     def converter(self, doc: Document) -> ColumnConverter:
         return ColumnConverter(self.encoding, doc.lines)
