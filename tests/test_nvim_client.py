@@ -1,7 +1,8 @@
 """Headless Neovim end to end: client-nvim/lenscribe.lua against the real server and a real (tiny) model.
 
 Runs ``nvim --headless -u client-nvim/test/init.lua`` for every Neovim it finds (``nvim`` on PATH, plus the paths in
-``$LENSCRIBE_NVIM``, separated by ``os.pathsep``): it opens a Python file, waits for the code lenses (refreshed by the
+``$LENSCRIBE_NVIM``, separated by ``os.pathsep``): it opens a Python file in a project whose path has a space and a
+non-ASCII letter (``my proj é``: escaped uris), waits for the code lenses (refreshed by the
 server's ``workspace/codeLens/refresh``), presses K for the hover, runs :LenscribeSummarizeFile and
 :LenscribeSummarizeWorkspace, and checks the error message when the server cannot start. The tiny model of
 tests/conftest.py has memorised the file's functions, so the texts are known sentences.
@@ -80,7 +81,7 @@ def test_nvim_hover_lenses_and_commands(nvim: str, model_dir: Path, tmp_path: Pa
     version = _version(nvim)
     if not _min_version_ok(version):
         pytest.skip(f"{nvim} is Neovim {version}; client-nvim/lenscribe.lua needs 0.7 or newer")
-    project = tmp_path / "project"
+    project = tmp_path / "my proj é"  # a space and a non-ASCII letter: the uris the client sends carry escapes
     project.mkdir()
     (project / "pyproject.toml").write_text("")  # a root marker: the project root is this directory
     sample = project / SAMPLE.name

@@ -10,10 +10,11 @@
 //   E2E_TIMEOUT_S    the whole test's limit (default 900)
 //
 // Steps: install the .vsix into a fresh extensions dir; start code-server on 127.0.0.1 on a free port, with a fresh
-// user-data dir, on a copy of test/e2e/workspace; open shapes.py; wait for the summary code lens; hover `add` and
-// assert the hover shows the model's summary; run "Lenscribe: Summarize File" and assert the outline opens; ...; at the
-// end, with no server configured or found, click "Install Server" and see the installed server summarize. Screenshots
-// of each step land in ARTIFACTS. Everything it started is stopped, on success, failure or timeout.
+// user-data dir, on a copy of test/e2e/workspace in a folder named "my proj é" (a space and a non-ASCII letter: the
+// uris VS Code sends carry escapes); open shapes.py; wait for the summary code lens; hover `add` and assert the hover
+// shows the model's summary; run "Lenscribe: Summarize File" and assert the outline opens; ...; at the end, with no
+// server configured or found, click "Install Server" and see the installed server summarize. Screenshots of each step
+// land in ARTIFACTS. Everything it started is stopped, on success, failure or timeout.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -188,7 +189,8 @@ async function main() {
   cleanups.push(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const userData = path.join(tmp, 'user-data');
   const extensions = path.join(tmp, 'extensions');
-  const workspace = path.join(tmp, 'workspace');
+  // a space and a non-ASCII letter in the folder's path: every uri VS Code sends for it carries escapes
+  const workspace = path.join(tmp, 'my proj é');
   const browserProfile = path.join(tmp, 'chromium-profile');
   fs.mkdirSync(path.join(tmp, 'chromium-home'));
   cleanups.push(() => collectLogs(userData));
