@@ -94,10 +94,21 @@ def prepare(args: argparse.Namespace) -> int:
         outputs[name] = summarizer.summarize([it["model_input"] for it in items])
         seconds[name] = (time.perf_counter() - t0) / max(1, len(items))
         summarizer.stop()
-    for name, spec in _pairs(args.teacher, "--teacher").items():
-        outputs[name], seconds[name] = _teacher_outputs(spec, items, args.threads)
-        systems[name] = spec
     out = Path(args.out)
+    for name, spec in _pairs(args.teacher, "--teacher").items():
+        # each teacher's replies are kept as they finish (OUT/outputs/NAME.json), so a run cut short resumes there
+        saved = out / "outputs" / f"{name}.json"
+        ids = [f"{it['path']}:{it['line']}" for it in items]
+        got = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else {}
+        if got.get("spec") == spec and got.get("items") == ids:
+            outputs[name], seconds[name] = got["outputs"], got["seconds_per_item"]
+        else:
+            outputs[name], seconds[name] = _teacher_outputs(spec, items, args.threads)
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(json.dumps({"spec": spec, "items": ids, "outputs": outputs[name],
+                                         "seconds_per_item": seconds[name]}), encoding="utf-8")
+        print(f"{name}: {seconds[name]:.2f} s an item", flush=True)
+        systems[name] = spec
     out.mkdir(parents=True, exist_ok=True)
     key, sheet = {}, ["# Rate each summary", "",
                       "For each function: read the code, then rate every summary under it on its own:",

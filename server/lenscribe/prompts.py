@@ -34,7 +34,7 @@ class Prompt:
     user: str  # str.format fields: {language} (display name), {kind} (function / method / class), {code}
     second_sentence: bool  # keep a second sentence that says what the code returns, raises or changes
     max_tokens: int  # the reply's budget (tokens)
-    max_code_chars: int = 3000  # the code shown is cut at a line break before this many characters
+    max_code_chars: int = 1500  # the code shown is cut at a line break before this many characters (~40 lines)
     max_words: int = 40  # one sentence longer than this is refused
 
 
