@@ -2,6 +2,7 @@
 them (also with a deeper decoder)."""
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -137,3 +138,44 @@ def test_training_goes_on_from_a_built_model_with_a_deeper_decoder(onnx_weights,
     losses = [float(line.split(" loss ")[1].split()[0]) for line in (out / "train.log").read_text().splitlines()
               if "] step " in line]
     assert len(losses) == 4 and max(losses) < 3.0, losses
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "models" / "lenscribe-small"
+
+
+@pytest.mark.skipif(not (SHIPPED / "manifest.json").is_file(), reason="the shipped model is not in this checkout")
+def test_the_shipped_model_reads_back_with_its_training_record(onnx_weights, tmp_path):
+    """`python -m training.onnx_weights models/lenscribe-small OUT` on the shipped model: its record (a fast_train run,
+    which counts tokens, not examples, and whose args keep the command line's default shape) goes into state.json with
+    the model's real shape, and the weights read back say what the int8 model says."""
+    from transformers import T5ForConditionalGeneration
+
+    from lenscribe.summarizer import Summarizer
+
+    out = tmp_path / "recovered"
+    onnx_weights.main([str(SHIPPED), str(out), "--dropout", "0.0"])
+    manifest = json.loads((SHIPPED / "manifest.json").read_text())
+    record = json.loads(onnx_weights.run_record_path(manifest["model_id"]).read_text())
+    state = json.loads((out / "state.json").read_text())
+    config = json.loads((SHIPPED / "config.json").read_text())
+    assert (state["args"]["d_model"], state["args"]["enc_layers"], state["args"]["dec_layers"]) == (
+        config["d_model"], config["num_layers"], config["num_decoder_layers"])
+    assert state["step"] == record["steps"] and state["history"] == record["history"]
+    assert state["examples_seen"] == record.get("examples_seen")
+    assert state["recovered"]["model_id"] == manifest["model_id"]
+    model = T5ForConditionalGeneration.from_pretrained(out / "model").eval()
+    shipped = Summarizer.load(SHIPPED, threads=1)
+    codes = ["def read_file(path):\n    with open(path) as f:\n        return f.read()",
+             "def add(a, b):\n    return a + b",
+             "def save_json(data, path):\n    with open(path, 'w') as f:\n        json.dump(data, f)",
+             "def close(self):\n    if self.conn is not None:\n        self.conn.close()"]
+    agree = total = 0
+    for code in codes:
+        ids, _ = shipped.encode(code)
+        tokens = shipped.generator.generate([ids], max_new_tokens=16)[0]
+        dec = torch.tensor([[manifest["architecture"]["decoder_start_token_id"], *tokens]])
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([ids]), decoder_input_ids=dec).logits[0, :-1]
+        agree += int((logits.argmax(-1) == torch.tensor(tokens)).sum())
+        total += len(tokens)
+    assert total > 10 and agree / total >= 0.9, (agree, total)

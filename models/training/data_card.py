@@ -270,6 +270,12 @@ def _earlier_stages(run: dict) -> list[dict]:
 _COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 
+def _examples(stage: dict) -> str:
+    """How many examples a stage saw; a fast_train run counts tokens instead (its record has no examples_seen)."""
+    seen = stage.get("examples_seen")
+    return f"{seen:,} examples" if seen is not None else "examples not counted"
+
+
 def _handover(warm: dict) -> str:
     """How a stage's weights started the next one (a warm-start record holds both): its last checkpoint, or the model
     shipped from it read back from the int8 ONNX (onnx_weights.py, once the checkpoint was gone), and a decoder grown
@@ -313,7 +319,7 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
                 continue
             stage_rows += [
                 *_recipe_rows(wargs, warm.get("embed_init"), f"stage {i} ", inputs_differ),
-                f"| stage {i} run | {warm['steps']:,} steps, {warm['examples_seen']:,} examples, "
+                f"| stage {i} run | {warm['steps']:,} steps, {_examples(warm)}, "
                 f"{warm['train_time_s'] / 60:.0f} min; "
                 f"best valid BLEU-4 {warm.get('best_valid_bleu', float('nan')):.2f} "
                 f"at step {warm.get('best_step') or 0:,}; {_handover(warm)} "

@@ -152,6 +152,15 @@ def run_record_path(model_id: str) -> Path:
     return RUNS / f"{model_id}.json"
 
 
+def _record_shape(record: dict) -> dict:
+    """A training record's model shape in train.py's argument names: from its model_config where it has one."""
+    cfg = record.get("model_config")
+    if not cfg:
+        return record["args"]
+    return {"d_model": cfg["d_model"], "d_kv": cfg["d_kv"], "d_ff": cfg["d_ff"], "enc_layers": cfg["num_layers"],
+            "dec_layers": cfg["num_decoder_layers"], "heads": cfg["num_heads"]}
+
+
 def write_checkpoint(model_dir: Path, out: Path, dropout: float) -> dict:
     """OUT/model.pt + OUT/state.json (a train.py checkpoint for --init-from) and OUT/model (save_pretrained)."""
     import torch
@@ -183,15 +192,19 @@ def write_checkpoint(model_dir: Path, out: Path, dropout: float) -> dict:
     if record_path.is_file():
         record = json.loads(record_path.read_text())
         info["run_record"] = str(record_path.relative_to(RUNS.parents[2]))
+        # the model's shape is the built model's (args above): a fast_train record warm-started from a built model
+        # (--init-onnx) keeps its command line's default shape in args, and its model_config is the real one; it
+        # counts tokens per phase, not examples
+        shape = ("d_model", "d_kv", "d_ff", "enc_layers", "dec_layers", "heads")
+        recorded = _record_shape(record)
+        if any(recorded[k] != args[k] for k in shape):
+            raise ValueError(f"{info['run_record']} does not describe {model_dir}'s shape")
         run_state |= {"step": record["steps"], "elapsed_s": record["train_time_s"],
-                      "examples_seen": record["examples_seen"], "tokens_seen": record.get("tokens_seen"),
+                      "examples_seen": record.get("examples_seen"), "tokens_seen": record.get("tokens_seen"),
                       "best_bleu": record["best_valid_bleu"], "best_step": record["best_step"],
                       "history": record["history"], "embed_init": record.get("embed_init"),
                       "warm_start": record.get("warm_start"),
-                      "args": record["args"]}
-        shape = ("d_model", "d_kv", "d_ff", "enc_layers", "dec_layers", "heads")
-        if any(record["args"][k] != args[k] for k in shape):
-            raise ValueError(f"{info['run_record']} does not describe {model_dir}'s shape")
+                      "args": record["args"] | {k: args[k] for k in shape}}
     (out / "state.json").write_text(json.dumps(run_state, indent=1))
     return info
 
