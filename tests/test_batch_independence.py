@@ -8,9 +8,11 @@ the batch; the shipped model shows the effect, the tiny test model (peaked logit
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lenscribe.decoding import GenerationOptions
@@ -51,3 +53,73 @@ def test_a_summary_does_not_depend_on_its_batch() -> None:
             together += s.summarize(codes[start : start + size])
         diff = [(codes[i].split("(")[0], alone[i], together[i]) for i in range(len(codes)) if alone[i] != together[i]]
         assert not diff, f"batches of {size}: {diff}"
+
+
+def test_every_row_is_the_same_bits_alone_and_in_a_batch(tiny_model_dir: Path) -> None:
+    """The engine's numbers, not only its words (the tiny model's peaked logits hide a changed scale in its tokens):
+    each input's teacher-forced logits through a batch of 3, 8 or 32 padded inputs equal its logits alone, bit for
+    bit. With one activation scale per batch tensor (onnxruntime's dynamic quantization) they do not."""
+    from lenscribe.generation import Seq2SeqOnnx
+    from lenscribe.modelfiles import load_manifest
+
+    manifest = load_manifest(tiny_model_dir)
+    s = Summarizer.load(tiny_model_dir, threads=1)
+    engine = Seq2SeqOnnx(manifest.path("encoder"), manifest.path("decoder"), manifest.architecture, 1)
+    inputs = [s.encode(c)[0] for c in functions(32, seed=3)]
+    assert len({len(x) for x in inputs}) > 5  # padded batches
+    decoder_ids = [812, 33, 9, 1204]
+    alone = [engine.forced_logits(ids, decoder_ids) for ids in inputs]
+    for size in (3, 8, 32):
+        for start in range(0, len(inputs), size):
+            together = engine.batch_forced_logits(inputs[start : start + size], decoder_ids)
+            for row in range(len(together)):
+                assert np.array_equal(together[row], alone[start + row]), (size, start + row)
+    # and the tokens of a whole generation, with rows leaving the batch as they finish
+    generated = [engine.generate([ids], max_new_tokens=12)[0] for ids in inputs]
+    assert engine.generate(inputs, max_new_tokens=12) == generated
+
+
+def _write_functions(root: Path, n: int) -> None:
+    """``n`` functions over a few files (the CLI and the server read files)."""
+    codes = functions(n - 2)
+    for i in range(0, len(codes), 25):
+        (root / f"m{i // 25:02}.py").write_text("\n\n\n".join(codes[i : i + 25]) + "\n", encoding="utf-8")
+
+
+def test_the_cli_and_the_server_write_one_summary_per_chunk_whatever_the_batch(tiny_model_dir: Path,
+                                                                               tmp_path: Path, capsys) -> None:
+    """200 functions alone, in batches of 3, 8 and 32, through `lenscribe summarize` and through the server's
+    workspace run (Engine + summarize_paths, what lenscribe.summarizeWorkspace runs): one summary per chunk."""
+    from lenscribe.cli import main
+    from lenscribe.engine import Engine
+    from lenscribe.settings import Settings
+    from lenscribe.workspace import summarize_paths, workspace_files
+
+    root = tmp_path / "src"
+    root.mkdir()
+    _write_functions(root, 200)
+    runs: dict[str, dict[tuple[str, str], str]] = {}
+    for size in (1, 3, 8, 32):
+        assert main(["summarize", str(root), "--json", "--no-cache", "--no-grounding-check", "--model",
+                     str(tiny_model_dir), "--threads", "1", "--batch-size", str(size)]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["stats"]["batches"] == -(-out["stats"]["summarized"] // size)
+        runs[f"cli {size}"] = {(Path(c["path"]).name, c["name"]): c["summary"] for c in out["chunks"]}
+    assert len(runs["cli 1"]) == 200
+    for size in (1, 3, 8, 32):
+        engine = Engine(Settings(model_dir=str(tiny_model_dir), cache_dir=str(tmp_path / f"cache{size}"), workers=1,
+                                 batch_size=size, prefer_docstrings=False))
+        try:
+            assert engine.load_model() is None
+            report = summarize_paths(engine, workspace_files([root]))
+            assert report.summarized == 200 and report.failed == 0
+            docs = {p.name: engine.read_document(p.as_uri(), str(p)) for p in sorted(root.glob("*.py"))}
+            runs[f"server {size}"] = {(name, c.qualname): engine.cached_summary(c)
+                                      for name, doc in docs.items() for c in doc.chunks}
+        finally:
+            engine.shutdown()
+    first = runs["cli 1"]
+    assert len(set(first.values())) > 20  # real, different summaries
+    for name, summaries in runs.items():
+        diff = [(k, first[k], v) for k, v in summaries.items() if first.get(k) != v]
+        assert summaries.keys() == first.keys() and not diff, (name, diff[:5])

@@ -7,6 +7,7 @@ beyond it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from lenscribe.cli import main
 from lenscribe.decoding import DEFAULT_REPETITION_PENALTY, GenerationOptions
 from lenscribe.generation import GenerationTimeout, Seq2SeqOnnx
 from lenscribe.modelbuild.deps import torch_threads
-from lenscribe.modelbuild.export import DECODER_MERGED, ENCODER
+from lenscribe.modelbuild.export import DECODER_WITH_PAST, ENCODER
 from lenscribe.modelbuild.pipeline import WORK
 from lenscribe.modelbuild.samples import DEFAULT_SAMPLES
 from lenscribe.modelfiles import load_manifest
@@ -41,7 +42,7 @@ def test_beam_search_equals_transformers_generate(tiny_model_dir: Path, tiny_pai
     tok = load_tokenizer(tiny_model_dir / "tokenizer.json")
     work = tiny_model_dir / WORK
     model = T5ForConditionalGeneration.from_pretrained(work / "source").eval()
-    engine = Seq2SeqOnnx(work / "onnx-fp32" / ENCODER, work / "onnx-fp32" / DECODER_MERGED, arch, intra_op_threads=1)
+    engine = Seq2SeqOnnx(work / "onnx-fp32" / ENCODER, work / "onnx-fp32" / DECODER_WITH_PAST, arch, intra_op_threads=1)
     codes = [c for c, _ in tiny_pairs[:4]] + list(DEFAULT_SAMPLES[:4])
     changed = 0
     for code in codes:
@@ -64,7 +65,7 @@ def test_beam_search_equals_transformers_generate(tiny_model_dir: Path, tiny_pai
 def test_batched_generation_equals_one_at_a_time(tiny_model_dir: Path, tiny_pairs) -> None:
     arch = load_manifest(tiny_model_dir).architecture
     tok = load_tokenizer(tiny_model_dir / "tokenizer.json")
-    engine = Seq2SeqOnnx(tiny_model_dir / "encoder_model.onnx", tiny_model_dir / "decoder_model_merged.onnx", arch,
+    engine = Seq2SeqOnnx(tiny_model_dir / "encoder_model.onnx", tiny_model_dir / "decoder_with_past_model.onnx", arch,
                          intra_op_threads=1)
     batch = [tok.encode(prepare_code(c)).ids for c, _ in tiny_pairs]  # different lengths: padding is exercised
     assert len({len(x) for x in batch}) > 1
@@ -269,14 +270,16 @@ def test_summarize_cli_missing_path_and_no_sources(tiny_model_dir: Path, source_
 def test_fp32_reference_is_a_separate_model_that_says_the_same(
     tiny_model_dir: Path, tiny_pairs, tmp_path: Path
 ) -> None:
-    script = Path(__file__).resolve().parents[1] / "models" / "training" / "fp32_reference.py"
-    run = subprocess.run([sys.executable, str(script), str(tiny_model_dir), str(tmp_path / "fp32")],
+    repo = Path(__file__).resolve().parents[1]
+    script = repo / "models" / "training" / "fp32_reference.py"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo / "server"), str(repo / "models")])}  # this checkout's
+    run = subprocess.run([sys.executable, str(script), str(tiny_model_dir), str(tmp_path / "fp32")], env=env,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     fp32 = load_manifest(tmp_path / "fp32")
     assert fp32.model_id == run.stdout.strip() != load_manifest(tiny_model_dir).model_id
     assert fp32.raw["quantization"]["weight_type"] == "none"
-    assert (tmp_path / "fp32" / "decoder_model_merged.onnx").stat().st_size > \
-        2 * (tiny_model_dir / "decoder_model_merged.onnx").stat().st_size
+    assert (tmp_path / "fp32" / "decoder_with_past_model.onnx").stat().st_size > \
+        2 * (tiny_model_dir / "decoder_with_past_model.onnx").stat().st_size
     summaries = Summarizer.load(tmp_path / "fp32", threads=1).summarize([c for c, _ in tiny_pairs])
     assert summaries == [s for _, s in tiny_pairs]

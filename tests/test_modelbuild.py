@@ -23,7 +23,7 @@ from lenscribe.modelbuild import quantize as quantize_step
 from lenscribe.modelbuild import verify as verify_step
 from lenscribe.modelbuild.deps import torch_threads
 from lenscribe.modelbuild.errors import BuildError
-from lenscribe.modelbuild.export import DECODER_MERGED, ENCODER, EXPORTED
+from lenscribe.modelbuild.export import DECODER_WITH_PAST, ENCODER, EXPORTED
 from lenscribe.modelbuild.pipeline import WORK, clean
 from lenscribe.modelbuild.state import BuildState
 from lenscribe.modelfiles import Architecture, ModelError, load_manifest, sha256_file
@@ -31,7 +31,7 @@ from lenscribe.modelfiles import Architecture, ModelError, load_manifest, sha256
 pytestmark = pytest.mark.slow
 
 MIN_INT8_TOKEN_AGREEMENT = 0.95  # stated threshold for the tiny model (its logits are peaked: int8 should not flip)
-SHIPPED = {"encoder_model.onnx", "decoder_model_merged.onnx", "tokenizer.json", "config.json", "manifest.json"}
+SHIPPED = {"encoder_model.onnx", "decoder_with_past_model.onnx", "tokenizer.json", "config.json", "manifest.json"}
 
 
 def build(*args: str | Path) -> int:
@@ -195,8 +195,9 @@ def test_export_follows_the_engine_contract(fp32_export: Path) -> None:
 
     enc = ort.InferenceSession(str(fp32_export / ENCODER), providers=["CPUExecutionProvider"])
     assert [i.name for i in enc.get_inputs()] == ["input_ids", "attention_mask"]
-    assert [o.name for o in enc.get_outputs()] == ["last_hidden_state"]
-    dec = ort.InferenceSession(str(fp32_export / DECODER_MERGED), providers=["CPUExecutionProvider"])
+    cross = [f"present.{i}.encoder.{kv}" for i in range(2) for kv in ("key", "value")]
+    assert [o.name for o in enc.get_outputs()] == ["last_hidden_state", *cross]
+    dec = ort.InferenceSession(str(fp32_export / DECODER_WITH_PAST), providers=["CPUExecutionProvider"])
     inputs = {i.name for i in dec.get_inputs()}
     layers = [
         f"past_key_values.{i}.{side}.{kv}"
@@ -204,10 +205,39 @@ def test_export_follows_the_engine_contract(fp32_export: Path) -> None:
         for side in ("decoder", "encoder")
         for kv in ("key", "value")
     ]
-    assert inputs == {"encoder_attention_mask", "input_ids", "encoder_hidden_states", "use_cache_branch", *layers}
+    assert inputs == {"encoder_attention_mask", "input_ids", *layers}
     outputs = {o.name for o in dec.get_outputs()}
-    assert {"logits", *(n.replace("past_key_values", "present") for n in layers)} <= outputs
+    assert outputs == {"logits", *(n.replace("past_key_values", "present") for n in layers if ".decoder." in n)}
+    assert sorted(p.name for p in fp32_export.glob("*.onnx")) == sorted(EXPORTED)  # the other decoders are gone
     assert onnx.load(str(fp32_export / ENCODER), load_external_data=False).opset_import[0].version == 17
+
+
+def test_the_encoders_cross_attention_outputs_are_the_first_decoder_steps(tiny_checkpoint: Path,
+                                                                          fp32_export: Path) -> None:
+    """The encoder gives the cross-attention keys/values PyTorch's decoder computes from the encoder's output (the
+    same fp32 MatMuls, moved there), and the decoder step with an empty past gives PyTorch's logits."""
+    import onnxruntime as ort
+    import torch
+    from transformers import T5ForConditionalGeneration
+
+    model = T5ForConditionalGeneration.from_pretrained(tiny_checkpoint).eval()
+    ids = torch.tensor([[5, 77, 301, 4000, 2]])
+    dec_ids = torch.tensor([[0, 812, 33]])
+    with torch.no_grad():
+        out = model(input_ids=ids, decoder_input_ids=dec_ids, use_cache=True)
+    enc = ort.InferenceSession(str(fp32_export / ENCODER), providers=["CPUExecutionProvider"])
+    dec = ort.InferenceSession(str(fp32_export / DECODER_WITH_PAST), providers=["CPUExecutionProvider"])
+    names = [o.name for o in enc.get_outputs()]
+    values = dict(zip(names, enc.run(None, {"input_ids": ids.numpy(), "attention_mask": np.ones((1, 5), np.int64)}),
+                      strict=True))
+    feed = {"input_ids": dec_ids.numpy(), "encoder_attention_mask": np.ones((1, 5), np.int64)}
+    for i, layer in enumerate(out.past_key_values.cross_attention_cache.layers):
+        for kv, ref in (("key", layer.keys), ("value", layer.values)):
+            np.testing.assert_allclose(values[f"present.{i}.encoder.{kv}"], ref.numpy(), atol=1e-5)
+            feed[f"past_key_values.{i}.encoder.{kv}"] = values[f"present.{i}.encoder.{kv}"]
+            feed[f"past_key_values.{i}.decoder.{kv}"] = np.zeros((1, ref.shape[1], 0, ref.shape[3]), np.float32)
+    (logits,) = dec.run(["logits"], feed)
+    np.testing.assert_allclose(logits, out.logits.numpy(), atol=1e-4)
 
 
 def _float_weight_matmuls(model_path: Path) -> tuple[int, int, list[str]]:
@@ -234,25 +264,50 @@ def _float_weight_matmuls(model_path: Path) -> tuple[int, int, list[str]]:
     return integer, len(floats), floats
 
 
-def test_quantize_alone_quantizes_both_branches_of_the_merged_decoder(fp32_export: Path, tmp_path: Path) -> None:
+def test_quantize_alone_quantizes_every_weight_matmul(fp32_export: Path, tmp_path: Path) -> None:
     out = quantize_step.quantize_model(fp32_export, tmp_path / "int8", quantize_step.QuantizeOptions())
     assert out["excluded_nodes"] == []
     integer, n_float, names = _float_weight_matmuls(out["decoder"])
-    # 2 layers x (4 self + 4 cross + 2 ffn) + lm_head = 21 weight MatMuls per branch, both branches quantized.
-    assert integer >= 2 * 19 and n_float == 0, names
-    fp32_size = (fp32_export / DECODER_MERGED).stat().st_size
-    assert out["decoder"].stat().st_size < 0.35 * fp32_size  # weights int8 and shared between the branches
+    # 2 layers x (4 self + 2 cross (q, o; k and v are the encoder's) + 2 ffn) + lm_head = 17 weight MatMuls
+    assert integer == 17 and n_float == 0, names
+    integer, n_float, names = _float_weight_matmuls(out["encoder"])
+    assert integer == 2 * 6 + 2 * 2 and n_float == 0, names  # 2 layers x 6, and the decoder's 2 x (k, v)
+    assert out["decoder"].stat().st_size < 0.35 * (fp32_export / DECODER_WITH_PAST).stat().st_size
     assert out["encoder"].stat().st_size < 0.35 * (fp32_export / ENCODER).stat().st_size
 
 
-def test_quantize_keeps_named_nodes_in_fp32(fp32_export: Path, tmp_path: Path) -> None:
-    options = quantize_step.QuantizeOptions(keep_fp32=("lm_head",))
-    out = quantize_step.quantize_model(fp32_export, tmp_path / "int8", options)
-    assert out["excluded_nodes"] == ["/lm_head/MatMul"]
-    _, n_float, names = _float_weight_matmuls(out["decoder"])
-    assert set(names) == {"/lm_head/MatMul"} and n_float == 2  # one per If branch
-    with pytest.raises(BuildError, match="neither a preset"):
-        quantize_step.quantize_model(fp32_export, tmp_path / "x", quantize_step.QuantizeOptions(keep_fp32=("lm_hed",)))
+def test_the_decoder_step_quantizes_each_row_alone(fp32_export: Path, tmp_path: Path) -> None:
+    """A row's logits are the same bits alone and beside other rows (dynamic per-tensor quantization would share one
+    activation scale across the batch); the encoder's keys/values of one chunk padded with zeros change nothing."""
+    import onnxruntime as ort
+
+    out = quantize_step.quantize_model(fp32_export, tmp_path / "int8", quantize_step.QuantizeOptions())
+    dec = ort.InferenceSession(str(out["decoder"]), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    rows, width, past = 5, 9, 3
+    feed = {"input_ids": rng.integers(3, 32000, (rows, 1)), "encoder_attention_mask": np.ones((rows, width), np.int64)}
+    for i in dec.get_inputs():
+        if i.name.startswith("past_key_values."):
+            length = width if ".encoder." in i.name else past
+            # rows of very different magnitudes: one scale for all of them would crush the small ones
+            scale = np.array([0.01, 1.0, 30.0, 0.3, 5.0], np.float32).reshape(-1, 1, 1, 1)
+            heads, d_kv = i.shape[1], i.shape[3]
+            feed[i.name] = (rng.standard_normal((rows, heads, length, d_kv)) * scale).astype(np.float32)
+    feed["encoder_attention_mask"][0, 6:] = 0
+    for name in feed:
+        if ".encoder." in name:
+            feed[name][0, :, 6:] = 0.0  # row 0 is a 6-token chunk padded to 9
+    together = dec.run(None, feed)
+    for r in range(rows):
+        alone_feed = {k: v[r : r + 1] for k, v in feed.items()}
+        if r == 0:  # alone, the short chunk is not padded
+            alone_feed = {k: (v[:, :, :6] if ".encoder." in k else v[:, :6] if k == "encoder_attention_mask" else v)
+                          for k, v in alone_feed.items()}
+        alone = dec.run(None, alone_feed)
+        for a, b in zip(alone, together, strict=True):
+            assert np.array_equal(a[0], b[r]), r
+    base = quantize_step.quantize_model(fp32_export, tmp_path / "x", quantize_step.QuantizeOptions())
+    assert base["decoder"].read_bytes() == out["decoder"].read_bytes()  # deterministic build
 
 
 # -- verify ------------------------------------------------------------------------------------------------------
@@ -264,7 +319,7 @@ def test_verify_alone_catches_a_damaged_int8_model(tiny_model_dir: Path, tiny_pa
     from onnx import numpy_helper
 
     work = tiny_model_dir / WORK
-    model = onnx.load(str(tiny_model_dir / DECODER_MERGED))
+    model = onnx.load(str(tiny_model_dir / DECODER_WITH_PAST))
     arch = onnx_arch(tiny_model_dir)
     (head,) = [
         i
@@ -277,7 +332,7 @@ def test_verify_alone_catches_a_damaged_int8_model(tiny_model_dir: Path, tiny_pa
     with torch_threads(1):
         report = verify_step.verify(
             work / "source",
-            fp32=(work / "onnx-fp32" / ENCODER, work / "onnx-fp32" / DECODER_MERGED),
+            fp32=(work / "onnx-fp32" / ENCODER, work / "onnx-fp32" / DECODER_WITH_PAST),
             int8=(tiny_model_dir / ENCODER, damaged),
             tokenizer_path=tiny_model_dir / "tokenizer.json",
             arch=arch,
@@ -321,7 +376,7 @@ def test_publish_alone_writes_files_and_a_loadable_manifest(tiny_model_dir: Path
     work = tiny_model_dir / WORK
     sources = {
         "encoder": work / "int8" / ENCODER,
-        "decoder": work / "int8" / DECODER_MERGED,
+        "decoder": work / "int8" / DECODER_WITH_PAST,
         "tokenizer": work / "source" / "tokenizer.json",
         "config": work / "source" / "config.json",
     }
@@ -348,7 +403,7 @@ def test_manifest_describes_the_built_files(tiny_model_dir: Path, tiny_checkpoin
     assert raw["name"] == "tiny-codet5" and manifest.model_id.startswith("tiny-codet5@")
     for role, name in (
         ("encoder", ENCODER),
-        ("decoder", DECODER_MERGED),
+        ("decoder", DECODER_WITH_PAST),
         ("tokenizer", "tokenizer.json"),
         ("config", "config.json"),
     ):
@@ -381,7 +436,7 @@ def test_fp32_onnx_greedy_equals_transformers_generate(tiny_model_dir: Path, tin
     arch = onnx_arch(tiny_model_dir)
     tok = load_tokenizer(tiny_model_dir / "tokenizer.json")
     model = T5ForConditionalGeneration.from_pretrained(work / "source").eval()
-    engine = Seq2SeqOnnx(work / "onnx-fp32" / ENCODER, work / "onnx-fp32" / DECODER_MERGED, arch, intra_op_threads=1)
+    engine = Seq2SeqOnnx(work / "onnx-fp32" / ENCODER, work / "onnx-fp32" / DECODER_WITH_PAST, arch, intra_op_threads=1)
     codes = [c for c, _ in tiny_pairs] + list(DEFAULT_SAMPLES[:4])
     for code in codes:
         ids = tok.encode(prepare_code(code)).ids
@@ -494,8 +549,8 @@ def shipped_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
 
 
 def test_load_manifest_missing_file(shipped_copy: Path) -> None:
-    (shipped_copy / DECODER_MERGED).unlink()
-    with pytest.raises(ModelError, match=r"model file missing: .*decoder_model_merged.onnx \(decoder\)"):
+    (shipped_copy / DECODER_WITH_PAST).unlink()
+    with pytest.raises(ModelError, match=r"model file missing: .*decoder_with_past_model.onnx \(decoder\)"):
         load_manifest(shipped_copy)
 
 
@@ -508,11 +563,11 @@ def test_load_manifest_truncated_file(shipped_copy: Path) -> None:
 
 
 def test_load_manifest_flipped_byte(shipped_copy: Path) -> None:
-    path = shipped_copy / DECODER_MERGED
+    path = shipped_copy / DECODER_WITH_PAST
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(ModelError, match=r"model file corrupt: sha256 of .*decoder_model_merged\.onnx"):
+    with pytest.raises(ModelError, match=r"model file corrupt: sha256 of .*decoder_with_past_model\.onnx"):
         load_manifest(shipped_copy)
     load_manifest(shipped_copy, check_hashes=False)  # the size check alone cannot see it
 

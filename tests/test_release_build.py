@@ -51,7 +51,7 @@ def test_the_sdist_has_the_sources_the_model_and_the_tests(dist: Path) -> None:
         names = set(t.getnames())
     root = f"lenscribe-{__version__}/"
     for name in ("pyproject.toml", "README.md", "server/lenscribe/cli.py", "server/lenscribe/lsp/code_actions.py",
-                 "models/lenscribe-small/manifest.json", "models/lenscribe-small/decoder_model_merged.onnx"):
+                 "models/lenscribe-small/manifest.json", "models/lenscribe-small/decoder_with_past_model.onnx"):
         assert root + name in names
 
 
@@ -61,7 +61,7 @@ def test_the_wheel_carries_the_model_and_its_metadata(wheel: Path) -> None:
         names = set(z.namelist())
         manifest = json.loads(z.read(DATA + "manifest.json"))
         for name in ("manifest.json", "config.json", "tokenizer.json", "encoder_model.onnx",
-                     "decoder_model_merged.onnx"):
+                     "decoder_with_past_model.onnx"):
             assert DATA + name in names
             assert z.getinfo(DATA + name).file_size == (MODEL / name).stat().st_size
         metadata = z.read(f"lenscribe-{__version__}.dist-info/METADATA").decode()

@@ -4,7 +4,7 @@
     PYTHONPATH=models:server python -m training.fp32_reference BUILD_DIR DEST
 
 BUILD_DIR is a `lenscribe model build --out` directory that still has its ``work/`` (run this before
-`lenscribe model clean`). DEST gets the fp32 encoder and merged decoder, the tokenizer and config, and a manifest whose
+`lenscribe model clean`). DEST gets the fp32 encoder and decoder step, the tokenizer and config, and a manifest whose
 name ends in ``-fp32`` and whose quantization says ``none``: a different model id, so caches never mix the two.
 """
 
@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lenscribe.modelbuild.export import DECODER_MERGED, ENCODER
+from lenscribe.modelbuild.export import DECODER_WITH_PAST, ENCODER
 from lenscribe.modelbuild.pipeline import WORK
 from lenscribe.modelbuild.publish import publish
 from lenscribe.modelfiles import ModelError, load_manifest
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fp32_reference: {e}", file=sys.stderr)
         return 2
     fp32 = args.build_dir / WORK / "onnx-fp32"
-    if not (fp32 / ENCODER).is_file() or not (fp32 / DECODER_MERGED).is_file():
+    if not (fp32 / ENCODER).is_file() or not (fp32 / DECODER_WITH_PAST).is_file():
         print(f"fp32_reference: no fp32 export in {fp32} (was the build cleaned?)", file=sys.stderr)
         return 2
     raw = {k: v for k, v in manifest.raw.items() if k != "files"}
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     raw["quantization"] = {"weight_type": "none", "note": "fp32 export of the same build, for comparison"}
     sources = {
         "encoder": fp32 / ENCODER,
-        "decoder": fp32 / DECODER_MERGED,
+        "decoder": fp32 / DECODER_WITH_PAST,
         "tokenizer": args.build_dir / "tokenizer.json",
         "config": args.build_dir / "config.json",
     }

@@ -5,10 +5,12 @@
 
 The shipped model keeps no PyTorch checkpoint (models/ holds the int8 graphs only, and training checkpoints live in
 the git-ignored .cache/, gone on a fresh machine), so a later training stage warm-starts from what is shipped: every
-weight is dequantized (int8 per-tensor, ``(q - zero_point) * scale``) and put back under its PyTorch name, found from
-the ONNX node names that torch.onnx gives T5's modules (``/decoder/block.1/layer.0/SelfAttention/q/MatMul_quant`` ->
-``decoder.block.1.layer.0.SelfAttention.q.weight``). The tied embedding is stored three times (encoder and decoder
-Gathers, the lm_head MatMul), each quantized on its own: the three are averaged, which cancels part of the rounding.
+weight is dequantized (int8, ``(q - zero_point) * scale``, the scale per tensor or per output column) and put back
+under its PyTorch name, found from the ONNX node names that torch.onnx gives T5's modules
+(``/decoder/block.1/layer.0/SelfAttention/q/MatMul_quant`` -> ``decoder.block.1.layer.0.SelfAttention.q.weight``; the
+decoder's cross-attention keys/values sit in the encoder graph under their decoder names). The tied embedding is stored
+three times (encoder and decoder Gathers, the lm_head MatMul), each quantized on its own: the three are averaged, which
+cancels part of the rounding.
 
 OUT gets a train.py checkpoint (``OUT/model.pt`` + ``OUT/state.json``, for ``train.py train --init-from OUT``) and a
 save_pretrained copy in ``OUT/model`` (for ``train.py score`` and ``lenscribe model build``).
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lenscribe.modelbuild.export import DECODER_MERGED, ENCODER
+from lenscribe.modelbuild.export import DECODER_MERGED, DECODER_WITH_PAST, ENCODER
 from lenscribe.modelfiles import load_manifest
 
 QUANT_SUFFIX = re.compile(r"_quantized(_merged_\d+)?$")
@@ -120,8 +122,12 @@ def recover_state_dict(model_dir: Path, reference: dict | None = None) -> tuple[
         from transformers import T5Config, T5ForConditionalGeneration
 
         reference = T5ForConditionalGeneration(T5Config.from_pretrained(model_dir)).state_dict()
+    # the encoder graph also holds the decoder's cross-attention key/value projections (named as in the decoder); a
+    # model built before that has a merged decoder instead of the decoder step
+    decoder = model_dir / DECODER_WITH_PAST
     found = read_onnx_weights(model_dir / ENCODER, "encoder")
-    for name, copies in read_onnx_weights(model_dir / DECODER_MERGED, "decoder").items():
+    for name, copies in read_onnx_weights(decoder if decoder.is_file() else model_dir / DECODER_MERGED,
+                                          "decoder").items():
         found.setdefault(name, []).extend(copies)
     # the tied embedding: encoder.embed_tokens, decoder.shared (the decoder's Gather) and lm_head are one tensor
     tied = [c for k in ("encoder.embed_tokens.weight", "decoder.shared.weight", "lm_head.weight") for c in
@@ -212,7 +218,7 @@ def write_checkpoint(model_dir: Path, out: Path, dropout: float) -> dict:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dir", type=Path,
-                   help="a built lenscribe model (encoder_model.onnx, decoder_model_merged.onnx)")
+                   help="a built lenscribe model (manifest.json and the int8 graphs it names)")
     p.add_argument("out", type=Path)
     p.add_argument("--dropout", type=float, default=0.1)
     a = p.parse_args(argv)

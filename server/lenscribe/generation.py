@@ -1,7 +1,14 @@
 """Encoder-decoder generation on onnxruntime: greedy and beam search with a KV cache, batched.
 
-Runs the optimum-layout ONNX export of a T5/CodeT5 model (see docs/ARCHITECTURE.md): an encoder, and a merged decoder
-whose ``use_cache_branch`` input picks the first step (no past) or the cached step. Only numpy and onnxruntime are used.
+Runs the ONNX graphs of a T5/CodeT5 model as ``lenscribe model build`` writes them (see docs/ARCHITECTURE.md): an
+encoder that also gives each decoder layer's cross-attention keys and values, and a decoder step (optimum's
+``decoder_with_past`` graph), run with an empty self-attention past for the first token. Only numpy and onnxruntime
+are used.
+
+A chunk's tokens do not depend on the other chunks of a batch: each chunk is encoded in a run of its own (the encoder
+quantizes activations per tensor, which is then per chunk), and the decoder step quantizes per row
+(``lenscribe.modelbuild.rowquant``), so a row computes the same bits alone or among others, and a finished row simply
+leaves the batch.
 
 One ``Seq2SeqOnnx`` holds one InferenceSession per graph; onnxruntime sessions are safe to ``run`` from several threads
 at once, so the language server's workers share a single instance.
@@ -19,7 +26,7 @@ import numpy as np
 import onnxruntime as ort
 
 from lenscribe.decoding import DEFAULT_MAX_NEW_TOKENS
-from lenscribe.modelfiles import Architecture
+from lenscribe.modelfiles import Architecture, ModelError
 
 
 class GenerationTimeout(TimeoutError):
@@ -60,7 +67,7 @@ class _Beam:
 
 
 class Seq2SeqOnnx:
-    """Greedy and beam-search decoding over an ONNX encoder and merged KV-cache decoder."""
+    """Greedy and beam-search decoding: an ONNX encoder (with cross-attention outputs) and a KV-cache decoder step."""
 
     def __init__(
         self,
@@ -75,10 +82,15 @@ class Seq2SeqOnnx:
         providers = ["CPUExecutionProvider"]
         self.encoder = ort.InferenceSession(str(encoder_path), sess_options=opts, providers=providers)
         self.decoder = ort.InferenceSession(str(decoder_path), sess_options=opts, providers=providers)
-        self._past_names = [i.name for i in self.decoder.get_inputs() if i.name.startswith("past_key_values.")]
+        decoder_inputs = [i.name for i in self.decoder.get_inputs()]
+        self._cross_outputs = sorted(o.name for o in self.encoder.get_outputs() if o.name.startswith("present."))
+        if "use_cache_branch" in decoder_inputs or not self._cross_outputs:
+            raise ModelError(f"{decoder_path}: a model in the layout of an earlier lenscribe (a merged decoder); "
+                             "rebuild it with `lenscribe model build`")
+        # the decoder's inputs for the encoder's keys/values, in the encoder's output order
+        self._cross_names = ["past_key_values." + n[len("present."):] for n in self._cross_outputs]
+        self._self_past = [n for n in decoder_inputs if n.startswith("past_key_values.") and ".decoder." in n]
         self._present_names = [o.name for o in self.decoder.get_outputs() if o.name.startswith("present.")]
-        self._decoder_past = [n for n in self._past_names if ".decoder." in n]
-        self._encoder_past = [n for n in self._past_names if ".encoder." in n]
         self._float = np.float32
         self._stopped = threading.Event()
 
@@ -97,64 +109,52 @@ class Seq2SeqOnnx:
 
     # -- building blocks ---------------------------------------------------------------------------------------
 
-    def _pad(self, batch_ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+        """The cross-attention keys and values of a batch of inputs, by the decoder input they feed."""
+        values = self.encoder.run(self._cross_outputs, {"input_ids": ids, "attention_mask": mask})
+        return dict(zip(self._cross_names, values, strict=True))
+
+    def _encode_each(self, batch_ids: list[list[int]]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Each input through the encoder alone, then padded into one batch (the mask hides the padding)."""
         width = max(len(x) for x in batch_ids)
-        ids = np.full((len(batch_ids), width), self.arch.pad_token_id, dtype=np.int64)
         mask = np.zeros((len(batch_ids), width), dtype=np.int64)
+        cross: dict[str, np.ndarray] = {}
         for i, seq in enumerate(batch_ids):
-            ids[i, : len(seq)] = seq
+            ids = np.asarray([seq], dtype=np.int64)
+            for name, value in self.encode(ids, np.ones_like(ids)).items():
+                if name not in cross:
+                    cross[name] = np.zeros((len(batch_ids), value.shape[1], width, value.shape[3]), dtype=value.dtype)
+                cross[name][i, :, : len(seq)] = value[0]
             mask[i, : len(seq)] = 1
-        return ids, mask
+        return cross, mask
 
-    def encode(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        (hidden,) = self.encoder.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})
-        return hidden
-
-    def _first_step(self, decoder_ids: np.ndarray, hidden: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, dict]:
-        batch = decoder_ids.shape[0]
-        empty = np.zeros((batch, self.arch.num_heads, 0, self.arch.d_kv), dtype=self._float)
-        feed = {
-            "input_ids": decoder_ids,
-            "encoder_hidden_states": hidden,
-            "encoder_attention_mask": mask,
-            "use_cache_branch": np.array([False]),
-        }
-        for name in self._past_names:
-            feed[name] = empty
-        return self._run_decoder(feed, keep_encoder=True)
-
-    def _next_step(self, last: np.ndarray, hidden: np.ndarray, mask: np.ndarray, past: dict) -> tuple[np.ndarray, dict]:
-        feed = {
-            "input_ids": last.reshape(-1, 1),
-            "encoder_hidden_states": hidden,
-            "encoder_attention_mask": mask,
-            "use_cache_branch": np.array([True]),
-            **past,
-        }
-        return self._run_decoder(feed, keep_encoder=False, encoder_past={k: past[k] for k in self._encoder_past})
-
-    def _run_decoder(self, feed: dict, keep_encoder: bool, encoder_past: dict | None = None) -> tuple[np.ndarray, dict]:
+    def _step(self, decoder_ids: np.ndarray, cross: dict, mask: np.ndarray,
+              past: dict | None) -> tuple[np.ndarray, dict]:
+        """One decoder run: logits [B, T, V] and the self-attention past with this step's keys/values added."""
+        feed = {"input_ids": decoder_ids, "encoder_attention_mask": mask, **cross}
+        if past is None:
+            empty = np.zeros((decoder_ids.shape[0], self.arch.num_heads, 0, self.arch.d_kv), dtype=self._float)
+            past = {name: empty for name in self._self_past}
+        feed.update(past)
         outputs = self.decoder.run(["logits", *self._present_names], feed)
-        logits = outputs[0]
-        past = {}
-        for name, value in zip(self._present_names, outputs[1:], strict=True):
-            past_name = "past_key_values." + name[len("present.") :]
-            if ".encoder." in name and not keep_encoder:
-                continue  # the cached branch passes encoder keys through unchanged; keep the originals
-            past[past_name] = value
-        if encoder_past:
-            past.update(encoder_past)
-        return logits, past
+        present = {"past_key_values." + n[len("present."):]: v for n, v in zip(self._present_names, outputs[1:],
+                                                                                 strict=True)}
+        return outputs[0], present
 
     # -- public API ------------------------------------------------------------------------------------------------
 
     def forced_logits(self, input_ids: list[int], decoder_ids: list[int]) -> np.ndarray:
         """Logits for every position of ``[start] + decoder_ids`` under teacher forcing: shape [len+1, vocab]."""
-        ids, mask = self._pad([input_ids])
-        hidden = self.encode(ids, mask)
-        dec = np.array([[self.arch.decoder_start_token_id, *decoder_ids]], dtype=np.int64)
-        logits, _ = self._first_step(dec, hidden, mask)
-        return logits[0]
+        return self.batch_forced_logits([input_ids], decoder_ids)[0]
+
+    def batch_forced_logits(self, batch_ids: list[list[int]], decoder_ids: list[int]) -> np.ndarray:
+        """``forced_logits`` of each input with the same ``decoder_ids``, in one batch: [B, len+1, vocab]; each row is
+        the same bits as its input's ``forced_logits`` alone."""
+        cross, mask = self._encode_each(batch_ids)
+        dec = np.tile(np.array([[self.arch.decoder_start_token_id, *decoder_ids]], dtype=np.int64),
+                      (len(batch_ids), 1))
+        logits, _ = self._step(dec, cross, mask, None)
+        return logits
 
     def generate(
         self,
@@ -175,50 +175,53 @@ class Seq2SeqOnnx:
         if any(len(x) == 0 for x in batch_ids):
             raise ValueError("empty input sequence")
         self._check(None)
-        ids, mask = self._pad(batch_ids)
-        hidden = self.encode(ids, mask)
+        cross, mask = self._encode_each(batch_ids)
         self._check(deadline)
         rules = _RepeatRules(no_repeat_ngram_size, repetition_penalty)
         if num_beams <= 1:
-            return self._greedy(hidden, mask, max_new_tokens, rules, deadline)
-        return self._beam(hidden, mask, max_new_tokens, num_beams, rules, deadline)
+            return self._greedy(cross, mask, max_new_tokens, rules, deadline)
+        return self._beam(cross, mask, max_new_tokens, num_beams, rules, deadline)
 
     # -- strategies --------------------------------------------------------------------------------------------------
 
-    def _greedy(self, hidden, mask, max_new_tokens, rules: _RepeatRules, deadline) -> list[list[int]]:
-        batch = hidden.shape[0]
+    def _greedy(self, cross, mask, max_new_tokens, rules: _RepeatRules, deadline) -> list[list[int]]:
+        batch = mask.shape[0]
         eos = self.arch.eos_token_id
         out: list[list[int]] = [[] for _ in range(batch)]
-        done = np.zeros(batch, dtype=bool)
+        alive = np.arange(batch)  # the inputs still decoding, in the order of the model's rows
         start = np.full((batch, 1), self.arch.decoder_start_token_id, dtype=np.int64)
-        logits, past = self._first_step(start, hidden, mask)
+        logits, past = self._step(start, cross, mask, None)
         for step in range(max_new_tokens):
             scores = logits[:, -1, :].astype(np.float32, copy=True)
             if rules.active:
-                for b in range(batch):
-                    rules.apply(scores[b], out[b])
+                for row, b in enumerate(alive):
+                    rules.apply(scores[row], out[b])
             nxt = scores.argmax(axis=-1)
-            nxt = np.where(done, self.arch.pad_token_id, nxt)
-            for b in range(batch):
-                if not done[b]:
-                    if nxt[b] == eos:
-                        done[b] = True
-                    else:
-                        out[b].append(int(nxt[b]))
-            if done.all() or step == max_new_tokens - 1:
+            finished = nxt == eos
+            for row, b in enumerate(alive):
+                if not finished[row]:
+                    out[b].append(int(nxt[row]))
+            if finished.all() or step == max_new_tokens - 1:
                 break
             self._check(deadline)
-            logits, past = self._next_step(nxt.astype(np.int64), hidden, mask, past)
+            if finished.any():
+                # A finished input leaves the batch: the rows are independent (per-row quantized decoder), so the
+                # others decode on unchanged, and no step is spent on it.
+                keep = np.flatnonzero(~finished)
+                alive, nxt, mask = alive[keep], nxt[keep], mask[keep]
+                cross = {name: value[keep] for name, value in cross.items()}
+                past = {name: value[keep] for name, value in past.items()}
+            logits, past = self._step(nxt.astype(np.int64).reshape(-1, 1), cross, mask, past)
         return out
 
-    def _beam(self, hidden, mask, max_new_tokens, k, rules: _RepeatRules, deadline, length_penalty: float = 1.0):
-        batch = hidden.shape[0]
+    def _beam(self, cross, mask, max_new_tokens, k, rules: _RepeatRules, deadline, length_penalty: float = 1.0):
+        batch = mask.shape[0]
         eos = self.arch.eos_token_id
         # Expand every input to k rows; row r of input b is b*k + r.
-        hidden_k = np.repeat(hidden, k, axis=0)
+        cross_k = {name: np.repeat(value, k, axis=0) for name, value in cross.items()}
         mask_k = np.repeat(mask, k, axis=0)
         start = np.full((batch * k, 1), self.arch.decoder_start_token_id, dtype=np.int64)
-        logits, past = self._first_step(start, hidden_k, mask_k)
+        logits, past = self._step(start, cross_k, mask_k, None)
         beams: list[list[_Beam]] = [[_Beam([], 0.0 if r == 0 else -1e9) for r in range(k)] for _ in range(batch)]
         finished: list[list[_Beam]] = [[] for _ in range(batch)]
         closed = [False] * batch
@@ -267,9 +270,9 @@ class Seq2SeqOnnx:
             if all(closed) or step == max_new_tokens - 1:
                 break
             self._check(deadline)
-            order = np.array(rows, dtype=np.int64)
-            past = {name: (value if ".encoder." in name else value[order]) for name, value in past.items()}
-            logits, past = self._next_step(np.array(tokens, dtype=np.int64), hidden_k, mask_k, past)
+            order = np.array(rows, dtype=np.int64)  # a beam's parent is a row of the same input: cross_k stays
+            past = {name: value[order] for name, value in past.items()}
+            logits, past = self._step(np.array(tokens, dtype=np.int64).reshape(-1, 1), cross_k, mask_k, past)
         results = []
         for b in range(batch):
             pool = finished[b] or [

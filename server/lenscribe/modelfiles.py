@@ -2,9 +2,10 @@
 
 A model directory holds ``manifest.json`` plus the files it names (role -> file):
 
-- ``encoder``: ONNX encoder, inputs ``input_ids``/``attention_mask`` (int64), output ``last_hidden_state``.
-- ``decoder``: ONNX merged decoder (optimum layout, ``use_cache_branch`` input,
-  ``past_key_values.{i}.{decoder,encoder}.{key,value}`` inputs, ``logits`` and ``present.*`` outputs).
+- ``encoder``: ONNX encoder, inputs ``input_ids``/``attention_mask`` (int64), outputs ``last_hidden_state`` and each
+  decoder layer's cross-attention keys and values ``present.{i}.encoder.{key,value}``.
+- ``decoder``: ONNX decoder step (optimum's ``decoder_with_past`` graph: ``input_ids``, ``encoder_attention_mask``,
+  ``past_key_values.{i}.{decoder,encoder}.{key,value}`` inputs, ``logits`` and ``present.{i}.decoder.*`` outputs).
 - ``tokenizer``: a ``tokenizers`` tokenizer.json.
 - ``config``: the Hugging Face ``config.json`` of the checkpoint (kept for reference).
 

@@ -98,8 +98,8 @@ class Summarizer:
     def summarize(self, codes: list[str], timeout: float | None = None) -> list[str]:
         """One summary per code string (1-2 lines joined by newline; '' if the model produced nothing usable).
 
-        ``timeout`` bounds the whole call in seconds; past it GenerationTimeout is raised. With the default
-        ``batch_size`` 1 each code is decoded alone: its summary does not depend on the others in ``codes``.
+        ``timeout`` bounds the whole call in seconds; past it GenerationTimeout is raised. ``codes`` are decoded
+        ``options.batch_size`` at a time; a code's summary does not depend on the others in ``codes``.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         encoded = [self.encode(c)[0] for c in codes]

@@ -3,11 +3,11 @@
 Each step's key is a digest of its parameters, the tool versions that shape its output and the hashes of the files the
 previous step produced; a step whose key and outputs are unchanged is skipped (see ``state.py``). Layout::
 
-    DIR/encoder_model.onnx, decoder_model_merged.onnx, tokenizer.json, config.json, manifest.json   (shipped)
+    DIR/encoder_model.onnx, decoder_with_past_model.onnx, tokenizer.json, config.json, manifest.json   (shipped)
     DIR/work/state.json       checkpoints + a log of what each run did
     DIR/work/source/          the checkpoint (hard links or copies) + tokenizer.json
     DIR/work/onnx-fp32/       optimum export
-    DIR/work/int8/            quantized graphs and the merged int8 decoder
+    DIR/work/int8/            the quantized encoder and decoder step
     DIR/work/verify-report.json
 """
 
@@ -171,6 +171,7 @@ def _build(options: BuildOptions, progress: Progress) -> BuildResult:
             "inputs": runner.outputs("fetch"),
             "opset": options.opset,
             "task": export_step.TASK,
+            "layout": export_step.LAYOUT,
             "tools": {k: versions[k] for k in ("torch", "transformers", "optimum", "optimum-onnx", "onnx")},
         },
         lambda: _export(src_dir, fp32_dir, options),
@@ -216,10 +217,13 @@ def _build(options: BuildOptions, progress: Progress) -> BuildResult:
         "source": _source_block(fetched),
         "architecture": dataclasses.asdict(arch),
         "opset": options.opset,
+        "layout": export_step.LAYOUT,
         "quantization": {
-            "method": "onnxruntime.quantization.quantize_dynamic, decoders merged with optimum.onnx.merge_decoders",
+            "method": "encoder: onnxruntime.quantization.quantize_dynamic; decoder step: MatMuls per row "
+                      "(lenscribe.modelbuild.rowquant), Gathers by quantize_dynamic",
             "weight_type": "QInt8",
-            "activations": "dynamic uint8",
+            "activations": "dynamic uint8: encoder per tensor (one chunk per run), decoder per row",
+            "decoder_weights": "per output channel",
             **options.quantize.as_dict(),
             "excluded_nodes": quantized["excluded_nodes"],
         },
@@ -228,7 +232,7 @@ def _build(options: BuildOptions, progress: Progress) -> BuildResult:
     }
     sources = {
         "encoder": int8_dir / export_step.ENCODER,
-        "decoder": int8_dir / export_step.DECODER_MERGED,
+        "decoder": int8_dir / export_step.DECODER_WITH_PAST,
         "tokenizer": src_dir / fetch_step.TOKENIZER,
         "config": src_dir / fetch_step.CONFIG,
     }
@@ -277,12 +281,12 @@ def _verify(
     options: BuildOptions,
     report_path: Path,
 ) -> StepOutcome:
-    merged = export_step.DECODER_MERGED
+    step = export_step.DECODER_WITH_PAST
     with quiet_libraries(options.quiet):
         report = verify_step.verify(
             src_dir,
-            fp32=(fp32_dir / export_step.ENCODER, fp32_dir / merged),
-            int8=(int8_dir / export_step.ENCODER, int8_dir / merged),
+            fp32=(fp32_dir / export_step.ENCODER, fp32_dir / step),
+            int8=(int8_dir / export_step.ENCODER, int8_dir / step),
             tokenizer_path=src_dir / fetch_step.TOKENIZER,
             arch=arch,
             samples=samples,

@@ -10,11 +10,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from lenscribe.modelbuild.export import DECODER_MERGED, ENCODER
+from lenscribe.modelbuild.export import DECODER_MERGED, DECODER_WITH_PAST, ENCODER
 from lenscribe.modelfiles import MANIFEST_NAME, file_entry, write_manifest
 
 # role -> file name in the model directory (the roles of modelfiles / ARCHITECTURE.md)
-SHIPPED = {"encoder": ENCODER, "decoder": DECODER_MERGED, "tokenizer": "tokenizer.json", "config": "config.json"}
+SHIPPED = {"encoder": ENCODER, "decoder": DECODER_WITH_PAST, "tokenizer": "tokenizer.json", "config": "config.json"}
+REPLACED = (DECODER_MERGED,)  # what a model built by an earlier lenscribe shipped instead: removed on publish
 
 
 def shipped_paths(out_dir: Path) -> list[Path]:
@@ -38,6 +39,8 @@ def publish(out_dir: Path, sources: dict[str, Path], manifest: dict[str, Any]) -
     for role, name in SHIPPED.items():
         copy_atomic(sources[role], out_dir / name)
         files[role] = file_entry(out_dir, out_dir / name)
+    for name in REPLACED:
+        (out_dir / name).unlink(missing_ok=True)
     data = dict(manifest)
     ordered: dict[str, Any] = {k: data.pop(k) for k in ("name", "source", "architecture") if k in data}
     return write_manifest(out_dir, {**ordered, "files": files, **data})

@@ -1,8 +1,10 @@
-"""Step 3, quantize: int8 dynamic quantization (weights int8, activations quantized on the fly) for CPU inference.
+"""Step 3, quantize: int8 weights, activations quantized on the fly, for CPU inference.
 
-The two decoders are quantized separately and merged afterwards: onnxruntime's quantizer does not descend into the
-``If`` branches of the merged graph, so quantizing that one directly would ship fp32 weights (17 MB vs 4.4 MB on a
-tiny model). T5 pitfalls: never fp16 (activations overflow), and a few MatMuls may have to stay fp32 when verify shows
+The encoder runs one chunk at a time (``Seq2SeqOnnx``), so onnxruntime's dynamic quantization, one activation scale
+per tensor, is one scale per chunk there. The decoder step runs batched: its MatMuls quantize each row on its own
+(``rowquant``), so a chunk's summary is the same alone or in any batch.
+
+T5 pitfalls: never fp16 (activations overflow), and a few MatMuls may have to stay fp32 when verify shows
 drift — ``keep_fp32`` names them by preset (``lm_head``, ``ffn_out``) or exact node name, and the manifest records
 the resolved node list.
 """
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lenscribe.modelbuild.errors import BuildError
-from lenscribe.modelbuild.export import DECODER, DECODER_MERGED, DECODER_WITH_PAST, ENCODER
+from lenscribe.modelbuild.export import DECODER_WITH_PAST, ENCODER
 
 # Presets for nodes that may stay fp32, by the node names torch.onnx gives T5's modules.
 KEEP_FP32_PRESETS: dict[str, str] = {
@@ -71,16 +73,31 @@ def check_keep_fp32(all_names: set[str], keep_fp32: tuple[str, ...]) -> None:
         raise BuildError(f"--keep-fp32: {', '.join(unknown)} is neither a preset ({presets}) nor a node of the graphs")
 
 
-def quantize_graph(src: Path, dst: Path, options: QuantizeOptions, exclude: list[str]) -> None:
+def quantize_graph(src: Path, dst: Path, options: QuantizeOptions, exclude: list[str], rows: bool = False) -> None:
+    """Dynamic int8 quantization of ``src``; with ``rows`` its MatMuls are quantized per row (``rowquant``) and only
+    the other op types (the embedding Gathers) by onnxruntime's quantizer."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    from lenscribe.modelbuild.rowquant import quantize_rows
+
+    op_types = list(options.op_types)
+    if rows and "MatMul" in op_types:
+        model = onnx.load(str(src))
+        quantize_rows(model, exclude=set(exclude))
+        src = dst.with_name(dst.stem + "-rows.onnx")
+        onnx.save(model, str(src))
+        op_types.remove("MatMul")
+        if not op_types:
+            shutil.move(src, dst)
+            return
     # The quantizer logs a "consider pre-processing" warning per graph through the root logger: noise here.
     logging.disable(logging.WARNING)
     try:
         quantize_dynamic(
             src,
             dst,
-            op_types_to_quantize=list(options.op_types),
+            op_types_to_quantize=op_types,
             per_channel=options.per_channel,
             reduce_range=options.reduce_range,
             weight_type=QuantType.QInt8,
@@ -90,37 +107,24 @@ def quantize_graph(src: Path, dst: Path, options: QuantizeOptions, exclude: list
         raise BuildError(f"quantization of {src.name} failed: {type(e).__name__}: {e}") from e
     finally:
         logging.disable(logging.NOTSET)
-
-
-def merge(decoder: Path, decoder_with_past: Path, dst: Path) -> None:
-    """Merge the quantized decoders behind ``use_cache_branch``; identical int8 initializers are stored once.
-
-    ``strict=False``: the with-past decoder has no ``present.*.encoder`` outputs (the cross-attention cache does not
-    change); optimum adds them as pass-throughs, as its own export does.
-    """
-    from optimum.onnx import merge_decoders
-
-    try:
-        merge_decoders(decoder, decoder_with_past, save_path=str(dst), strict=False)
-    except Exception as e:
-        raise BuildError(f"merging the quantized decoders failed: {type(e).__name__}: {e}") from e
+        if rows and src.name.endswith("-rows.onnx"):
+            src.unlink(missing_ok=True)
 
 
 def quantize_model(fp32_dir: Path, out_dir: Path, options: QuantizeOptions) -> dict[str, Any]:
-    """Quantize the encoder and both decoders of ``fp32_dir`` into ``out_dir`` and merge the decoders.
+    """Quantize the encoder and the decoder step of ``fp32_dir`` into ``out_dir``.
 
-    Returns ``{"encoder": path, "decoder": merged path, "excluded_nodes": [...]}``.
+    Returns ``{"encoder": path, "decoder": path, "excluded_nodes": [...]}``.
     """
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
-    graphs = (ENCODER, DECODER, DECODER_WITH_PAST)
+    graphs = (ENCODER, DECODER_WITH_PAST)
     names = {g: node_names(fp32_dir / g) for g in graphs}
     check_keep_fp32(set().union(*names.values()), options.keep_fp32)
     excluded: set[str] = set()
     for g in graphs:
         exclude = resolve_keep_fp32(names[g], options.keep_fp32)
         excluded.update(exclude)
-        quantize_graph(fp32_dir / g, out_dir / g, options, exclude)
-    merge(out_dir / DECODER, out_dir / DECODER_WITH_PAST, out_dir / DECODER_MERGED)
-    return {"encoder": out_dir / ENCODER, "decoder": out_dir / DECODER_MERGED, "excluded_nodes": sorted(excluded)}
+        quantize_graph(fp32_dir / g, out_dir / g, options, exclude, rows=g != ENCODER)
+    return {"encoder": out_dir / ENCODER, "decoder": out_dir / DECODER_WITH_PAST, "excluded_nodes": sorted(excluded)}

@@ -153,7 +153,7 @@ def verify(
 ) -> dict[str, Any]:
     """Run the samples through PyTorch, fp32 ONNX and int8 ONNX; returns metrics plus per-sample outputs.
 
-    ``fp32`` and ``int8`` are (encoder, merged decoder) paths. Pass/fail is decided separately (``evaluate``) so that
+    ``fp32`` and ``int8`` are (encoder, decoder step) paths. Pass/fail is decided separately (``evaluate``) so that
     other thresholds can be applied to a stored report without running the models again. ``threads`` is the
     onnxruntime intra-op thread count (torch's is the caller's business, see ``deps.torch_threads``).
     """
