@@ -85,16 +85,15 @@ def bench_encoder(s: Summarizer, tokens: int, repeat: int) -> list[float]:
 
 def bench_decoder_step(s: Summarizer, repeat: int, steps: int = 32) -> list[float]:
     g = s.generator
-    ids, mask = g._pad([s.encode(FUNCTION_40)[0]])
-    hidden = g.encode(ids, mask)
+    cross, mask = g._encode_each([s.encode(FUNCTION_40)[0]])
     out = []
     for _ in range(repeat):
         start = np.full((1, 1), g.arch.decoder_start_token_id, dtype=np.int64)
-        logits, past = g._first_step(start, hidden, mask)
+        logits, past = g._step(start, cross, mask, None)
         t = time.perf_counter()
         for _ in range(steps):
-            nxt = logits[:, -1, :].argmax(-1).astype(np.int64)
-            logits, past = g._next_step(nxt, hidden, mask, past)
+            nxt = logits[:, -1, :].argmax(-1).astype(np.int64).reshape(-1, 1)
+            logits, past = g._step(nxt, cross, mask, past)
         out.append((time.perf_counter() - t) / steps)
     return out
 

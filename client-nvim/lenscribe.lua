@@ -41,7 +41,7 @@ M.defaults = {
   -- BEGIN generated from server/lenscribe/settings.py by `python -m lenscribe.settings_schema --write`
   --   modelDir = nil,                 -- a path; unset: the server's default
   --   workers = nil,                  -- 1..16; unset: automatic
-  --   batchSize = 8,                  -- 1..64
+  --   batchSize = 32,                 -- 1..64
   --   debounceMs = 300,               -- 0..10000
   --   languages = nil,                -- a list of language ids; unset: every supported language
   --   minChunkLines = 2,              -- 1..1000

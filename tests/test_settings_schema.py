@@ -37,7 +37,7 @@ def test_stale_output_is_reported_and_rewritten(tmp_path, capsys):
     (tmp_path / settings_schema.PACKAGE_JSON).write_text(json.dumps(pkg, indent=2))
     (tmp_path / settings_schema.TS_FILE).unlink()
     lua = tmp_path / settings_schema.LUA_FILE
-    lua.write_text(lua.read_text().replace("batchSize = 8", "batchSize = 9"))
+    lua.write_text(lua.read_text().replace("batchSize = 32", "batchSize = 33"))
 
     assert set(settings_schema.stale(tmp_path)) == {
         settings_schema.PACKAGE_JSON,

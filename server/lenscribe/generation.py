@@ -56,6 +56,9 @@ def make_session_options(intra_op_threads: int) -> ort.SessionOptions:
     # Spinning worker threads burn a core while idle between decoder steps; on small CPUs that steals time from the
     # editor.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # No memory arena: it keeps the high-water mark of a batched decoder step (32 rows of 32,100 logits, several
+    # times over) for the life of the process; without it a batch of 32 peaks ~15 MB lower, at no measured cost.
+    opts.enable_cpu_mem_arena = False
     opts.log_severity_level = 3
     return opts
 

@@ -31,7 +31,7 @@ def default_workers() -> int:
 class Settings:
     model_dir: str | None = None  # None: lenscribe.defaults.default_model_dir()
     workers: int = field(default_factory=default_workers)
-    batch_size: int = 8
+    batch_size: int = 32
     debounce_ms: int = 300
     languages: tuple[str, ...] | None = None  # allow-list; None: every supported language
     min_chunk_lines: int = 2

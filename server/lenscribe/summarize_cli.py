@@ -29,7 +29,7 @@ from lenscribe.sources import ReadOptions
 WRITE_EVERY_S = 1.0  # summaries of finished batches wait at most this long for their cache write ...
 WRITE_EVERY_ITEMS = 512  # ... or until this many are waiting
 # Chunks per model call; a chunk's summary is the same in any batch (lenscribe.generation), alone included.
-DEFAULT_BATCH_SIZE = 8
+DEFAULT_BATCH_SIZE = 32
 
 
 def register(sub: argparse._SubParsersAction) -> None:
