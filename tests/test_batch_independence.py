@@ -1,9 +1,10 @@
 """A summary is a function of (model, chunk): the same whether the chunk is summarized alone or with others.
 
-The int8 graphs quantize activations dynamically (DynamicQuantizeLinear computes one scale over the whole tensor,
-every row and the padding), so a batched call used to give some chunks other words than alone (issue 15, item 10) while
-the cache promises one value per chunk. The summarizer as the server loads it (default options) must not depend on
-the batch; the shipped model shows the effect, the tiny test model (peaked logits) does not.
+onnxruntime's dynamic quantization computes one activation scale over a whole tensor (every row of a batch and the
+padding), so a batched call used to give some chunks other words than alone (issue 15, item 10) while the cache
+promises one value per chunk; the server then decoded every chunk alone. Since issue 25 each chunk is encoded alone
+and the decoder quantizes each row on its own: every path batches, and a row's logits are the same bits in any batch.
+The shipped model shows the old effect in its words; the tiny test model's peaked logits hide it in words, not in bits.
 """
 
 from __future__ import annotations

@@ -98,8 +98,7 @@ def test_summaries_are_about_the_code(shipped):
 
 
 def test_summaries_are_deterministic(shipped):
-    # (int8 dynamic quantization scales activations per batch tensor, so a chunk's words may differ slightly with
-    # its batch-mates; the same batch always gives the same summaries)
+    # (and a chunk's summary does not depend on its batch-mates: tests/test_batch_independence.py)
     codes = CODES
     assert shipped.summarize(codes) == shipped.summarize(codes)
     assert shipped.summarize(codes[:1]) == shipped.summarize(codes[:1])
