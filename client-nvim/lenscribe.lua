@@ -39,26 +39,36 @@ M.defaults = {
   -- workspace/didChangeConfiguration; a setting left out keeps the server's default. The settings and their defaults
   -- (docs/neovim.md says what each means):
   -- BEGIN generated from server/lenscribe/settings.py by `python -m lenscribe.settings_schema --write`
-  --   modelDir = nil,                 -- a path; unset: the server's default
-  --   workers = nil,                  -- 1..16; unset: automatic
-  --   batchSize = 32,                 -- 1..64
-  --   debounceMs = 300,               -- 0..10000
-  --   languages = nil,                -- a list of language ids; unset: every supported language
-  --   minChunkLines = 2,              -- 1..1000
-  --   lenses = true,                  -- true or false
-  --   workspaceOnOpen = true,         -- true or false
-  --   workspaceMaxFiles = 10000,      -- 1..10000000
-  --   workspaceMaxBytes = 268435456,  -- 1..1099511627776
-  --   workspaceMaxSeconds = 3600,     -- 1..604800
-  --   cacheDir = nil,                 -- a path; unset: the server's default
-  --   hoverTimeoutMs = 2000,          -- 0..120000
-  --   maxFileBytes = 1000000,         -- 1..2147483648
-  --   maxFileLines = 20000,           -- 1..10000000
-  --   maxChunkChars = 6000,           -- 100..1000000
-  --   lensRefreshMs = 500,            -- 0..60000
-  --   beams = 1,                      -- 1..8
-  --   preferDocstrings = true,        -- true or false
-  --   groundingCheck = true,          -- true or false
+  --   modelDir = nil,                          -- a path; unset: the server's default
+  --   workers = nil,                           -- 1..16; unset: automatic
+  --   batchSize = 32,                          -- 1..64
+  --   debounceMs = 300,                        -- 0..10000
+  --   languages = nil,                         -- a list of language ids; unset: every supported language
+  --   minChunkLines = 2,                       -- 1..1000
+  --   lenses = true,                           -- true or false
+  --   workspaceOnOpen = true,                  -- true or false
+  --   workspaceMaxFiles = 10000,               -- 1..10000000
+  --   workspaceMaxBytes = 268435456,           -- 1..1099511627776
+  --   workspaceMaxSeconds = 3600,              -- 1..604800
+  --   cacheDir = nil,                          -- a path; unset: the server's default
+  --   hoverTimeoutMs = 2000,                   -- 0..120000
+  --   maxFileBytes = 1000000,                  -- 1..2147483648
+  --   maxFileLines = 20000,                    -- 1..10000000
+  --   maxChunkChars = 6000,                    -- 100..1000000
+  --   lensRefreshMs = 500,                     -- 0..60000
+  --   beams = 1,                               -- 1..8
+  --   preferDocstrings = true,                 -- true or false
+  --   groundingCheck = true,                   -- true or false
+  --   ["backend.url"] = nil,                   -- a string; unset: none
+  --   ["backend.model"] = nil,                 -- a string; unset: none
+  --   ["backend.apiKeyEnv"] = nil,             -- a string; unset: none
+  --   ["backend.maxConcurrent"] = 2,           -- 1..64
+  --   ["backend.timeoutMs"] = 30000,           -- 100..600000
+  --   ["backend.lenses"] = true,               -- true or false
+  --   ["backend.summarizeFile"] = true,        -- true or false
+  --   ["backend.workspace"] = false,           -- true or false
+  --   ["backend.workspaceMaxRequests"] = 200,  -- 0..10000000
+  --   ["backend.regenerate"] = true,           -- true or false
   -- END generated
   settings = {},
   -- Show code lenses (and ask for them on the events below and on the server's refresh requests).

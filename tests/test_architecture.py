@@ -48,6 +48,8 @@ MODEL_LAYER = (
     "lenscribe.decoding",  # the model's decoding options and the summary id they give
     "lenscribe.grounding",  # the summarizer's check of a generated summary against the code
     "lenscribe.name_rule",  # the summarizer's fallback sentence (and the evaluation's baseline)
+    "lenscribe.backend",  # an OpenAI-compatible server as the summarizer (its client; the engine schedules it)
+    "lenscribe.prompts",  # the instruction an LLM gets and the clean-up of its reply
 )
 
 

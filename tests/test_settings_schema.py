@@ -70,7 +70,7 @@ def test_client_only_settings_have_client_kinds_and_defaults():
         if s.field is None:
             assert s.default is not None, s.key
         else:
-            assert s.kind in ("path", "int", "bool", "languages"), s.key
+            assert s.kind in ("path", "int", "bool", "languages", "string"), s.key
             assert s.default is None, f"{s.key}: a server setting's default is its Settings field's"
         if s.kind == "int":
             assert s.min is not None and s.max is not None and s.min <= s.max, s.key
@@ -100,7 +100,7 @@ def test_vscode_defaults_map_to_the_servers():
         default = props[f"lenscribe.{s.key}"]["default"]
         if s.auto is not None:
             assert default == s.auto
-        elif s.kind in ("path", "languages"):
+        elif s.kind in ("path", "languages", "string"):
             assert default in ("", []) and getattr(defaults, s.field or "") is None  # empty: the server's default
         else:
             assert default == getattr(defaults, s.field or ""), s.key

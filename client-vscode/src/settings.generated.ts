@@ -27,9 +27,19 @@ export interface ServerSettings {
   beams?: number;
   preferDocstrings?: boolean;
   groundingCheck?: boolean;
+  'backend.url'?: string | null;
+  'backend.model'?: string | null;
+  'backend.apiKeyEnv'?: string | null;
+  'backend.maxConcurrent'?: number;
+  'backend.timeoutMs'?: number;
+  'backend.lenses'?: boolean;
+  'backend.summarizeFile'?: boolean;
+  'backend.workspace'?: boolean;
+  'backend.workspaceMaxRequests'?: number;
+  'backend.regenerate'?: boolean;
 }
 
-export type Kind = 'path' | 'int' | 'bool' | 'stringList';
+export type Kind = 'path' | 'int' | 'bool' | 'stringList' | 'string';
 
 export interface SettingSpec {
   key: keyof ServerSettings;
@@ -63,6 +73,16 @@ export const SERVER_SETTINGS: ReadonlyArray<SettingSpec> = [
   { key: 'beams', kind: 'int', min: 1, max: 8 },
   { key: 'preferDocstrings', kind: 'bool' },
   { key: 'groundingCheck', kind: 'bool' },
+  { key: 'backend.url', kind: 'string' },
+  { key: 'backend.model', kind: 'string' },
+  { key: 'backend.apiKeyEnv', kind: 'string' },
+  { key: 'backend.maxConcurrent', kind: 'int', min: 1, max: 64 },
+  { key: 'backend.timeoutMs', kind: 'int', min: 100, max: 600_000 },
+  { key: 'backend.lenses', kind: 'bool' },
+  { key: 'backend.summarizeFile', kind: 'bool' },
+  { key: 'backend.workspace', kind: 'bool' },
+  { key: 'backend.workspaceMaxRequests', kind: 'int', min: 0, max: 10_000_000 },
+  { key: 'backend.regenerate', kind: 'bool' },
 ];
 
 /** The settings only the client reads (below `lenscribe.`). */
@@ -79,4 +99,14 @@ export const RESTRICTED_LENSCRIBE_SETTINGS: readonly string[] = [
   'lenscribe.server.pythonPath',
   'lenscribe.modelDir',
   'lenscribe.cacheDir',
+  'lenscribe.backend.url',
+  'lenscribe.backend.model',
+  'lenscribe.backend.apiKeyEnv',
+  'lenscribe.backend.maxConcurrent',
+  'lenscribe.backend.timeoutMs',
+  'lenscribe.backend.lenses',
+  'lenscribe.backend.summarizeFile',
+  'lenscribe.backend.workspace',
+  'lenscribe.backend.workspaceMaxRequests',
+  'lenscribe.backend.regenerate',
 ];

@@ -127,7 +127,7 @@ function toStringList(value: unknown): string[] | undefined {
 
 /**
  * The server configuration from the extension's settings:
- * - a blank path or an empty language list is sent as null: the server's default (shipped model, user cache dir,
+ * - a blank path, string or an empty language list is sent as null: the server's default (shipped model, user cache dir,
  *   every language);
  * - numbers are truncated to integers and clamped into the server's range; `workers: 0` (auto) is left out;
  * - a setting that is unset or of the wrong type is left out (the server keeps what it has);
@@ -150,6 +150,9 @@ export function toServerSettings(get: SettingGetter, ctx: PathContext = {}): Ser
         break;
       case 'bool':
         value = typeof raw === 'boolean' ? raw : undefined;
+        break;
+      case 'string':
+        value = raw === null ? null : typeof raw === 'string' ? (raw.trim() === '' ? null : raw.trim()) : undefined;
         break;
       case 'stringList': {
         const list = raw === null ? [] : toStringList(raw);

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lenscribe.backend_slot import BackendSlot
 from lenscribe.bundle import BUNDLE_ENV, ImportResult, import_env_bundles
 from lenscribe.cache import SummaryCache
 from lenscribe.chunking.lines import split_lines
@@ -113,6 +114,31 @@ class Engine:
         self._visible: dict[str, list[tuple[int, int]]] = {}  # uri -> line ranges in view (may come before didOpen)
         # (summary id, chunk hash) a user regenerated (``regenerate``): queued greedy results do not overwrite it
         self.pinned: set[tuple[str, str]] = set()
+        self.backend: BackendSlot | None = None  # the configured OpenAI-compatible server (lenscribe.backend.url)
+        self._configure_backend(settings)
+
+    # ------------------------------------------------------------------------------------------------ backend
+
+    def _configure_backend(self, settings: Settings) -> bool:  # True: another backend (re-queue open documents)
+        old, self.backend = self.backend, BackendSlot.configure(
+            self.backend, settings, local=self._local_summarize, local_id=lambda: self.model.summary_id,
+            on_results=self._on_results, on_errors=self._on_errors)
+        return self.backend is not old
+
+    def _local_summarize(self) -> Callable[[list[str]], list[str]] | None:  # a backend's fallback
+        m = self.model
+        return m.summarizer.summarize if m.state == "ready" and m.summarizer is not None else None
+
+    def uses_backend(self, use: str = "lenses") -> bool:
+        """Does ``use`` (lenses, summarize_file, workspace, regenerate: Settings.backend_<use>) go to the backend?"""
+        return self.backend is not None and bool(getattr(self.settings, f"backend_{use}"))
+
+    def summary_id_for(self, use: str = "lenses") -> str | None:  # what ``use``'s summaries are cached under
+        return self.backend.summary_id if self.backend is not None and self.uses_backend(use) else self.model.summary_id
+
+    def writer(self, use: str = "lenses") -> str | None:  # who writes them: the backend's model or the local id
+        return self.backend.name if self.backend is not None and self.uses_backend(use) else self.model.summary_id
+
 
     # ------------------------------------------------------------------------------------------------ model
 
@@ -174,8 +200,8 @@ class Engine:
 
     @property
     def can_summarize(self) -> bool:
-        """A model is loaded or loading (work queued now runs once it is there)."""
-        return self.model.can_summarize
+        """A model is loaded or loading (work queued now runs once it is there), or a backend writes the lenses."""
+        return self.uses_backend("lenses") or self.model.can_summarize
 
     # ------------------------------------------------------------------------------------------------ documents
 
@@ -198,11 +224,10 @@ class Engine:
 
     @staticmethod
     def _document(uri: str, src: Source, version: int | None, options: ReadOptions) -> Document:
-        doc = Document(uri=uri, path=src.path, language=src.language, version=version, chunks=src.chunks,
-                       skipped=src.skipped, docs=options.docs)
-        if doc.skipped:
-            log.debug("%s: no summaries: %s", uri, doc.skipped)
-        return doc
+        if src.skipped:
+            log.debug("%s: no summaries: %s", uri, src.skipped)
+        return Document(uri=uri, path=src.path, language=src.language, version=version, chunks=src.chunks,
+                        skipped=src.skipped, docs=options.docs)
 
     def update_document(self, uri: str, path: str | None, text: str, version: int | None,
                         language_id: str | None = None, keep_lines: bool = False) -> Document:
@@ -225,11 +250,14 @@ class Engine:
 
     def schedule_document(self, doc: Document) -> int:
         """Queue the document's uncached chunks (visible ones first), drop its stale queued work; how many queued."""
+        backend = self.backend if self.uses_backend("lenses") else None
+        if backend is not None:
+            self.scheduler.cancel_stale(doc.uri, doc.generation + 1)  # what the local model had queued for it
         m = self.model
-        summary_id = m.summary_id
-        if summary_id is None or not m.can_summarize:
+        summary_id = backend.summary_id if backend is not None else m.summary_id
+        if summary_id is None or (backend is None and not m.can_summarize):
             return 0
-        cached = self.cache.get_many(summary_id, [c.hash for c in doc.chunks])
+        cached = self.cached_summaries(doc.chunks)
         queued = 0
         seen: set[str] = set()
         for chunk in sorted(doc.chunks, key=lambda c: not doc.is_visible(c)):
@@ -239,10 +267,19 @@ class Engine:
                 continue  # it shows its own docstring
             seen.add(chunk.hash)
             prio = Priority.VISIBLE if doc.is_visible(chunk) else Priority.OPEN
-            self.scheduler.submit((summary_id, chunk.hash), chunk.text, prio, owner=doc.uri, generation=doc.generation)
+            if backend is not None:
+                backend.submit(chunk, prio, owner=doc.uri, generation=doc.generation)
+            else:
+                self.scheduler.submit((summary_id, chunk.hash), chunk.text, prio, owner=doc.uri,
+                                      generation=doc.generation)
             queued += 1
-        self.scheduler.cancel_stale(doc.uri, doc.generation)
+        # requests for chunks edited away end, also those in flight to a backend
+        for sched in self._schedulers():
+            sched.cancel_stale(doc.uri, doc.generation)
         return queued
+
+    def _schedulers(self) -> list[Scheduler]:
+        return [self.scheduler, *([self.backend.scheduler] if self.backend else [])]
 
     def schedule_all(self) -> None:
         for doc in list(self.docs.values()):
@@ -252,7 +289,8 @@ class Engine:
         with self._lock:
             self.docs.pop(uri, None)
             self._visible.pop(uri, None)
-        self.scheduler.cancel_owner(uri)
+        for sched in self._schedulers():
+            sched.cancel_owner(uri)
 
     def set_visible(self, uri: str, ranges: Iterable[tuple[int, int]]) -> None:
         """The lines in view (a client extension tells us): their chunks go first."""
@@ -263,9 +301,10 @@ class Engine:
             if doc is None:
                 return
             doc.visible = visible
-        if (summary_id := self.model.summary_id) is not None:
+        if (summary_id := self.summary_id_for("lenses")) is not None:
             keys = [(summary_id, c.hash) for c in doc.chunks if doc.is_visible(c)]
-            self.scheduler.reprioritize(uri, keys, Priority.VISIBLE)
+            sched = self.backend.scheduler if self.backend is not None and self.uses_backend() else self.scheduler
+            sched.reprioritize(uri, keys, Priority.VISIBLE)
 
     def document(self, uri: str) -> Document | None:
         return self.docs.get(uri)
@@ -280,39 +319,46 @@ class Engine:
             return None
         return _first_sentence(doc) or None
 
-    def summary(self, chunk, cached: dict[str, str] | None = None) -> Summary | None:
+    def summary(self, chunk, cached: dict[str, str] | None = None, use: str = "lenses") -> Summary | None:
         """What the chunk shows now: its docstring's sentence, or the model's cached summary (through the grounding
         check), or None (not yet)."""
         if (text := self.authored(chunk)) is not None:
             return Summary(text, DOCSTRING)
-        text = cached.get(chunk.hash) if cached is not None else self.cached_summary(chunk)
+        text = cached.get(chunk.hash) if cached is not None else self.cached_summary(chunk, use)
         return None if text is None else self.generated(chunk, text)
 
     def generated(self, chunk, text: str) -> Summary:
         """How the model's ``text`` for ``chunk`` is shown: as it is, or, with ``groundingCheck`` on and a word the
         code never mentions in it, withheld for the name rule's sentence (lenscribe.grounding). The cache keeps the
-        model's text, so the setting takes effect without running the model again."""
+        model's text, so the setting takes effect without running the model again. A backend's text says who wrote it
+        (``lenscribe.backend.Written``): the summary is marked with that model (or as the local fallback)."""
+        by = getattr(text, "written_by", None)
         if self.settings.grounding_check:
-            checked = _checked(text, chunk.text, chunk.qualname)
+            checked = _checked(str(text), chunk.text, chunk.qualname)
             if checked.withheld:
-                return Summary(checked.text or NO_SUMMARY, NAME, checked.withheld)
-        return Summary(text, GENERATED)
+                return Summary(checked.text or NO_SUMMARY, NAME, checked.withheld, model=by)
+        return Summary(str(text), GENERATED, model=by, note=getattr(text, "reason", None))
 
-    def cached_summary(self, chunk) -> str | None:
+    def cached_summary(self, chunk, use: str = "lenses") -> str | None:
+        return self.cached_summaries([chunk], use).get(chunk.hash)
+
+    def cached_summaries(self, chunks: list, use: str = "lenses") -> dict[str, str]:
+        hashes = [c.hash for c in chunks]
+        if self.backend is not None and self.uses_backend(use):
+            return self.backend.cached(self.cache, hashes)
         summary_id = self.model.summary_id
-        return None if summary_id is None else self.cache.get(summary_id, chunk.hash)
+        return {} if summary_id is None else self.cache.get_many(summary_id, hashes)
 
-    def cached_summaries(self, chunks: list) -> dict[str, str]:
-        summary_id = self.model.summary_id
-        return {} if summary_id is None else self.cache.get_many(summary_id, [c.hash for c in chunks])
-
-    def failure(self, chunk) -> str | None:
+    def failure(self, chunk, use: str = "lenses") -> str | None:
         """Why the chunk's summary failed under the current model, or None."""
-        summary_id = self.model.summary_id
+        summary_id = self.summary_id_for(use)
         return None if summary_id is None else self.failures.get((summary_id, chunk.hash))
 
-    def request(self, chunk, priority: Priority, owner: Any = None, generation: int = 0) -> Ticket | None:
+    def request(self, chunk, priority: Priority, owner: Any = None, generation: int = 0,
+                use: str = "lenses") -> Ticket | None:
         """A ticket for the chunk's summary, or None when there is no model to compute it."""
+        if self.backend is not None and self.uses_backend(use):
+            return self.backend.submit(chunk, priority, owner=owner, generation=generation)
         m = self.model
         if m.summary_id is None or not m.can_summarize:
             return None
@@ -321,8 +367,15 @@ class Engine:
 
     def regenerate(self, chunk, beams: int, timeout: float | None = None) -> str:
         """A beam-search summary of one chunk (blocking), stored as its summary under the current decoding id and
-        under the beam decoding's own id; queued results of the current decoding no longer overwrite it."""
+        under the beam decoding's own id; queued results of the current decoding no longer overwrite it. With a backend
+        used for regenerating, the backend's model is asked again instead (no fallback: its error is the answer)."""
         from lenscribe.summarizer import Summarizer
+
+        if self.backend is not None and self.uses_backend("regenerate"):
+            written = self.backend.regenerate(chunk, self.cache, self.pinned)
+            self.failures.pop((self.backend.summary_id, chunk.hash), None)
+            self.counters["regenerated"] = self.counters.get("regenerated", 0) + 1
+            return written
 
         m = self.model
         current, summary_id = m.summarizer, m.summary_id
@@ -344,12 +397,13 @@ class Engine:
     def _on_errors(self, errors: list[tuple[Any, BaseException]]) -> None:
         """Scheduler threads: chunks whose summary failed. Their lenses must not stay pending: remember why (not for
         a shutdown or a model being replaced), then tell which open documents they belong to."""
+        from lenscribe.backend import Cancelled
         from lenscribe.scheduling import SchedulerClosed
 
         hashes = set()
         with self._lock:
             for key, err in errors:
-                if isinstance(err, (SchedulerClosed, ModelUnavailable, TimeoutError)):
+                if isinstance(err, (SchedulerClosed, ModelUnavailable, TimeoutError, Cancelled)):
                     continue
                 self.failures[key] = f"{type(err).__name__}: {err}"
                 hashes.add(key[1])
@@ -393,7 +447,10 @@ class Engine:
         if new.cache_dir != old.cache_dir:
             old_cache, self.cache = self.cache, self._open_cache(new.cache_dir)
             old_cache.close()
+        backend_changed = self._configure_backend(new)
         return {
+            # another backend, or the lenses switched between it and the local model: re-queue open documents
+            "reschedule": backend_changed or new.backend_lenses != old.backend_lenses,
             "reload_model": (new.model_dir != old.model_dir or new.beams != old.beams
                              or new.workers != old.workers and self.model.summarizer is None),
             # the limits, the chunking options, and docs (looked for only while preferDocstrings is on)
@@ -428,6 +485,7 @@ class Engine:
             "documents": docs,
             "counters": dict(self.counters),
             "workspace": self.last_workspace.as_dict() if self.last_workspace else None,
+            "backend": self.backend.stats() if self.backend is not None else None,
             "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.settings.__dict__.items()},
         }
 
@@ -437,12 +495,16 @@ class Engine:
         the cache are let go. Must be done (``wait``) before the interpreter exits: a thread still inside onnxruntime
         at finalization aborts the process. Idempotent; True when no inference thread is left running."""
         self.scheduler.shutdown(wait=False)
+        if self.backend is not None:
+            self.backend.shutdown(wait=False)
         summarizer = self.model.summarizer
         if summarizer is not None and hasattr(summarizer, "stop"):
             summarizer.stop()
         if not wait:
             return False
         joined = self.scheduler.shutdown(wait=True, timeout=timeout)
+        if self.backend is not None:
+            joined = self.backend.shutdown(wait=True, timeout=timeout) and joined
         if joined:
             with self._lock:  # the onnxruntime sessions go once no thread can be running them
                 self.model = replace(self.model, summarizer=None)

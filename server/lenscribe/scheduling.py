@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Priority", "Scheduler", "SchedulerClosed", "Ticket"]
 
-SummarizeFn = Callable[[list[str]], list[str]]  # codes -> one summary each
+SummarizeFn = Callable[[list[Any]], list[str]]  # codes (or the summarizer's requests) -> one summary each
 ResultsHook = Callable[[list[tuple[Hashable, str]]], None]
 ErrorsHook = Callable[[list[tuple[Hashable, BaseException]]], None]
 
@@ -77,7 +77,7 @@ class Ticket(Future):
 @dataclass(eq=False)
 class _Job:
     key: Hashable
-    code: str
+    code: Any  # what the summarize function takes: a chunk's code, or a backend's request
     seq: int
     tickets: list[Ticket] = field(default_factory=list)
     priority: int = Priority.WORKSPACE
@@ -113,6 +113,7 @@ class Scheduler:
         on_errors: ErrorsHook | None = None,
         hover_lane: bool = True,
         name: str = "lenscribe",
+        cancel_running: bool = False,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -122,6 +123,7 @@ class Scheduler:
         self.batch_size = batch_size
         self.on_results = on_results
         self.on_errors = on_errors
+        self.cancel_running = cancel_running  # cancelling reaches running jobs' tickets too (see ``wanted``)
         self.stats = SchedulerStats()
         self._name = name
         self._cond = threading.Condition()
@@ -141,7 +143,7 @@ class Scheduler:
     def submit(
         self,
         key: Hashable,
-        code: str,
+        code: Any,
         priority: Priority = Priority.OPEN,
         *,
         owner: Hashable | None = None,
@@ -169,6 +171,13 @@ class Scheduler:
             self._cond.notify_all()
         ticket.add_done_callback(self._ticket_done)
         return ticket
+
+    def wanted(self, key: Hashable) -> bool:
+        """Does a queued or running job for ``key`` still have a live ticket? With ``cancel_running`` a running job's
+        summarize function asks this to end work nobody waits for (e.g. a request to a remote server)."""
+        with self._cond:
+            job = self._jobs.get(key)
+            return job is not None and bool(job.live())
 
     def cancel_stale(self, owner: Hashable, generation: int) -> int:
         """Withdraw ``owner``'s tickets of generations older than ``generation``; returns how many were cancelled."""
@@ -296,7 +305,7 @@ class Scheduler:
         victims: list[Ticket] = []
         with self._cond:
             for job in self._jobs.values():
-                if job.running:
+                if job.running and not self.cancel_running:
                     continue  # started work finishes; its result still goes to the cache
                 victims += [t for t in job.tickets if not t.done() and pred(t)]
         n = 0
@@ -371,7 +380,7 @@ class Scheduler:
                             del self._jobs[job.key]
                     self._cond.notify_all()
 
-    def _call(self, summarize: SummarizeFn, codes: list[str]) -> list[str]:
+    def _call(self, summarize: SummarizeFn, codes: list[Any]) -> list[str]:
         results = summarize(codes)
         if len(results) != len(codes):
             raise RuntimeError(f"summarizer returned {len(results)} results for {len(codes)} inputs")

@@ -49,6 +49,17 @@ class Settings:
     beams: int = 1  # 1: greedy decoding; more: a beam search of that width (better summaries, ~linearly slower)
     prefer_docstrings: bool = True  # a documented chunk shows its docstring's first sentence; the model the rest
     grounding_check: bool = True  # a generated summary naming what the code never mentions is withheld
+    # an OpenAI-compatible server that summarizes instead of the local model (lenscribe.backend); None: local only
+    backend_url: str | None = None
+    backend_model: str | None = None
+    backend_api_key_env: str | None = None  # the environment variable holding the API key
+    backend_max_concurrent: int = 2
+    backend_timeout_ms: int = 30_000
+    backend_lenses: bool = True  # lenses and hovers
+    backend_summarize_file: bool = True
+    backend_workspace: bool = False
+    backend_workspace_max_requests: int = 200  # a workspace run that would send more uses the local model, warning
+    backend_regenerate: bool = True
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -95,6 +106,39 @@ def _languages(v: Any) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(x.lower() for x in v))
 
 
+def _text(v: Any) -> str | None:
+    if v is None or v == "":
+        return None
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError("expected a string")
+    return v.strip()
+
+
+def _url(v: Any) -> str | None:
+    import urllib.parse
+
+    text = _text(v)
+    if text is None:
+        return None
+    u = urllib.parse.urlsplit(text)
+    if u.scheme not in ("http", "https") or not u.hostname or u.query or u.fragment:
+        raise ValueError("expected an http:// or https:// base URL such as http://127.0.0.1:8080/v1")
+    try:
+        u.port  # noqa: B018 - raises for a bad port
+    except ValueError as err:
+        raise ValueError(f"bad port: {err}") from None
+    return text.rstrip("/")
+
+
+def _env_name(v: Any) -> str | None:
+    import re
+
+    text = _text(v)
+    if text is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise ValueError("expected the name of an environment variable (the key itself never goes in settings)")
+    return text
+
+
 # ------------------------------------------------------------------------------------------------------ the table
 # Every `lenscribe.*` setting of the editor clients, in the order VS Code shows them.  The one source of their names,
 # kinds, ranges and descriptions: `python -m lenscribe.settings_schema --write` writes them into the VS Code
@@ -102,7 +146,7 @@ def _languages(v: Any) -> tuple[str, ...] | None:
 # (tests/test_settings_schema.py fails when one of those is stale).  A server setting's default is its `Settings`
 # field's.
 
-Kind = Literal["path", "int", "bool", "languages", "command", "choice"]
+Kind = Literal["path", "int", "bool", "languages", "command", "choice", "string"]
 
 
 @dataclass(frozen=True)
@@ -117,10 +161,14 @@ class Setting:
     choices: tuple[tuple[str, str], ...] = ()  # a "choice" setting's values and what each means
     default: Any = None  # a client-only setting's default (a server setting's is the `Settings` field's)
     scope: str | None = None  # VS Code's `scope` (machine-overridable, window, ...)
-    restricted: bool = False  # names a program or a path: in an untrusted workspace only the user's value counts
+    restricted: bool = False  # names a program, a path or a server: in an untrusted workspace only the user's value
+    # counts
+    check: Any = None  # a "string" setting's validator (text -> value; raises ValueError)
 
 
 _EXPANDED = "`~` and `${workspaceFolder}` are expanded."
+_BACKEND = ("Only in a trusted workspace does a workspace's own value count (a repository must not choose where its"
+            " code is sent).")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -287,6 +335,99 @@ SETTINGS: tuple[Setting, ...] = (
         field="grounding_check",
     ),
     Setting(
+        "backend.url",
+        "string",
+        "An OpenAI-compatible server that writes the summaries instead of the shipped model: the API's base URL, e.g."
+        " `http://127.0.0.1:8080/v1` (llama.cpp's server), `http://127.0.0.1:11434/v1` (Ollama),"
+        " `http://127.0.0.1:1234/v1` (LM Studio), `http://127.0.0.1:8000/v1` (vLLM). Set it and"
+        " `#lenscribe.backend.model#`; the code of each function summarized is sent to this server and nowhere else."
+        " The shipped model stays the fallback for every chunk the server fails. Empty: the shipped model only, no"
+        f" network. {_BACKEND}",
+        field="backend_url",
+        scope="machine-overridable",
+        restricted=True,
+        check=_url,
+    ),
+    Setting(
+        "backend.model",
+        "string",
+        "The model name the server is asked for (`model` of the request, e.g. `qwen2.5-coder:1.5b` for Ollama);"
+        f" summaries are cached per model and marked with its name. {_BACKEND}",
+        field="backend_model",
+        scope="machine-overridable",
+        restricted=True,
+        check=_text,
+    ),
+    Setting(
+        "backend.apiKeyEnv",
+        "string",
+        "The name of an environment variable (of the server's process) holding the API key, sent as"
+        f" `Authorization: Bearer`. Never the key itself. Empty: no key. {_BACKEND}",
+        field="backend_api_key_env",
+        scope="machine-overridable",
+        restricted=True,
+        check=_env_name,
+    ),
+    Setting(
+        "backend.maxConcurrent",
+        "int",
+        f"At most this many requests to the backend at a time. {_BACKEND}",
+        field="backend_max_concurrent",
+        min=1,
+        max=64,
+        restricted=True,
+    ),
+    Setting(
+        "backend.timeoutMs",
+        "int",
+        "A request that has not been answered completely within this many milliseconds is ended and the chunk is"
+        f" summarized by the shipped model (marked as the fallback). {_BACKEND}",
+        field="backend_timeout_ms",
+        min=100,
+        max=600_000,
+        restricted=True,
+    ),
+    Setting(
+        "backend.lenses",
+        "bool",
+        f"Lenses and hovers show the backend's summaries. {_BACKEND}",
+        field="backend_lenses",
+        restricted=True,
+    ),
+    Setting(
+        "backend.summarizeFile",
+        "bool",
+        f"**Lenscribe: Summarize File** uses the backend. {_BACKEND}",
+        field="backend_summarize_file",
+        restricted=True,
+    ),
+    Setting(
+        "backend.workspace",
+        "bool",
+        "The workspace run (**Summarize Workspace**, `#lenscribe.workspaceOnOpen#`) uses the backend: one request per"
+        f" function not cached yet. {_BACKEND}",
+        field="backend_workspace",
+        restricted=True,
+    ),
+    Setting(
+        "backend.workspaceMaxRequests",
+        "int",
+        "A workspace run that would send more requests than this to the backend warns and uses the shipped model"
+        f" instead. {_BACKEND}",
+        field="backend_workspace_max_requests",
+        min=0,
+        max=10_000_000,
+        restricted=True,
+    ),
+    Setting(
+        "backend.regenerate",
+        "bool",
+        "The code action **Regenerate with <model>** asks the backend (off: a beam search of the shipped model)."
+        f" {_BACKEND}",
+        field="backend_regenerate",
+        restricted=True,
+    ),
+    Setting(
         "outline.openAs",
         "choice",
         "How **Lenscribe: Summarize File** shows the outline.",
@@ -318,6 +459,8 @@ def _check(setting: Setting) -> Any:
             return _bool
         case "languages":
             return _languages
+        case "string" if setting.check is not None:
+            return setting.check
         case "int" if setting.min is not None and setting.max is not None:
             return _int(setting.min, setting.max)
     raise TypeError(f"no server check for the {setting.kind} setting {setting.key}")

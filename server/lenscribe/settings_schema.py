@@ -33,8 +33,9 @@ TS_FILE = Path("client-vscode/src/settings.generated.ts")
 LUA_FILE = Path("client-nvim/lenscribe.lua")
 NVIM_DOC = Path("docs/neovim.md")
 
-_TS_KIND = {"path": "path", "int": "int", "bool": "bool", "languages": "stringList"}
-_TS_TYPE = {"path": "string | null", "int": "number", "bool": "boolean", "languages": "string[] | null"}
+_TS_KIND = {"path": "path", "int": "int", "bool": "bool", "languages": "stringList", "string": "string"}
+_TS_TYPE = {"path": "string | null", "int": "number", "bool": "boolean", "languages": "string[] | null",
+            "string": "string | null"}
 
 
 def core_languages() -> tuple[str, ...]:
@@ -61,11 +62,11 @@ def client_default(s: Setting) -> Any:
         return s.default
     if s.auto is not None:
         return s.auto
-    if s.kind in ("path", "languages"):
+    if s.kind in ("path", "languages", "string"):
         field = next(f for f in dataclasses.fields(Settings) if f.name == s.field)
         if field.default is not None:
             raise ValueError(f"{s.key}: an empty {s.kind} means the server's default, which must be None")
-        return "" if s.kind == "path" else []
+        return [] if s.kind == "languages" else ""
     return server_default(s)
 
 
@@ -75,7 +76,7 @@ def vscode_property(s: Setting, order: int) -> dict[str, Any]:
     match s.kind:
         case "command":
             prop.update(type="array", items={"type": "string"})
-        case "path":
+        case "path" | "string":
             prop["type"] = "string"
         case "int":
             prop["type"] = "integer"
@@ -110,6 +111,14 @@ def package_json(text: str) -> str:
     return json.dumps(pkg, indent=2, ensure_ascii=False) + "\n"
 
 
+def _ts_key(key: str) -> str:
+    return f"'{key}'" if "." in key else key
+
+
+def _lua_key(key: str) -> str:
+    return f'["{key}"]' if "." in key else key
+
+
 def _ts_number(n: int) -> str:
     return f"{n:_}" if abs(n) >= 10_000 else str(n)
 
@@ -126,10 +135,10 @@ def typescript() -> str:
         " * are sent as null (= the server's default) rather than left out.",
         " */",
         "export interface ServerSettings {",
-        *(f"  {s.key}?: {_TS_TYPE[s.kind]};" for s in server),
+        *(f"  {_ts_key(s.key)}?: {_TS_TYPE[s.kind]};" for s in server),
         "}",
         "",
-        "export type Kind = 'path' | 'int' | 'bool' | 'stringList';",
+        "export type Kind = 'path' | 'int' | 'bool' | 'stringList' | 'string';",
         "",
         "export interface SettingSpec {",
         "  key: keyof ServerSettings;",
@@ -186,12 +195,14 @@ def _values(s: Setting) -> str:
             return "a path; unset: the server's default"
         case "languages":
             return "a list of language ids; unset: every supported language"
+        case "string":
+            return "a string; unset: none"
         case _:
             return "true or false"
 
 
 def lua_settings() -> list[str]:
-    rows = [(f"{s.key} = {_lua_value(server_default(s) if s.auto is None else None)},", _values(s))
+    rows = [(f"{_lua_key(s.key)} = {_lua_value(server_default(s) if s.auto is None else None)},", _values(s))
             for s in SETTINGS if s.field is not None]
     width = max(len(code) for code, _ in rows)
     return [f"  --   {code.ljust(width)}  -- {values}" for code, values in rows]

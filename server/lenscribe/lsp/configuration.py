@@ -92,8 +92,9 @@ async def apply_configuration(ls: LenscribeServer, raw: Any) -> None:
             await documents.fresh_document(ls, uri, force=True)
     if new.cache_dir != old.cache_dir:
         start_bundle_import(ls)
+    if new.cache_dir != old.cache_dir or todo["reschedule"]:
         ls.engine.schedule_all()
-    if (new.lenses != old.lenses or todo["rechunk"] or new.cache_dir != old.cache_dir
+    if (new.lenses != old.lenses or todo["rechunk"] or new.cache_dir != old.cache_dir or todo["reschedule"]
             or new.grounding_check != old.grounding_check):
         code_lens.request_lens_refresh(ls)
     if new.workspace_on_open and not old.workspace_on_open:
