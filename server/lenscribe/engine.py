@@ -129,9 +129,8 @@ class Engine:
         m = self.model
         return m.summarizer.summarize if m.state == "ready" and m.summarizer is not None else None
 
-    def uses_backend(self, use: str = "lenses") -> bool:
-        """Does ``use`` (lenses, summarize_file, workspace, regenerate: Settings.backend_<use>) go to the backend?"""
-        return self.backend is not None and bool(getattr(self.settings, f"backend_{use}"))
+    def uses_backend(self, use: str = "lenses") -> bool:  # lenses, summarize_file, workspace, regenerate; or local
+        return self.backend is not None and bool(getattr(self.settings, f"backend_{use}", False))
 
     def summary_id_for(self, use: str = "lenses") -> str | None:  # what ``use``'s summaries are cached under
         return self.backend.summary_id if self.backend is not None and self.uses_backend(use) else self.model.summary_id
@@ -249,7 +248,7 @@ class Engine:
         return doc
 
     def schedule_document(self, doc: Document) -> int:
-        """Queue the document's uncached chunks (visible ones first), drop its stale queued work; how many queued."""
+        """Queue the uncached chunks (visible ones first), drop stale work; how many queued."""
         backend = self.backend if self.uses_backend("lenses") else None
         if backend is not None:
             self.scheduler.cancel_stale(doc.uri, doc.generation + 1)  # what the local model had queued for it
@@ -289,8 +288,11 @@ class Engine:
         with self._lock:
             self.docs.pop(uri, None)
             self._visible.pop(uri, None)
+        self.cancel_owner(uri)
+
+    def cancel_owner(self, owner: Any) -> None:  # withdraw every request of ``owner``, local or to the backend
         for sched in self._schedulers():
-            sched.cancel_owner(uri)
+            sched.cancel_owner(owner)
 
     def set_visible(self, uri: str, ranges: Iterable[tuple[int, int]]) -> None:
         """The lines in view (a client extension tells us): their chunks go first."""
@@ -320,8 +322,7 @@ class Engine:
         return _first_sentence(doc) or None
 
     def summary(self, chunk, cached: dict[str, str] | None = None, use: str = "lenses") -> Summary | None:
-        """What the chunk shows now: its docstring's sentence, or the model's cached summary (through the grounding
-        check), or None (not yet)."""
+        """What the chunk shows: its docstring's sentence, the model's cached summary (grounding-checked) or None."""
         if (text := self.authored(chunk)) is not None:
             return Summary(text, DOCSTRING)
         text = cached.get(chunk.hash) if cached is not None else self.cached_summary(chunk, use)
@@ -349,8 +350,7 @@ class Engine:
         summary_id = self.model.summary_id
         return {} if summary_id is None else self.cache.get_many(summary_id, hashes)
 
-    def failure(self, chunk, use: str = "lenses") -> str | None:
-        """Why the chunk's summary failed under the current model, or None."""
+    def failure(self, chunk, use: str = "lenses") -> str | None:  # why its summary failed (current model), or None
         summary_id = self.summary_id_for(use)
         return None if summary_id is None else self.failures.get((summary_id, chunk.hash))
 

@@ -49,6 +49,8 @@ class WorkspaceReport:
     listed: int = 0  # source files under the roots; ``files``: those the run took (at most workspaceMaxFiles)
     bytes_read: int = 0
     stopped: str | None = None  # the limit that ended the run before its last file, said for a user
+    backend_requests: int = 0  # chunks sent to the summarizer backend (lenscribe.backend.workspace)
+    warning: str | None = None  # e.g. the run stopped sending to the backend at backend.workspaceMaxRequests
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -111,6 +113,7 @@ def summarize_paths(
         deadline = time.monotonic() + s.workspace_max_seconds
     cancel = cancel or threading.Event()
     owner = ("workspace", next(_runs))
+    use = "workspace" if engine.uses_backend("workspace") else "local"
     options = engine.read_options()
     window = max(16, 4 * s.batch_size * max(1, s.workers))  # tickets in flight: bounded memory
     pending: dict[cf.Future, int] = {}  # ticket -> file index
@@ -167,10 +170,17 @@ def summarize_paths(
             undocumented = [c for c in chunks if engine.authored(c) is None]
             report.documented += len(chunks) - len(undocumented)
             chunks = undocumented
-            cached = engine.cached_summaries(chunks)
+            cached = engine.cached_summaries(chunks, use)
             report.cached += sum(1 for c in chunks if c.hash in cached)
             for c in {c.hash: c for c in chunks if c.hash not in cached}.values():
-                t = engine.request(c, Priority.WORKSPACE, owner=owner)
+                if use == "workspace" and report.backend_requests >= s.backend_workspace_max_requests:
+                    use = "local"  # never more requests than the user allowed: the rest goes to the local model
+                    report.warning = (f"the workspace run would send more than {s.backend_workspace_max_requests}"
+                                      f" requests to {s.backend_url} (lenscribe.backend.workspaceMaxRequests); the"
+                                      " shipped model summarizes the rest")
+                    log.warning("workspace: %s", report.warning)
+                report.backend_requests += use == "workspace"
+                t = engine.request(c, Priority.WORKSPACE, owner=owner, use=use)
                 if t is None:
                     raise ModelUnavailable(engine.model.error or "no model")
                 pending[t] = i
@@ -184,7 +194,7 @@ def summarize_paths(
     finally:
         if cancel.is_set() or pending:
             report.cancelled = cancel.is_set()
-            engine.scheduler.cancel_owner(owner)
+            engine.cancel_owner(owner)
         report.seconds = time.perf_counter() - started
         engine.last_workspace = report
     if report.stopped:

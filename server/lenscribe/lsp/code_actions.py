@@ -216,7 +216,8 @@ async def code_actions(ls: LenscribeServer, params: types.CodeActionParams) -> l
             action.command = types.Command(title=title, command=CMD_INSERT_DOCSTRING, arguments=args)
         actions.append(action)
     if _wanted(KIND_REGENERATE, only):
-        title = f"Regenerate summary with beam search ({chunk.qualname})"
+        how = f"with {e.writer('regenerate')}" if e.uses_backend("regenerate") else "summary with beam search"
+        title = f"Regenerate {how} ({chunk.qualname})"
         actions.append(types.CodeAction(title=title, kind=KIND_REGENERATE,
                                         command=types.Command(title=title, command=CMD_REGENERATE, arguments=args)))
     if _wanted(KIND_COPY, only):
@@ -276,9 +277,10 @@ async def regenerate(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
         ls.show(f"lenscribe: regenerating the summary of {chunk.qualname} failed: {err}", types.MessageType.Warning)
         return {"qualname": chunk.qualname, "summary": None, "previous": previous, "error": str(err)}
     request_lens_refresh(ls)
-    ls.show(f"lenscribe: {chunk.qualname} ({REGENERATE_BEAMS} beams): {' '.join(summary.split())}",
-            types.MessageType.Info)
-    return {"qualname": chunk.qualname, "summary": summary, "previous": previous, "beams": REGENERATE_BEAMS}
+    by = e.writer("regenerate") if e.uses_backend("regenerate") else f"{REGENERATE_BEAMS} beams"
+    ls.show(f"lenscribe: {chunk.qualname} ({by}): {' '.join(summary.split())}", types.MessageType.Info)
+    return {"qualname": chunk.qualname, "summary": str(summary), "previous": previous, "beams": REGENERATE_BEAMS,
+            "written_by": getattr(summary, "written_by", e.model.summary_id)}
 
 
 async def summary_at(ls: LenscribeServer, *args: Any) -> dict[str, Any] | None:

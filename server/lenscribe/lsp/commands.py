@@ -39,6 +39,7 @@ __all__ = ["CMD_SHOW_SUMMARY", "CMD_STATS", "CMD_SUMMARIZE_FILE", "FileSummaries
 CMD_SUMMARIZE_FILE = "lenscribe.summarizeFile"
 CMD_STATS = "lenscribe.stats"
 CMD_SHOW_SUMMARY = "lenscribe.showSummary"
+USE = "summarize_file"  # Settings.backend_summarize_file: whether Summarize File asks the summarizer backend
 
 
 class OutlineRow(TypedDict):
@@ -54,6 +55,7 @@ class OutlineRow(TypedDict):
     depth: int  # how many chunks enclose it (Chunk.depth)
     summary: str | None
     source: str | None  # "docstring" | "generated" | "name" (lenscribe.render)
+    written_by: NotRequired[str | None]  # with a summarizer backend: its model, or "local model (fallback)"
 
 
 class FileSummaries(TypedDict):
@@ -132,12 +134,13 @@ async def summarize_file(ls: LenscribeServer, target: DocumentTarget | None = No
                                        "regular files inside the workspace folders are summarized")
         doc = await ls.loop.run_in_executor(ls.chunk_pool, e.read_document, uri, real)  # the resolved path
     if doc.skipped and not doc.chunks:
-        return FileSummaries(uri=uri, model=e.model.summary_id, summaries=[], markdown=f"(skipped: {doc.skipped})\n",
+        return FileSummaries(uri=uri, model=e.summary_id_for(USE), summaries=[],
+                             markdown=f"(skipped: {doc.skipped})\n",
                              skipped=doc.skipped)
     await ls.wait_for_summary_id()  # a command sent right after start-up would otherwise find no model to ask
-    cached = e.cached_summaries(doc.chunks)
+    cached = e.cached_summaries(doc.chunks, USE)
     owner = ("command", uri, uuid.uuid4().hex)
-    tickets = {c.hash: e.request(c, Priority.VISIBLE, owner=owner, generation=doc.generation)
+    tickets = {c.hash: e.request(c, Priority.VISIBLE, owner=owner, generation=doc.generation, use=USE)
                for c in doc.chunks if c.hash not in cached and e.authored(c) is None}
     try:
         for h, t in tickets.items():
@@ -150,16 +153,17 @@ async def summarize_file(ls: LenscribeServer, target: DocumentTarget | None = No
             except Exception as err:  # noqa: BLE001
                 log.warning("summary failed: %s", err)
     finally:
-        e.scheduler.cancel_owner(owner)
+        e.cancel_owner(owner)
     rows: list[OutlineRow] = []
     for c in doc.chunks:
-        shown = e.summary(c, cached)
+        shown = e.summary(c, cached, USE)
         rows.append(OutlineRow(name=c.name, qualname=c.qualname, kind=c.kind, language=c.language, line=c.start[0],
                                start=list(c.start), end=list(c.end), depth=c.depth,
-                               summary=shown.text if shown else None, source=shown.source if shown else None))
+                               summary=shown.text if shown else None, source=shown.source if shown else None,
+                               written_by=shown.model if shown else None))
     markdown = outline_markdown(doc.path or uri, rows)
     ls.log_to_client(markdown)
-    return FileSummaries(uri=uri, model=e.model.summary_id, summaries=rows, markdown=markdown)
+    return FileSummaries(uri=uri, model=e.summary_id_for(USE), summaries=rows, markdown=markdown)
 
 
 async def show_summary(ls: LenscribeServer, *args: Any) -> str | None:

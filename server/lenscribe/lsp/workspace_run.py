@@ -95,6 +95,8 @@ async def _run_workspace(ls: LenscribeServer, roots: list[str]) -> WorkspaceResu
                    + (f"; stopped at {report.stopped}" if report.stopped else ""))
         ls.log_to_client(f"lenscribe: workspace: {message}",
                          types.MessageType.Warning if report.stopped else types.MessageType.Info)
+        if report.warning:
+            ls.show(f"lenscribe: {report.warning}", types.MessageType.Warning)
         return report.as_dict()
     except asyncio.CancelledError:
         cancel.set()
