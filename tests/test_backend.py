@@ -286,3 +286,30 @@ def test_workspace_run_stops_sending_at_the_limit_and_warns(make, tmp_path):
         e2, _ = make(srv2.url)  # backend.workspace off (the default): the workspace run never asks the server
         report = summarize_paths(e2, [f])
         assert report.backend_requests == 0 and srv2.requests == []
+
+
+# ---------------------------------------------------------------------------------------------------- the CLI
+
+
+def test_summarize_cli_through_the_backend_names_the_writer(tiny_model_dir, tmp_path, capsys):
+    from lenscribe.cli import main
+
+    (tmp_path / "m.py").write_text(DOC)
+    args = ["summarize", str(tmp_path / "m.py"), "--json", "--model", str(tiny_model_dir), "--threads", "1",
+            "--cache-dir", str(tmp_path / "cache"), "--no-grounding-check", "--backend-model", "tiny"]
+    with FakeOpenAI() as srv:
+        assert main([*args, "--backend-url", srv.url]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["summary_id"] == f"openai:tiny:{DEFAULT_PROMPT.id}" and len(srv.requests) == 6
+    assert [(c["name"], c["written_by"], c["summary"]) for c in out["chunks"]][:2] == [
+        ("f0", "tiny", "Handles 'def f0(x)' carefully."), ("f1", "tiny", "Handles 'def f1(x)' carefully.")]
+    # again: from the cache, still named as the backend's
+    assert main([*args, "--backend-url", srv.url]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert all(c["cached"] and c["written_by"] == "tiny" for c in again["chunks"])
+    # another model on a server that is gone: every chunk falls back to the local model, named as such
+    assert main([*args[:-1], "other", "--backend-url", f"http://127.0.0.1:{closed_port()}/v1"]) == 0
+    gone = json.loads(capsys.readouterr().out)
+    assert {c["written_by"] for c in gone["chunks"]} == {LOCAL_FALLBACK}
+    assert gone["stats"]["backend"]["errors"] == {"refused": 6}
+    assert main([*args[:-2], "--backend-url", srv.url]) == 2  # a URL without a model

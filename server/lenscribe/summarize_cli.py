@@ -61,6 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "default: start a local Ray")
     p.add_argument("--workers", type=int, default=None,
                    help="with --executor ray: summarizer actors (default: the cluster's CPUs // --threads)")
+    b = p.add_argument_group("summarizer backend", "an OpenAI-compatible server writes the summaries (the local model "
+                             "is the fallback for each chunk it fails; lenscribe.backend.* in the editor)")
+    b.add_argument("--backend-url", default=None, help="its base URL, e.g. http://127.0.0.1:8080/v1")
+    b.add_argument("--backend-model", default=None, help="the model name to ask for")
+    b.add_argument("--backend-api-key-env", default=None, help="environment variable holding the API key")
+    b.add_argument("--backend-max-concurrent", type=int, default=2, help="requests at a time (default 2)")
+    b.add_argument("--backend-timeout", type=float, default=30.0, help="seconds per request (default 30)")
     p.set_defaults(func=run)
 
 
@@ -120,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.executor != "ray" and (args.address or args.workers):
         print("lenscribe: --address and --workers need --executor ray", file=sys.stderr)
+        return 2
+    if (args.backend_url is None) != (args.backend_model is None) or (args.backend_url and args.executor == "ray"):
+        print("lenscribe: --backend-url and --backend-model go together, without --executor ray", file=sys.stderr)
         return 2
     if missing := missing_paths(args.paths):
         print(f"lenscribe: no such file or directory: {', '.join(map(str, missing))}", file=sys.stderr)
@@ -204,6 +214,9 @@ def _run(args, paths: list[Path], ray_run, summarizer, model, tokenizer, stdout)
     from lenscribe.sources import read_file
 
     manifest, summary_id, options = model.manifest, model.summary_id, model.options
+    backend = backend_summarizer(args, summarizer, summary_id)
+    if backend is not None:
+        summary_id = backend.summary_id
     started = time.perf_counter()
     reading = read_options(args)
     files = ray_run.read_files(paths, reading) if ray_run else [read_file(p, reading) for p in paths]
@@ -221,8 +234,13 @@ def _run(args, paths: list[Path], ray_run, summarizer, model, tokenizer, stdout)
         cached = cache.get_many(summary_id, [c.hash for c in model_chunks]) if model_chunks else {}
         todo = {c.hash: c.text for c in model_chunks if c.hash not in cached}  # once per distinct chunk text
         hashes, texts = list(todo), list(todo.values())
-        plan = plan_batches(token_lengths(tokenizer, model.max_input_tokens, texts), options.batch_size)
         fresh: dict[str, str] = {}
+        if backend is not None:
+            model_started = time.perf_counter()
+            fresh = ask_backend(backend, cache, [next(c for c in all_chunks if c.hash == h) for h in hashes])
+            plan, model_s = [[i] for i in range(len(texts))], time.perf_counter() - model_started
+        else:
+            plan = plan_batches(token_lengths(tokenizer, model.max_input_tokens, texts), options.batch_size)
 
         def write() -> None:
             cache.put_many(summary_id, pending)
@@ -238,14 +256,15 @@ def _run(args, paths: list[Path], ray_run, summarizer, model, tokenizer, stdout)
             if len(pending) >= WRITE_EVERY_ITEMS or time.monotonic() - last_write[0] >= WRITE_EVERY_S:
                 write()
 
-        model_started = time.perf_counter()
-        if ray_run is None:
-            for index, idx in enumerate(plan):
-                finished(index, summarizer.summarize([texts[i] for i in idx]))
-        elif plan:
-            ray_run.summarize_batches([[texts[i] for i in idx] for idx in plan], model_dir=manifest.model_dir,
-                                      options=options, on_batch=finished)
-        model_s = time.perf_counter() - model_started
+        if backend is None:
+            model_started = time.perf_counter()
+            if ray_run is None:
+                for index, idx in enumerate(plan):
+                    finished(index, summarizer.summarize([texts[i] for i in idx]))
+            elif plan:
+                ray_run.summarize_batches([[texts[i] for i in idx] for idx in plan], model_dir=manifest.model_dir,
+                                          options=options, on_batch=finished)
+            model_s = time.perf_counter() - model_started
     finally:
         if pending:  # also when interrupted: what finished is kept
             write()
@@ -268,6 +287,8 @@ def _run(args, paths: list[Path], ray_run, summarizer, model, tokenizer, stdout)
                 "end_line": c.end[0] + 1,
                 **row(c),
                 "cached": c.hash in cached,
+                "written_by": None if c.hash in docstrings else getattr(fresh.get(c.hash), "written_by", None) or (
+                    backend.name if backend is not None else manifest.model_id),
             }
             for f in files
             for c in f.chunks
@@ -277,6 +298,8 @@ def _run(args, paths: list[Path], ray_run, summarizer, model, tokenizer, stdout)
                  "cached": sum(c.hash in cached for c in all_chunks), "summarized": len(texts),
                  "batches": len(plan), "seconds": round(elapsed, 3),
                  "model_seconds": round(model_s, 3), "skipped_files": sum(1 for f in files if f.skipped)}
+        if backend is not None:
+            stats["backend"] = backend.stats()
         if ray_run is not None:
             stats["ray"] = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in ray_run.stats.items()}
         json.dump({"model": manifest.model_id, "summary_id": summary_id, "chunks": out, "stats": stats}, stdout,
@@ -302,3 +325,30 @@ def _run(args, paths: list[Path], ray_run, summarizer, model, tokenizer, stdout)
                   f"cache, {len(texts)} summarized) in {elapsed:.2f}s ({manifest.model_id}, {args.executor})",
                   file=sys.stderr)
     return 0
+
+
+def backend_summarizer(args: argparse.Namespace, summarizer, local_id: str):
+    """The --backend-url server's BackendSummarizer (the local ``summarizer`` its fallback), or None."""
+    if not args.backend_url:
+        return None
+    from lenscribe.backend import BackendConfig, BackendSummarizer
+
+    config = BackendConfig(url=args.backend_url, model=args.backend_model, api_key_env=args.backend_api_key_env,
+                           max_concurrent=max(1, args.backend_max_concurrent), timeout=args.backend_timeout)
+    return BackendSummarizer(config, local=lambda: summarizer.summarize, local_id=lambda: local_id)
+
+
+def ask_backend(backend, cache, chunks: list) -> dict[str, str]:
+    """Each chunk's summary from the backend, ``max_concurrent`` requests at a time, each cached as it lands (the
+    server's under its id, a fallback under the local model's); chunk hash -> ``Written``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lenscribe.backend import BackendRequest
+
+    def one(c) -> tuple[str, str]:
+        text = backend.summarize_one(BackendRequest(c.text, c.language, c.kind))
+        cache.put_many(getattr(text, "summary_id", None) or backend.summary_id, [(c.hash, str(text))])
+        return c.hash, text
+
+    with ThreadPoolExecutor(backend.config.max_concurrent, thread_name_prefix="lenscribe-backend") as pool:
+        return dict(pool.map(one, chunks))
