@@ -88,9 +88,12 @@ def test_a_failing_server_is_reported_once(caplog):
 
 
 def test_no_local_model_to_fall_back_on_is_an_error():
+    def failed():
+        raise RuntimeError("model directory not found")
+
     b = BackendSummarizer(BackendConfig(url=f"http://127.0.0.1:{closed_port()}/v1", model="tiny"),
-                          local=lambda: None, local_id=lambda: None)
-    with pytest.raises(BackendError, match="local model is not loaded"):
+                          local=failed, local_id=lambda: None)
+    with pytest.raises(BackendError, match="local model is unavailable: model directory not found"):
         b.summarize([CODE])
 
 

@@ -36,6 +36,7 @@ __all__ = ["BackendConfig", "BackendError", "BackendRequest", "BackendSummarizer
            "Written", "LOCAL_FALLBACK"]
 
 MAX_REPLY_BYTES = 1 << 20  # a reply longer than this is not a chat completion of a few dozen tokens
+LOCAL_WAIT_S = 120.0  # a fallback waits this long for the local model to finish loading
 LOCAL_FALLBACK = "local model (fallback)"
 
 
@@ -318,13 +319,23 @@ class BackendSummarizer:
             return Written(self.ask(request), self.name)
         except BackendError as err:
             self._report(err)
-            return self.fallback(request.code, f"{err.kind}: {err}")
+            return self.fallback(request.code, f"{err.kind}: {err}", request.alive)
 
-    def fallback(self, code: str, reason: str) -> Written:
-        local = self._local()
-        local_id = self._local_id()
-        if local is None or local_id is None:
-            raise BackendError("fallback", f"{reason}; and the local model is not loaded")
+    def fallback(self, code: str, reason: str, alive: Callable[[], bool] = lambda: True) -> Written:
+        """The local model's summary, marked; waits (at most ``LOCAL_WAIT_S``) for a local model still loading."""
+        deadline = time.monotonic() + LOCAL_WAIT_S
+        while True:
+            try:
+                local, local_id = self._local(), self._local_id()
+            except Exception as err:  # noqa: BLE001 - e.g. the local model failed to load
+                raise BackendError("fallback", f"{reason}; and the local model is unavailable: {err}") from None
+            if local is not None and local_id is not None:
+                break
+            if self.client._closed or not _alive(alive):
+                raise Cancelled("no longer wanted")
+            if time.monotonic() > deadline:
+                raise BackendError("fallback", f"{reason}; and the local model is not loaded")
+            time.sleep(0.05)
         with self._lock:
             self.fallbacks += 1
         return Written(local([code])[0], LOCAL_FALLBACK, summary_id=local_id, reason=reason)

@@ -114,7 +114,7 @@ class Engine:
         self._visible: dict[str, list[tuple[int, int]]] = {}  # uri -> line ranges in view (may come before didOpen)
         # (summary id, chunk hash) a user regenerated (``regenerate``): queued greedy results do not overwrite it
         self.pinned: set[tuple[str, str]] = set()
-        self.backend: BackendSlot | None = None  # the configured OpenAI-compatible server (lenscribe.backend.url)
+        self.backend: BackendSlot | None = None  # the OpenAI-compatible server of lenscribe.backend.url, if any
         self._configure_backend(settings)
 
     # ------------------------------------------------------------------------------------------------ backend
@@ -125,8 +125,9 @@ class Engine:
             on_results=self._on_results, on_errors=self._on_errors)
         return self.backend is not old
 
-    def _local_summarize(self) -> Callable[[list[str]], list[str]] | None:  # a backend's fallback
-        m = self.model
+    def _local_summarize(self) -> Callable[[list[str]], list[str]] | None:  # a backend's fallback; None: loading
+        if (m := self.model).error:
+            raise ModelUnavailable(m.error)
         return m.summarizer.summarize if m.state == "ready" and m.summarizer is not None else None
 
     def uses_backend(self, use: str = "lenses") -> bool:  # lenses, summarize_file, workspace, regenerate; or local
@@ -198,8 +199,7 @@ class Engine:
         return message
 
     @property
-    def can_summarize(self) -> bool:
-        """A model is loaded or loading (work queued now runs once it is there), or a backend writes the lenses."""
+    def can_summarize(self) -> bool:  # a model is loaded or loading (queued work waits for it), or a backend is used
         return self.uses_backend("lenses") or self.model.can_summarize
 
     # ------------------------------------------------------------------------------------------------ documents
