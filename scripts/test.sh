@@ -10,8 +10,9 @@ PY=${PYTHON:-python3}
 # Say what this does to the machine before doing it (README: "What the test command installs").
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo "; fi
-echo "[test.sh] installs Python packages into $(pwd)/.venv: torch==2.13.0, then this project with its build, test and" \
-  "ray extras; as root, strace through apt-get when it is missing (the no-network test)"
+echo "[test.sh] installs Python packages into $(pwd)/.venv: torch==2.13.0, then this project with its build, test, ray" \
+  "and backend-test extras (llama-cpp-python builds from source: 10-15 minutes the first time); as root, strace" \
+  "through apt-get when it is missing (the no-network test)"
 if [ "${LENSCRIBE_SKIP_CLIENTS:-0}" != 1 ]; then
   echo "[test.sh] then client-vscode/ci.sh installs what is missing of: Debian packages through ${SUDO}apt-get (nodejs npm" \
     "when there is no node; neovim; for the VS Code end to end, which LENSCRIBE_CI_SKIP_E2E=1 skips: chromium" \
@@ -33,8 +34,9 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # torch==2.13.0 first: it is the CPU build this machine keeps locally (the [build] extra pins the same version).
 .venv/bin/python -m pip install -q "torch==2.13.0"
-# [ray]: the --executor ray tests run, not skip (a local Ray of 1-2 workers).
-.venv/bin/python -m pip install -q -e ".[build,test,ray]"
+# [ray]: the --executor ray tests run, not skip (a local Ray of 1-2 workers). [backend-test]: llama_cpp.server, which
+# the summarizer backend's tests start on loopback (a from-source build of llama-cpp-python the first time).
+.venv/bin/python -m pip install -q -e ".[build,test,ray,backend-test]"
 # strace: tests/lsp/test_lsp_security.py traces the server's connect calls (no network at run time); skipped without it.
 if ! command -v strace >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   echo "scripts/test.sh: apt-get install strace (for tests/lsp/test_lsp_security.py)" >&2
