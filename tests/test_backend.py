@@ -108,6 +108,8 @@ def test_backend_settings_are_checked_and_restricted():
         "http://127.0.0.1:8080/v1", "qwen", "OPENAI_API_KEY", 3)
     assert BackendConfig.from_settings(s) == BackendConfig("http://127.0.0.1:8080/v1", "qwen", "OPENAI_API_KEY", 3,
                                                            30.0)
+    nested, warnings = parse_settings({"lenscribe": {"backend": {"url": "http://127.0.0.1:8080/v1", "model": "qwen"}}})
+    assert not warnings and (nested.backend_url, nested.backend_model) == ("http://127.0.0.1:8080/v1", "qwen")
     bad, warnings = parse_settings({"backend.url": "file:///etc/passwd", "backend.apiKeyEnv": "sk-abc 123"})
     assert bad.backend_url is None and bad.backend_api_key_env is None and len(warnings) == 2
     assert BackendConfig.from_settings(Settings()) is None  # unset: the local model only

@@ -482,6 +482,18 @@ def section_of(raw: Any) -> Mapping[str, Any] | None:
     return None
 
 
+def _flat(section: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested objects as dotted keys: ``{"backend": {"url": u}}`` (VS Code's whole section, a Neovim table) is
+    ``{"backend.url": u}``."""
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        if isinstance(value, Mapping) and key not in _FIELDS:
+            out.update(_flat({f"{key}.{sub}": v for sub, v in value.items()}))
+        else:
+            out[key] = value
+    return out
+
+
 def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
     """Settings from a payload (keys absent keep ``base``'s values; bad ones take the defaults) and the warnings."""
     base = base or Settings()
@@ -493,7 +505,7 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
         return base, []
     changes: dict[str, Any] = {}
     warnings: list[str] = []
-    for key, value in section.items():
+    for key, value in _flat(section).items():
         if key not in _FIELDS:
             warnings.append(f"lenscribe.{key}: unknown setting, ignored")
             continue

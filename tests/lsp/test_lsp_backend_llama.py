@@ -15,7 +15,9 @@ from lsp_support import READ_LINES, base_options, hover, lenses, open_doc, stats
 from lsprotocol import types
 from test_lsp_code_actions import code_actions
 
+from lenscribe.scheduling import Priority
 from llama_server import LlamaServer, require_llama_server
+from test_backend import idle, make  # noqa: F401 - make: the engine fixture (a fake local model)
 from tiny_gguf import reply_text, write_tiny_gguf
 
 REPLY = reply_text()  # "Reads the file."
@@ -138,3 +140,39 @@ async def test_an_edit_cancels_the_request_the_server_holds(lsp_client, tiny_mod
     s = await stats(client)
     # the first request was cancelled, not failed: no fallback, no error; the new chunk's request succeeded
     assert s["backend"]["errors"] == {} and s["backend"]["fallbacks"] == 0 and s["backend"]["requests"] == 2
+
+
+# ---------------------------------------------------------------------------------------------------- the engine
+
+MANY = "".join(f"def f{i}(x):\n    return x * {i} + {i}\n\n\n" for i in range(40))
+
+
+def test_the_server_killed_mid_run_leaves_no_chunk_without_a_summary(make, llama):  # noqa: F811
+    e, fake = make(llama.url, backend_max_concurrent=1)
+    doc = e.update_document("file:///many.py", "/many.py", MANY, 1)
+    first = doc.chunks[0]
+    deadline = time.monotonic() + 60
+    while e.cache.get(e.backend.summary_id, first.hash) is None and not any(
+            e.cache.get(e.backend.summary_id, c.hash) for c in doc.chunks):
+        assert time.monotonic() < deadline, "no summary from the llama server"
+        time.sleep(0.01)
+    llama.kill()  # mid-run: the first summaries are in, the rest queued or in flight
+    idle(e)
+    shown = [e.summary(c) for c in doc.chunks]
+    assert all(s is not None for s in shown)
+    writers = {s.model for s in shown if s is not None}
+    assert writers == {"tiny", FALLBACK}, writers
+    assert {s.text for s in shown if s is not None and s.model == "tiny"} == {REPLY}
+    assert set(e.backend.summarizer.errors) <= {"refused", "connection", "malformed"}
+    assert len(fake.calls) == sum(1 for s in shown if s is not None and s.model == FALLBACK)
+
+
+def test_concurrency_bound_against_the_llama_server(make, llama):  # noqa: F811
+    e, _ = make(llama.url, backend_max_concurrent=2)
+    doc = e.update_document("file:///many.py", "/many.py", MANY, 1)
+    for c in doc.chunks[:5]:  # hovers too: the hover lane is one more thread, not one more request
+        e.request(c, Priority.HOVER, owner="hover")
+    idle(e)
+    st = e.backend.stats()
+    assert st["max_in_flight"] == 2 and st["requests"] == 40 and st["errors"] == {}
+    assert all(e.summary(c).text == REPLY for c in doc.chunks)
