@@ -34,6 +34,9 @@ describe('toServerSettings', () => {
     maxChunkChars: 2000,
     lensRefreshMs: 250,
     beams: 2,
+    'backend.url': 'http://127.0.0.1:8080/v1',
+    'backend.model': 'qwen2.5-coder-0.5b',
+    'backend.maxConcurrent': 3,
   };
 
   it('maps every server setting with its type', () => {
@@ -166,21 +169,25 @@ describe('package.json', () => {
     assert.equal(untrusted.supported, 'limited');
     assert.deepEqual(untrusted.restrictedConfigurations, RESTRICTED_SETTINGS.filter((k) => k.startsWith('lenscribe.')));
     for (const [key, prop] of Object.entries(props)) {
-      const namesProgramOrPath = key.startsWith('lenscribe.server.') || (prop.type === 'string' && /Dir$|Path$/.test(key));
+      // ... and every backend setting: a repository must not choose where its code is sent
+      const namesProgramOrPath = key.startsWith('lenscribe.server.') || key.startsWith('lenscribe.backend.')
+        || (prop.type === 'string' && /Dir$|Path$/.test(key));
       assert.equal(untrusted.restrictedConfigurations.includes(key), namesProgramOrPath, key);
     }
   });
 
   it('contributes a setting for every server setting, with a matching type', () => {
-    const expected: Record<string, string> = { path: 'string', int: 'integer', bool: 'boolean', stringList: 'array' };
+    const expected: Record<string, string> = {
+      path: 'string', int: 'integer', bool: 'boolean', stringList: 'array', string: 'string',
+    };
     for (const { key, kind } of SERVER_SETTINGS) {
       const prop = props[`lenscribe.${key}`];
       assert.ok(prop, `lenscribe.${key} is contributed`);
       assert.equal(prop.type, expected[kind], `lenscribe.${key} type`);
       // The contributed default maps to the server's default: itself, or null / left out for "server decides".
       const mapped = toServerSettings((k) => (k === key ? prop.default : undefined));
-      if (kind === 'path' || kind === 'stringList') {
-        assert.deepEqual(prop.default, kind === 'path' ? '' : [], `lenscribe.${key} defaults to empty (server default)`);
+      if (kind === 'path' || kind === 'stringList' || kind === 'string') {
+        assert.deepEqual(prop.default, kind === 'stringList' ? [] : '', `lenscribe.${key} defaults to empty (server default)`);
         assert.deepEqual(mapped, { [key]: null });
       } else if (key === 'workers') {
         assert.equal(prop.default, 0);
