@@ -2,7 +2,7 @@
 the exact failures a summarizer backend must survive, which a real server cannot be made to produce on cue.
 
     with FakeOpenAI() as srv:            # srv.url: http://127.0.0.1:PORT/v1
-        srv.mode = "ok" | "http500" | "http404" | "malformed" | "slow" | "endless" | "hold" | "code"
+        srv.mode = "ok" | "http500" | "http404" | "malformed" | "slow" | "endless" | "hold" | "code" | "evil"
         srv.requests                     # the JSON bodies received (and srv.headers their headers)
         srv.max_concurrent               # the most requests it had open at once
         srv.release.set()                # "hold": answer the held requests
@@ -79,6 +79,8 @@ class FakeOpenAI:
             return self._send(h, int(mode[4:]), b'{"error": {"message": "boom"}}')
         if mode == "malformed":
             return self._send(h, 200, b'{"choices": [')
+        if mode == "evil":  # bidi override, zero-width space, a markdown link
+            return self._send(h, 200, completion("Reads the \u202efile\u200b at [path](command:evil.run)."))
         if mode == "code":
             return self._send(h, 200, completion("```python\ndef f():\n    pass\n```"))
         if mode == "slow":

@@ -61,6 +61,13 @@ def test_request_is_the_shared_prompt_and_the_reply_is_cleaned(monkeypatch):
     assert b.summary_id == f"openai:tiny:{DEFAULT_PROMPT.id}"
 
 
+def test_a_reply_is_sanitized_like_the_models():
+    with FakeOpenAI() as srv:
+        srv.mode = "evil"
+        out = backend(srv.url).summarize_one(BackendRequest(CODE, "python"))
+    assert out == "Reads the file at path." and not out.fallback  # bidi/zero-width characters and the link are gone
+
+
 @pytest.mark.parametrize(("mode", "kind"), [
     ("refused", "refused"), ("http500", "http"), ("http404", "http"), ("malformed", "malformed"),
     ("slow", "timeout"), ("endless", "timeout"), ("code", "reply")])

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lenscribe.postprocess import sanitize_summary
 from lenscribe.prompts import DEFAULT_PROMPT, Prompt, clean_reply, messages
 
 log = logging.getLogger(__name__)
@@ -302,7 +303,7 @@ class BackendSummarizer:
         """The server's cleaned summary of one chunk; raises BackendError (kind "reply" for a refused reply)."""
         text = self.client.complete(messages(self.prompt, request.code, request.language, request.kind),
                                     self.prompt.max_tokens, request.alive)
-        reply = clean_reply(text, self.prompt)
+        reply = clean_reply(sanitize_summary(text), self.prompt)  # a server's text is untrusted, as a model's
         if reply.text is None:
             with self._lock:
                 self.refused[reply.refused or "?"] = self.refused.get(reply.refused or "?", 0) + 1
