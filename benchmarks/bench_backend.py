@@ -60,6 +60,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2, help="llama.cpp and onnxruntime threads (default 2)")
     p.add_argument("--concurrency", type=int, default=1, help="backend requests in flight (default 1)")
     p.add_argument("--show", type=int, default=5, help="summaries to print side by side")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds per backend request (default 900)")
     args = p.parse_args()
     if not args.url and not args.gguf:
         p.error("--gguf or --url")
@@ -78,7 +79,7 @@ def main() -> int:
         args.url = server.url
     try:
         backend = BackendSummarizer(
-            BackendConfig(args.url, args.model, max_concurrent=args.concurrency, timeout=300.0),
+            BackendConfig(args.url, args.model, max_concurrent=args.concurrency, timeout=args.timeout),
             local=lambda: local.summarize, local_id=lambda: local.summary_id)
         print(f"{len(chunks)} functions of server/lenscribe; backend {args.model} at {args.url} "
               f"({args.threads} threads, {args.concurrency} in flight); local {local.summary_id}; "
@@ -89,6 +90,7 @@ def main() -> int:
         def through_backend(c) -> tuple[float, str]:
             t = time.perf_counter()
             text = backend.summarize_one(BackendRequest(c.text, c.language, c.kind))
+            print(f"  backend {c.qualname}: {time.perf_counter() - t:.1f}s", file=sys.stderr, flush=True)
             return time.perf_counter() - t, text
 
         before = dict(backend.refused)
