@@ -1,7 +1,8 @@
 """Benchmark the summarizer backend beside the local model, same functions, same run (a script, not a test).
 
-    python benchmarks/bench_backend.py --gguf .cache/teacher/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf [--n 40]
-        [--threads 2] [--concurrency 1] [--url URL --model NAME]
+    PYTHONPATH=server:models:tests python benchmarks/bench_backend.py \
+        --gguf .cache/teacher/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf [--n 40] [--threads 2] [--concurrency 1]
+    ... --url URL --model NAME      (a server already running instead of --gguf)
 
 Starts ``python -m llama_cpp.server`` on 127.0.0.1 with the GGUF (``--threads`` threads: 2 = this machine's cores;
 or uses ``--url``/``--model``, a server already running), takes ``--n`` functions and classes of the repository's own
@@ -26,7 +27,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # llama_server: starts and stops llama_cpp.server
 
 
 def functions(n: int) -> list:
@@ -68,7 +68,7 @@ def main() -> int:
     from lenscribe.backend import BackendConfig, BackendRequest, BackendSummarizer
     from lenscribe.defaults import resolve_model_dir
     from lenscribe.summarizer import Summarizer
-    from llama_server import LlamaServer
+    from llama_server import LlamaServer  # tests/llama_server.py (PYTHONPATH): starts and stops llama_cpp.server
 
     chunks = functions(args.n)
     local = Summarizer.load(resolve_model_dir(None), threads=args.threads)
