@@ -32,6 +32,8 @@ MAX_LINES = 500
 LONG_TABLES: dict[str, str] = {
     "chunking/languages.py": "the per-language table: one tree-sitter query, naming rules and doc-comment style "
     "for each of 17 languages; splitting it would scatter one table over files",
+    "settings.py": "the SETTINGS table: every editor setting's key, kind, range and description, from which the"
+    " clients' package.json, TypeScript and Lua are generated; most of the module is that one table",
 }
 # Over MAX_LINES today and being split by other branches (issue 16): skipped with a message. Remove each entry once
 # its split has merged (the size test fails on an entry that is no longer over the limit, to say so).

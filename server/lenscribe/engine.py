@@ -117,8 +117,6 @@ class Engine:
         self.backend: BackendSlot | None = None  # the OpenAI-compatible server of lenscribe.backend.url, if any
         self._configure_backend(settings)
 
-    # ------------------------------------------------------------------------------------------------ backend
-
     def _configure_backend(self, settings: Settings) -> bool:  # True: another backend (re-queue open documents)
         old, self.backend = self.backend, BackendSlot.configure(
             self.backend, settings, local=self._local_summarize, local_id=lambda: self.model.summary_id,
@@ -132,13 +130,11 @@ class Engine:
 
     def uses_backend(self, use: str = "lenses") -> bool:  # lenses, summarize_file, workspace, regenerate; or local
         return self.backend is not None and bool(getattr(self.settings, f"backend_{use}", False))
-
     def summary_id_for(self, use: str = "lenses") -> str | None:  # what ``use``'s summaries are cached under
-        return self.backend.summary_id if self.backend is not None and self.uses_backend(use) else self.model.summary_id
+        return self.backend.summary_id if self.backend and self.uses_backend(use) else self.model.summary_id
 
     def writer(self, use: str = "lenses") -> str | None:  # who writes them: the backend's model or the local id
-        return self.backend.name if self.backend is not None and self.uses_backend(use) else self.model.summary_id
-
+        return self.backend.name if self.backend and self.uses_backend(use) else self.model.summary_id
 
     # ------------------------------------------------------------------------------------------------ model
 
@@ -330,9 +326,8 @@ class Engine:
 
     def generated(self, chunk, text: str) -> Summary:
         """How the model's ``text`` for ``chunk`` is shown: as it is, or, with ``groundingCheck`` on and a word the
-        code never mentions in it, withheld for the name rule's sentence (lenscribe.grounding). The cache keeps the
-        model's text, so the setting takes effect without running the model again. A backend's text says who wrote it
-        (``lenscribe.backend.Written``): the summary is marked with that model (or as the local fallback)."""
+        code never mentions in it, withheld for the name rule's sentence (lenscribe.grounding; the cache keeps the
+        model's text, so the setting takes effect at once); a backend's ``Written`` text is marked with its writer."""
         by = getattr(text, "written_by", None)
         if self.settings.grounding_check:
             checked = _checked(str(text), chunk.text, chunk.qualname)
@@ -368,14 +363,13 @@ class Engine:
     def regenerate(self, chunk, beams: int, timeout: float | None = None) -> str:
         """A beam-search summary of one chunk (blocking), stored as its summary under the current decoding id and
         under the beam decoding's own id; queued results of the current decoding no longer overwrite it. With a backend
-        used for regenerating, the backend's model is asked again instead (no fallback: its error is the answer)."""
-        from lenscribe.summarizer import Summarizer
-
+        used for regenerating, its model is asked again instead (no fallback: its error is the answer)."""
         if self.backend is not None and self.uses_backend("regenerate"):
             written = self.backend.regenerate(chunk, self.cache, self.pinned)
             self.failures.pop((self.backend.summary_id, chunk.hash), None)
             self.counters["regenerated"] = self.counters.get("regenerated", 0) + 1
             return written
+        from lenscribe.summarizer import Summarizer
 
         m = self.model
         current, summary_id = m.summarizer, m.summary_id
@@ -463,20 +457,12 @@ class Engine:
         sched = self.scheduler.snapshot()
         m = self.model
         with self._lock:
-            docs = {
-                uri: {"language": d.language, "version": d.version, "generation": d.generation,
-                      "chunks": len(d.chunks), "skipped": d.skipped, "visible": [list(r) for r in d.visible]}
-                for uri, d in self.docs.items()
-            }
+            docs = {uri: {"language": d.language, "version": d.version, "generation": d.generation,
+                          "chunks": len(d.chunks), "skipped": d.skipped, "visible": [list(r) for r in d.visible]}
+                    for uri, d in self.docs.items()}
         return {
-            "model": {
-                "state": m.state,
-                "id": m.summary_id,
-                "dir": str(m.dir) if m.dir else None,
-                "error": m.error,
-                "load_seconds": m.load_seconds,
-                "summarizer_runs": getattr(m.summarizer, "runs", 0),
-            },
+            "model": {"state": m.state, "id": m.summary_id, "dir": str(m.dir) if m.dir else None, "error": m.error,
+                      "load_seconds": m.load_seconds, "summarizer_runs": getattr(m.summarizer, "runs", 0)},
             "model_runs": sched["batches_run"],  # summarize() calls made by this process
             "chunks_summarized": sched["jobs_run"],  # chunks that went through the model
             "cache": {**self.cache.stats.as_dict(), "memory_only": self.cache.memory_only,
