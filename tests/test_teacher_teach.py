@@ -140,3 +140,6 @@ def test_mix_joins_labels_to_code_keeps_valid_held_out_and_nests_curve_points(tm
     # a label whose code changed in the data set is left out, not trained on with the wrong code
     stale = [dict(labels[0], hash="0" * 64)] + labels[1:]
     assert mix.build_mix(d, stale, tmp_path / "m", n_labels=3)["left out: not in the data set"] == 1
+    # the split is the data set's, not the one the label was made under: a function now in test is never trained on
+    moved = dict(labels[0], id="python-test-0", hash=teach.chunk_hash("python", "def f0_test(): return 0"))
+    assert mix.build_mix(d, [moved], tmp_path / "mt")["left out: not in the data set"] == 1

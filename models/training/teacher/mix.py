@@ -13,7 +13,8 @@ OUT gets what ``training.datapack`` and ``lenscribe eval`` read:
   the reference: ``lenscribe eval OUT/valid_teacher.jsonl --model M`` is the student's agreement with its teacher.
 
 A label row is joined to its code through the data set's id (``train.jsonl``, ``valid.jsonl``,
-``undocumented.jsonl``); a row whose id the data set no longer has, or whose code hash differs, is left out and counted.
+``undocumented.jsonl``) and takes the split the data set gives it now; a row whose id the data set no longer has (a
+test function among them), or whose code hash differs, is left out and counted.
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ def label_rows(folder: Path) -> list[dict]:
 
 def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = None, pairs_per_label: float = 1.0,
               seed: int = 0) -> dict:
-    by_id = {r["id"]: r for name in ("train.jsonl", "valid.jsonl", "undocumented.jsonl") for r in _jsonl(data / name)}
+    # a label's split is the one the data set gives its code now (a rebuilt data set may move a package): test
+    # functions are not read at all, so a label of one is left out
+    by_id = {r["id"]: dict(r, split=r.get("split") or name.split(".")[0])
+             for name in ("train.jsonl", "valid.jsonl", "undocumented.jsonl") for r in _jsonl(data / name)}
     counts: Counter[str] = Counter()
     train: list[dict] = []
     valid_teacher: list[dict] = []
@@ -61,9 +65,9 @@ def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = 
             counts["left out: not in the data set"] += 1
             continue
         row = dict(rec, doc=lab["label"])
-        if lab["split"] == "valid":
+        if rec["split"] == "valid":
             valid_teacher.append(row)
-        elif lab["split"] == "train" and (n_labels is None or len(train) < n_labels):
+        elif rec["split"] == "train" and (n_labels is None or len(train) < n_labels):
             train.append(row)
     pairs = _jsonl(data / "train.jsonl")
     rng = random.Random(seed)
