@@ -2,7 +2,7 @@
 
     PYTHONPATH=models:server python benchmarks/bench_teacher.py --data .cache/data-all/valid.jsonl -n 24 \\
         --teacher q15=.cache/teacher/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf \\
-        [--teacher q05=...0.5b...gguf] [--prompt specific-v1 --prompt plain-v1] [--threads 2 --threads 1] \\
+        [--teacher q05=...0.5b...gguf] [--prompt specific-v2 --prompt plain-v2] [--threads 2 --threads 1] \\
         [--code-chars 3000 --code-chars 1500] [--procs 1 --procs 2] [--json OUT.json]
 
 The same ``-n`` functions (a fixed sample of the file, languages in turn) go through every combination, one

@@ -3,7 +3,7 @@
     # 1. sample functions, summarize them with each system, write the blinded sheet and the key
     python benchmarks/blind_rating.py prepare OUT --source pygls=.venv/lib/python3.11/site-packages/pygls \
         --source examples=examples --sample pygls=40 --system model=models/lenscribe-small --seed 0 \
-        [--teacher q15=.cache/teacher/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf@specific-v1 --threads 2]
+        [--teacher q15=.cache/teacher/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf@specific-v2 --threads 2]
     # 2. a reader fills OUT/ratings.json from OUT/sheet.md alone: {"<item>": {"A": 0|1|2, "B": ...}, ...}
     #    2: correct and informative, 1: vague (true but says little more than the name), 0: wrong or misleading
     # 3. unblind

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lenscribe.prompts import PLAIN, PROMPTS, SPECIFIC, clean_reply, cut_code, messages
+from lenscribe.prompts import PLAIN, PROMPTS, SPECIFIC, clean_reply, current, cut_code, messages
 
 
 @pytest.mark.parametrize("raw, want", [
@@ -22,12 +22,14 @@ from lenscribe.prompts import PLAIN, PROMPTS, SPECIFIC, clean_reply, cut_code, m
     # already verb-first, or no lead to take: left as written
     ("Returns the sum of a and b.", "Returns the sum of a and b."),
     ("The file is opened and read.", "The file is opened and read."),
+    # a name then "is a ...": a noun phrase, kept as one; "is" with anything else is left as written
+    ("`BackendError` is a custom exception raised on bad replies.", "A custom exception raised on bad replies."),
+    ("`cache` is empty after a reset.", "`cache` is empty after a reset."),
 ])
 def test_leads_become_the_verb(raw, want):
     r = clean_reply(raw, PLAIN)
     assert r.text == want and r.refused is None
-    assert ("lead" in r.changes) == (raw.split()[0].strip('"').lower() in {"this", "the", "`load`"}
-                                     and want != raw.strip('"'))
+    assert ("lead" in r.changes) == (want.rstrip(".") not in raw)
 
 
 def test_second_sentence_kept_only_when_it_says_what_the_code_returns_raises_or_changes():
@@ -37,6 +39,15 @@ def test_second_sentence_kept_only_when_it_says_what_the_code_returns_raises_or_
     assert clean_reply(two, PLAIN).text == "Reads the file."  # the plain prompt keeps one sentence
     r = clean_reply("Computes the mean. This is useful for statistics.", SPECIFIC)
     assert r.text == "Computes the mean." and "second dropped" in r.changes
+    # words are matched whole ("adding" is not "add"), and "This is ..." commentary is dropped
+    fluff = "Adds the handler to the logger. This is a common operation in Python for adding handlers to a logger."
+    assert clean_reply(fluff, SPECIFIC).text == "Adds the handler to the logger."
+    assert clean_reply("Parses the header. It returns None on a blank line.", SPECIFIC).text == (
+        "Parses the header. It returns None on a blank line.")
+
+
+def test_earlier_ids_of_the_same_wording_are_cleaned_with_today_s_clean_up():
+    assert current("specific-v1") is SPECIFIC and current("plain-v2") is PLAIN and current("nope") is None
 
 
 @pytest.mark.parametrize("raw, reason", [

@@ -39,7 +39,7 @@ class Prompt:
 
 
 PLAIN = Prompt(
-    id="plain-v1",
+    id="plain-v2",
     system="You are an expert software engineer who writes concise, accurate docstrings.",
     user="Write a one-sentence docstring summary for this {language} {kind}. Reply with the sentence only.\n\n"
          "```\n{code}\n```",
@@ -48,7 +48,7 @@ PLAIN = Prompt(
 )
 
 SPECIFIC = Prompt(
-    id="specific-v1",
+    id="specific-v2",
     system="You are an expert software engineer. You explain code to a developer who is reading it for the first "
            "time, accurately and briefly.",
     user="Summarize what this {language} {kind} does in one or two short sentences.\n"
@@ -62,6 +62,15 @@ SPECIFIC = Prompt(
 )
 
 PROMPTS: dict[str, Prompt] = {p.id: p for p in (PLAIN, SPECIFIC)}
+# Earlier ids of the same wording (only the clean-up changed): a reply kept raw under one of them is cleaned again with
+# the current clean-up (``current``). v1 -> v2: "`X` is a ..." kept as a noun phrase, a second sentence of the
+# "This is useful ..." kind dropped, the second-sentence words matched whole.
+SAME_WORDING: dict[str, str] = {"plain-v1": "plain-v2", "specific-v1": "specific-v2"}
+
+
+def current(prompt_id: str) -> Prompt | None:
+    """The prompt a reply made under ``prompt_id`` is cleaned with today (None: an unknown wording)."""
+    return PROMPTS.get(SAME_WORDING.get(prompt_id, prompt_id))
 DEFAULT_PROMPT = SPECIFIC  # chosen by the blind reading of models/DATA_CARD.md ("Choosing the teacher's prompt")
 
 
@@ -109,7 +118,8 @@ _CODEISH = re.compile(r"```|^\s*(?:def |class |function |func |public |private |
                       re.MULTILINE)
 _SECOND = re.compile(r"\b(?:returns?|returning|raises?|throws?|yields?|modif(?:y|ies)|updates?|changes?|sets?|"
                      r"writes?|deletes?|removes?|appends?|adds?|stores?|mutates?|closes?|sends?|emits?|"
-                     r"otherwise|if\b|none|null|nil|true|false|error|exception)", re.IGNORECASE)
+                     r"otherwise|if|none|null|nil|true|false|error|exception)\b", re.IGNORECASE)
+_FLUFF = re.compile(r"^(?:this|it|that)\s+(?:is|can be|makes|helps|allows|ensures|provides)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(])")
 _ECHO = ("one-sentence docstring", "reply with the sentence", "summarize what this", "first sentence:",
          "second sentence", "do not just repeat", "no preamble")
@@ -124,6 +134,11 @@ def _sentences(text: str) -> list[str]:
 def _verb_first(sentence: str, changes: list[str]) -> str:
     stripped = _LEAD.sub("", sentence, count=1)
     if stripped != sentence and stripped and stripped[0].islower():
+        words = stripped.split(None, 2)
+        if words[0] in ("is", "are", "was"):  # "`BackendError` is a custom exception ...": a noun phrase, not a verb
+            if len(words) < 3 or words[1] not in ("a", "an", "the"):
+                return sentence
+            stripped = stripped.split(None, 1)[1]
         changes.append("lead")
         return stripped[0].upper() + stripped[1:]
     return sentence
@@ -158,7 +173,8 @@ def clean_reply(text: str, prompt: Prompt) -> Reply:
     out = [first]
     if len(sents) > 1:
         second = sents[1]
-        if prompt.second_sentence and _SECOND.search(second) and len(second.split()) <= prompt.max_words:
+        if (prompt.second_sentence and _SECOND.search(second) and not _FLUFF.match(second)
+                and len(second.split()) <= prompt.max_words):
             if not second.endswith((".", "!", "?")):
                 second += "."
             out.append(second[0].upper() + second[1:])

@@ -1,7 +1,7 @@
 """The student's data set: teacher labels mixed with the docstring pairs, as a data folder the trainers read.
 
     PYTHONPATH=models:server python -m training.teacher.mix .cache/data-all models/labels OUT \\
-        [--prompt specific-v1] [--teacher-sha SHA] [--labels 2000] [--pairs-per-label 1.0] [--seed 0]
+        [--prompt specific-v2] [--teacher-sha SHA] [--labels 2000] [--pairs-per-label 1.0] [--seed 0]
 
 OUT gets what ``training.datapack`` and ``lenscribe eval`` read:
 
@@ -27,6 +27,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from lenscribe.prompts import clean_reply, current
 from training.teacher.teach import chunk_hash, read_rows
 
 FIELDS = ("id", "language", "package", "path", "name", "code", "doc")
@@ -46,8 +47,16 @@ def _write(path: Path, rows: list[dict]) -> None:
 
 
 def label_rows(folder: Path) -> list[dict]:
-    """The kept labels of every shard in ``folder``, in the order they were made (shard name, then row)."""
-    return [r for p in sorted(folder.glob("shard-*.jsonl.gz")) for r in read_rows(p) if r.get("label")]
+    """The kept labels of every shard in ``folder``, in the order they were made (shard name, then row); a row's raw
+    reply is cleaned again with today's clean-up of its prompt's wording (``lenscribe.prompts.current``)."""
+    out = []
+    for p in sorted(folder.glob("shard-*.jsonl.gz")):
+        for r in read_rows(p):
+            prompt = current(r.get("prompt", ""))
+            label = clean_reply(r["raw"], prompt).text if prompt is not None and "raw" in r else r.get("label")
+            if label:
+                out.append(dict(r, label=label))
+    return out
 
 
 def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = None, pairs_per_label: float = 1.0,

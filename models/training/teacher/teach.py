@@ -1,7 +1,7 @@
 """Label the corpus's functions with the teacher: the student's training targets.
 
     PYTHONPATH=models:server nice -n 19 python -m training.teacher.teach .cache/data-all models/labels \\
-        --teacher .cache/teacher/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf [--prompt specific-v1] \\
+        --teacher .cache/teacher/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf [--prompt specific-v2] \\
         [--until 13:05 | --seconds N] [--limit N] [--threads 2]
 
 What gets labelled: the data set's documented functions (``train.jsonl``; ``valid.jsonl`` at one in ``--valid-every``,
