@@ -17,7 +17,7 @@ from fake_openai import FakeOpenAI, closed_port
 from lenscribe.backend import LOCAL_FALLBACK, BackendConfig, BackendError, BackendRequest, BackendSummarizer, Written
 from lenscribe.engine import Engine
 from lenscribe.prompts import DEFAULT_PROMPT, messages
-from lenscribe.render import hover_markdown, lens_title
+from lenscribe.render import GENERATED, NAME, hover_markdown, lens_title
 from lenscribe.scheduling import Priority
 from lenscribe.settings import SETTINGS, Settings, parse_settings
 from lenscribe.workspace import summarize_paths
@@ -164,8 +164,9 @@ def make(tmp_path, monkeypatch):
 
     def make_engine(url: str | None, **settings) -> tuple[Engine, FakeLocal]:
         fake = FakeLocal()
+        settings.setdefault("grounding_check", False)
         s = Settings(model_dir=str(d), cache_dir=str(tmp_path / "cache"), workers=1, backend_url=url,
-                     backend_model="tiny" if url else None, grounding_check=False, **settings)
+                     backend_model="tiny" if url else None, **settings)
         e = Engine(s, load_summarizer=lambda files, w: fake)
         assert e.load_model() is None and e.model.summary_id == LOCAL_ID
         engines.append(e)
@@ -228,6 +229,23 @@ def test_a_failed_chunk_shows_the_local_fallback_marked(make):
         srv.mode = "ok"
         assert e.regenerate(first, beams=4) == "Handles 'def f0(x)' carefully."
         assert e.summary(first).model == "tiny"
+
+
+@pytest.mark.parametrize("mode", ["ok", "http500"])
+def test_the_grounding_check_spares_the_backend_s_text_not_the_local_fallback(make, mode):
+    """The check withholds a summary with a word the code never mentions: the small model's drift. A backend's text
+    ("Handles ... carefully": neither word is in the code) is shown as written; its local fallback is checked."""
+    with FakeOpenAI() as srv:
+        srv.mode = mode
+        e, _ = make(srv.url, grounding_check=True)
+        doc = e.update_document("file:///t.py", "/t.py", DOC, 1)
+        idle(e)
+        shown = e.summary(doc.chunks[0])
+        assert shown is not None
+        if mode == "ok":
+            assert shown.text == "Handles 'def f0(x)' carefully." and shown.source == GENERATED
+        else:  # "Local summary of ...": 'local' and 'summary' are not in the code
+            assert shown.source == NAME and shown.withheld
 
 
 def test_regenerate_through_a_failing_backend_raises(make):

@@ -143,3 +143,12 @@ def test_mix_joins_labels_to_code_keeps_valid_held_out_and_nests_curve_points(tm
     # the split is the data set's, not the one the label was made under: a function now in test is never trained on
     moved = dict(labels[0], id="python-test-0", hash=teach.chunk_hash("python", "def f0_test(): return 0"))
     assert mix.build_mix(d, [moved], tmp_path / "mt")["left out: not in the data set"] == 1
+
+
+def test_a_stop_request_ends_the_run_after_the_row_in_hand(tmp_path):
+    items = teach.work_items(_data(tmp_path))
+    t, asked = EchoTeacher(), []
+    c = teach.label(items, t, SPECIFIC, teach.ShardWriter(tmp_path / "o", 100), set(), Log(None),
+                    stop=lambda: len(t.asked) >= 3 or asked.append(1) is not None)
+    assert c["labelled"] == 3 and c["stopped: signal"] == 1
+    assert len(list(teach.read_rows(next((tmp_path / "o").glob("shard-*"))))) == 3  # flushed at the end

@@ -1,7 +1,7 @@
 """Label the corpus's functions with the teacher: the student's training targets.
 
     PYTHONPATH=models:server nice -n 19 python -m training.teacher.teach .cache/data-all models/labels \\
-        --teacher .cache/teacher/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf [--prompt specific-v2] \\
+        --teacher .cache/teacher/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf [--prompt plain-v2] \\
         [--until 13:05 | --seconds N] [--limit N] [--threads 2]
 
 What gets labelled: the data set's documented functions (``train.jsonl``; ``valid.jsonl`` at one in ``--valid-every``,
@@ -28,11 +28,13 @@ import hashlib
 import json
 import os
 import random
+import signal
 import sys
+import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -170,8 +172,9 @@ class ShardWriter:
 
 
 def label(items: Iterable[dict], teacher, prompt, writer: ShardWriter, done: set[str], log: Log,
-          deadline: float | None = None, limit: int | None = None, total: int | None = None) -> Counter:
-    """Label ``items`` not in ``done`` until the deadline or the limit; returns counts."""
+          deadline: float | None = None, limit: int | None = None, total: int | None = None,
+          stop: Callable[[], bool] = lambda: False) -> Counter:
+    """Label ``items`` not in ``done`` until the deadline, the limit or ``stop()``; returns counts."""
     counts: Counter[str] = Counter()
     t0 = time.time()
     last = t0
@@ -181,6 +184,9 @@ def label(items: Iterable[dict], teacher, prompt, writer: ShardWriter, done: set
             break
         if deadline is not None and time.time() >= deadline:
             counts["stopped: deadline"] += 1
+            break
+        if stop():
+            counts["stopped: signal"] += 1
             break
         h = chunk_hash(it["language"], it["code"])
         if h in done:
@@ -230,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.nice:
         os.nice(a.nice)
+    # SIGTERM or ^C end the run after the row in hand (a flag: an exception raised inside llama.cpp's C call can be
+    # lost), and the rows written so far are flushed as a whole gzip member
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
     deadline = deadline_from(a.until, a.seconds)
     from training.teacher.runner import Teacher, file_sha256
 
@@ -248,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     teacher = Teacher.open(a.teacher, a.threads)
     writer = ShardWriter(folder, a.flush)
     try:
-        counts = label(items, teacher, prompt, writer, done, log, deadline, a.limit, total=len(items))
+        counts = label(items, teacher, prompt, writer, done, log, deadline, a.limit, total=len(items),
+                       stop=stopping.is_set)
     finally:
         writer.flush()
         teacher.close()
