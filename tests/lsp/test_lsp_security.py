@@ -222,11 +222,8 @@ SESSION_S = 20.0
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("strace") is None,
-                    reason="strace is not installed (apt-get install strace; scripts/test.sh installs it)")
-def test_no_network_and_no_telemetry_files(tmp_path):
-    """A real session of >= 20 s (initialize, didOpen, hover, shutdown, exit) under strace: no connect or send to an
-    IPv4/IPv6 address (DNS included), and nothing under ~/.cache/Microsoft (onnxruntime's telemetry queue)."""
+def _traced(tmp_path):
+    """The workspace, the server's home, its strace output file and the traced command line of a session."""
     ws = tmp_path / "ws"
     ws.mkdir()
     home = tmp_path / "home"
@@ -234,27 +231,46 @@ def test_no_network_and_no_telemetry_files(tmp_path):
     trace = tmp_path / "trace.txt"
     argv = ["strace", "-f", "-qq", "-o", str(trace), "-e", "trace=connect,sendto,sendmsg,sendmmsg",
             sys.executable, *SERVE_ARGS]
+    return ws, home, trace, argv
+
+
+def _hover_total_price(session, ws) -> dict:
+    """initialize, open the example, hover total_price: the hover's answer."""
+    session.initialize(ws)
+    text = EXAMPLE.read_text()
+    uri = (ws / "inventory.py").as_uri()
+    session.notify("textDocument/didOpen", {"textDocument": {
+        "uri": uri, "languageId": "python", "version": 1, "text": text}})
+    line = next(i for i, t in enumerate(text.splitlines()) if t.startswith("def total_price"))
+    return session.request("textDocument/hover", {"textDocument": {"uri": uri},
+                                                  "position": {"line": line + 1, "character": 8}})
+
+
+def _network_calls(trace, tmp_path, code: int) -> list[str]:
+    """The traced calls that reached for an IPv4/IPv6 address or DNS (skips when strace could not trace)."""
+    calls = trace.read_text(errors="replace")
+    if not calls.strip() and code != 0:
+        pytest.skip(f"strace could not trace here: {(tmp_path / 'stderr.log').read_text()[-500:]}")
+    return [c for c in calls.splitlines() if "AF_INET" in c or "htons(53)" in c]
+
+
+@pytest.mark.skipif(shutil.which("strace") is None,
+                    reason="strace is not installed (apt-get install strace; scripts/test.sh installs it)")
+def test_no_network_and_no_telemetry_files(tmp_path):
+    """A real session of >= 20 s (initialize, didOpen, hover, shutdown, exit) under strace: no connect or send to an
+    IPv4/IPv6 address (DNS included), and nothing under ~/.cache/Microsoft (onnxruntime's telemetry queue)."""
+    ws, home, trace, argv = _traced(tmp_path)
     started = time.monotonic()
     session = RawSession(argv, ws, _env(home), _options(tmp_path), tmp_path / "stderr.log")
     try:
-        session.initialize(ws)
-        text = EXAMPLE.read_text()
-        uri = (ws / "inventory.py").as_uri()
-        session.notify("textDocument/didOpen", {"textDocument": {
-            "uri": uri, "languageId": "python", "version": 1, "text": text}})
-        line = next(i for i, t in enumerate(text.splitlines()) if t.startswith("def total_price"))
-        hover = session.request("textDocument/hover", {"textDocument": {"uri": uri},
-                                                       "position": {"line": line + 1, "character": 8}})
+        hover = _hover_total_price(session, ws)
         assert hover and "total_price" in hover["contents"]["value"], hover
         while time.monotonic() - started < SESSION_S:
             session.stats()
             time.sleep(1)
     finally:
         code = session.close()
-    calls = trace.read_text(errors="replace")
-    if not calls.strip() and code != 0:
-        pytest.skip(f"strace could not trace here: {(tmp_path / 'stderr.log').read_text()[-500:]}")
-    inet = [c for c in calls.splitlines() if "AF_INET" in c or "htons(53)" in c]
+    inet = _network_calls(trace, tmp_path, code)
     assert not inet, "the server reached for the network:\n" + "\n".join(inet[:20])
     assert code == 0, (tmp_path / "stderr.log").read_text()[-3000:]
     written = [p for p in [home / ".cache" / "Microsoft", home / ".local" / "share" / "Microsoft"] if p.exists()]
@@ -269,34 +285,18 @@ def test_with_a_backend_configured_only_its_address_is_contacted(tmp_path):
     the server's only connect is to that address and port (no DNS, no other host)."""
     from fake_openai import FakeOpenAI
 
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    home = tmp_path / "home"
-    home.mkdir()
-    trace = tmp_path / "trace.txt"
-    argv = ["strace", "-f", "-qq", "-o", str(trace), "-e", "trace=connect,sendto,sendmsg,sendmmsg",
-            sys.executable, *SERVE_ARGS]
+    ws, home, trace, argv = _traced(tmp_path)
     with FakeOpenAI() as srv:
         port = int(srv.url.rsplit(":", 1)[1].split("/")[0])
         session = RawSession(argv, ws, _env(home), _options(tmp_path, **{
             "backend.url": srv.url, "backend.model": "tiny", "groundingCheck": False}), tmp_path / "stderr.log")
         try:
-            session.initialize(ws)
-            text = EXAMPLE.read_text()
-            uri = (ws / "inventory.py").as_uri()
-            session.notify("textDocument/didOpen", {"textDocument": {
-                "uri": uri, "languageId": "python", "version": 1, "text": text}})
-            line = next(i for i, t in enumerate(text.splitlines()) if t.startswith("def total_price"))
-            hover = session.request("textDocument/hover", {"textDocument": {"uri": uri},
-                                                           "position": {"line": line + 1, "character": 8}})
+            hover = _hover_total_price(session, ws)
             assert hover and "generated by tiny" in hover["contents"]["value"], hover
             session.stats()
         finally:
             code = session.close()
-    calls = trace.read_text(errors="replace")
-    if not calls.strip() and code != 0:
-        pytest.skip(f"strace could not trace here: {(tmp_path / 'stderr.log').read_text()[-500:]}")
-    inet = [c for c in calls.splitlines() if "AF_INET" in c or "htons(53)" in c]
+    inet = _network_calls(trace, tmp_path, code)
     allowed = f'sin_port=htons({port}), sin_addr=inet_addr("127.0.0.1")'
     assert inet and srv.requests, "the backend was never contacted"
     others = [c for c in inet if allowed not in c]
