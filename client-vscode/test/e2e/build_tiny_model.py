@@ -6,7 +6,8 @@
 
 Used by the editor end-to-end tests when LENSCRIBE_E2E_MODEL_DIR is not given. The model has memorised
 tests/conftest.py's TINY_PAIRS, e.g. `def add(a, b): return a + b` -> "Add two numbers and return the sum.", so a hover
-over `add` must show exactly that sentence. Skips the work when OUT already holds a model built from the same recipe.
+over `add` must show exactly that sentence. Skips the work when OUT already holds a model built from the same recipe
+in the same layout.
 """
 
 from __future__ import annotations
@@ -20,9 +21,17 @@ from conftest import TINY_PAIRS, _recipe_hash, train_tiny_t5
 from lenscribe.cli import main as lenscribe_main
 
 
+def _stamp() -> str:
+    """The recipe and the model layout the build writes: a model built by an earlier layout (a merged decoder) is
+    rebuilt, not reused (the run-time refuses it)."""
+    from lenscribe.modelbuild.export import LAYOUT
+
+    return f"{_recipe_hash()} {LAYOUT}"
+
+
 def build(out: Path) -> Path:
     stamp = out / ".recipe"
-    if (out / "manifest.json").is_file() and stamp.is_file() and stamp.read_text().strip() == _recipe_hash():
+    if (out / "manifest.json").is_file() and stamp.is_file() and stamp.read_text().strip() == _stamp():
         print(f"tiny model up to date in {out}", file=sys.stderr)
         return out
     out.mkdir(parents=True, exist_ok=True)
@@ -37,7 +46,7 @@ def build(out: Path) -> Path:
         if lenscribe_main(argv) != 0:
             raise SystemExit(f"lenscribe {' '.join(argv)} failed")
     lenscribe_main(["model", "clean", str(out)])
-    stamp.write_text(_recipe_hash() + "\n")
+    stamp.write_text(_stamp() + "\n")
     return out
 
 
