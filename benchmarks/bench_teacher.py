@@ -41,12 +41,13 @@ def sample(path: Path, n: int, seed: int = 0) -> list[dict]:
     return out[:n]
 
 
-def _run(args: tuple[str, str, int, int, list[dict]]) -> dict:
+def _run(args: tuple[str, str, int, int, list[dict]]) -> dict:  # code_chars 0: the prompt's own cut
     gguf, prompt_id, threads, code_chars, items = args
     from lenscribe.prompts import PROMPTS
     from training.teacher.runner import Teacher
 
-    prompt = dataclasses.replace(PROMPTS[prompt_id], max_code_chars=code_chars)
+    prompt = PROMPTS[prompt_id]
+    prompt = dataclasses.replace(prompt, max_code_chars=code_chars or prompt.max_code_chars)
     teacher = Teacher.open(Path(gguf), threads)
     teacher.ask(prompt, items[0]["code"], items[0]["language"])  # warm-up
     t0 = time.perf_counter()
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         name, _, gguf = spec.partition("=")
         for prompt_id in a.prompt or [DEFAULT_PROMPT.id]:
             for threads in a.threads or [2]:
-                for chars in a.code_chars or [3000]:
+                for chars in a.code_chars or [0]:  # 0: the prompt's own cut
                     for procs in a.procs or [1]:
                         r = combo(gguf, prompt_id, threads, chars, procs, items)
                         rows.append({"teacher": name, "prompt": prompt_id, "threads": threads, "code_chars": chars,
