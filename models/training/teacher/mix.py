@@ -28,16 +28,9 @@ from collections import Counter
 from pathlib import Path
 
 from lenscribe.prompts import clean_reply, current
-from training.teacher.teach import chunk_hash, read_rows
+from training.teacher.teach import chunk_hash, read_jsonl, read_rows
 
 FIELDS = ("id", "language", "package", "path", "name", "code", "doc")
-
-
-def _jsonl(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def _write(path: Path, rows: list[dict]) -> None:
@@ -63,8 +56,10 @@ def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = 
               seed: int = 0) -> dict:
     # a label's split is the one the data set gives its code now (a rebuilt data set may move a package): test
     # functions are not read at all, so a label of one is left out
-    by_id = {r["id"]: dict(r, split=r.get("split") or name.split(".")[0])
-             for name in ("train.jsonl", "valid.jsonl", "undocumented.jsonl") for r in _jsonl(data / name)}
+    pairs = read_jsonl(data / "train.jsonl")  # read once: the join below and the docstring pairs of the mix
+    files = {"train": pairs, "valid": read_jsonl(data / "valid.jsonl"),
+             "undocumented": read_jsonl(data / "undocumented.jsonl")}
+    by_id = {r["id"]: dict(r, split=r.get("split") or name) for name, rows in files.items() for r in rows}
     counts: Counter[str] = Counter()
     train: list[dict] = []
     valid_teacher: list[dict] = []
@@ -78,7 +73,6 @@ def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = 
             valid_teacher.append(row)
         elif rec["split"] == "train" and (n_labels is None or len(train) < n_labels):
             train.append(row)
-    pairs = _jsonl(data / "train.jsonl")
     rng = random.Random(seed)
     k = min(len(pairs), round(len(train) * pairs_per_label))
     mixed = train + rng.sample(pairs, k)

@@ -79,7 +79,8 @@ def load_done(folder: Path) -> set[str]:
     return {r["hash"] for p in sorted(folder.glob("shard-*.jsonl.gz")) for r in read_rows(p) if "hash" in r}
 
 
-def _jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
+    """The rows of a data set file (``[]`` when it is not there)."""
     if not path.exists():
         return []
     with open(path, encoding="utf-8") as f:
@@ -91,7 +92,7 @@ def work_items(data: Path, undocumented_share: float = 0.5, valid_every: int = 2
     ``undocumented_share``, each list shuffled with ``seed``; then the languages taken in turn."""
     per_lang: dict[str, dict[str, list[dict]]] = {}
     for name, documented in (("train.jsonl", True), ("valid.jsonl", True), ("undocumented.jsonl", False)):
-        for r in _jsonl(data / name):
+        for r in read_jsonl(data / name):
             split = r.get("split") or name.split(".")[0]
             if split == "test":
                 continue
