@@ -5,6 +5,8 @@ Pure functions on small inputs: nothing is downloaded.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from training.dataset_filters import (
@@ -274,3 +276,57 @@ def test_clean_rdoc():
 
     assert clean_rdoc("Converts keys with +to_sym+ and +Time+.") == "Converts keys with to_sym and Time."
     assert clean_rdoc("Adds a+b+c together.") == "Adds a+b+c together."
+
+
+def test_pinned_held_out_packages_decide_the_split_whatever_the_sizes():
+    from collections import Counter
+
+    from training.build_dataset import dedup_and_split
+
+    cands = [_candidate(f"p{k:02d}", i) for k in range(40) for i in range(60)]
+    held = {"python": {"p03": "test", "p07": "valid", "gone": "test"}}
+    splits, assignment = dedup_and_split(cands, ("python",), {"p07"}, {"python": Counter()}, held)
+    assert {r["package"] for r in splits["test"]} == {"p03"}
+    assert not splits["valid"]  # a train-only source is never held out, even if listed
+    assert len(splits["train"]) == 39 * 60
+    assert set(assignment["python"]) == {f"p{k:02d}" for k in range(40)} | {"gone"}
+    # growing a package (new version, other chunking) moves nothing: with a quota split it can
+    more = cands + [_candidate("p11", i) for i in range(60, 3000)]
+    again, _ = dedup_and_split(more, ("python",), {"p07"}, {"python": Counter()}, held)
+    assert {r["id"] for r in again["test"]} == {r["id"] for r in splits["test"]}
+    quota, _ = dedup_and_split(cands, ("python",), set(), {"python": Counter()})
+    quota_more, _ = dedup_and_split(more, ("python",), set(), {"python": Counter()})
+    assert {r["package"] for r in quota["test"]} != {r["package"] for r in quota_more["test"]}
+
+
+def test_the_committed_held_out_packages_load():
+    from training.build_dataset import load_held_out
+
+    held = load_held_out()
+    assert set(held) == {"python", "java", "go", "javascript", "typescript"}
+    assert {"anyio", "invoke"} <= {p for p, s in held["python"].items() if s == "test"}
+    assert all(s in ("valid", "test") for lang in held.values() for s in lang.values())
+
+
+def test_resplit_moves_rows_and_the_pool_in_place(tmp_path):
+    from training.build_dataset import resplit
+
+    rows = [_candidate(f"p{k}", i) for k in range(4) for i in range(3)]
+    for r in rows:
+        r.pop("line")
+    wrong = {"train": rows[:6], "valid": rows[6:9], "test": rows[9:]}  # p0, p1 train; p2 valid; p3 test
+    for name, recs in wrong.items():
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    pool = [{"id": f"u{k}", "language": "python", "package": f"p{k}", "path": "x", "name": "u", "split": "train",
+             "code": "def u(): pass"} for k in range(5)]
+    (tmp_path / "undocumented.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pool))
+    (tmp_path / "stats.json").write_text("{}")
+    counts = resplit(tmp_path, held={"python": {"p0": "test", "p4": "valid"}})
+    assert counts == {"python": {"train": 9, "valid": 0, "test": 3}}
+    test = [json.loads(x) for x in (tmp_path / "test.jsonl").read_text().splitlines()]
+    assert {r["package"] for r in test} == {"p0"} and test[0]["doc"] == rows[0]["doc"]
+    assert (tmp_path / "valid.jsonl").read_text() == ""
+    pool_after = map(json.loads, (tmp_path / "undocumented.jsonl").read_text().splitlines())
+    moved = {r["package"]: r["split"] for r in pool_after}
+    assert moved == {"p0": "test", "p1": "train", "p2": "train", "p3": "train", "p4": "valid"}
+    assert json.loads((tmp_path / "stats.json").read_text())["packages"]["python"]["test"] == ["p0"]

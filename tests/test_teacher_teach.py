@@ -59,7 +59,8 @@ def test_work_items_take_languages_in_turn_and_never_the_test_split(tmp_path):
     assert [it["language"] for it in items[6:9]] == ["python", "go", "javascript"]
     py = [it for it in items if it["language"] == "python"]
     assert sum(not it["documented"] for it in py) == 5  # the 6 undocumented less the test one
-    assert [it["documented"] for it in py[:4]].count(False) == 2  # interleaved at the share asked for
+    train = [it for it in py if it["split"] == "train"]
+    assert [it["documented"] for it in train[:4]].count(False) == 2  # interleaved at the share asked for
     assert teach.work_items(_data(tmp_path / "again") if (tmp_path / "again").mkdir() is None else None,
                             0.5, 1) == items  # deterministic
 
@@ -152,3 +153,11 @@ def test_a_stop_request_ends_the_run_after_the_row_in_hand(tmp_path):
                     stop=lambda: len(t.asked) >= 3 or asked.append(1) is not None)
     assert c["labelled"] == 3 and c["stopped: signal"] == 1
     assert len(list(teach.read_rows(next((tmp_path / "o").glob("shard-*"))))) == 3  # flushed at the end
+
+
+def test_every_nth_label_of_a_language_is_held_out(tmp_path):
+    d = _data(tmp_path)
+    py = [it for it in teach.work_items(d, valid_every=4) if it["language"] == "python"]
+    # python: 12 valid, 12 train + 5 undocumented train; every 4th a valid one while train lasts
+    assert [i for i, it in enumerate(py) if it["split"] == "valid"] == [3, 7, 11, 15, 19]
+    assert len(py) == 17 + 5  # the valid code left when train runs out is not labelled

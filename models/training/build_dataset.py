@@ -216,8 +216,47 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
     os.replace(tmp, path)
 
 
+HELD_OUT = Path(__file__).with_name("held_out.json")
+
+
+def load_held_out(path: Path = HELD_OUT) -> dict[str, dict[str, str]]:
+    """The pinned held-out packages: {language: {package: "valid" | "test"}} (DATA_CARD.md, "Splits")."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {lang: {p: split for split in ("valid", "test") for p in by_split.get(split, [])}
+            for lang, by_split in data.items()}
+
+
+def assign(recs: list[dict], languages: tuple[str, ...], train_only: set[str],
+           held: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, str]]:
+    """{language: {package: split}} of every package in ``recs``. A language in ``held`` (the pinned held-out
+    packages) takes its valid and test packages from there and puts every other package in train; any other language
+    is split by quota, a group of languages at a time (``assign_splits``)."""
+    held = held or {}
+    out: dict[str, dict[str, str]] = {}
+    for group in SPLIT_GROUPS:
+        group_langs = [lang for lang in group if lang in languages]
+        pinned = [lang for lang in group_langs if lang in held]
+        for lang in pinned:
+            packages = {r["package"] for r in recs if r["language"] == lang} | set(held[lang])
+            out[lang] = {p: ("train" if p in train_only else held[lang].get(p, "train")) for p in sorted(packages)}
+        group_langs = [lang for lang in group_langs if lang not in held]
+        if not group_langs:
+            continue
+        grecs = [r for r in recs if r["language"] in group_langs]
+        sizes = Counter(r["package"] for r in grecs if r["package"] not in train_only)
+        total = sum(sizes.values())
+        # the held-out minimum never takes more than 10% of a group per split
+        mins_t = {"test": min(sum(MIN_TEST.get(lang, 0) for lang in group_langs), total // 10),
+                  "valid": min(sum(MIN_VALID.get(lang, 0) for lang in group_langs), total // 10)}
+        split_of = assign_splits(dict(sorted(sizes.items())), minimum=mins_t) | dict.fromkeys(train_only, "train")
+        for lang in group_langs:
+            out[lang] = {p: split_of[p] for p in sorted({r["package"] for r in grecs if r["language"] == lang})}
+    return out
+
+
 def dedup_and_split(cands: list[dict], languages: tuple[str, ...], train_only: set[str],
-                    drops: dict[str, Counter[str]]) -> tuple[dict[str, list[dict]], dict[str, dict[str, str]]]:
+                    drops: dict[str, Counter[str]], held: dict[str, dict[str, str]] | None = None,
+                    ) -> tuple[dict[str, list[dict]], dict[str, dict[str, str]]]:
     """De-duplicate the candidates and split them by package: (records per split, {language: {package: split}}).
 
     De-duplication keeps the first of a fixed order (language, first-round sources before ``train_only`` ones,
@@ -233,23 +272,10 @@ def dedup_and_split(cands: list[dict], languages: tuple[str, ...], train_only: s
         kept += dedup([r for r in cands if r["language"] == lang], c)
         drops[lang].update(c)
     splits: dict[str, list[dict]] = {"train": [], "valid": [], "test": []}
-    assignment: dict[str, dict[str, str]] = {}
-    for group in SPLIT_GROUPS:
-        group_langs = [lang for lang in group if lang in languages]
-        if not group_langs:
-            continue
-        recs = [r for r in kept if r["language"] in group_langs]
-        sizes = Counter(r["package"] for r in recs if r["package"] not in train_only)
-        total = sum(sizes.values())
-        # the held-out minimum never takes more than 10% of a group per split
-        mins_t = {"test": min(sum(MIN_TEST.get(lang, 0) for lang in group_langs), total // 10),
-                  "valid": min(sum(MIN_VALID.get(lang, 0) for lang in group_langs), total // 10)}
-        split_of = assign_splits(dict(sorted(sizes.items())), minimum=mins_t) | dict.fromkeys(train_only, "train")
-        for lang in group_langs:
-            langs_pk = {r["package"] for r in recs if r["language"] == lang}
-            assignment[lang] = {p: split_of[p] for p in sorted(langs_pk)}
-        for r in recs:
-            splits[split_of[r["package"]]].append(r)
+    assignment = assign(kept, languages, train_only, held)
+    for r in kept:
+        if r["language"] in assignment:
+            splits[assignment[r["language"]][r["package"]]].append(r)
     return splits, assignment
 
 
@@ -317,7 +343,7 @@ def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int, first_r
     pool = [r for r in cands if r["doc"] is None]
     cands = [r for r in cands if r["doc"] is not None]
     train_only = {f.name for f in fetched if f.train_only}
-    splits, assignment = dedup_and_split(cands, languages, train_only, drops)
+    splits, assignment = dedup_and_split(cands, languages, train_only, drops, load_held_out())
     for name in splits:
         splits[name].sort(key=lambda r: r["id"])
         write_jsonl(out / f"{name}.jsonl", splits[name])
@@ -351,6 +377,43 @@ def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int, first_r
     return stats
 
 
+def resplit(out: Path, held: dict[str, dict[str, str]] | None = None) -> dict:
+    """Re-assign the splits of a built data folder in place by today's rules (the pinned held-out packages): the
+    pairs and the undocumented pool stay the same rows, only their split changes. Returns the new counts."""
+    rows = [r for name in ("train", "valid", "test") for r in _read(out / f"{name}.jsonl")]
+    languages = tuple(sorted({r["language"] for r in rows}))
+    train_only = {name for name, _ in corpus_sources.PYPI_TRAIN_ONLY}
+    assignment = assign(rows, languages, train_only, load_held_out() if held is None else held)
+    splits: dict[str, list[dict]] = {"train": [], "valid": [], "test": []}
+    for r in sorted(rows, key=lambda r: r["id"]):
+        splits[assignment[r["language"]][r["package"]]].append(r)
+    for name, recs in splits.items():
+        write_jsonl(out / f"{name}.jsonl", recs)
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    stats["counts"] = {lang: {s: sum(1 for r in splits[s] if r["language"] == lang) for s in splits}
+                       for lang in languages}
+    stats["packages"] = {lang: {s: sorted(p for p, a in assignment[lang].items() if a == s) for s in splits}
+                         for lang in languages}
+    if (out / "undocumented.jsonl").exists():
+        pool = [dict(r, split=assignment.get(r["language"], {}).get(r["package"], "train"))
+                for r in _read(out / "undocumented.jsonl")]
+        tmp = out / "undocumented.jsonl.tmp"
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            for r in pool:
+                f.write(json.dumps({k: r[k] for k in POOL_FIELDS}, ensure_ascii=False) + "\n")
+        os.replace(tmp, out / "undocumented.jsonl")
+        stats["undocumented"] = {lang: dict(sorted(Counter(r["split"] for r in pool if r["language"] == lang).items()))
+                                 for lang in languages}
+    (out / "stats.json").write_text(json.dumps(stats, indent=1, sort_keys=True) + "\n")
+    (out / "READY").write_text("".join(f"{n}.jsonl {len(splits[n])}\n" for n in splits))
+    return stats["counts"]
+
+
+def _read(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=ROOT / ".cache" / "data")
@@ -362,8 +425,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--undocumented", action="store_true",
                    help="also write undocumented.jsonl: undocumented chunks that pass the code filters, with their"
                    " package's split (the teacher's labelling pool); the pair files are the same either way")
+    p.add_argument("--resplit", action="store_true",
+                   help="re-assign the splits of the data folder --out in place (the pinned held-out packages, "
+                   "held_out.json) without mining anything again")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
+    if a.resplit:
+        print(json.dumps(resplit(a.out.resolve())))
+        return 0
     logging.basicConfig(level=logging.DEBUG if a.verbose else logging.INFO, format="%(asctime)s %(message)s")
     langs = tuple(x.strip() for x in a.languages.split(",") if x.strip())
     unknown = [x for x in langs if x not in LANGUAGES + EXTRA_LANGUAGES]

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from training.corpus_sources import DEBIAN_PACKAGES
+from training.dataset_filters import SPLIT_SALT
 
 SPLITS = ("train", "valid", "test")
 
@@ -118,14 +119,18 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
         "`runtime/*` one level deeper) is entirely in one split. Splits are assigned per group of languages that "
         "share packages (Python; Java; Go; JavaScript + TypeScript, which come from the same npm packages; each "
         "optional language alone), so a package is in one split for all its languages. In a group, packages are "
-        "visited in the order of sha256(`lenscribe-split-1` NUL package); each goes to `test`, else `valid`, while "
+        f"visited in the order of sha256(`{SPLIT_SALT}` NUL package); each goes to `test`, else `valid`, while "
         "that split is below its quota (5% of the group's pairs, at least 1,000 for Python, 500 for Java and Go, "
         "700 for JavaScript + TypeScript, 300 for each optional language — but never more than 10% of a group) "
         "and the package would not push it past 1.5x the quota; everything else is `train`. De-duplication runs "
         "before the split, over all packages of a language, so no code is in two splits. The second-round PyPI "
         "list (below) goes to `train` whole and is left out of the quotas, and its copies of a function lose the "
         "de-duplication tie to the first round's, so adding it left every held-out split exactly as it was "
-        "(`build_dataset.py --first-round` builds the data set without it).",
+        "(`build_dataset.py --first-round` builds the data set without it). The held-out packages this gave are "
+        "pinned in `models/training/held_out.json`: a build (or `build_dataset --resplit` of a built folder) puts "
+        "exactly those packages in valid and test and every other package of those languages in train, so neither "
+        "a new source nor a change of chunk counts can move a package the shipped model trained on into a held-out "
+        "split.",
         "",
         "## Filters (CodeSearchNet-style) and what they dropped",
         "",

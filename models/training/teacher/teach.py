@@ -4,8 +4,9 @@
         --teacher .cache/teacher/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf [--prompt plain-v2] \\
         [--until 13:05 | --seconds N] [--limit N] [--threads 2]
 
-What gets labelled: the data set's documented functions (``train.jsonl``; ``valid.jsonl`` at one in ``--valid-every``,
-held out to measure the student's agreement with its teacher) and its undocumented ones (``undocumented.jsonl``,
+What gets labelled: the data set's documented functions (``train.jsonl``; ``valid.jsonl``: one label in
+``--valid-every`` of each language comes from the valid split, held out to measure the student's agreement with its
+teacher) and its undocumented ones (``undocumented.jsonl``,
 written by ``build_dataset --undocumented``), in a fixed order that takes the languages in turn (so every language
 grows at the same pace until one runs out) and, within a language, undocumented and documented code at
 ``--undocumented-share``. The test split is never labelled.
@@ -87,37 +88,46 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def _interleave(doc: list[dict], undoc: list[dict], undocumented_share: float) -> list[dict]:
+    seq, owed = [], 0.0
+    while doc or undoc:
+        owed += undocumented_share
+        if undoc and (owed >= 1 or not doc):
+            seq.append(undoc.pop())
+            owed -= 1
+        elif doc:
+            seq.append(doc.pop())
+    return seq
+
+
 def work_items(data: Path, undocumented_share: float = 0.5, valid_every: int = 20, seed: int = 0) -> list[dict]:
     """The labelling order (deterministic): per language, undocumented and documented code interleaved at
-    ``undocumented_share``, each list shuffled with ``seed``; then the languages taken in turn."""
-    per_lang: dict[str, dict[str, list[dict]]] = {}
+    ``undocumented_share``, each list shuffled with ``seed``, and every ``valid_every``-th item of a language taken
+    from its valid split (held out) while that lasts; then the languages taken in turn."""
+    pools: dict[str, dict[tuple[str, str], list[dict]]] = {}
     for name, documented in (("train.jsonl", True), ("valid.jsonl", True), ("undocumented.jsonl", False)):
         for r in read_jsonl(data / name):
             split = r.get("split") or name.split(".")[0]
-            if split == "test":
-                continue
-            if split == "valid" and int(chunk_hash(r["language"], r["code"])[:8], 16) % valid_every:
-                continue
+            if split not in ("train", "valid"):
+                continue  # the test split is never labelled
             kind = "undoc" if not documented else "doc"
-            per_lang.setdefault(r["language"], {"doc": [], "undoc": []})[kind].append(
+            pools.setdefault(r["language"], {}).setdefault((split, kind), []).append(
                 {"id": r["id"], "language": r["language"], "split": split, "documented": documented,
                  "name": r.get("name", ""), "code": r["code"], "doc": r.get("doc")})
     rng = random.Random(seed)
     ordered: dict[str, list[dict]] = {}
-    for lang in sorted(per_lang, key=lambda x: (LANG_ORDER.index(x) if x in LANG_ORDER else 99, x)):
-        doc, undoc = per_lang[lang]["doc"], per_lang[lang]["undoc"]
-        doc.sort(key=lambda r: r["id"])
-        undoc.sort(key=lambda r: r["id"])
-        rng.shuffle(doc)
-        rng.shuffle(undoc)
-        seq, owed = [], 0.0
-        while doc or undoc:
-            owed += undocumented_share
-            if undoc and (owed >= 1 or not doc):
-                seq.append(undoc.pop())
-                owed -= 1
-            elif doc:
-                seq.append(doc.pop())
+    for lang in sorted(pools, key=lambda x: (LANG_ORDER.index(x) if x in LANG_ORDER else 99, x)):
+        seqs = {}
+        for split in ("train", "valid"):
+            doc, undoc = pools[lang].get((split, "doc"), []), pools[lang].get((split, "undoc"), [])
+            for lst in (doc, undoc):
+                lst.sort(key=lambda r: r["id"])
+                rng.shuffle(lst)
+            seqs[split] = _interleave(doc, undoc, undocumented_share)[::-1]  # popped from the end below
+        train, valid = seqs["train"], seqs["valid"]
+        seq: list[dict] = []
+        while train:  # valid code only in its places: what is left of it when train runs out is not labelled
+            seq.append((valid if valid and (len(seq) + 1) % valid_every == 0 else train).pop())
         ordered[lang] = seq
     out, i = [], 0
     while any(i < len(s) for s in ordered.values()):
@@ -231,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     ap.add_argument("--limit", type=int, default=None, help="stop after this many new labels")
     ap.add_argument("--undocumented-share", type=float, default=0.5)
-    ap.add_argument("--valid-every", type=int, default=20, help="label one in N of the valid split (held out)")
+    ap.add_argument("--valid-every", type=int, default=20,
+                    help="one label in N of each language from the valid split (held out)")
     ap.add_argument("--flush", type=int, default=25, help="rows per gzip member")
     ap.add_argument("--nice", type=int, default=19, help="raise the process's niceness by this much (default 19)")
     a = ap.parse_args(argv)
