@@ -245,6 +245,20 @@ def test_a_short_run_from_a_pack_to_a_model_transformers_loads(tmp_path):
     assert (hf_dir / "tokenizer.json").exists()
 
 
+def test_epochs_stop_the_run_by_steps_and_decay_the_rate_to_zero(tmp_path):
+    build_pack(_write_data(tmp_path), tmp_path / "pack.npz", max_src=64, max_tgt=16)
+    cfg = Config(d_model=32, d_kv=8, d_ff=64, enc_layers=1, dec_layers=1, heads=4, workers=0, budget_s=3600,
+                 eval_per_language=0, max_tokens=1024, log_every=1, threads=1, warmup=2, embed_init="t5",
+                 epochs=2.5, lr=1e-2)
+    run = train(tmp_path / "pack.npz", tmp_path / "out", cfg)
+    (fine,) = run["phases"]
+    assert fine["epoch_steps"] >= 4 and fine["steps"] == round(2.5 * fine["epoch_steps"])  # not the budget's hour
+    steps = [line for line in (tmp_path / "out" / "train.log").read_text().splitlines() if " ep " in line]
+    assert f"step {fine['steps']} ep 2 " in steps[-1]  # stopped half way through the third epoch
+    lrs = [float(line.split(" lr ")[1].split()[0]) for line in steps]
+    assert max(lrs) > 0.9e-2 and lrs[-1] < 1e-2 / fine["epoch_steps"]  # warmed up, then decayed by step to ~0
+
+
 def test_warm_start_from_a_built_int8_model(tmp_path, tiny_model_dir):
     pytest.importorskip("onnx")
     from training.fast_train import build_model

@@ -87,6 +87,9 @@ class Config:
     log_every: int = 50
     save_dtype: str = "float16"
     steps: int | None = None  # stop after this many steps (benchmarks, tests)
+    # fine-tune for this many epochs with the learning rate decayed by step, not by the clock (the budget is then
+    # only a cap): the same run on a busy CPU gives the same model
+    epochs: float | None = None
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -235,6 +238,7 @@ class Phase:
     src_tokens: int = 0
     tgt_tokens: int = 0
     seconds: float = 0.0
+    epoch_steps: int = 0  # batches in the first epoch
 
 
 def run_phase(phase: Phase, model: T5, opt, cfg: Config, pack: Pack, langs: list[int], device, amp, log: Log,
@@ -252,6 +256,7 @@ def run_phase(phase: Phase, model: T5, opt, cfg: Config, pack: Pack, langs: list
     tok_log = 0
     last_eval = time.time()
     done = False
+    total_steps = 0  # set by --epochs: the schedule and the stop count steps
     if phase.name == "pretrain":
         code = train.src[np.isin(train.lang, langs)]
         if pack.code_src is not None:
@@ -262,6 +267,9 @@ def run_phase(phase: Phase, model: T5, opt, cfg: Config, pack: Pack, langs: list
             order = language_sample(train, langs, cfg.lang_alpha, rng)
             plan = bucket(train.src_len, order, cfg.max_tokens, cfg.max_batch, rng)
             ds = Batches(plan, "finetune", train.src, train.tgt, seed=cfg.seed + epoch)
+            if epoch == 0:
+                phase.epoch_steps = len(plan)
+                total_steps = max(1, round(cfg.epochs * len(plan))) if cfg.epochs else 0
         else:
             plan = bucket(lengths, rng.permutation(len(code)), cfg.max_tokens, cfg.max_batch, rng)
             ds = Batches(plan, "pretrain", code, None, seed=cfg.seed * 1000 + epoch, mip_frac=cfg.mip_frac,
@@ -272,7 +280,8 @@ def run_phase(phase: Phase, model: T5, opt, cfg: Config, pack: Pack, langs: list
                                              persistent_workers=False)
         for b in loader:
             now = time.time()
-            progress = (now - t_start) / max(1e-9, end - t_start)
+            progress = (phase.steps / total_steps if total_steps
+                        else (now - t_start) / max(1e-9, end - t_start))
             warm = min(1.0, (phase.steps + 1) / max(1, cfg.warmup))
             lr = phase.lr * min(warm, max(0.0, 1.0 - progress))
             for g in opt.param_groups:
@@ -303,7 +312,8 @@ def run_phase(phase: Phase, model: T5, opt, cfg: Config, pack: Pack, langs: list
                     f"{n_acc / dt:.2f} it/s {tok_log / dt:,.0f} tgt tok/s")
                 loss_acc.zero_()
                 n_acc, tok_log, t_log = 0, 0, time.time()
-            if time.time() >= end or (cfg.steps and phase.steps >= cfg.steps):
+            if (time.time() >= end or (cfg.steps and phase.steps >= cfg.steps)
+                    or (total_steps and phase.steps >= total_steps)):
                 done = True
                 break
             if evaluate and cfg.eval_every_s and time.time() - last_eval >= cfg.eval_every_s:

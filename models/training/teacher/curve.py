@@ -1,0 +1,155 @@
+"""The student's learning curve: what more teacher labels buy.
+
+    PYTHONPATH=models:server python -m training.teacher.curve .cache/data-all models/labels .cache/curve \\
+        --points 400,1000,2000 [--pairs-per-label 1] [--epochs 3] [--lr 1e-3] [--init models/lenscribe-small]
+
+For each point N (the first N train labels, in labelling order, so the points are nested) it builds the mix
+(``training.teacher.mix``), its data pack, warm-starts the student from ``--init`` with ``training.fast_train
+--epochs`` (the schedule counts steps, so a busy CPU changes the time, not the model), exports and builds it as the
+editor runs it (int8 ONNX), and scores the built model, as ``lenscribe eval`` does, on:
+
+- ``agreement``: the held-out teacher labels (``valid_teacher.jsonl``, never trained on), the student's BLEU against
+  its teacher;
+- ``docstrings``: a fixed sample of the valid split's docstring pairs (``--valid-per-language``), so a point that
+  learns the teacher's content at the cost of what the docstrings taught shows it.
+
+The starting model is scored the same way (point 0). Every point's figures go to ``OUT/curve.json``; a point already
+in it is not trained again, but every point is scored again on today's held-out labels (their number grows with the
+labelling), so the points of one curve.json are always comparable. ``--test`` also scores each point on the
+test split (the README's per-language table: slow, ~9,000 functions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from training.runlog import Log
+from training.teacher.mix import build_mix, label_rows
+from training.teacher.teach import read_jsonl
+
+
+def _eval(data: Path, model: Path, save: Path) -> dict:
+    """``lenscribe eval DATA --model MODEL --json``: BLEU, n and the name rule's BLEU, over all records and per
+    language."""
+    if not save.exists():
+        subprocess.run([sys.executable, "-m", "lenscribe", "eval", str(data), "--model", str(model), "--save",
+                        str(save), "--json"], check=True, stdout=subprocess.DEVNULL)
+    res = json.loads(save.read_text(encoding="utf-8"))
+    langs = {x["language"]: {"n": x["n"], "bleu": round(x["bleu"], 2), "name_rule": round(x["name_baseline_bleu"], 2)}
+             for x in res["languages"]}
+    overall = langs.pop("all", None)  # lenscribe eval's own line over every record, when there are two languages
+    if overall is None and langs:
+        overall = next(iter(langs.values()))
+    return {"model_id": res.get("model_id"), "all": overall and overall["bleu"], "n": overall and overall["n"],
+            "name_rule": overall and overall["name_rule"], "languages": langs}
+
+
+def valid_sample(data: Path, out: Path, per_language: int, seed: int = 0) -> Path:
+    """A fixed sample of the data set's valid docstring pairs, the same for every point."""
+    path = out / "valid_docstrings.jsonl"
+    if not path.exists():
+        rows = read_jsonl(data / "valid.jsonl")
+        by_lang: dict[str, list[dict]] = {}
+        for r in sorted(rows, key=lambda r: r["id"]):
+            by_lang.setdefault(r["language"], []).append(r)
+        rng = random.Random(seed)
+        keep = [r for lang in sorted(by_lang) for r in rng.sample(by_lang[lang], min(per_language, len(by_lang[lang])))]
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep), encoding="utf-8")
+    return path
+
+
+def run_point(a: argparse.Namespace, labels: list[dict], n: int, log: Log) -> dict:
+    from training.datapack import build_pack
+    from training.export_hf import export, training_record
+    from training.fast_train import Config, train
+
+    d = a.out / f"labels-{n}-pairs-{a.pairs_per_label:g}"
+    t0 = time.time()
+    mix = build_mix(a.data, labels, d, n, a.pairs_per_label, a.seed)
+    if mix["teacher_labels"] < n:
+        raise SystemExit(f"curve: only {mix['teacher_labels']} train labels exist, point {n} asked for more")
+    build_pack(d, d / "pack.npz", valid_per_language=a.valid_per_language, seed=a.seed)
+    cfg = Config(init_onnx=str(a.init), epochs=a.epochs, lr=a.lr, warmup=a.warmup, budget_s=10 ** 6,
+                 eval_per_language=0, workers=0, threads=a.threads, max_tokens=a.max_tokens, seed=a.seed, log_every=25)
+    log(f"point {n}: {mix['teacher_labels']} labels + {mix['docstring_pairs']} docstring pairs, training")
+    run = train(d / "pack.npz", d / "run", cfg)
+    export(d / "run", d / "hf")
+    record = training_record(d / "run")
+    (d / "record.json").write_text(json.dumps(record, indent=1) + "\n")
+    subprocess.run([sys.executable, "-m", "lenscribe", "model", "build", str(d / "hf"), "--out", str(d / "built"),
+                    "--name", "lenscribe-small", "--max-input-tokens", "128"], check=True, stdout=subprocess.DEVNULL)
+    fine = run["phases"][-1]
+    return {"labels": n, "docstring_pairs": mix["docstring_pairs"], "labels_by_language": mix["by_language"],
+            "steps": fine["steps"], "epochs": a.epochs, "lr": a.lr, "train_s": fine["seconds"],
+            "tgt_tok_per_s": fine["tgt_tok_per_s"], "wall_s": round(time.time() - t0), "model": str(d / "built"),
+            "dir": str(d)}
+
+
+def score(a: argparse.Namespace, model: Path, where: Path) -> dict:
+    """The figures of one model; the agreement is named by the held-out set's size, so every point is scored again,
+    on the same labels, whenever more held-out labels exist."""
+    k = a.held_out
+    out = {"agreement": _eval(a.out / "valid_teacher.jsonl", model, where / f"agreement-{k}.json"),
+           "docstrings": _eval(a.valid_docstrings, model, where / "docstrings.json")}
+    if a.test:
+        out["test"] = _eval(a.data / "test.jsonl", model, where / "test.json")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("data", type=Path)
+    ap.add_argument("labels", type=Path, help="one labels folder: <labels>/<prompt>/<teacher sha[:12]>")
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--points", default="1000,2000,5000,10000")
+    ap.add_argument("--pairs-per-label", type=float, default=1.0)
+    ap.add_argument("--epochs", type=float, default=3.0)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--warmup", type=int, default=30)
+    ap.add_argument("--max-tokens", type=int, default=4096)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--valid-per-language", type=int, default=150)
+    ap.add_argument("--init", type=Path, default=Path("models/lenscribe-small"))
+    ap.add_argument("--test", action="store_true", help="also score every point on the test split (slow)")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    folder = a.labels
+    if not list(folder.glob("shard-*.jsonl.gz")):
+        print(f"curve: no label shards in {folder}", file=sys.stderr)
+        return 2
+    a.out.mkdir(parents=True, exist_ok=True)
+    log = Log(a.out / "curve.log")
+    labels = label_rows(folder)
+    a.valid_docstrings = valid_sample(a.data, a.out, a.valid_per_language, a.seed)
+    # the held-out teacher labels: every kept valid label there is, the same file for every point
+    build_mix(a.data, labels, a.out / "held-out", 0, 0.0, a.seed)
+    (a.out / "valid_teacher.jsonl").write_bytes((a.out / "held-out" / "valid_teacher.jsonl").read_bytes())
+    a.held_out = sum(1 for _ in open(a.out / "valid_teacher.jsonl", encoding="utf-8"))
+    path = a.out / "curve.json"
+    curve = json.loads(path.read_text()) if path.exists() else {"points": []}
+    curve["held_out_labels"] = a.held_out
+    key = ("labels", "docstring_pairs_per_label", "epochs", "lr")
+    if not any(p["labels"] == 0 for p in curve["points"]):
+        curve["points"].append({"labels": 0, "model": str(a.init), "dir": str(a.out)})
+    for n in sorted(int(x) for x in a.points.split(",") if x.strip()):
+        want = (n, a.pairs_per_label, a.epochs, a.lr)
+        if n and not any(tuple(p.get(k) for k in key) == want for p in curve["points"]):
+            curve["points"].append(run_point(a, labels, n, log) | {"docstring_pairs_per_label": a.pairs_per_label})
+            path.write_text(json.dumps(curve, indent=1) + "\n")
+    for p in curve["points"]:
+        p.update(score(a, Path(p["model"]), Path(p["dir"])))
+        log(f"point {p['labels']} (pairs {p.get('docstring_pairs_per_label')}): agreement {p['agreement']['all']} "
+            f"on {a.held_out} held-out labels, docstrings {p['docstrings']['all']}")
+    path.write_text(json.dumps(curve, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""training.teacher.curve: a learning-curve point from labels to a built student, scored on held-out teacher labels
+and docstrings, with every point re-scored when the held-out set grows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lenscribe.prompts import SPECIFIC
+from test_teacher_teach import EchoTeacher, _data
+from training.runlog import Log
+from training.teacher import curve, teach
+
+
+def test_a_curve_point_trains_builds_and_scores_a_student(tmp_path, tiny_model_dir):
+    pytest.importorskip("optimum")
+    d = _data(tmp_path)
+    items = teach.work_items(d, valid_every=3)
+    folder = teach.shard_dir(tmp_path / "labels", SPECIFIC.id, EchoTeacher.sha256)
+    teach.label(items[:12], EchoTeacher(), SPECIFIC, teach.ShardWriter(folder, 4), set(), Log(None))
+    out = tmp_path / "curve"
+    args = [str(d), str(folder), str(out), "--points", "4", "--epochs", "1", "--threads", "1",
+            "--valid-per-language", "3", "--init", str(tiny_model_dir), "--max-tokens", "512"]
+    assert curve.main(args) == 0
+    c = json.loads((out / "curve.json").read_text())
+    start, point = c["points"]
+    assert start["labels"] == 0 and point["labels"] == 4 and point["docstring_pairs"] == 4
+    assert point["steps"] >= 1 and (tmp_path / "curve" / "labels-4-pairs-1" / "built" / "manifest.json").exists()
+    assert point["agreement"]["model_id"] != start["agreement"]["model_id"]  # the student, not its start
+    assert c["held_out_labels"] == point["agreement"]["n"] > 0
+    # 3 a language (javascript has 2), the same for every point
+    assert point["docstrings"]["n"] == start["docstrings"]["n"] == 3 + 3 + 2
+    # more labels, more held out: the next run trains nothing again but scores every point on the new set
+    teach.label(items[12:], EchoTeacher(), SPECIFIC, teach.ShardWriter(folder, 4), teach.load_done(folder),
+                Log(None))
+    assert curve.main(args) == 0
+    c2 = json.loads((out / "curve.json").read_text())
+    assert len(c2["points"]) == 2 and c2["held_out_labels"] > c["held_out_labels"]
+    assert all(p["agreement"]["n"] == c2["held_out_labels"] for p in c2["points"])
+
+
+def test_a_point_past_the_labels_there_are_is_refused(tmp_path, tiny_model_dir):
+    d = _data(tmp_path)
+    folder = teach.shard_dir(tmp_path / "labels", SPECIFIC.id, EchoTeacher.sha256)
+    teach.label(teach.work_items(d)[:3], EchoTeacher(), SPECIFIC, teach.ShardWriter(folder, 4), set(), Log(None))
+    with pytest.raises(SystemExit, match="only 3 train labels"):
+        curve.main([str(d), str(folder), str(tmp_path / "c"), "--points", "50", "--init", str(tiny_model_dir)])
+    assert curve.main([str(d), str(tmp_path / "none"), str(tmp_path / "c2")]) == 2
