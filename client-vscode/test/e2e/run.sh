@@ -12,7 +12,9 @@
 #   LENSCRIBE_E2E_MODEL_DIR  a real model directory; unset: the tests' tiny model (tests/conftest.py) is built into the
 #                          cache with `lenscribe model build` (~40 s)
 #   LENSCRIBE_E2E_CACHE      where Node 24, code-server and the tiny model are kept (default ~/.cache/lenscribe-e2e)
-#   LENSCRIBE_PYTHON         a Python with lenscribe (default .venv/bin/python of this checkout)
+#   LENSCRIBE_PYTHON         a Python with lenscribe (default .venv/bin/python of this checkout); it also runs the
+#                          backend's llama.cpp server (llama_backend.py): llama-cpp-python[server] and gguf, the
+#                          test and backend-test extras
 #   E2E_TIMEOUT_S          limit for the browser test itself (default 900: it also installs the server from the .vsix)
 #   SKIP_PACKAGE=1         use the existing client-vscode/lenscribe.vsix
 # Artifacts (screenshots, logs): client-vscode/test-artifacts/vscode/
@@ -112,6 +114,12 @@ if [ -z "$MODEL_DIR" ]; then
     || { tail -30 "$ARTIFACTS/model-build.log" >&2; die "building the tiny model failed"; }
 fi
 [ -f "$MODEL_DIR/manifest.json" ] || die "no model in $MODEL_DIR (manifest.json missing)"
+# The summarizer backend's llama.cpp server (llama_backend.py: llama_cpp.server and the tiny GGUF's gguf writer).
+if ! "$PY" -c "import gguf, llama_cpp.server" 2>/dev/null; then
+  [ -n "${LENSCRIBE_PYTHON:-}" ] && die "LENSCRIBE_PYTHON=$PY cannot import llama_cpp.server and gguf: pip install -e '.[test,backend-test]'"
+  say "installing the test and backend-test extras (llama-cpp-python builds from source: 10-15 minutes on 2 cores)"
+  bounded 1800 "$PY" -m pip install -q -e "$REPO[test,backend-test]"
+fi
 
 # 5. The extension: npm ci, then the .vsix.
 cd "$CLIENT"

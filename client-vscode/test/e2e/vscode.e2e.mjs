@@ -8,11 +8,15 @@
 //   ARTIFACTS        where screenshots and logs go
 //   CHROMIUM         the browser (default /usr/bin/chromium)
 //   E2E_TIMEOUT_S    the whole test's limit (default 900)
+// LENSCRIBE_PYTHON also runs the backend's llama.cpp server: it needs llama-cpp-python[server] (the backend-test extra).
 //
 // Steps: install the .vsix into a fresh extensions dir; start code-server on 127.0.0.1 on a free port, with a fresh
 // user-data dir, on a copy of test/e2e/workspace in a folder named "my proj é" (a space and a non-ASCII letter: the
 // uris VS Code sends carry escapes); open shapes.py; wait for the summary code lens; hover `add` and assert the hover
-// shows the model's summary; run "Lenscribe: Summarize File" and assert the outline opens; ...; at the end, with no
+// shows the model's summary; run "Lenscribe: Summarize File" and assert the outline opens; ...; set the summarizer
+// backend in the Remote settings (their JSON in the settings editor: lenscribe.backend.url / .model, a real llama.cpp
+// server on loopback serving the tiny GGUF of tests/tiny_gguf.py, started by llama_backend.py) and see a lens written
+// by it, then unset it; ...; at the end, with no
 // server configured or found, click "Install Server" and see the installed server summarize. Screenshots of each step
 // land in ARTIFACTS. Everything it started is stopped, on success, failure or timeout.
 
@@ -25,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(here, '..', '..', '..');
 const env = (name, fallback) => {
   const v = process.env[name] ?? fallback;
   if (v === undefined || v === '') {
@@ -172,6 +177,53 @@ function pathWithoutLenscribe(binDir) {
   return [binDir, ...kept].join(path.delimiter);
 }
 
+/**
+ * The summarizer backend: a real llama.cpp server (llama_cpp.server) on 127.0.0.1 serving the tiny GGUF that
+ * llama_backend.py writes into `dir` (tests/tiny_gguf.py: every chat is answered with one known sentence). Resolves to
+ * `{ url, model, reply }` once the server serves the model; the server stops when the test's cleanup closes its stdin
+ * (or the test dies), its process group is killed if it lingers.
+ */
+function startBackend(dir, env) {
+  fs.mkdirSync(dir, { recursive: true });
+  const proc = spawn(PYTHON, [path.join(here, 'llama_backend.py'), dir, path.join(ARTIFACTS, 'llama-server.log')], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...env, PYTHONPATH: path.join(REPO, 'tests') },
+  });
+  const running = () => proc.exitCode === null && proc.signalCode === null;
+  cleanups.push(async () => {
+    proc.stdin.end();
+    const deadline = Date.now() + 15_000;
+    while (running() && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    try {
+      process.kill(-proc.pid, 'SIGKILL'); // whatever is left of its process group (the llama.cpp server)
+    } catch {
+      /* gone */
+    }
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the llama.cpp server did not start in 240 s: ${stderr}`)), 240_000);
+    timer.unref();
+    proc.stdout.on('data', (d) => {
+      stdout += d;
+      const nl = stdout.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(JSON.parse(stdout.slice(0, nl)));
+      }
+    });
+    proc.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`llama_backend.py ended (${signal ?? `exit ${code}`}) before the server was up: ${stderr}`));
+    });
+  });
+}
+
 /** Runs a command from the command palette. */
 async function runCommand(page, title) {
   await page.keyboard.press('F1');
@@ -222,7 +274,12 @@ async function main() {
     'editor.minimap.enabled': false,
     'window.commandCenter': false,
     'workbench.colorTheme': 'Default Dark Modern',
+    'workbench.editor.useModal': 'off', // the settings editor in a tab, not in a modal over shapes.py
   });
+  // the Remote settings (code-server's machine): a llama.cpp server answers one request at a time (docs/backend.md)
+  const remoteSettingsFile = path.join(userData, 'Machine', 'settings.json');
+  const remoteSettings = { 'lenscribe.backend.maxConcurrent': 1 };
+  writeJson(remoteSettingsFile, remoteSettings);
   const config = path.join(tmp, 'code-server.yaml');
   fs.writeFileSync(config, 'auth: none\ncert: false\n');
   const common = ['--config', config, '--user-data-dir', userData, '--extensions-dir', extensions];
@@ -238,6 +295,9 @@ async function main() {
     PIP_CACHE_DIR: process.env.PIP_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'pip'),
     PATH: pathWithoutLenscribe(path.join(tmp, 'bin')),
   };
+  // the backend's llama.cpp server starts meanwhile (a few seconds; it is used half-way through)
+  const backendReady = startBackend(path.join(tmp, 'backend'), isolatedEnv);
+  backendReady.catch(() => undefined); // awaited where it is used: no unhandled rejection before
 
   log(`installing ${path.basename(VSIX)} into code-server`);
   const install = spawnSync(CODE_SERVER, [...common, '--install-extension', VSIX], { encoding: 'utf8', timeout: 120_000, env: isolatedEnv });
@@ -446,6 +506,51 @@ async function main() {
   const regenerated = page.locator('.notifications-toasts .notification-toast', { hasText: 'add (4 beams)' });
   await regenerated.first().waitFor({ state: 'visible', timeout: 120_000 });
   log(`regenerate: ${JSON.stringify((await regenerated.first().locator('.notification-list-item-message').innerText()).trim())}`);
+
+  // Bring your own model (docs/backend.md): the two backend settings at the user level, set as a user sets them, in
+  // the settings editor. lenscribe.backend.url and .model are machine-overridable settings (as lenscribe.server.*): in
+  // a remote window such as code-server's, VS Code takes their user-level values from the Remote settings (the
+  // machine the extension and the server run on: <user-data>/Machine/settings.json), and ignores them in the browser's
+  // User settings. The server re-queues the open document for the backend; a lens shows the llama.cpp server's reply,
+  // marked with its model. The settings editor opens in the outline's group (a tab: useModal off), beside shapes.py.
+  const backend = await backendReady;
+  log(`llama.cpp server at ${backend.url} (model ${backend.model})`);
+  await outlineEditor.first().locator('.view-lines').click();
+  await runCommand(page, 'Preferences: Open Remote Settings (JSON)');
+  const settingsEditor = page.locator('.editor-instance .monaco-editor', { hasText: 'lenscribe.backend.maxConcurrent' }).first();
+  await settingsEditor.waitFor({ state: 'visible', timeout: 30_000 });
+  const saveRemoteSettings = async (values) => {
+    const text = JSON.stringify(values, null, 2) + '\n';
+    await settingsEditor.locator('.view-lines').click();
+    await page.evaluate((t) => navigator.clipboard.writeText(t), text);
+    await page.keyboard.press('Control+a');
+    await page.keyboard.press('Control+v');
+    await page.keyboard.press('Control+s');
+    const deadline = Date.now() + 30_000;
+    const saved = () => {
+      try {
+        return JSON.stringify(JSON.parse(fs.readFileSync(remoteSettingsFile, 'utf8'))) === JSON.stringify(values);
+      } catch {
+        return false; // being written
+      }
+    };
+    while (!saved()) {
+      if (Date.now() > deadline) {
+        throw new Error(`the settings editor did not save ${text} to ${remoteSettingsFile}: ${fs.readFileSync(remoteSettingsFile, 'utf8')}`);
+      }
+      await page.waitForTimeout(250);
+    }
+  };
+  await saveRemoteSettings({ ...remoteSettings, 'lenscribe.backend.url': backend.url, 'lenscribe.backend.model': backend.model });
+  const backendLens = codeEditor.locator('.codelens-decoration', { hasText: `${backend.reply} · generated by ${backend.model}` });
+  await backendLens.first().waitFor({ state: 'visible', timeout: 120_000 });
+  log(`code lens from the backend: "${(await backendLens.first().innerText()).trim()}"`);
+  await shot('vscode-backend-lens.png');
+  // The backend unset: the shipped model's summaries (cached) again.
+  await saveRemoteSettings(remoteSettings);
+  await backendLens.first().waitFor({ state: 'detached', timeout: 60_000 });
+  await codeEditor.locator('.codelens-decoration', { hasText: EXPECT.add }).first().waitFor({ state: 'visible', timeout: 60_000 });
+  log('backend unset: the shipped model\'s lenses again');
 
   // A server that cannot start: changing lenscribe.server.pythonPath restarts the server; the error says why.
   const settingsFile = path.join(workspace, '.vscode', 'settings.json');
