@@ -8,8 +8,9 @@
 4. docs/ARCHITECTURE.md's module map matches the tree: every path it names exists, and every module of the package
    is in it (named itself, or inside a package the map names without listing its modules).
 
-An import counts wherever it is written (top level, in a function, in ``try``, in an ``if TYPE_CHECKING:`` block:
-a type-only import is still a dependency, and a circle through one is a circle of the design, issue 27). ``from pkg import name`` imports ``pkg.name`` when that is a module, else ``pkg``; relative imports are resolved.
+An import counts wherever it is written (top level, in a function, in ``try``, in an ``if TYPE_CHECKING:`` block: a
+type-only import is still a dependency, and a circle through one is a circle of the design, issue 27).
+``from pkg import name`` imports ``pkg.name`` when that is a module, else ``pkg``; relative imports are resolved.
 The checker's own tests build tiny packages with a cycle, a layering violation and a long module.
 """
 
@@ -75,6 +76,8 @@ LAYER_RULES: tuple[Rule, ...] = (
     Rule("only the protocol layer and the CLI entry points import lenscribe.lsp", ("!lenscribe.lsp",),
          ("lenscribe.lsp",), LSP_ENTRY_POINTS),
     Rule("lenscribe.lsp reaches the model only through lenscribe.engine", ("lenscribe.lsp",), MODEL_LAYER),
+    Rule("lenscribe.lsp asks the engine for summaries (Engine.ask), never the queue", ("lenscribe.lsp",),
+         ("lenscribe.scheduling",)),
     Rule("the model layer knows nothing of the engine, the queue, the cache, chunking or LSP", MODEL_LAYER,
          ("lenscribe.engine", "lenscribe.scheduling", "lenscribe.cache", "lenscribe.chunking", "lenscribe.lsp")),
     Rule("lenscribe.chunking imports nothing of lenscribe outside itself", ("lenscribe.chunking",),

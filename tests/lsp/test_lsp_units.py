@@ -309,6 +309,57 @@ def test_engine_without_a_model(tmp_path):
     engine.shutdown()
 
 
+def test_one_ask_serves_hover_action_and_file_before_and_after_the_model_id(tmp_path, monkeypatch, fake_model_dir):
+    """Engine.ask (issue 27): asks made before the model's id is known wait for it in the engine (no server-side
+    wait), then get the summary; once cached, every purpose answers at once with no ticket."""
+    from lenscribe.summary_requests import ACTION, FILE, HOVER, PREFETCH
+
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
+    fake = FakeSummarizer()
+    engine, _ = make_engine(tmp_path, fake_model_dir, fake, grounding_check=False)
+    try:
+        doc = engine.make_document("file:///t.py", "/t.py", DOC, 1)
+        a, m = doc.chunks[0], doc.chunks[2]
+        hover = engine.ask(a, HOVER, doc.uri, doc.generation, timeout=5)
+        action = engine.ask(m, ACTION, doc.uri, doc.generation)
+        file = engine.ask(a, FILE, doc.uri, doc.generation, owner="run")
+        assert engine.ask(m, PREFETCH, doc.uri).ticket is None  # nothing to wait for: queued with its document later
+        assert hover.loading and action.loading and not hover.ticket.done() and not action.ticket.done()
+        loading = threading.Thread(target=engine.load_model)
+        loading.start()
+        shown = hover.ticket.result(5)
+        assert isinstance(shown, Summary) and shown.text.startswith("Summary of def a(x):")
+        assert action.ticket.result(5).startswith("Summary of def m(self):")
+        assert file.ticket.result(5).startswith("Summary of def a(x):")
+        loading.join(5)
+        assert sum(len(c) for c in fake.calls) == 2  # a once for the hover and Summarize File, m once
+        again = engine.ask(a, HOVER, doc.uri, doc.generation)
+        assert again.ticket is None and again.summary == shown
+        assert engine.ask(m, ACTION, doc.uri).text == action.ticket.result()
+        assert engine.stats()["counters"]["hover_cache_hits"] == 1 and engine.stats()["counters"]["hovers"] == 2
+    finally:
+        engine.shutdown()
+
+
+def test_an_ask_without_a_model_says_why(tmp_path):
+    from lenscribe.engine import ModelUnavailable
+    from lenscribe.summary_requests import ACTION, HOVER
+
+    engine, _ = make_engine(tmp_path, tmp_path / "missing", FakeSummarizer())
+    try:
+        doc = engine.make_document("file:///t.py", "/t.py", DOC, 1)
+        waiting = engine.ask(doc.chunks[0], ACTION, doc.uri)  # before the load: waits for the id
+        err = engine.load_model()
+        with pytest.raises(ModelUnavailable, match="not found"):
+            waiting.ticket.result(5)
+        hover = engine.ask(doc.chunks[0], HOVER, doc.uri)
+        assert hover.ticket is None and hover.note == f"model unavailable: {err}"
+        action = engine.ask(doc.chunks[0], ACTION, doc.uri)
+        assert action.ticket is None and isinstance(action.error, ModelUnavailable) and str(action.error) == err
+    finally:
+        engine.shutdown()
+
+
 def test_engine_skips(tmp_path, monkeypatch, fake_model_dir):
     monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
     engine, _ = make_engine(tmp_path, fake_model_dir, FakeSummarizer(), languages=("go",), max_file_lines=50)
@@ -426,7 +477,7 @@ def test_a_workspace_run_stops_at_its_limits(tmp_path, monkeypatch, fake_model_d
         assert report.chunks == 5 and report.bytes_read == 5 * size
     else:  # 30 files at 0.2 s each: stopped long before the end
         assert report.chunks < 30 and report.summarized < 30
-    assert engine.last_workspace is report and report.as_dict()["stopped"] == report.stopped
+    assert report.as_dict()["stopped"] == report.stopped
     # within the limits, no stop
     engine, _ = make_engine(tmp_path / "again", fake_model_dir, FakeSummarizer())
     try:

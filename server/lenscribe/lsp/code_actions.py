@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 from typing import Any
 
 import attrs
@@ -46,7 +45,7 @@ from lenscribe.lsp.code_lens import request_lens_refresh
 from lenscribe.lsp.documents import fresh_document
 from lenscribe.lsp.protocol import structure_arguments, uri_argument
 from lenscribe.lsp.server import LenscribeServer
-from lenscribe.scheduling import Priority
+from lenscribe.summary_requests import ACTION, PREFETCH
 
 log = logging.getLogger(__name__)
 
@@ -114,23 +113,14 @@ async def _chunk_at(ls: LenscribeServer, uri: str, line: int, character: int):
 
 async def _summary(ls: LenscribeServer, doc, chunk, timeout: float) -> str:
     """The chunk's summary: cached, or computed ahead of other work, waiting at most ``timeout`` seconds."""
-    e = ls.engine
-    assert e is not None
-    if (summary := e.cached_summary(chunk)) is not None:
-        return summary
-    if not e.can_summarize:
-        raise ModelUnavailable(e.model.error or "no model")
-    started = time.monotonic()
-    await ls.wait_for_summary_id(timeout)
-    if (summary := e.cached_summary(chunk)) is not None:
-        return summary
-    e.request(chunk, Priority.OPEN, owner=doc.uri, generation=doc.generation)  # stays queued after a timeout
-    ticket = e.request(chunk, Priority.HOVER, owner=("action", doc.uri), generation=doc.generation)
-    if ticket is None:
-        raise ModelUnavailable(e.model.error or "the model is not loaded yet")
-    left = max(0.1, timeout - (time.monotonic() - started))
+    assert ls.engine is not None
+    ask = ls.engine.ask(chunk, ACTION, doc.uri, doc.generation)
+    if ask.text is not None:
+        return ask.text
+    if ask.ticket is None:
+        raise ask.error or ModelUnavailable("no model")
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(ticket), left)
+        return await asyncio.wait_for(asyncio.wrap_future(ask.ticket), timeout)
     except TimeoutError:
         raise TimeoutError(f"no summary of {chunk.qualname} after {timeout:.0f}s; try again shortly") from None
 
@@ -192,9 +182,8 @@ async def code_actions(ls: LenscribeServer, params: types.CodeActionParams) -> l
     if chunk is None:
         return None
     only = list(params.context.only or []) if params.context else []
-    summary = e.cached_summary(chunk)
-    if summary is None:  # it will likely be asked for next: compute it ahead of the document's other chunks
-        e.request(chunk, Priority.VISIBLE, owner=doc.uri, generation=doc.generation)
+    # cached, or likely asked for next: computed ahead of the document's other chunks
+    summary = e.ask(chunk, PREFETCH, doc.uri, doc.generation).text
     shown = None if summary is None else e.generated(chunk, summary)  # what the lens shows (the grounding check)
     args = [uri, line, character]
     actions: list[types.CodeAction] = []
@@ -266,8 +255,7 @@ async def regenerate(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
     _doc, chunk = await _chunk_at(ls, a.uri, a.line, a.character)
     if chunk is None:
         raise JsonRpcInvalidParams(f"{CMD_REGENERATE}: no function, method or class at {a.uri}:{a.line + 1}")
-    await ls.wait_for_summary_id(INSERT_TIMEOUT_S)
-    if e.model.state == "loading" and ls.model_task is not None:
+    if e.model.state in ("not loaded", "loading") and ls.model_task is not None:  # a beam search needs the model
         await asyncio.wait({ls.model_task}, timeout=INSERT_TIMEOUT_S)
     previous = e.cached_summary(chunk)
     try:

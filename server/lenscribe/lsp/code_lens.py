@@ -32,8 +32,7 @@ async def code_lens(ls: LenscribeServer, params: types.CodeLensParams) -> list[t
     doc = await fresh_document(ls, uri)
     if doc is None or not doc.chunks:
         return []
-    e.counters["lenses"] += 1
-    summaries = e.cached_summaries(doc.chunks)
+    summaries = e.lens_summaries(doc.chunks)
     conv = ls.converter(doc)
     lenses = []
     for chunk in doc.chunks:

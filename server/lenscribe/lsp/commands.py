@@ -30,7 +30,7 @@ from lenscribe.lsp.documents import fresh_document
 from lenscribe.lsp.protocol import DocumentTarget, structure_arguments, uri_argument
 from lenscribe.lsp.server import LenscribeServer, uri_path
 from lenscribe.render import outline_markdown
-from lenscribe.scheduling import Priority
+from lenscribe.summary_requests import FILE
 
 log = logging.getLogger(__name__)
 
@@ -137,17 +137,16 @@ async def summarize_file(ls: LenscribeServer, target: DocumentTarget | None = No
         return FileSummaries(uri=uri, model=e.summary_id_for(USE), summaries=[],
                              markdown=f"(skipped: {doc.skipped})\n",
                              skipped=doc.skipped)
-    await ls.wait_for_summary_id()  # a command sent right after start-up would otherwise find no model to ask
-    cached = e.cached_summaries(doc.chunks, USE)
+    # one ask per chunk: the cached text, or a ticket (one made right after start-up waits for the model's id)
     owner = ("command", uri, uuid.uuid4().hex)
-    tickets = {c.hash: e.request(c, Priority.VISIBLE, owner=owner, generation=doc.generation, use=USE)
-               for c in doc.chunks if c.hash not in cached and e.authored(c) is None}
+    asks = {h: e.ask(c, FILE, uri, doc.generation, owner=owner) for h, c in {c.hash: c for c in doc.chunks}.items()}
+    cached = {h: a.text for h, a in asks.items() if a.text is not None}
     try:
-        for h, t in tickets.items():
-            if t is None:
+        for h, a in asks.items():
+            if a.ticket is None:
                 continue
             try:
-                cached[h] = await asyncio.wrap_future(t)
+                cached[h] = await asyncio.wrap_future(a.ticket)
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # noqa: BLE001
@@ -191,7 +190,8 @@ def stats(ls: LenscribeServer) -> dict[str, Any]:
         open_documents=len(ls.workspace.text_documents) if ls.initialized else 0,
         workspace_running=ls.workspace_task is not None and not ls.workspace_task.done(),
         pending_debounce=len(ls.debounce))
-    return {**ls.engine.stats(), "server": server}
+    workspace = ls.last_workspace.as_dict() if ls.last_workspace is not None else None
+    return {**ls.engine.stats(), "workspace": workspace, "server": server}
 
 
 def register(server: LenscribeServer) -> None:

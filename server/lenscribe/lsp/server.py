@@ -42,6 +42,7 @@ from lenscribe.lsp.positions import ColumnConverter
 from lenscribe.lsp.protocol import CappedReader, LenscribeProtocol, make_converter
 from lenscribe.lsp.texts import open_text_document
 from lenscribe.settings import Settings
+from lenscribe.workspace import WorkspaceReport
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class LenscribeServer(LanguageServer):
         self.workspace_task: asyncio.Task | None = None
         self.workspace_cancel: threading.Event | None = None
         self.workspace_started = False
+        self.last_workspace: WorkspaceReport | None = None  # the last run's report (lenscribe.stats)
         self.last_progress = 0.0
         # messages
         self._error_popups = 0
@@ -206,20 +208,11 @@ class LenscribeServer(LanguageServer):
         task.add_done_callback(log_task_error)
         return task
 
-    async def wait_for_summary_id(self, timeout: float | None = None) -> bool:
-        """While the summary id is not known yet (the load has not read the manifest), wait for the load, at most
-        ``timeout`` seconds; without the id no summary can be requested. True when it waited."""
-        if (self.engine is not None and self.engine.model.summary_id is None and self.model_task is not None
-                and not self.model_task.done()):
-            await asyncio.wait({self.model_task}, timeout=timeout)
-            return True
-        return False
-
     # ------------------------------------------------------------------------------------------------ connection
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         """pygls' stdio loop, reading through a size cap (CappedReader)."""
-        super().start_io(CappedReader(stdin or sys.stdin.buffer, self), stdout)  # type: ignore[arg-type]
+        super().start_io(CappedReader(stdin or sys.stdin.buffer, self.connection_lost), stdout)  # type: ignore[arg-type]
 
     def connection_lost(self, reason: str) -> None:
         """The connection cannot go on (an over-long message): remember why; the process exits with status 1."""

@@ -86,9 +86,10 @@ async def _run_workspace(ls: LenscribeServer, roots: list[str]) -> WorkspaceResu
             loop.call_soon_threadsafe(_report_progress, ls, token, done, total, rep.summarized, rep.cached,
                                       rep.stopped)
 
-        report = await loop.run_in_executor(
-            ls.workspace_pool, functools.partial(summarize_paths, e, files, cancel=cancel, progress=progress,
-                                                 deadline=deadline))
+        run = ls.workspace_pool.submit(summarize_paths, e, files, cancel=cancel, progress=progress,
+                                       deadline=deadline)
+        run.add_done_callback(functools.partial(_keep_report, ls))  # also when this task is cancelled meanwhile
+        report = await asyncio.wrap_future(run)
         message = (f"{report.files} files, {report.chunks} chunks: {report.summarized} summarized, "
                    f"{report.cached} cached in {report.seconds:.1f}s"
                    + (" (cancelled)" if report.cancelled else "")
@@ -109,6 +110,12 @@ async def _run_workspace(ls: LenscribeServer, roots: list[str]) -> WorkspaceResu
         if token is not None:
             ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
             ls.work_done_progress.tokens.pop(token, None)
+
+
+def _keep_report(ls: LenscribeServer, run: Future) -> None:
+    """The run's report, for ``lenscribe.stats`` (``last_workspace``)."""
+    if not run.cancelled() and run.exception() is None:
+        ls.last_workspace = run.result()
 
 
 # ------------------------------------------------------------------------------------------------ progress
