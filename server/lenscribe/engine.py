@@ -50,12 +50,15 @@ class Engine:
         *,
         on_summaries: Callable[[set[str]], None] | None = None,
         load_summarizer: Callable[[ModelFiles, int], Any] = load_summarizer,
+        open_cache: bool = True,
     ) -> None:
         self.settings = settings
         self.on_summaries = on_summaries
         self._load_summarizer = load_summarizer  # (opened model files, workers) -> summarizer: tests pass a fake
         self._lock = threading.RLock()
-        self.cache = self._open_cache(settings.cache_dir)
+        # open_cache=False: in memory only until the first apply_settings (a server made before it has its settings)
+        self.cache = self._open_cache(settings.cache_dir) if open_cache else SummaryCache.open(None)
+        self._cache_opened = open_cache
         self.scheduler = Scheduler(None, workers=settings.workers, batch_size=settings.batch_size,
                                    on_results=self._on_results, on_errors=self._on_errors)
         self.failures: dict[tuple[str, str], str] = {}  # (summary id, chunk hash) -> why its summary failed
@@ -374,8 +377,9 @@ class Engine:
             self.scheduler.set_workers(new.workers)
         if new.batch_size != old.batch_size:
             self.scheduler.batch_size = new.batch_size
-        if new.cache_dir != old.cache_dir:
+        if new.cache_dir != old.cache_dir or not self._cache_opened:
             old_cache, self.cache = self.cache, self._open_cache(new.cache_dir)
+            self._cache_opened = True
             old_cache.close()
         backend_changed = self._configure_backend(new)
         return {

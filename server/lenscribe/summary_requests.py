@@ -86,6 +86,7 @@ class Ask:
     note: str | None = None
     error: ModelUnavailable | None = None
     loading: bool = False
+    timeout: float | None = None  # how long to await the ticket (a hover: hoverTimeoutMs)
     deadline: float | None = field(default=None, repr=False)
 
 
@@ -173,10 +174,12 @@ class SummaryRequests:
     def ask(self, chunk: Any, purpose: str, uri: str, generation: int = 0, *, owner: Any = None,
             timeout: float | None = None) -> Ask:
         """The chunk's summary for ``purpose``: now, or a ticket (``owner``: whose, default (purpose, uri); ``timeout``:
-        how long the caller will wait, so that a hover that gives up then is counted)."""
+        how long the caller will wait, a hover's by default hoverTimeoutMs: a hover that gives up then is counted)."""
         e, m = self._e, self._e.model
         _, use = _PURPOSES[purpose]
-        a = Ask(chunk, deadline=None if timeout is None else time.monotonic() + timeout)
+        if timeout is None and purpose == HOVER:
+            timeout = e.settings.hover_timeout_ms / 1000
+        a = Ask(chunk, timeout=timeout, deadline=None if timeout is None else time.monotonic() + timeout)
         local = m.can_summarize
         can_summarize = local or self.uses_backend("lenses")
         if purpose == HOVER:

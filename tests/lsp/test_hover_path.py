@@ -67,10 +67,11 @@ async def _hover_paths(tmp_path, monkeypatch) -> dict[str, list[str]]:
     monkeypatch.setattr(lenscribe.engine, "open_model", lambda model_dir, beams: FakeFiles())
     ls = create_server()
     ls.loop = asyncio.get_running_loop()
-    ls.settings = Settings(model_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"), workers=1,
-                           grounding_check=False, hover_timeout_ms=10_000)
+    settings = Settings(model_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"), workers=1,
+                        grounding_check=False, hover_timeout_ms=10_000)
     fake = FakeSummarizer()
-    ls.engine = Engine(ls.settings, load_summarizer=lambda files, workers: fake)
+    ls.engine.shutdown()  # the server's own, on the default settings: this one loads the fake
+    ls.engine = Engine(settings, load_summarizer=lambda files, workers: fake)
     monkeypatch.setattr(ls, "open_document", lambda uri: TextDocument(URI, CODE, version=1, language_id="python"))
     try:
         assert ls.engine.load_model() is None

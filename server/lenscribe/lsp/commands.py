@@ -26,9 +26,12 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from lenscribe.lsp import hover
-from lenscribe.lsp.documents import fresh_document
+from lenscribe.lsp.code_lens import LensRefresh
+from lenscribe.lsp.command_names import CMD_SHOW_SUMMARY, CMD_STATS, CMD_SUMMARIZE_FILE
+from lenscribe.lsp.documents import DocumentSync, fresh_document
 from lenscribe.lsp.protocol import DocumentTarget, structure_arguments, uri_argument
 from lenscribe.lsp.server import LenscribeServer, uri_path
+from lenscribe.lsp.workspace_run import WorkspaceRun
 from lenscribe.render import outline_markdown
 from lenscribe.summary_requests import FILE
 
@@ -36,9 +39,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CMD_SHOW_SUMMARY", "CMD_STATS", "CMD_SUMMARIZE_FILE", "FileSummaries", "OutlineRow", "register"]
 
-CMD_SUMMARIZE_FILE = "lenscribe.summarizeFile"
-CMD_STATS = "lenscribe.stats"
-CMD_SHOW_SUMMARY = "lenscribe.showSummary"
 USE = "summarize_file"  # Settings.backend_summarize_file: whether Summarize File asks the summarizer backend
 
 
@@ -117,7 +117,7 @@ def workspace_file(ls: LenscribeServer, path: str) -> tuple[str | None, str | No
 
 async def summarize_file(ls: LenscribeServer, target: DocumentTarget | None = None) -> FileSummaries:
     """``lenscribe.summarizeFile(uri)``: every chunk's summary (a list) and a markdown outline."""
-    assert ls.engine is not None and ls.loop is not None
+    assert ls.loop is not None
     e = ls.engine
     if target is None:
         raise JsonRpcInvalidParams(f"{CMD_SUMMARIZE_FILE} needs a document uri as its argument")
@@ -184,13 +184,12 @@ async def show_summary(ls: LenscribeServer, *args: Any) -> str | None:
 
 def stats(ls: LenscribeServer) -> dict[str, Any]:
     """``lenscribe.stats()``: ``Engine.stats()`` and the server's own (``ServerStats``)."""
-    assert ls.engine is not None
+    run = ls.state(WorkspaceRun)
     server = ServerStats(
-        lens_refreshes=ls.lens_refreshes, position_encoding=ls.encoding,
+        lens_refreshes=ls.state(LensRefresh).sent, position_encoding=ls.encoding,
         open_documents=len(ls.workspace.text_documents) if ls.initialized else 0,
-        workspace_running=ls.workspace_task is not None and not ls.workspace_task.done(),
-        pending_debounce=len(ls.debounce))
-    workspace = ls.last_workspace.as_dict() if ls.last_workspace is not None else None
+        workspace_running=run.running, pending_debounce=len(ls.state(DocumentSync).debounce))
+    workspace = run.last_report.as_dict() if run.last_report is not None else None
     return {**ls.engine.stats(), "workspace": workspace, "server": server}
 
 

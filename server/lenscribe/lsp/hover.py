@@ -41,21 +41,19 @@ class Described:
 async def describe(ls: LenscribeServer, uri: str, position: types.Position) -> Described | None:
     """The summary of the chunk at ``position`` (in the client's encoding), or None where there is no chunk: one engine
     call (``Engine.ask``) gives it, or a ticket awaited at most hoverTimeoutMs."""
-    assert ls.engine is not None
     doc = await fresh_document(ls, uri)
     if doc is None or not doc.chunks:
         return None
     if (found := chunk_at(ls.encoding, doc, position)) is None:
         return None
     chunk, where = found
-    timeout = ls.settings.hover_timeout_ms / 1000
-    ask = ls.engine.ask(chunk, HOVER, doc.uri, doc.generation, timeout=timeout)
+    ask = ls.engine.ask(chunk, HOVER, doc.uri, doc.generation)  # waited for at most hoverTimeoutMs (ask.timeout)
     summary, note = ask.summary, ask.note
     if ask.ticket is not None:
         try:
             # $/cancelRequest cancels this task, which cancels the wrapper and so the ticket: the job drops back to
             # open-document priority
-            summary = await asyncio.wait_for(asyncio.wrap_future(ask.ticket), timeout)
+            summary = await asyncio.wait_for(asyncio.wrap_future(ask.ticket), ask.timeout)
         except TimeoutError:
             note = "loading the model…" if ask.loading else PENDING_HOVER
         except ModelUnavailable as err:
@@ -68,7 +66,7 @@ async def describe(ls: LenscribeServer, uri: str, position: types.Position) -> D
 
 def text(ls: LenscribeServer, d: Described, markdown: bool) -> str:
     render = hover_markdown if markdown else hover_plain
-    return render(d.kind, d.qualname, d.summary, d.note, ls.engine.model.summary_id if ls.engine else None)
+    return render(d.kind, d.qualname, d.summary, d.note, ls.engine.model.summary_id)
 
 
 # ------------------------------------------------------------------------------------------------ the handlers
