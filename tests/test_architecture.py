@@ -8,8 +8,9 @@
 4. docs/ARCHITECTURE.md's module map matches the tree: every path it names exists, and every module of the package
    is in it (named itself, or inside a package the map names without listing its modules).
 
-An import counts wherever it is written (top level, in a function, in ``try``), except in an ``if TYPE_CHECKING:``
-block. ``from pkg import name`` imports ``pkg.name`` when that is a module, else ``pkg``; relative imports are resolved.
+An import counts wherever it is written (top level, in a function, in ``try``, in an ``if TYPE_CHECKING:`` block: a
+type-only import is still a dependency, and a circle through one is a circle of the design, issue 27).
+``from pkg import name`` imports ``pkg.name`` when that is a module, else ``pkg``; relative imports are resolved.
 The checker's own tests build tiny packages with a cycle, a layering violation and a long module.
 """
 
@@ -75,6 +76,14 @@ LAYER_RULES: tuple[Rule, ...] = (
     Rule("only the protocol layer and the CLI entry points import lenscribe.lsp", ("!lenscribe.lsp",),
          ("lenscribe.lsp",), LSP_ENTRY_POINTS),
     Rule("lenscribe.lsp reaches the model only through lenscribe.engine", ("lenscribe.lsp",), MODEL_LAYER),
+    Rule("lenscribe.lsp asks the engine for summaries (Engine.ask), never the queue", ("lenscribe.lsp",),
+         ("lenscribe.scheduling",)),
+    Rule("lenscribe.lsp.configuration publishes settings changes, the features subscribe (issue 27)",
+         ("lenscribe.lsp.configuration",),
+         ("lenscribe.lsp.code_lens", "lenscribe.lsp.documents", "lenscribe.lsp.workspace_run", "lenscribe.lsp.hover",
+          "lenscribe.lsp.commands", "lenscribe.lsp.code_actions")),
+    Rule("a feature showing a command names it from lenscribe.lsp.command_names, not from the feature running it",
+         ("lenscribe.lsp.code_lens", "lenscribe.lsp.code_actions", "lenscribe.lsp.hover"), ("lenscribe.lsp.commands",)),
     Rule("the model layer knows nothing of the engine, the queue, the cache, chunking or LSP", MODEL_LAYER,
          ("lenscribe.engine", "lenscribe.scheduling", "lenscribe.cache", "lenscribe.chunking", "lenscribe.lsp")),
     Rule("lenscribe.chunking imports nothing of lenscribe outside itself", ("lenscribe.chunking",),
@@ -119,23 +128,11 @@ def modules_of(package_dir: Path, package: str) -> dict[str, Path]:
     return out
 
 
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
 def _import_nodes(tree: ast.AST):
-    """Import statements anywhere in the tree but inside ``if TYPE_CHECKING:`` (its ``else:`` counts)."""
-    stack = [tree]
-    while stack:
-        node = stack.pop()
+    """Import statements anywhere in the tree, ``if TYPE_CHECKING:`` blocks included."""
+    for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             yield node
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
-            stack.extend(node.orelse)
-            continue
-        stack.extend(ast.iter_child_nodes(node))
 
 
 def _known(name: str, modules: dict[str, Path]) -> str | None:
@@ -464,7 +461,8 @@ def test_checker_resolves_every_import_form(tmp_path):
         ("lenscribe.sub", "lenscribe.sub.x"),
         ("lenscribe.sub", "lenscribe.b"),
         ("lenscribe.sub.x", "lenscribe.c"),
-        ("lenscribe.typed", "lenscribe.b"),  # the TYPE_CHECKING import of `a` does not count
+        ("lenscribe.typed", "lenscribe.a"),  # a TYPE_CHECKING import counts
+        ("lenscribe.typed", "lenscribe.b"),
     }
 
 
@@ -478,7 +476,8 @@ def test_checker_finds_a_cycle_through_a_function_local_import(tmp_path):
         "e.py": "from lenscribe import d\n",
     })
     cycles = import_cycles(import_graph(pkg, "lenscribe"))
-    assert len(cycles) == 1, cycles  # d <-> e is a TYPE_CHECKING import only
+    assert len(cycles) == 2, cycles  # d <-> e through a TYPE_CHECKING import is a cycle as well
+    assert cycles[1][0] == {"lenscribe.d", "lenscribe.e"}
     group, cycle = cycles[0]
     assert group == {"lenscribe.a", "lenscribe.b", "lenscribe.c"}
     assert [(imp.importer, imp.imported) for imp in cycle] == [

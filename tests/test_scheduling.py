@@ -336,3 +336,26 @@ def test_a_batch_stopped_by_shutdown_logs_no_traceback(caplog):
         assert sched.shutdown(wait=True, timeout=WAIT)
     assert all(t.exception(WAIT) is not None for t in tickets)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info], caplog.text
+
+
+def test_a_second_request_keeps_the_job_queued_when_the_first_is_cancelled(fake):
+    """Scheduler.submit(..., also=...) (issue 27): a hover's ticket and its document's request in one call; the hover
+    giving up leaves the job queued at the document's priority, and the document's cancellation drops it."""
+    sched = make(fake)
+    try:
+        gate, _ = occupy(fake, sched)
+        hover = sched.submit("k", "k code", Priority.HOVER, owner="hover", also=(Priority.OPEN, "doc", 3))
+        assert sched.snapshot()["queued_by_priority"]["hover"] == 1
+        hover.cancel()
+        assert sched.snapshot()["queued_by_priority"] == {"hover": 0, "visible": 0, "open": 1, "workspace": 0}
+        gate.set()
+        assert sched.wait_idle(WAIT) and "k code" in fake.flat  # computed for the document all the same
+        fake.started.clear()
+        gate2, _ = occupy(fake, sched, "busy2")
+        dropped = sched.submit("j", "j code", Priority.HOVER, owner="hover", also=(Priority.OPEN, "doc", 3))
+        dropped.cancel()
+        assert sched.cancel_owner("doc") == 1 and sched.snapshot()["queued"] == 0
+        gate2.set()
+        assert sched.wait_idle(WAIT) and "j code" not in fake.flat
+    finally:
+        sched.shutdown()

@@ -56,11 +56,12 @@ class BackendSlot:
         log.info("summarizer backend: %s at %s (summaries under %s)", config.model, config.url, slot.summary_id)
         return slot
 
-    def submit(self, chunk: Any, priority: Priority, owner: Any = None, generation: int = 0) -> Ticket:
+    def submit(self, chunk: Any, priority: Priority, owner: Any = None, generation: int = 0,
+               also: tuple[Priority, Any, int] | None = None) -> Ticket:  # also: Scheduler.submit's
         key = (self.summary_id, chunk.hash)
         request = BackendRequest(chunk.text, chunk.language, chunk.kind,
                                  alive=functools.partial(self.scheduler.wanted, key))
-        return self.scheduler.submit(key, request, priority, owner=owner, generation=generation)
+        return self.scheduler.submit(key, request, priority, owner=owner, generation=generation, also=also)
 
     def results(self, results: list[tuple[Any, str]]) -> list[tuple[Any, str]]:
         """The scheduler's results as (cache key, summary) to store: a fallback under the local model's id

@@ -4,7 +4,8 @@
 
 The protocol layer (``lenscribe.lsp``) calls these methods and turns their answers into LSP messages.  Blocking methods
 (``load_model``, ``update_document``, ``read_document``) are meant for worker threads; the rest are quick.  The model
-is one ``ModelSlot`` (``lenscribe.model_slot``); a workspace run goes through ``lenscribe.workspace``.
+is one ``ModelSlot`` (``lenscribe.model_slot``); a workspace run goes through ``lenscribe.workspace``.  A hover, a
+code action or Summarize File asks for a chunk's summary with one call, ``ask`` (``lenscribe.summary_requests``).
 Texts and files become chunks only through ``lenscribe.sources`` (``ReadOptions.from_settings``).
 Results land on scheduler threads, are written to the cache, then ``on_summaries(uris)`` says which open documents
 got new summaries (the server refreshes code lenses).
@@ -12,14 +13,12 @@ got new summaries (the server refreshes code lenses).
 
 from __future__ import annotations
 
-import bisect
-import functools
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,66 +27,20 @@ from lenscribe.bundle import BUNDLE_ENV, ImportResult, import_env_bundles
 from lenscribe.cache import SummaryCache
 from lenscribe.chunking.lines import split_lines
 from lenscribe.defaults import resolve_model_dir, user_cache_dir
-from lenscribe.grounding import check
+from lenscribe.document import Document
 from lenscribe.model_slot import ModelSlot, ModelUnavailable, load_summarizer, open_model
-from lenscribe.render import DOCSTRING, GENERATED, NAME, NO_SUMMARY, Summary
+from lenscribe.render import Summary
 from lenscribe.scheduling import Priority, Scheduler, Ticket
 from lenscribe.settings import Settings
 from lenscribe.sources import ReadOptions, Source, read_file, read_text
+from lenscribe.summary_requests import Ask, SummaryRequests
 
 if TYPE_CHECKING:
     from lenscribe.modelfiles import ModelFiles
-    from lenscribe.workspace import WorkspaceReport
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Document", "Engine", "ModelSlot", "ModelUnavailable"]
-
-
-@dataclass
-class Document:
-    uri: str
-    path: str | None
-    language: str | None
-    version: int | None
-    generation: int = 0
-    chunks: list = field(default_factory=list)  # list[lenscribe.chunking.Chunk], sorted by start
-    skipped: str | None = None  # why there are no chunks (unknown language, binary, too large...)
-    lines: list[str] | None = None  # the chunked text's lines, kept only when columns need converting
-    visible: list[tuple[int, int]] = field(default_factory=list)  # (first line, last line) ranges in view
-    docs: bool = True  # chunk docs were looked for; if not, a chunk's doc is None even when it has one (doc_of)
-    _starts: list[tuple[int, int]] = field(default_factory=list, repr=False)
-    hashes: frozenset[str] = field(default_factory=frozenset, repr=False)
-
-    def __post_init__(self) -> None:
-        self._starts = [c.start for c in self.chunks]
-        self.hashes = frozenset(c.hash for c in self.chunks)
-
-    def chunk_at(self, line: int, col16: int):
-        """The innermost chunk containing (line, UTF-16 column), or None."""
-        pos = (line, col16)
-        i = bisect.bisect_right(self._starts, pos)
-        while i > 0:  # walking back, the first chunk that contains pos is the innermost one
-            i -= 1
-            c = self.chunks[i]
-            if c.start <= pos < c.end:
-                return c
-        return None
-
-    def is_visible(self, chunk) -> bool:
-        return any(chunk.start[0] <= last and chunk.end[0] >= first for first, last in self.visible)
-
-
-@functools.lru_cache(maxsize=8192)
-def _first_sentence(doc: str) -> str:
-    from lenscribe.chunking import first_sentence
-
-    return first_sentence(doc)
-
-
-# every code lens request checks every chunk of the document (~0.2 ms each, mostly splitting the code into words):
-# once per (summary, code, name) instead
-_checked = functools.lru_cache(maxsize=8192)(check)
 
 
 class Engine:
@@ -97,12 +50,15 @@ class Engine:
         *,
         on_summaries: Callable[[set[str]], None] | None = None,
         load_summarizer: Callable[[ModelFiles, int], Any] = load_summarizer,
+        open_cache: bool = True,
     ) -> None:
         self.settings = settings
         self.on_summaries = on_summaries
         self._load_summarizer = load_summarizer  # (opened model files, workers) -> summarizer: tests pass a fake
         self._lock = threading.RLock()
-        self.cache = self._open_cache(settings.cache_dir)
+        # open_cache=False: in memory only until the first apply_settings (a server made before it has its settings)
+        self.cache = self._open_cache(settings.cache_dir) if open_cache else SummaryCache.open(None)
+        self._cache_opened = open_cache
         self.scheduler = Scheduler(None, workers=settings.workers, batch_size=settings.batch_size,
                                    on_results=self._on_results, on_errors=self._on_errors)
         self.failures: dict[tuple[str, str], str] = {}  # (summary id, chunk hash) -> why its summary failed
@@ -110,12 +66,12 @@ class Engine:
         self.docs: dict[str, Document] = {}
         self.counters: dict[str, int] = {"hovers": 0, "hover_timeouts": 0, "hover_cache_hits": 0, "lenses": 0,
                                          "rechunks": 0, "summaries_delivered": 0}
-        self.last_workspace: WorkspaceReport | None = None
         self._visible: dict[str, list[tuple[int, int]]] = {}  # uri -> line ranges in view (may come before didOpen)
         # (summary id, chunk hash) a user regenerated (``regenerate``): queued greedy results do not overwrite it
         self.pinned: set[tuple[str, str]] = set()
         self.backend: BackendSlot | None = None  # the OpenAI-compatible server of lenscribe.backend.url, if any
         self._configure_backend(settings)
+        self.requests = SummaryRequests(self)  # ask()
 
     def _configure_backend(self, settings: Settings) -> bool:  # True: another backend (re-queue open documents)
         old, self.backend = self.backend, BackendSlot.configure(
@@ -127,14 +83,6 @@ class Engine:
         if (m := self.model).error:
             raise ModelUnavailable(m.error)
         return m.summarizer.summarize if m.state == "ready" and m.summarizer is not None else None
-
-    def uses_backend(self, use: str = "lenses") -> bool:  # lenses, summarize_file, workspace, regenerate; or local
-        return self.backend is not None and bool(getattr(self.settings, f"backend_{use}", False))
-    def summary_id_for(self, use: str = "lenses") -> str | None:  # what ``use``'s summaries are cached under
-        return self.backend.summary_id if self.backend and self.uses_backend(use) else self.model.summary_id
-
-    def writer(self, use: str = "lenses") -> str | None:  # who writes them: the backend's model or the local id
-        return self.backend.name if self.backend and self.uses_backend(use) else self.model.summary_id
 
     # ------------------------------------------------------------------------------------------------ model
 
@@ -174,6 +122,7 @@ class Engine:
             files = open_model(model_dir, self.settings.beams)  # quick: the id serves cached summaries at once
             with self._lock:
                 self.model = replace(self.model, summary_id=files.summary_id)
+            self.requests.model_known()  # asks waiting for the id: from the cache, or queued (they wait for the load)
             summarizer = self._load_summarizer(files, self.settings.workers)
         except ModelError as e:
             return self._model_failed(str(e))
@@ -191,12 +140,9 @@ class Engine:
         with self._lock:
             self.model = replace(self.model, state="error", summarizer=None, error=message)
         self.scheduler.fail_all(ModelUnavailable(message))
+        self.requests.model_known()
         log.error("model unavailable: %s", message)
         return message
-
-    @property
-    def can_summarize(self) -> bool:  # a model is loaded or loading (queued work waits for it), or a backend is used
-        return self.uses_backend("lenses") or self.model.can_summarize
 
     # ------------------------------------------------------------------------------------------------ documents
 
@@ -309,56 +255,49 @@ class Engine:
 
     # ------------------------------------------------------------------------------------------------ summaries
 
-    def authored(self, chunk) -> str | None:
-        """The first sentence of the chunk's own docstring or doc comment when docstrings are preferred (the
-        author's words beat a guess), else None: only such chunks skip the model."""
-        doc = getattr(chunk, "doc", None)
-        if not self.settings.prefer_docstrings or not doc:
-            return None
-        return _first_sentence(doc) or None
+    # a chunk's summary and whose it is: lenscribe.summary_requests (ask for one with a single call)
+
+    def uses_backend(self, use: str = "lenses") -> bool:  # lenses, summarize_file, workspace, regenerate; or local
+        return self.requests.uses_backend(use)
+
+    def summary_id_for(self, use: str = "lenses") -> str | None:  # what ``use``'s summaries are cached under
+        return self.requests.summary_id_for(use)
+
+    def writer(self, use: str = "lenses") -> str | None:  # who writes them: the backend's model or the local id
+        return self.requests.writer(use)
+
+    @property
+    def can_summarize(self) -> bool:  # a model is loaded or loading (queued work waits for it), or a backend is used
+        return self.requests.can_summarize
+
+    def authored(self, chunk) -> str | None:  # the docstring's first sentence when docstrings are preferred
+        return self.requests.authored(chunk)
 
     def summary(self, chunk, cached: dict[str, str] | None = None, use: str = "lenses") -> Summary | None:
-        """What the chunk shows: its docstring's sentence, the model's cached summary (grounding-checked) or None."""
-        if (text := self.authored(chunk)) is not None:
-            return Summary(text, DOCSTRING)
-        text = cached.get(chunk.hash) if cached is not None else self.cached_summary(chunk, use)
-        return None if text is None else self.generated(chunk, text)
+        return self.requests.summary(chunk, cached, use)
 
-    def generated(self, chunk, text: str) -> Summary:
-        """``text`` as shown: with ``groundingCheck`` on and a word the code never mentions, the name rule's sentence
-        instead (lenscribe.grounding); a backend's ``Written`` text is marked with its writer and not checked (it
-        withheld 33 of 36 right summaries of a 1.5B code LLM on a blind reading: DATA_CARD.md, "The teacher")."""
-        by = getattr(text, "written_by", None)
-        if self.settings.grounding_check and (by is None or getattr(text, "fallback", False)):
-            checked = _checked(str(text), chunk.text, chunk.qualname)
-            if checked.withheld:
-                return Summary(checked.text or NO_SUMMARY, NAME, checked.withheld, model=by)
-        return Summary(str(text), GENERATED, model=by, note=getattr(text, "reason", None))
+    def generated(self, chunk, text: str) -> Summary:  # ``text`` as shown (the grounding check)
+        return self.requests.generated(chunk, text)
 
     def cached_summary(self, chunk, use: str = "lenses") -> str | None:
-        return self.cached_summaries([chunk], use).get(chunk.hash)
+        return self.requests.cached_summaries([chunk], use).get(chunk.hash)
 
     def cached_summaries(self, chunks: list, use: str = "lenses") -> dict[str, str]:
-        hashes = [c.hash for c in chunks]
-        if self.backend is not None and self.uses_backend(use):
-            return self.backend.cached(self.cache, hashes)
-        summary_id = self.model.summary_id
-        return {} if summary_id is None else self.cache.get_many(summary_id, hashes)
+        return self.requests.cached_summaries(chunks, use)
+
+    def lens_summaries(self, chunks: list) -> dict[str, str]:  # a code lens request's cached summaries (counted)
+        return self.requests.lens_summaries(chunks)
 
     def failure(self, chunk, use: str = "lenses") -> str | None:  # why its summary failed (current model), or None
-        summary_id = self.summary_id_for(use)
-        return None if summary_id is None else self.failures.get((summary_id, chunk.hash))
+        return self.requests.failure(chunk, use)
+
+    def ask(self, chunk, purpose: str, uri: str, generation: int = 0, **how: Any) -> Ask:
+        """A chunk's summary for a hover, a code action, Summarize File: now or a ticket (summary_requests)."""
+        return self.requests.ask(chunk, purpose, uri, generation, **how)
 
     def request(self, chunk, priority: Priority, owner: Any = None, generation: int = 0,
-                use: str = "lenses") -> Ticket | None:
-        """A ticket for the chunk's summary, or None when there is no model to compute it."""
-        if self.backend is not None and self.uses_backend(use):
-            return self.backend.submit(chunk, priority, owner=owner, generation=generation)
-        m = self.model
-        if m.summary_id is None or not m.can_summarize:
-            return None
-        return self.scheduler.submit((m.summary_id, chunk.hash), chunk.text, priority, owner=owner,
-                                     generation=generation)
+                use: str = "lenses") -> Ticket | None:  # a ticket for the chunk's summary; None: no model
+        return self.requests.request(chunk, priority, owner, generation, use)
 
     def regenerate(self, chunk, beams: int, timeout: float | None = None) -> str:
         """A beam-search summary of one chunk (blocking), stored as its summary under the current decoding id and
@@ -438,8 +377,9 @@ class Engine:
             self.scheduler.set_workers(new.workers)
         if new.batch_size != old.batch_size:
             self.scheduler.batch_size = new.batch_size
-        if new.cache_dir != old.cache_dir:
+        if new.cache_dir != old.cache_dir or not self._cache_opened:
             old_cache, self.cache = self.cache, self._open_cache(new.cache_dir)
+            self._cache_opened = True
             old_cache.close()
         backend_changed = self._configure_backend(new)
         return {
@@ -470,7 +410,6 @@ class Engine:
             "queue": sched,
             "documents": docs,
             "counters": dict(self.counters),
-            "workspace": self.last_workspace.as_dict() if self.last_workspace else None,
             "backend": self.backend.stats() if self.backend is not None else None,
             "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.settings.__dict__.items()},
         }
@@ -483,6 +422,7 @@ class Engine:
         self.scheduler.shutdown(wait=False)
         if self.backend is not None:
             self.backend.shutdown(wait=False)
+        self.requests.model_known()  # asks still waiting for the id: queued into the closed queue, so they fail
         summarizer = self.model.summarizer
         if summarizer is not None and hasattr(summarizer, "stop"):
             summarizer.stop()

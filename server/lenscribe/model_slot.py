@@ -6,7 +6,7 @@ then the tokenizer and the onnxruntime sessions).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,11 +32,13 @@ class ModelSlot:
     summarizer: Any = None  # lenscribe.summarizer.Summarizer once ready
     error: str | None = None
     load_seconds: float | None = None
+    # a model is loaded or loading (work queued now runs once it is there): a field (set from state and error, also
+    # by ``replace``), not a property, so that reading it on every hover calls nothing
+    can_summarize: bool = field(init=False, repr=False)
 
-    @property
-    def can_summarize(self) -> bool:
-        """A model is loaded or loading (work queued now runs once it is there)."""
-        return self.state in ("ready", "loading", "not loaded") and self.error is None
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "can_summarize", self.state in ("ready", "loading", "not loaded")
+                           and self.error is None)
 
 
 def open_model(model_dir: Path, beams: int) -> ModelFiles:

@@ -148,29 +148,35 @@ class Scheduler:
         *,
         owner: Hashable | None = None,
         generation: int = 0,
+        also: tuple[Priority, Hashable | None, int] | None = None,
     ) -> Ticket:
-        """Ask for the summary of ``code`` (identified by ``key``); returns a ticket (a Future[str])."""
-        ticket = Ticket(key, priority, owner, generation)
+        """Ask for the summary of ``code`` (identified by ``key``); returns a ticket (a Future[str]).  ``also``: a
+        second request of the same job, (priority, owner, generation), that nobody awaits: the job stays queued for it
+        when the returned ticket is cancelled (a hover that gave up keeps its chunk queued for its document)."""
+        tickets = [Ticket(key, priority, owner, generation), *([Ticket(key, *also)] if also is not None else [])]
         with self._cond:
             if self._closed:
-                ticket.set_exception(SchedulerClosed("scheduler is shut down"))
-                return ticket
-            self.stats.submitted += 1
-            job = self._jobs.get(key)
-            if job is None:
-                job = _Job(key=key, code=code, seq=next(self._seq), priority=int(priority))
-                self._jobs[key] = job
-                job.tickets.append(ticket)
-                heapq.heappush(self._heap, (job.priority, job.seq, job))
-            else:
-                self.stats.deduplicated += 1
-                job.tickets.append(ticket)
-                if not job.running and priority < job.priority:
-                    job.priority = int(priority)
+                for ticket in tickets:
+                    ticket.set_exception(SchedulerClosed("scheduler is shut down"))
+                return tickets[0]
+            for ticket in tickets:
+                self.stats.submitted += 1
+                job = self._jobs.get(key)
+                if job is None:
+                    job = _Job(key=key, code=code, seq=next(self._seq), priority=int(ticket.priority))
+                    self._jobs[key] = job
+                    job.tickets.append(ticket)
                     heapq.heappush(self._heap, (job.priority, job.seq, job))
+                else:
+                    self.stats.deduplicated += 1
+                    job.tickets.append(ticket)
+                    if not job.running and ticket.priority < job.priority:
+                        job.priority = int(ticket.priority)
+                        heapq.heappush(self._heap, (job.priority, job.seq, job))
             self._cond.notify_all()
-        ticket.add_done_callback(self._ticket_done)
-        return ticket
+        for ticket in tickets:
+            ticket.add_done_callback(self._ticket_done)
+        return tickets[0]
 
     def wanted(self, key: Hashable) -> bool:
         """Does a queued or running job for ``key`` still have a live ticket? With ``cancel_running`` a running job's

@@ -1,6 +1,6 @@
 """Summarizing a whole workspace through the engine: the source files under its roots (``workspace_files``), then
 every chunk of theirs at workspace priority (``summarize_paths``, blocking: for a worker thread), counted in a
-``WorkspaceReport`` that the engine keeps as ``Engine.last_workspace`` (its stats show it).
+``WorkspaceReport`` it returns (the server keeps the last one for its stats).
 
 A run is bounded by the settings ``workspaceMaxFiles``, ``workspaceMaxBytes`` and ``workspaceMaxSeconds``: it stops at
 the first one it reaches and says so (``WorkspaceReport.stopped``).  ``broad_roots`` names the roots that are a disk
@@ -196,7 +196,6 @@ def summarize_paths(
             report.cancelled = cancel.is_set()
             engine.cancel_owner(owner)
         report.seconds = time.perf_counter() - started
-        engine.last_workspace = report
     if report.stopped:
         log.warning("workspace run stopped at %s", report.stopped)
     return report

@@ -309,6 +309,57 @@ def test_engine_without_a_model(tmp_path):
     engine.shutdown()
 
 
+def test_one_ask_serves_hover_action_and_file_before_and_after_the_model_id(tmp_path, monkeypatch, fake_model_dir):
+    """Engine.ask (issue 27): asks made before the model's id is known wait for it in the engine (no server-side
+    wait), then get the summary; once cached, every purpose answers at once with no ticket."""
+    from lenscribe.summary_requests import ACTION, FILE, HOVER, PREFETCH
+
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
+    fake = FakeSummarizer()
+    engine, _ = make_engine(tmp_path, fake_model_dir, fake, grounding_check=False)
+    try:
+        doc = engine.make_document("file:///t.py", "/t.py", DOC, 1)
+        a, m = doc.chunks[0], doc.chunks[2]
+        hover = engine.ask(a, HOVER, doc.uri, doc.generation, timeout=5)
+        action = engine.ask(m, ACTION, doc.uri, doc.generation)
+        file = engine.ask(a, FILE, doc.uri, doc.generation, owner="run")
+        assert engine.ask(m, PREFETCH, doc.uri).ticket is None  # nothing to wait for: queued with its document later
+        assert hover.loading and action.loading and not hover.ticket.done() and not action.ticket.done()
+        loading = threading.Thread(target=engine.load_model)
+        loading.start()
+        shown = hover.ticket.result(5)
+        assert isinstance(shown, Summary) and shown.text.startswith("Summary of def a(x):")
+        assert action.ticket.result(5).startswith("Summary of def m(self):")
+        assert file.ticket.result(5).startswith("Summary of def a(x):")
+        loading.join(5)
+        assert sum(len(c) for c in fake.calls) == 2  # a once for the hover and Summarize File, m once
+        again = engine.ask(a, HOVER, doc.uri, doc.generation)
+        assert again.ticket is None and again.summary == shown
+        assert engine.ask(m, ACTION, doc.uri).text == action.ticket.result()
+        assert engine.stats()["counters"]["hover_cache_hits"] == 1 and engine.stats()["counters"]["hovers"] == 2
+    finally:
+        engine.shutdown()
+
+
+def test_an_ask_without_a_model_says_why(tmp_path):
+    from lenscribe.engine import ModelUnavailable
+    from lenscribe.summary_requests import ACTION, HOVER
+
+    engine, _ = make_engine(tmp_path, tmp_path / "missing", FakeSummarizer())
+    try:
+        doc = engine.make_document("file:///t.py", "/t.py", DOC, 1)
+        waiting = engine.ask(doc.chunks[0], ACTION, doc.uri)  # before the load: waits for the id
+        err = engine.load_model()
+        with pytest.raises(ModelUnavailable, match="not found"):
+            waiting.ticket.result(5)
+        hover = engine.ask(doc.chunks[0], HOVER, doc.uri)
+        assert hover.ticket is None and hover.note == f"model unavailable: {err}"
+        action = engine.ask(doc.chunks[0], ACTION, doc.uri)
+        assert action.ticket is None and isinstance(action.error, ModelUnavailable) and str(action.error) == err
+    finally:
+        engine.shutdown()
+
+
 def test_engine_skips(tmp_path, monkeypatch, fake_model_dir):
     monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
     engine, _ = make_engine(tmp_path, fake_model_dir, FakeSummarizer(), languages=("go",), max_file_lines=50)
@@ -426,7 +477,7 @@ def test_a_workspace_run_stops_at_its_limits(tmp_path, monkeypatch, fake_model_d
         assert report.chunks == 5 and report.bytes_read == 5 * size
     else:  # 30 files at 0.2 s each: stopped long before the end
         assert report.chunks < 30 and report.summarized < 30
-    assert engine.last_workspace is report and report.as_dict()["stopped"] == report.stopped
+    assert report.as_dict()["stopped"] == report.stopped
     # within the limits, no stop
     engine, _ = make_engine(tmp_path / "again", fake_model_dir, FakeSummarizer())
     try:
@@ -458,14 +509,15 @@ def test_workspace_on_open_never_walks_a_disk_root_or_home(tmp_path, monkeypatch
     monkeypatch.setattr(workspace_run, "start_workspace", lambda ls, roots=None: started.append(roots))
 
     def server(roots):
+        run = SimpleNamespace(started=False)
         return SimpleNamespace(
-            workspace_started=False, initialized=True, engine=SimpleNamespace(model=SimpleNamespace(state="ready")),
+            state=lambda cls: run, initialized=True, engine=SimpleNamespace(model=SimpleNamespace(state="ready")),
             settings=Settings(workspace_on_open=True), workspace_roots=lambda: roots,
             log_to_client=lambda message, kind=None: logged.append(message))
 
     ls = server(["/", str(tmp_path)])
     workspace_run.maybe_start_workspace(ls)
-    assert started == [] and ls.workspace_started
+    assert started == [] and ls.state(workspace_run.WorkspaceRun).started
     assert "not summarizing /, " in logged[0] and "Summarize Workspace" in logged[0]
     project = tmp_path / "proj"
     workspace_run.maybe_start_workspace(server(["/", str(project)]))
@@ -490,3 +542,69 @@ def test_the_workspace_walk_ends_at_its_limit_or_when_told(tmp_path):
     cancel = threading.Event()
     cancel.set()
     assert workspace_files([root], cancel=cancel) == []
+
+
+# ---------------------------------------------------------------------------------------------------- the server
+
+
+def test_each_feature_owns_its_state_and_stopping_is_a_loop_over_them():
+    """Issue 27: the engine is made with the server; the features keep their own state (debounce timers, the lens
+    refresh, the workspace run, the model load) and the server stops them all."""
+    import asyncio
+
+    from lenscribe.lsp.cli import create_server
+    from lenscribe.lsp.code_lens import LensRefresh
+    from lenscribe.lsp.configuration import Configuration
+    from lenscribe.lsp.documents import DocumentSync
+    from lenscribe.lsp.workspace_run import WorkspaceRun
+
+    async def main():
+        ls = create_server()
+        assert isinstance(ls.engine, Engine) and ls.settings is ls.engine.settings
+        assert {type(s) for s in ls.states.values()} >= {Configuration, DocumentSync, LensRefresh, WorkspaceRun}
+        loop = asyncio.get_running_loop()
+        debounce = ls.state(DocumentSync).debounce["file:///a.py"] = loop.call_later(60, lambda: None)
+        refresh = ls.state(LensRefresh).handle = loop.call_later(60, lambda: None)
+        run = ls.state(WorkspaceRun)
+        run.cancel = threading.Event()
+        run.task = asyncio.ensure_future(asyncio.sleep(60))
+        ls.shutdown_engine()
+        assert debounce.cancelled() and refresh.cancelled() and run.cancel.is_set()
+        assert not ls.state(DocumentSync).debounce
+        await asyncio.sleep(0)
+        assert run.task.cancelled() and ls.closed
+
+    asyncio.run(main())
+
+
+def test_new_settings_reach_the_one_settings_object_and_the_features_that_subscribed(tmp_path):
+    """Issue 27: configuration changes the engine's settings (the server's are the same object) and publishes the
+    change; the documents feature re-chunks on it, the workspace run starts on it."""
+    import asyncio
+
+    from lenscribe.lsp import configuration, workspace_run
+    from lenscribe.lsp.cli import create_server
+    from lenscribe.lsp.server import SETTINGS_CHANGED
+
+    async def main():
+        ls = create_server()
+        ls.loop = asyncio.get_running_loop()
+        heard = []
+        ls.subscribe(SETTINGS_CHANGED, lambda old, new, todo: heard.append((old.debounce_ms, new.debounce_ms,
+                                                                           todo["rechunk"])))
+        started = []
+        workspace_run.maybe_start_workspace = lambda server: started.append(server)  # restored below
+        try:
+            first = {"workspaceOnOpen": False, "cacheDir": str(tmp_path / "cache")}
+            await configuration.apply_configuration(ls, {"lenscribe": first})
+            await configuration.apply_configuration(ls, {"lenscribe": {**first, "debounceMs": 50, "maxFileLines": 10,
+                                                                       "workspaceOnOpen": True}})
+        finally:
+            workspace_run.maybe_start_workspace = original
+        assert ls.settings is ls.engine.settings and ls.settings.debounce_ms == 50
+        assert heard == [(Settings().debounce_ms, Settings().debounce_ms, False), (Settings().debounce_ms, 50, True)]
+        assert started == [ls]  # workspaceOnOpen turned on
+        ls.shutdown_engine(wait=True)
+
+    original = workspace_run.maybe_start_workspace
+    asyncio.run(main())

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 from typing import Any
 
 import attrs
@@ -43,10 +42,12 @@ from lenscribe.chunking import doc_of
 from lenscribe.docstring_insert import SUPPORTED_LANGUAGES, TextEdit, docstring_edit
 from lenscribe.engine import ModelUnavailable
 from lenscribe.lsp.code_lens import request_lens_refresh
+from lenscribe.lsp.command_names import CLIENT_COPY, CMD_INSERT_DOCSTRING, CMD_REGENERATE, CMD_SUMMARY_AT
+from lenscribe.lsp.configuration import Configuration
 from lenscribe.lsp.documents import fresh_document
 from lenscribe.lsp.protocol import structure_arguments, uri_argument
 from lenscribe.lsp.server import LenscribeServer
-from lenscribe.scheduling import Priority
+from lenscribe.summary_requests import ACTION, PREFETCH
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,6 @@ __all__ = ["register"]
 KIND_DOCSTRING = "refactor.rewrite.lenscribe.docstring"
 KIND_REGENERATE = "lenscribe.regenerate"
 KIND_COPY = "lenscribe.copy"
-CMD_INSERT_DOCSTRING = "lenscribe.insertDocstring"
-CMD_REGENERATE = "lenscribe.regenerateSummary"
-CMD_SUMMARY_AT = "lenscribe.summaryAt"
-CLIENT_COPY = "lenscribe.client.copySummary"  # implemented by the clients, not the server
 RESOLVE_PROPERTIES = "text_document.code_action.resolve_support.properties"  # what codeAction/resolve may fill in
 REGENERATE_BEAMS = 4
 INSERT_TIMEOUT_S = 30.0
@@ -114,23 +111,13 @@ async def _chunk_at(ls: LenscribeServer, uri: str, line: int, character: int):
 
 async def _summary(ls: LenscribeServer, doc, chunk, timeout: float) -> str:
     """The chunk's summary: cached, or computed ahead of other work, waiting at most ``timeout`` seconds."""
-    e = ls.engine
-    assert e is not None
-    if (summary := e.cached_summary(chunk)) is not None:
-        return summary
-    if not e.can_summarize:
-        raise ModelUnavailable(e.model.error or "no model")
-    started = time.monotonic()
-    await ls.wait_for_summary_id(timeout)
-    if (summary := e.cached_summary(chunk)) is not None:
-        return summary
-    e.request(chunk, Priority.OPEN, owner=doc.uri, generation=doc.generation)  # stays queued after a timeout
-    ticket = e.request(chunk, Priority.HOVER, owner=("action", doc.uri), generation=doc.generation)
-    if ticket is None:
-        raise ModelUnavailable(e.model.error or "the model is not loaded yet")
-    left = max(0.1, timeout - (time.monotonic() - started))
+    ask = ls.engine.ask(chunk, ACTION, doc.uri, doc.generation)
+    if ask.text is not None:
+        return ask.text
+    if ask.ticket is None:
+        raise ask.error or ModelUnavailable("no model")
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(ticket), left)
+        return await asyncio.wait_for(asyncio.wrap_future(ask.ticket), timeout)
     except TimeoutError:
         raise TimeoutError(f"no summary of {chunk.qualname} after {timeout:.0f}s; try again shortly") from None
 
@@ -165,7 +152,6 @@ async def docstring_workspace_edit(ls: LenscribeServer, uri: str, line: int, cha
     if chunk.language not in SUPPORTED_LANGUAGES:
         raise ValueError(f"inserting docstrings is not supported for {chunk.language}")
     summary = await _summary(ls, doc, chunk, timeout)
-    assert ls.engine is not None
     if withheld := ls.engine.generated(chunk, summary).withheld:
         raise ValueError(f"the generated summary of {chunk.qualname} names {', '.join(withheld)}, which its code "
                          "never mentions: not inserted (lenscribe.groundingCheck)")
@@ -184,7 +170,7 @@ async def docstring_workspace_edit(ls: LenscribeServer, uri: str, line: int, cha
 
 async def code_actions(ls: LenscribeServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
     e = ls.engine
-    if e is None or not e.can_summarize:
+    if not e.can_summarize:
         return None
     uri = params.text_document.uri
     line, character = params.range.start.line, params.range.start.character
@@ -192,9 +178,8 @@ async def code_actions(ls: LenscribeServer, params: types.CodeActionParams) -> l
     if chunk is None:
         return None
     only = list(params.context.only or []) if params.context else []
-    summary = e.cached_summary(chunk)
-    if summary is None:  # it will likely be asked for next: compute it ahead of the document's other chunks
-        e.request(chunk, Priority.VISIBLE, owner=doc.uri, generation=doc.generation)
+    # cached, or likely asked for next: computed ahead of the document's other chunks
+    summary = e.ask(chunk, PREFETCH, doc.uri, doc.generation).text
     shown = None if summary is None else e.generated(chunk, summary)  # what the lens shows (the grounding check)
     args = [uri, line, character]
     actions: list[types.CodeAction] = []
@@ -260,15 +245,15 @@ async def insert_docstring(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
 
 async def regenerate(ls: LenscribeServer, *args: Any) -> dict[str, Any]:
     """``lenscribe.regenerateSummary(uri, line, character)``: the chunk's summary again, with a beam search."""
-    assert ls.engine is not None and ls.loop is not None
+    assert ls.loop is not None
     e = ls.engine
     a = _position_args(ls, CMD_REGENERATE, args)
     _doc, chunk = await _chunk_at(ls, a.uri, a.line, a.character)
     if chunk is None:
         raise JsonRpcInvalidParams(f"{CMD_REGENERATE}: no function, method or class at {a.uri}:{a.line + 1}")
-    await ls.wait_for_summary_id(INSERT_TIMEOUT_S)
-    if e.model.state == "loading" and ls.model_task is not None:
-        await asyncio.wait({ls.model_task}, timeout=INSERT_TIMEOUT_S)
+    load = ls.state(Configuration).model_task
+    if e.model.state in ("not loaded", "loading") and load is not None:  # a beam search needs the loaded model
+        await asyncio.wait({load}, timeout=INSERT_TIMEOUT_S)
     previous = e.cached_summary(chunk)
     try:
         summary = await ls.loop.run_in_executor(ls.io_pool, e.regenerate, chunk, REGENERATE_BEAMS,
@@ -294,7 +279,6 @@ async def summary_at(ls: LenscribeServer, *args: Any) -> dict[str, Any] | None:
         summary = await _summary(ls, doc, chunk, INSERT_TIMEOUT_S)
     except (TimeoutError, ModelUnavailable) as err:
         return {"qualname": chunk.qualname, "kind": chunk.kind, "summary": None, "error": str(err)}
-    assert ls.engine is not None
     return {"qualname": chunk.qualname, "kind": chunk.kind, "summary": ls.engine.generated(chunk, summary).text}
 
 

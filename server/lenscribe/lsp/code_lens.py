@@ -5,26 +5,46 @@ requests, at most one per ``lensRefreshMs`` (trailing edge).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 from lsprotocol import types
 
-from lenscribe.lsp.commands import CMD_SHOW_SUMMARY
+from lenscribe.lsp.command_names import CMD_SHOW_SUMMARY
 from lenscribe.lsp.documents import fresh_document
-from lenscribe.lsp.server import LenscribeServer
+from lenscribe.lsp.server import MODEL_LOADED, SETTINGS_CHANGED, SUMMARIES_ADDED, FeatureState, LenscribeServer
 from lenscribe.render import lens_title
+from lenscribe.settings import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["code_lens", "register", "request_lens_refresh", "request_lens_refresh_threadsafe"]
+__all__ = ["LensRefresh", "code_lens", "register", "request_lens_refresh", "request_lens_refresh_threadsafe"]
 
 PENDING_TITLE = "lenscribe: summarizing…"
 FAILED_TITLE = "lenscribe: no summary (failed; hover for why)"
 
 
+class LensRefresh(FeatureState):
+    """The throttled ``workspace/codeLens/refresh``: the one waiting, when the last went, how many went."""
+
+    def __init__(self, server: LenscribeServer) -> None:
+        super().__init__(server)
+        self.handle: asyncio.TimerHandle | None = None
+        self.last = 0.0
+        self.sent = 0
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+
+    def settings_changed(self, old: Settings, new: Settings, todo: dict[str, bool]) -> None:
+        if (new.lenses != old.lenses or todo["rechunk"] or new.cache_dir != old.cache_dir or todo["reschedule"]
+                or new.grounding_check != old.grounding_check):
+            request_lens_refresh(self.server)
+
+
 async def code_lens(ls: LenscribeServer, params: types.CodeLensParams) -> list[types.CodeLens]:
-    assert ls.engine is not None
     e = ls.engine
     if not ls.settings.lenses:
         return []
@@ -32,8 +52,7 @@ async def code_lens(ls: LenscribeServer, params: types.CodeLensParams) -> list[t
     doc = await fresh_document(ls, uri)
     if doc is None or not doc.chunks:
         return []
-    e.counters["lenses"] += 1
-    summaries = e.cached_summaries(doc.chunks)
+    summaries = e.lens_summaries(doc.chunks)
     conv = ls.converter(doc)
     lenses = []
     for chunk in doc.chunks:
@@ -69,16 +88,17 @@ def request_lens_refresh(ls: LenscribeServer) -> None:
     """Ask the client to re-request code lenses: at most once per lensRefreshMs, trailing edge."""
     if ls.closed or not ls.settings.lenses or not ls.client_supports("workspace.code_lens.refresh_support"):
         return
-    if ls.refresh_handle is not None or ls.loop is None:
+    refresh = ls.state(LensRefresh)
+    if refresh.handle is not None or ls.loop is None:
         return
-    delay = max(0.0, ls.last_refresh + ls.settings.lens_refresh_ms / 1000 - time.monotonic())
-    ls.refresh_handle = ls.loop.call_later(delay, _send_lens_refresh, ls)
+    delay = max(0.0, refresh.last + ls.settings.lens_refresh_ms / 1000 - time.monotonic())
+    refresh.handle = ls.loop.call_later(delay, _send_lens_refresh, ls, refresh)
 
 
-def _send_lens_refresh(ls: LenscribeServer) -> None:
-    ls.refresh_handle = None
-    ls.last_refresh = time.monotonic()
-    ls.lens_refreshes += 1
+def _send_lens_refresh(ls: LenscribeServer, refresh: LensRefresh) -> None:
+    refresh.handle = None
+    refresh.last = time.monotonic()
+    refresh.sent += 1
     try:
         fut = ls.workspace_code_lens_refresh(None)
         fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # the answer does not matter
@@ -87,4 +107,9 @@ def _send_lens_refresh(ls: LenscribeServer) -> None:
 
 
 def register(server: LenscribeServer) -> None:
+    refresh = server.add_state(LensRefresh(server))
+    server.engine.on_summaries = lambda uris: request_lens_refresh_threadsafe(server)  # new summaries landed
+    server.subscribe(SETTINGS_CHANGED, refresh.settings_changed)
+    server.subscribe(MODEL_LOADED, lambda: request_lens_refresh(server))  # cached ones can show, pending ones go
+    server.subscribe(SUMMARIES_ADDED, lambda: request_lens_refresh(server))
     server.feature(types.TEXT_DOCUMENT_CODE_LENS)(code_lens)

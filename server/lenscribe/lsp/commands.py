@@ -26,19 +26,19 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from lenscribe.lsp import hover
-from lenscribe.lsp.documents import fresh_document
+from lenscribe.lsp.code_lens import LensRefresh
+from lenscribe.lsp.command_names import CMD_SHOW_SUMMARY, CMD_STATS, CMD_SUMMARIZE_FILE
+from lenscribe.lsp.documents import DocumentSync, fresh_document
 from lenscribe.lsp.protocol import DocumentTarget, structure_arguments, uri_argument
 from lenscribe.lsp.server import LenscribeServer, uri_path
+from lenscribe.lsp.workspace_run import WorkspaceRun
 from lenscribe.render import outline_markdown
-from lenscribe.scheduling import Priority
+from lenscribe.summary_requests import FILE
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CMD_SHOW_SUMMARY", "CMD_STATS", "CMD_SUMMARIZE_FILE", "FileSummaries", "OutlineRow", "register"]
 
-CMD_SUMMARIZE_FILE = "lenscribe.summarizeFile"
-CMD_STATS = "lenscribe.stats"
-CMD_SHOW_SUMMARY = "lenscribe.showSummary"
 USE = "summarize_file"  # Settings.backend_summarize_file: whether Summarize File asks the summarizer backend
 
 
@@ -117,7 +117,7 @@ def workspace_file(ls: LenscribeServer, path: str) -> tuple[str | None, str | No
 
 async def summarize_file(ls: LenscribeServer, target: DocumentTarget | None = None) -> FileSummaries:
     """``lenscribe.summarizeFile(uri)``: every chunk's summary (a list) and a markdown outline."""
-    assert ls.engine is not None and ls.loop is not None
+    assert ls.loop is not None
     e = ls.engine
     if target is None:
         raise JsonRpcInvalidParams(f"{CMD_SUMMARIZE_FILE} needs a document uri as its argument")
@@ -137,17 +137,16 @@ async def summarize_file(ls: LenscribeServer, target: DocumentTarget | None = No
         return FileSummaries(uri=uri, model=e.summary_id_for(USE), summaries=[],
                              markdown=f"(skipped: {doc.skipped})\n",
                              skipped=doc.skipped)
-    await ls.wait_for_summary_id()  # a command sent right after start-up would otherwise find no model to ask
-    cached = e.cached_summaries(doc.chunks, USE)
+    # one ask per chunk: the cached text, or a ticket (one made right after start-up waits for the model's id)
     owner = ("command", uri, uuid.uuid4().hex)
-    tickets = {c.hash: e.request(c, Priority.VISIBLE, owner=owner, generation=doc.generation, use=USE)
-               for c in doc.chunks if c.hash not in cached and e.authored(c) is None}
+    asks = {h: e.ask(c, FILE, uri, doc.generation, owner=owner) for h, c in {c.hash: c for c in doc.chunks}.items()}
+    cached = {h: a.text for h, a in asks.items() if a.text is not None}
     try:
-        for h, t in tickets.items():
-            if t is None:
+        for h, a in asks.items():
+            if a.ticket is None:
                 continue
             try:
-                cached[h] = await asyncio.wrap_future(t)
+                cached[h] = await asyncio.wrap_future(a.ticket)
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # noqa: BLE001
@@ -185,13 +184,13 @@ async def show_summary(ls: LenscribeServer, *args: Any) -> str | None:
 
 def stats(ls: LenscribeServer) -> dict[str, Any]:
     """``lenscribe.stats()``: ``Engine.stats()`` and the server's own (``ServerStats``)."""
-    assert ls.engine is not None
+    run = ls.state(WorkspaceRun)
     server = ServerStats(
-        lens_refreshes=ls.lens_refreshes, position_encoding=ls.encoding,
+        lens_refreshes=ls.state(LensRefresh).sent, position_encoding=ls.encoding,
         open_documents=len(ls.workspace.text_documents) if ls.initialized else 0,
-        workspace_running=ls.workspace_task is not None and not ls.workspace_task.done(),
-        pending_debounce=len(ls.debounce))
-    return {**ls.engine.stats(), "server": server}
+        workspace_running=run.running, pending_debounce=len(ls.state(DocumentSync).debounce))
+    workspace = run.last_report.as_dict() if run.last_report is not None else None
+    return {**ls.engine.stats(), "workspace": workspace, "server": server}
 
 
 def register(server: LenscribeServer) -> None:

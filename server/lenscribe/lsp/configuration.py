@@ -1,4 +1,6 @@
-"""Settings (``lenscribe.*``) and what follows them: the engine, the model it loads, re-chunking, lens refreshes.
+"""Settings (``lenscribe.*``): the engine takes them (``Engine.settings``, the one settings object), and the model they
+name loads; the features that care subscribe to the change (``SETTINGS_CHANGED``: documents re-chunk, lenses refresh,
+the workspace run starts) and to the model's load (``MODEL_LOADED``).
 
 Settings come from ``initializationOptions``, else from ``workspace/configuration`` once the client is initialized,
 and again with each ``workspace/didChangeConfiguration`` (its settings when it carries the ``lenscribe`` section,
@@ -7,29 +9,39 @@ else pulled).  A bad value is replaced by its default with one warning.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from lsprotocol import types
 
-from lenscribe.engine import Engine
-from lenscribe.lsp import code_lens, documents, workspace_run
-from lenscribe.lsp.server import LenscribeServer
+from lenscribe.lsp.server import MODEL_LOADED, SETTINGS_CHANGED, SUMMARIES_ADDED, FeatureState, LenscribeServer
 from lenscribe.settings import SECTION, Settings, parse_settings, section_of
 
 log = logging.getLogger(__name__)
 
-__all__ = ["apply_configuration", "pull_configuration", "register", "start", "start_bundle_import",
+__all__ = ["Configuration", "apply_configuration", "pull_configuration", "register", "start", "start_bundle_import",
            "start_model_load"]
 
 
+class Configuration(FeatureState):
+    """Where the settings came from, the warnings to show once the client is initialized, and the model load."""
+
+    def __init__(self, server: LenscribeServer) -> None:
+        super().__init__(server)
+        self.had_init_options = False
+        self.pending_warnings: list[str] = []  # shown once the client is initialized
+        self.model_task: asyncio.Task | None = None
+
+
 def start(ls: LenscribeServer, init_options: Any) -> None:
-    """At ``initialize``: the settings from ``initializationOptions`` (their warnings shown once initialized), the
-    engine, and the model load in the background."""
-    ls.had_init_options = section_of(init_options) is not None
-    ls.settings, warnings = parse_settings(init_options, Settings())
-    ls.pending_warnings += warnings
-    ls.engine = Engine(ls.settings, on_summaries=lambda uris: code_lens.request_lens_refresh_threadsafe(ls))
+    """At ``initialize``: the settings from ``initializationOptions`` (their warnings shown once initialized) go to the
+    engine made with the server (its configured cache opens), and the model loads in the background."""
+    state = ls.state(Configuration)
+    state.had_init_options = section_of(init_options) is not None
+    settings, warnings = parse_settings(init_options, Settings())
+    state.pending_warnings += warnings
+    ls.engine.apply_settings(settings)
     start_model_load(ls)
     start_bundle_import(ls)
 
@@ -40,20 +52,20 @@ def start_bundle_import(ls: LenscribeServer) -> None:
 
 
 async def import_bundles(ls: LenscribeServer) -> None:
-    assert ls.engine is not None and ls.loop is not None
+    assert ls.loop is not None
     done = await ls.loop.run_in_executor(ls.io_pool, ls.engine.import_bundles)
     if done:
         ls.log_to_client("lenscribe: imported " + ", ".join(
             f"{r.info.path} ({r.added} summaries added)" for r in done))
-        code_lens.request_lens_refresh(ls)  # their summaries can be shown now
+        await ls.publish(SUMMARIES_ADDED)  # their summaries can be shown now
 
 
 def start_model_load(ls: LenscribeServer) -> None:
-    ls.model_task = ls.spawn(load_model(ls))
+    ls.state(Configuration).model_task = ls.spawn(load_model(ls))
 
 
 async def load_model(ls: LenscribeServer) -> None:
-    assert ls.engine is not None and ls.loop is not None
+    assert ls.loop is not None
     e = ls.engine
     error = await ls.loop.run_in_executor(ls.io_pool, e.load_model)
     if error:
@@ -63,8 +75,7 @@ async def load_model(ls: LenscribeServer) -> None:
         m = e.model
         ls.log_to_client(f"lenscribe: model {m.summary_id} loaded from {m.dir} in {m.load_seconds:.2f}s")
         e.schedule_all()
-    code_lens.request_lens_refresh(ls)  # cached summaries can be shown now (or pending titles dropped)
-    workspace_run.maybe_start_workspace(ls)
+    await ls.publish(MODEL_LOADED)  # cached summaries can be shown now (or pending titles dropped); work can start
 
 
 async def pull_configuration(ls: LenscribeServer) -> None:
@@ -79,26 +90,21 @@ async def pull_configuration(ls: LenscribeServer) -> None:
 
 
 async def apply_configuration(ls: LenscribeServer, raw: Any) -> None:
-    assert ls.engine is not None
-    new, warnings = parse_settings(raw, ls.settings)
+    """New settings: the engine takes them (the one settings object), the model reloads and the cache's bundles are
+    imported when they say so; then the features that subscribed to ``SETTINGS_CHANGED`` do their part (documents
+    re-chunk, lenses refresh, the workspace run starts)."""
+    old = ls.settings
+    new, warnings = parse_settings(raw, old)
     if warnings:
         ls.show("\n".join(warnings))
-    old, ls.settings = ls.settings, new
     todo = ls.engine.apply_settings(new)
     if todo["reload_model"]:
         start_model_load(ls)
-    if todo["rechunk"]:
-        for uri in list(ls.engine.docs):
-            await documents.fresh_document(ls, uri, force=True)
+    await ls.publish(SETTINGS_CHANGED, old, new, todo)
     if new.cache_dir != old.cache_dir:
         start_bundle_import(ls)
     if new.cache_dir != old.cache_dir or todo["reschedule"]:
         ls.engine.schedule_all()
-    if (new.lenses != old.lenses or todo["rechunk"] or new.cache_dir != old.cache_dir or todo["reschedule"]
-            or new.grounding_check != old.grounding_check):
-        code_lens.request_lens_refresh(ls)
-    if new.workspace_on_open and not old.workspace_on_open:
-        workspace_run.maybe_start_workspace(ls)
 
 
 # ------------------------------------------------------------------------------------------------ the handlers
@@ -112,4 +118,5 @@ async def did_change_configuration(ls: LenscribeServer, params: types.DidChangeC
 
 
 def register(server: LenscribeServer) -> None:
+    server.add_state(Configuration(server))
     server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(did_change_configuration)

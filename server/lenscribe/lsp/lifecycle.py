@@ -92,10 +92,11 @@ def initialize(ls: LenscribeServer, params: types.InitializeParams) -> None:
 
 async def initialized(ls: LenscribeServer, params: types.InitializedParams) -> None:
     ls.initialized = True
-    if ls.pending_warnings:
-        ls.show("\n".join(ls.pending_warnings))
-        ls.pending_warnings.clear()
-    if not ls.had_init_options and ls.client_supports("workspace.configuration"):
+    config = ls.state(configuration.Configuration)
+    if config.pending_warnings:
+        ls.show("\n".join(config.pending_warnings))
+        config.pending_warnings.clear()
+    if not config.had_init_options and ls.client_supports("workspace.configuration"):
         await configuration.pull_configuration(ls)
     workspace_run.maybe_start_workspace(ls)
 

@@ -14,10 +14,12 @@ unit counts are pygls' own (its codec's ``UnitCounter``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from lsprotocol import types
 from pygls.workspace import PositionCodec
 
-__all__ = ["ColumnConverter"]
+__all__ = ["ColumnConverter", "chunk_at"]
 
 UTF16 = types.PositionEncodingKind.Utf16.value
 _UTF16_UNITS = PositionCodec(types.PositionEncodingKind.Utf16).impl
@@ -60,3 +62,11 @@ class ColumnConverter:
 
     def range(self, start: tuple[int, int], end: tuple[int, int]) -> types.Range:
         return types.Range(start=self.position(start), end=self.position(end))
+
+
+def chunk_at(encoding: str | None, doc: Any, position: types.Position) -> tuple[Any, types.Range] | None:
+    """The innermost chunk of ``doc`` (a ``lenscribe.document.Document``) at a client position, with its range in the
+    client's encoding; None where there is none."""
+    conv = ColumnConverter(encoding, doc.lines)
+    chunk = doc.chunk_at(position.line, conv.to_utf16(position.line, position.character))
+    return None if chunk is None else (chunk, conv.range(chunk.start, chunk.end))

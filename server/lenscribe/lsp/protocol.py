@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, BinaryIO, TypeVar
 
 import attrs
 import cattrs
@@ -25,9 +25,6 @@ from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
 
 from lenscribe.lsp.texts import LspWorkspace, canonical_uri
-
-if TYPE_CHECKING:
-    from lenscribe.lsp.server import LenscribeServer
 
 log = logging.getLogger(__name__)
 
@@ -186,18 +183,19 @@ def _canonical_uris(data: Any) -> None:
 class CappedReader:
     """stdin for pygls' reader: a body larger than ``limit`` is refused (pygls would read it into memory whole, and a
     Content-Length of 1e11 dies with MemoryError): the read returns b"", pygls' loop ends, the server exits with a
-    logged reason. Header lines are bounded too."""
+    logged reason (``connection_lost(reason)``: the server's). Header lines are bounded too."""
 
-    def __init__(self, stream: BinaryIO, server: LenscribeServer, limit: int = MAX_MESSAGE_BYTES) -> None:
-        self.stream, self.server, self.limit = stream, server, limit
+    def __init__(self, stream: BinaryIO, connection_lost: Callable[[str], None],
+                 limit: int = MAX_MESSAGE_BYTES) -> None:
+        self.stream, self.connection_lost, self.limit = stream, connection_lost, limit
 
     def readline(self) -> bytes:
         return self.stream.readline(MAX_HEADER_LINE)
 
     def read(self, n: int) -> bytes:
         if n > self.limit:
-            self.server.connection_lost(f"a message of {n} bytes is over the {self.limit}-byte limit: closing the "
-                                        "connection")
+            self.connection_lost(f"a message of {n} bytes is over the {self.limit}-byte limit: closing the "
+                                 "connection")
             return b""
         return self.stream.read(n)
 

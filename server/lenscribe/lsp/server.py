@@ -1,13 +1,15 @@
-"""The lenscribe language server (pygls 2.x): the server object and the state its features share.
+"""The lenscribe language server (pygls 2.x): the server object and what its features share.
 
-The features live one per module, each registering its handlers with ``register(server)`` (``cli.create_server``
-calls them all): ``lifecycle``
+The features live one per module, each registering with ``register(server)`` (``cli.create_server`` calls them all):
+its handlers, its own state (a ``FeatureState``, stopped with the server) and the events it subscribes to
+(``SETTINGS_CHANGED``, ``MODEL_LOADED``, ``SUMMARIES_ADDED``, published by ``configuration``): ``lifecycle``
 (initialize, shutdown, exit, the client process), ``configuration`` (settings, the model they name), ``documents``
 (open/change/close, debounced re-chunking, visible ranges), ``hover``, ``code_lens`` (and throttled
 ``workspace/codeLens/refresh``), ``commands`` (summarizeFile, showSummary, stats), ``workspace_run``
 (summarizeWorkspace with work-done progress) and ``code_actions``; ``protocol`` answers what pygls would drop.
-Handlers are thin: they turn LSP params into calls on ``Engine`` (documents, chunks, cache, scheduler) and its answers
-into LSP results.  No model logic lives here.
+The server keeps the engine (made with it, on the default settings until ``initialize``), whose settings are the one
+settings object, the thread pools and messaging.  Handlers are thin: they turn LSP params into calls on ``Engine``
+(a summary is one call, ``Engine.ask``) and its answers into LSP results.  No model logic lives here.
 
 Threads: the asyncio event loop (pygls) answers every message and never blocks; chunking runs on two
 ``lenscribe-chunk`` threads (one document at a time each: its lock in ``documents``, and the newest text always wins),
@@ -23,12 +25,12 @@ last change, or at once when a hover / code lens request needs the new text.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import sys
-import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
@@ -45,7 +47,7 @@ from lenscribe.settings import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LenscribeServer"]
+__all__ = ["MODEL_LOADED", "SETTINGS_CHANGED", "SUMMARIES_ADDED", "FeatureState", "LenscribeServer"]
 
 try:
     from importlib.metadata import version as _pkg_version
@@ -71,8 +73,28 @@ def log_task_error(task: asyncio.Future) -> None:
         log.error("background task failed", exc_info=task.exception())
 
 
+class FeatureState:
+    """One feature's own state (its timers, locks, tasks), kept by the server (``LenscribeServer.add_state``) and
+    stopped with it (``stop``); esbonio's ``LanguageFeature`` is one model of this."""
+
+    def __init__(self, server: LenscribeServer) -> None:
+        self.server = server
+
+    def stop(self) -> None:
+        """Cancel what the feature has running (idempotent; the event loop may be gone)."""
+
+
+S = TypeVar("S", bound=FeatureState)
+
+# What the server publishes to the features that subscribe (``subscribe``, ``publish``):
+SETTINGS_CHANGED = "settings"  # (old, new, todo: Engine.apply_settings' answer), after configuration did its part
+MODEL_LOADED = "model"  # a model load ended (loaded or failed): cached summaries can be shown, work can start
+SUMMARIES_ADDED = "summaries"  # summaries came into the cache from outside the queue (LENSCRIBE_CACHE_BUNDLE)
+
+
 class LenscribeServer(LanguageServer):
-    """The state the features share (settings, the engine, thread pools, timers, tasks) and small helpers."""
+    """What the features share (the settings, the engine, thread pools, messaging, the features' states and the
+    events they subscribe to) and small helpers."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("protocol_cls", LenscribeProtocol)
@@ -88,33 +110,50 @@ class LenscribeServer(LanguageServer):
         self._joined = False
         self.parent_watch: asyncio.Task | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        # configuration and the engine
-        self.settings = Settings()
-        self.engine: Engine | None = None
-        self.had_init_options = False
-        self.pending_warnings: list[str] = []  # shown once the client is initialized
-        self.model_task: asyncio.Task | None = None
+        # the engine, made with the server on the default settings (its cache in memory only: the configured one opens
+        # at initialize); its settings are the one settings object (``settings``), changed by ``configuration``
+        self.engine = Engine(Settings(), open_cache=False)
         # threads
         self.chunk_pool = ThreadPoolExecutor(2, thread_name_prefix="lenscribe-chunk")
         self.io_pool = ThreadPoolExecutor(2, thread_name_prefix="lenscribe-io")  # model loading, reading files
         self.workspace_pool = ThreadPoolExecutor(1, thread_name_prefix="lenscribe-workspace")
-        # documents
-        self.debounce: dict[str, asyncio.TimerHandle] = {}
-        self.doc_locks: dict[str, asyncio.Lock] = {}
-        self.told_skipped: set[tuple[str, str]] = set()
-        # code lens refresh
-        self.refresh_handle: asyncio.TimerHandle | None = None
-        self.last_refresh = 0.0
-        self.lens_refreshes = 0
-        # workspace run
-        self.workspace_task: asyncio.Task | None = None
-        self.workspace_cancel: threading.Event | None = None
-        self.workspace_started = False
-        self.last_progress = 0.0
+        # each feature's own state (``FeatureState``: debounce timers, the lens refresh, the workspace run, ...)
+        self.states: dict[type, FeatureState] = {}
+        self._listeners: dict[str, list[Callable[..., Any]]] = {}
         # messages
         self._error_popups = 0
         self._reporting = False
         self._shown_errors: set[str] = set()
+
+    @property
+    def settings(self) -> Settings:
+        """The settings: the engine's, the one settings object (``configuration`` changes them)."""
+        return self.engine.settings
+
+    # ------------------------------------------------------------------------------------------------ features
+
+    def add_state(self, state: S) -> S:
+        """Keep a feature's state (one per class), stopped with the server."""
+        self.states[type(state)] = state
+        return state
+
+    def state(self, cls: type[S]) -> S:
+        """The feature state of class ``cls`` (its feature registered it)."""
+        return cast(S, self.states[cls])
+
+    def subscribe(self, event: str, listener: Callable[..., Any]) -> None:
+        """Call ``listener(*args)`` (a coroutine function is awaited) on each ``publish(event, *args)``."""
+        self._listeners.setdefault(event, []).append(listener)
+
+    async def publish(self, event: str, *args: Any) -> None:
+        """Tell the subscribers, in the order they subscribed; one failing is logged and the others still hear."""
+        for listener in self._listeners.get(event, []):
+            try:
+                result = listener(*args)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:  # noqa: BLE001 - one feature's failure must not stop the others
+                log.exception("a %s listener failed", event)
 
     # ------------------------------------------------------------------------------------------------ capabilities
 
@@ -206,20 +245,11 @@ class LenscribeServer(LanguageServer):
         task.add_done_callback(log_task_error)
         return task
 
-    async def wait_for_summary_id(self, timeout: float | None = None) -> bool:
-        """While the summary id is not known yet (the load has not read the manifest), wait for the load, at most
-        ``timeout`` seconds; without the id no summary can be requested. True when it waited."""
-        if (self.engine is not None and self.engine.model.summary_id is None and self.model_task is not None
-                and not self.model_task.done()):
-            await asyncio.wait({self.model_task}, timeout=timeout)
-            return True
-        return False
-
     # ------------------------------------------------------------------------------------------------ connection
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         """pygls' stdio loop, reading through a size cap (CappedReader)."""
-        super().start_io(CappedReader(stdin or sys.stdin.buffer, self), stdout)  # type: ignore[arg-type]
+        super().start_io(CappedReader(stdin or sys.stdin.buffer, self.connection_lost), stdout)  # type: ignore[arg-type]
 
     def connection_lost(self, reason: str) -> None:
         """The connection cannot go on (an over-long message): remember why; the process exits with status 1."""
@@ -238,25 +268,16 @@ class LenscribeServer(LanguageServer):
                     self.parent_watch.cancel()
                 except RuntimeError:
                     pass
-            if self.engine is not None:
-                self.engine.shutdown(wait=True, timeout=JOIN_TIMEOUT_S)
+            self.engine.shutdown(wait=True, timeout=JOIN_TIMEOUT_S)
 
     def _stop_background(self) -> None:
         self.closed = True
-        if self.workspace_cancel is not None:
-            self.workspace_cancel.set()
-        if self.workspace_task is not None and not self.workspace_task.done():
+        for state in self.states.values():
             try:
-                self.workspace_task.cancel()
-            except RuntimeError:  # its loop is gone
-                pass
-        for handle in self.debounce.values():
-            handle.cancel()
-        self.debounce.clear()
-        if self.refresh_handle is not None:
-            self.refresh_handle.cancel()
-        if self.engine is not None:
-            self.engine.shutdown(wait=False)
+                state.stop()
+            except Exception:  # noqa: BLE001 - stopping goes on
+                log.exception("stopping %s failed", type(state).__name__)
+        self.engine.shutdown(wait=False)
         self.chunk_pool.shutdown(wait=False, cancel_futures=True)
         self.io_pool.shutdown(wait=False, cancel_futures=True)
         self.workspace_pool.shutdown(wait=False, cancel_futures=True)

@@ -20,14 +20,15 @@ from typing import Any, TypedDict
 from lsprotocol import types
 
 from lenscribe.engine import ModelUnavailable
-from lenscribe.lsp.server import LenscribeServer
-from lenscribe.workspace import broad_roots, summarize_paths, workspace_files
+from lenscribe.lsp.command_names import CMD_SUMMARIZE_WORKSPACE
+from lenscribe.lsp.server import MODEL_LOADED, SETTINGS_CHANGED, FeatureState, LenscribeServer
+from lenscribe.settings import Settings
+from lenscribe.workspace import WorkspaceReport, broad_roots, summarize_paths, workspace_files
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CMD_SUMMARIZE_WORKSPACE", "maybe_start_workspace", "register", "start_workspace"]
+__all__ = ["CMD_SUMMARIZE_WORKSPACE", "WorkspaceRun", "maybe_start_workspace", "register", "start_workspace"]
 
-CMD_SUMMARIZE_WORKSPACE = "lenscribe.summarizeWorkspace"
 PROGRESS_EVERY_S = 0.1  # at most one progress report per this many seconds (the last one always goes)
 
 
@@ -40,13 +41,43 @@ class RunError(TypedDict):
 WorkspaceResult = dict[str, Any] | RunError  # WorkspaceReport.as_dict(), or why there is none
 
 
+class WorkspaceRun(FeatureState):
+    """The run in progress (its task and cancel event), whether the start-up run began, the last run's report."""
+
+    def __init__(self, server: LenscribeServer) -> None:
+        super().__init__(server)
+        self.task: asyncio.Task | None = None
+        self.cancel: threading.Event | None = None
+        self.started = False  # the workspaceOnOpen run began (once per server)
+        self.last_progress = 0.0
+        self.last_report: WorkspaceReport | None = None  # for lenscribe.stats
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def stop(self) -> None:
+        if self.cancel is not None:
+            self.cancel.set()
+        if self.running:
+            assert self.task is not None
+            try:
+                self.task.cancel()
+            except RuntimeError:  # its loop is gone
+                pass
+
+    def settings_changed(self, old: Settings, new: Settings, todo: dict[str, bool]) -> None:
+        if new.workspace_on_open and not old.workspace_on_open:
+            maybe_start_workspace(self.server)
+
+
 def maybe_start_workspace(ls: LenscribeServer) -> None:
     """With ``workspaceOnOpen``: the first run, once the client is initialized and the model is ready."""
-    e = ls.engine
-    if (ls.workspace_started or not ls.initialized or e is None or e.model.state != "ready"
+    run = ls.state(WorkspaceRun)
+    if (run.started or not ls.initialized or ls.engine.model.state != "ready"
             or not ls.settings.workspace_on_open or not ls.workspace_roots()):
         return
-    ls.workspace_started = True
+    run.started = True
     roots = ls.workspace_roots()
     broad = broad_roots(roots)
     if broad:
@@ -62,22 +93,23 @@ def maybe_start_workspace(ls: LenscribeServer) -> None:
 
 def start_workspace(ls: LenscribeServer, roots: list[str] | None = None) -> asyncio.Task:
     """A run over ``roots`` (default: every workspace folder), unless one is running already."""
-    if ls.workspace_task is None or ls.workspace_task.done():
-        ls.workspace_task = ls.spawn(_run_workspace(ls, ls.workspace_roots() if roots is None else roots))
-    return ls.workspace_task
+    run = ls.state(WorkspaceRun)
+    if run.task is None or run.task.done():
+        run.task = ls.spawn(_run_workspace(ls, ls.workspace_roots() if roots is None else roots))
+    return run.task
 
 
 async def _run_workspace(ls: LenscribeServer, roots: list[str]) -> WorkspaceResult:
-    assert ls.engine is not None and ls.loop is not None
-    e, loop = ls.engine, ls.loop
+    assert ls.loop is not None
+    e, loop, state = ls.engine, ls.loop, ls.state(WorkspaceRun)
     if not e.can_summarize:
         return RunError(error=f"model unavailable: {e.model.error}")
-    cancel = ls.workspace_cancel = threading.Event()
+    cancel = state.cancel = threading.Event()
     token = await _begin_progress(ls, cancel)
     message = "done"
     report = None
     try:
-        s = e.settings
+        s = ls.settings
         deadline = time.monotonic() + s.workspace_max_seconds  # listing included
         files = await loop.run_in_executor(ls.workspace_pool, functools.partial(
             workspace_files, roots, s.languages, limit=s.workspace_max_files + 1, deadline=deadline, cancel=cancel))
@@ -86,9 +118,10 @@ async def _run_workspace(ls: LenscribeServer, roots: list[str]) -> WorkspaceResu
             loop.call_soon_threadsafe(_report_progress, ls, token, done, total, rep.summarized, rep.cached,
                                       rep.stopped)
 
-        report = await loop.run_in_executor(
-            ls.workspace_pool, functools.partial(summarize_paths, e, files, cancel=cancel, progress=progress,
-                                                 deadline=deadline))
+        run = ls.workspace_pool.submit(summarize_paths, e, files, cancel=cancel, progress=progress,
+                                       deadline=deadline)
+        run.add_done_callback(functools.partial(_keep_report, state))  # also when this task is cancelled meanwhile
+        report = await asyncio.wrap_future(run)
         message = (f"{report.files} files, {report.chunks} chunks: {report.summarized} summarized, "
                    f"{report.cached} cached in {report.seconds:.1f}s"
                    + (" (cancelled)" if report.cancelled else "")
@@ -109,6 +142,12 @@ async def _run_workspace(ls: LenscribeServer, roots: list[str]) -> WorkspaceResu
         if token is not None:
             ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
             ls.work_done_progress.tokens.pop(token, None)
+
+
+def _keep_report(state: WorkspaceRun, run: Future) -> None:
+    """The run's report, for ``lenscribe.stats``."""
+    if not run.cancelled() and run.exception() is None:
+        state.last_report = run.result()
 
 
 # ------------------------------------------------------------------------------------------------ progress
@@ -141,9 +180,10 @@ def _report_progress(ls: LenscribeServer, token: str | None, done: int, total: i
     if token is None:
         return
     now = time.monotonic()
-    if done < total and now - ls.last_progress < PROGRESS_EVERY_S:
+    state = ls.state(WorkspaceRun)
+    if done < total and now - state.last_progress < PROGRESS_EVERY_S:
         return
-    ls.last_progress = now
+    state.last_progress = now
     ls.work_done_progress.report(token, types.WorkDoneProgressReport(
         message=f"{done}/{total} files ({summarized} summarized, {cached} cached)"
         + (f"; limit: {stopped}" if stopped else ""),
@@ -155,11 +195,14 @@ def _report_progress(ls: LenscribeServer, token: str | None, done: int, total: i
 
 async def summarize_workspace(ls: LenscribeServer) -> WorkspaceResult:
     """``lenscribe.summarizeWorkspace()``: summarize every source file of the workspace; returns the counts."""
-    task = ls.workspace_task
+    task = ls.state(WorkspaceRun).task
     if task is not None and not task.done():
         return await asyncio.shield(task)  # join the run in progress
     return await start_workspace(ls)
 
 
 def register(server: LenscribeServer) -> None:
+    run = server.add_state(WorkspaceRun(server))
+    server.subscribe(SETTINGS_CHANGED, run.settings_changed)
+    server.subscribe(MODEL_LOADED, lambda: maybe_start_workspace(server))
     server.command(CMD_SUMMARIZE_WORKSPACE)(summarize_workspace)
