@@ -19,6 +19,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -171,7 +172,9 @@ class Batches(torch.utils.data.Dataset):
 
     def __getitem__(self, j: int) -> dict:
         idx = self.plan[j]
+        pairs: list[tuple[Any, Any]]
         if self.kind == "finetune":
+            assert self.tgt is not None
             pairs = list(zip(_rows(self.src[idx]), _rows(self.tgt[idx]), strict=True))
         else:
             rng = np.random.default_rng([self.seed, j])
@@ -339,7 +342,7 @@ def train(pack_path: Path, out: Path, cfg: Config) -> dict:
     opt = torch.optim.Adafactor(model.parameters(), lr=cfg.lr, foreach=device.type == "cuda" or None)
     evaluate = (Evaluator(pack, "valid", cfg.eval_per_language, langs, load_tokenizer()) if cfg.eval_per_language
                 else None)
-    best = {"score": -1.0, "state": None, "eval": None}
+    best: dict[str, Any] = {"score": -1.0, "state": None, "eval": None}
 
     def on_eval(phase: Phase, res: dict) -> None:
         res = res | {"phase": phase.name, "step": phase.steps, "t": round(time.time() - t0, 1)}

@@ -22,6 +22,7 @@ import argparse
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -97,11 +98,11 @@ def read_onnx_weights(path: Path, side: str) -> dict[str, list[np.ndarray]]:
                     continue
                 base = QUANT_SUFFIX.sub("", node.input[0])
                 # the matching DequantizeLinear names the scale of this branch
-                scale = tensors.get(base + "_scale")
+                g_scale = tensors.get(base + "_scale")
                 zero = tensors.get(base + "_zero_point")
-                if scale is None or zero is None:
+                if g_scale is None or zero is None:
                     raise ValueError(f"{path.name}: no scale for {node.input[0]}")
-                w = (tensors[node.input[0]].astype(np.float32) - zero.astype(np.float32)) * scale
+                w = (tensors[node.input[0]].astype(np.float32) - zero.astype(np.float32)) * g_scale
                 add(_module_path(m["path"], side) + ".weight", w)
         for t in g.initializer:
             name = MERGED_SUFFIX.sub("", t.name)
@@ -126,14 +127,15 @@ def recover_state_dict(model_dir: Path, reference: dict | None = None) -> tuple[
     # model built before that has a merged decoder instead of the decoder step
     decoder = model_dir / DECODER_WITH_PAST
     found = read_onnx_weights(model_dir / ENCODER, "encoder")
-    for name, copies in read_onnx_weights(decoder if decoder.is_file() else model_dir / DECODER_MERGED,
-                                          "decoder").items():
-        found.setdefault(name, []).extend(copies)
+    for name, dec_copies in read_onnx_weights(decoder if decoder.is_file() else model_dir / DECODER_MERGED,
+                                              "decoder").items():
+        found.setdefault(name, []).extend(dec_copies)
     # the tied embedding: encoder.embed_tokens, decoder.shared (the decoder's Gather) and lm_head are one tensor
     tied = [c for k in ("encoder.embed_tokens.weight", "decoder.shared.weight", "lm_head.weight") for c in
             found.pop(k, [])]
     found["shared.weight"] = tied
-    state, copies = {}, {}
+    state: dict[str, Any] = {}
+    copies: dict[str, int] = {}
     for name, ref in reference.items():
         key = "shared.weight" if name in ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
                                            "lm_head.weight") else name
@@ -192,8 +194,8 @@ def write_checkpoint(model_dir: Path, out: Path, dropout: float) -> dict:
             "averaged_copies": {k: v for k, v in copies.items() if v > 1}}
     # what train.py's warm start reads: the record of the run that made the model when runs/ keeps it (so the data
     # card can show every stage), else only the shape
-    run_state = {"step": 0, "epoch": 0, "elapsed_s": 0.0, "examples_seen": 0, "tokens_seen": 0, "best_bleu": -1.0,
-                 "best_step": None, "history": [], "args": args, "recovered": info}
+    run_state: dict[str, Any] = {"step": 0, "epoch": 0, "elapsed_s": 0.0, "examples_seen": 0, "tokens_seen": 0,
+                                 "best_bleu": -1.0, "best_step": None, "history": [], "args": args, "recovered": info}
     record_path = run_record_path(manifest.model_id)
     if record_path.is_file():
         record = json.loads(record_path.read_text())
