@@ -221,3 +221,12 @@ def deny_access(monkeypatch):
         monkeypatch.setattr(os, "stat", stat)
 
     return deny
+
+
+@pytest.fixture
+def fake_model_dir(tmp_path):
+    """A directory whose manifest says model id fake@1 (the fake loader ignores the rest)."""
+    d = tmp_path / "model"
+    d.mkdir()
+    (d / "manifest.json").write_text('{"format": "lenscribe-model/1", "model_id": "fake@1", "files": {}}')
+    return d
