@@ -3,6 +3,8 @@ warning each. The settings table against the clients' generated files: test_sett
 
 from __future__ import annotations
 
+import pytest
+
 from lenscribe.settings import Settings, parse_settings
 
 # ---------------------------------------------------------------------------------------------------- settings
@@ -33,3 +35,22 @@ def test_bad_settings_fall_back_to_defaults_with_one_warning_each():
     assert any("klingon" in w for w in warnings) and any("lenscribe.nope" in w for w in warnings)
     _, warnings = parse_settings(["not", "an", "object"])
     assert warnings
+
+
+@pytest.mark.parametrize("odd", [2.5, "2", float("nan"), float("inf"), -float("inf"), 10**400, [2], {"n": 2}],
+                         ids=["2.5", "str", "nan", "inf", "-inf", "10**400", "list", "object"])
+def test_an_odd_number_is_one_warning_and_the_default_and_the_other_keys_still_apply(odd):
+    """JSON-RPC payloads are parsed by ``json.loads``, which reads ``Infinity`` and ``NaN``: infinity raised
+    OverflowError out of parse_settings (and out of initialize), losing every other setting of the payload."""
+    s, warnings = parse_settings({"lenscribe": {"workers": odd, "debounceMs": 50}})
+    assert s.workers == Settings().workers and s.debounce_ms == 50
+    assert len(warnings) == 1 and warnings[0].startswith("lenscribe.workers: ")
+    assert "is not valid (expected " in warnings[0] and warnings[0].endswith(f"using the default {Settings().workers}")
+
+
+def test_integral_floats_are_integers_and_languages_are_a_list_or_one_string():
+    s, warnings = parse_settings({"lenscribe": {"workers": 2.0, "languages": "Go", "cacheDir": ""}})
+    assert warnings == [] and s.workers == 2 and isinstance(s.workers, int)
+    assert s.languages == ("go",) and s.cache_dir is None
+    s, warnings = parse_settings({"lenscribe": {"languages": ["go", "Go", "PYTHON"]}})
+    assert warnings == [] and s.languages == ("go", "python")
