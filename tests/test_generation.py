@@ -1,7 +1,7 @@
 """Generation on the real tiny int8/fp32 model (lenscribe.generation, through lenscribe.summarizer): beam search,
 batching, truncation, limits, timeout, the fp32 reference build.
 
-``test_modelbuild.py`` checks greedy decoding against transformers; these tests cover what the editor relies on
+``test_modelbuild_pipeline.py`` checks greedy decoding against transformers; these tests cover what the editor relies on
 beyond it. ``lenscribe summarize`` on the same model: test_summarize_cli.py.
 """
 
