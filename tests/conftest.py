@@ -221,3 +221,25 @@ def deny_access(monkeypatch):
         monkeypatch.setattr(os, "stat", stat)
 
     return deny
+
+
+@pytest.fixture
+def fake_model_dir(tmp_path):
+    """A directory whose manifest says model id fake@1 (the fake loader ignores the rest)."""
+    d = tmp_path / "model"
+    d.mkdir()
+    (d / "manifest.json").write_text('{"format": "lenscribe-model/1", "model_id": "fake@1", "files": {}}')
+    return d
+
+
+@pytest.fixture(scope="session")
+def fp32_export(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint exported to fp32 ONNX, once (test_modelbuild_export.py and test_modelbuild_quantize.py)."""
+    from lenscribe.modelbuild.deps import torch_threads
+    from lenscribe.modelbuild.export import EXPORTED, export_onnx
+
+    out = tmp_path_factory.mktemp("export") / "onnx-fp32"
+    with torch_threads(1):
+        paths = export_onnx(tiny_checkpoint, out, opset=17)
+    assert set(paths) == set(EXPORTED)
+    return out

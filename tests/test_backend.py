@@ -1,7 +1,7 @@
 """The OpenAI-compatible summarizer backend against a loopback server that fails on cue (tests/fake_openai.py): the
 request is the shared prompt, replies are cleaned, every failure falls back to the local model (marked, reported
 once), the cache keeps each backend's summaries apart, edits cancel requests in flight, concurrency stays bounded.
-The same paths against a real llama.cpp server: tests/test_backend_llama.py.
+The same paths against a real llama.cpp server: tests/lsp/test_lsp_backend_llama.py.
 """
 
 from __future__ import annotations

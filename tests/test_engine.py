@@ -1,285 +1,181 @@
-"""The run-time engine on the real tiny int8/fp32 model: beam search, batching, truncation, limits, timeout, CLI.
-
-``test_modelbuild.py`` checks greedy decoding against transformers; these tests cover what the editor relies on
-beyond it.
-"""
+"""lenscribe.engine without a client or a model (a fake summarizer, tests/fake_engine.py): documents to chunks to
+summaries, edits, stale work, the beams setting, asks before and after the model's id, skipped files, visible chunks
+first."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
+import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from lenscribe.cli import main
-from lenscribe.decoding import DEFAULT_REPETITION_PENALTY, GenerationOptions
-from lenscribe.generation import GenerationTimeout, Seq2SeqOnnx
-from lenscribe.modelbuild.deps import torch_threads
-from lenscribe.modelbuild.export import DECODER_WITH_PAST, ENCODER
-from lenscribe.modelbuild.pipeline import WORK
-from lenscribe.modelbuild.samples import DEFAULT_SAMPLES
-from lenscribe.modelfiles import load_manifest
-from lenscribe.summarizer import Summarizer, prepare_code
-from lenscribe.tokenization import load_tokenizer
+from fake_engine import DOC, FakeSummarizer, _fake_manifest, make_engine
+from lenscribe.engine import Engine
+from lenscribe.render import Summary
+from lenscribe.scheduling import Priority
+from lenscribe.settings import Settings
+from lenscribe.sources import language_for
 
 
-@pytest.fixture(scope="module")
-def summarizer(tiny_model_dir: Path) -> Summarizer:
-    return Summarizer.load(tiny_model_dir, threads=1)
+def test_engine_pipeline_and_edits(tmp_path, monkeypatch, fake_model_dir):
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
+    fake = FakeSummarizer()
+    engine, landed = make_engine(tmp_path, fake_model_dir, fake)
+    assert engine.load_model() is None and engine.model.summary_id == "fake@1+rp1.2"
+    doc = engine.update_document("file:///t.py", "/t.py", DOC, 1)
+    assert [c.qualname for c in doc.chunks] == ["a", "K", "K.m", "K.n"]
+    assert engine.scheduler.wait_idle(5)
+    assert sum(len(c) for c in fake.calls) == 4 and landed and landed[-1] == {"file:///t.py"}
+    assert engine.cached_summary(doc.chunks[0]).startswith("Summary of def a(x):")
+    # innermost chunk at a position
+    assert doc.chunk_at(5, 8).qualname == "K.m" and doc.chunk_at(7, 0).qualname == "K" and doc.chunk_at(2, 0) is None
+    # an edit of n's body: K and K.n change, a and K.m keep their hashes
+    doc2 = engine.update_document("file:///t.py", "/t.py", DOC.replace("return 2", "return 3"), 2)
+    assert doc2.generation == doc.generation + 1
+    assert engine.scheduler.wait_idle(5)
+    assert sorted(c.splitlines()[0].strip() for c in fake.calls[-1]) == ["class K:", "def n(self):"]
+    assert sum(len(c) for c in fake.calls) == 6
+    # an older text finishing late does not replace the newer one
+    assert engine.update_document("file:///t.py", "/t.py", DOC, 1) is doc2
+    engine.close_document("file:///t.py")
+    assert engine.document("file:///t.py") is None
+    engine.shutdown()
 
 
-@pytest.mark.parametrize(("beams", "repetition_penalty"), [(2, 1.0), (4, 1.0), (1, 3.0), (3, 3.0)])
-def test_beam_search_equals_transformers_generate(tiny_model_dir: Path, tiny_pairs, beams: int,
-                                                  repetition_penalty: float) -> None:
-    import torch
-    from transformers import T5ForConditionalGeneration
-
-    arch = load_manifest(tiny_model_dir).architecture
-    tok = load_tokenizer(tiny_model_dir / "tokenizer.json")
-    work = tiny_model_dir / WORK
-    model = T5ForConditionalGeneration.from_pretrained(work / "source").eval()
-    engine = Seq2SeqOnnx(work / "onnx-fp32" / ENCODER, work / "onnx-fp32" / DECODER_WITH_PAST, arch, intra_op_threads=1)
-    codes = [c for c, _ in tiny_pairs[:4]] + list(DEFAULT_SAMPLES[:4])
-    changed = 0
-    for code in codes:
-        ids = tok.encode(prepare_code(code)).ids
-        with torch.inference_mode(), torch_threads(1):
-            ref = model.generate(
-                torch.tensor([ids]), num_beams=beams, do_sample=False, max_new_tokens=16, length_penalty=1.0,
-                repetition_penalty=repetition_penalty,
-            )[0].tolist()
-        ref = [t for t in ref[1:] if t not in (arch.eos_token_id, arch.pad_token_id)]
-        out = engine.generate([ids], max_new_tokens=16, num_beams=beams, repetition_penalty=repetition_penalty)
-        assert out[0] == ref, code
-        changed += out != engine.generate([ids], max_new_tokens=16, num_beams=beams)
-    if repetition_penalty == 1.0:
-        assert not changed
-    elif beams == 1:  # greedy works on logits, where the penalty bites; a beam search on log-probabilities, where
-        assert changed  # a confident token (log-prob ~0) keeps its lead: the tiny model's beams do not change
+def test_engine_beams_setting_keeps_its_own_summaries(tmp_path, monkeypatch, fake_model_dir):
+    """A beam search writes other summaries than greedy decoding: they are cached apart, and switching back and forth
+    reloads the model with that width and serves each decoding's own summaries."""
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
+    fake = FakeSummarizer()
+    loads: list[int] = []
+    s = Settings(model_dir=str(fake_model_dir), cache_dir=str(tmp_path / "cache"), workers=1)
+    engine = Engine(s, load_summarizer=lambda files, w: (loads.append(files.options.num_beams), fake)[1])
+    engine.load_model()
+    doc = engine.update_document("file:///t.py", "/t.py", DOC, 1)
+    assert engine.scheduler.wait_idle(5) and sum(len(c) for c in fake.calls) == 4
+    assert engine.apply_settings(s.replace(beams=3))["reload_model"]
+    assert engine.load_model() is None and loads == [1, 3] and engine.model.summary_id == "fake@1+beam3+rp1.2"
+    assert engine.cached_summary(doc.chunks[0]) is None  # the greedy summary is not served as the beam search's
+    engine.schedule_all()
+    assert engine.scheduler.wait_idle(5) and sum(len(c) for c in fake.calls) == 8
+    assert engine.apply_settings(s)["reload_model"]
+    assert engine.load_model() is None and engine.model.summary_id == "fake@1+rp1.2"
+    assert engine.cached_summary(doc.chunks[0]).startswith("Summary of def a(x):")
+    engine.schedule_all()
+    assert engine.scheduler.wait_idle(5) and sum(len(c) for c in fake.calls) == 8  # all cached
+    assert not engine.apply_settings(s.replace(debounce_ms=10))["reload_model"]
+    engine.shutdown()
 
 
-def test_batched_generation_equals_one_at_a_time(tiny_model_dir: Path, tiny_pairs) -> None:
-    arch = load_manifest(tiny_model_dir).architecture
-    tok = load_tokenizer(tiny_model_dir / "tokenizer.json")
-    engine = Seq2SeqOnnx(tiny_model_dir / "encoder_model.onnx", tiny_model_dir / "decoder_with_past_model.onnx", arch,
-                         intra_op_threads=1)
-    batch = [tok.encode(prepare_code(c)).ids for c, _ in tiny_pairs]  # different lengths: padding is exercised
-    assert len({len(x) for x in batch}) > 1
-    for beams in (1, 3):
-        together = engine.generate(batch, max_new_tokens=20, num_beams=beams)
-        alone = [engine.generate([ids], max_new_tokens=20, num_beams=beams)[0] for ids in batch]
-        assert together == alone
+def test_engine_stale_work_is_dropped(tmp_path, monkeypatch, fake_model_dir):
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
+    fake = FakeSummarizer()
+    engine, _ = make_engine(tmp_path, fake_model_dir, fake)
+    gate = threading.Event()
+    engine.load_model()
+    engine.scheduler.set_summarize(lambda codes, timeout=None: (gate.wait(5), fake.summarize(codes))[1])
+    blocker = engine.scheduler.submit(("fake@1", "blocker"), "def blocker():\n  pass", Priority.OPEN)
+    time.sleep(0.05)
+    engine.update_document("file:///t.py", "/t.py", DOC, 1)
+    queued = engine.scheduler.snapshot()["queued"]
+    assert queued == 4
+    engine.update_document("file:///t.py", "/t.py", DOC.replace("return 2", "return 3"), 2)
+    snap = engine.scheduler.snapshot()
+    assert snap["queued"] == 4 and snap["cancelled"] == 2  # old K and K.n dropped, new ones queued
+    gate.set()
+    blocker.result(5)
+    assert engine.scheduler.wait_idle(5)
+    assert sum(len(c) for c in fake.calls) == 5  # blocker + 4, never the stale two
+    engine.shutdown()
 
 
-def test_summaries_come_back_in_input_order_whatever_the_batch_size(tiny_model_dir: Path, tiny_pairs) -> None:
-    codes = [c for c, _ in reversed(tiny_pairs)]
-    expected = [s for _, s in reversed(tiny_pairs)]
-    for size in (1, 3, 16):
-        s = Summarizer.load(tiny_model_dir, threads=1, options=GenerationOptions(batch_size=size))
-        assert s.summarize(codes) == expected
-        assert s.runs == -(-len(codes) // size)
+def test_engine_without_a_model(tmp_path):
+    engine, _ = make_engine(tmp_path, tmp_path / "missing", FakeSummarizer())
+    err = engine.load_model()
+    assert "not found" in err and engine.model.state == "error"
+    doc = engine.update_document("file:///t.py", "/t.py", DOC, 1)
+    assert doc.chunks and engine.request(doc.chunks[0], Priority.HOVER) is None
+    assert engine.stats()["model"]["error"] == err
+    engine.shutdown()
 
 
-def test_a_beam_search_is_cached_under_its_own_id(tiny_model_dir: Path, tiny_pairs) -> None:
-    greedy = Summarizer.load(tiny_model_dir, threads=1)
-    beam = Summarizer.load(tiny_model_dir, threads=1, options=GenerationOptions(num_beams=3))
-    assert greedy.model_id == beam.model_id
-    assert greedy.summary_id == f"{greedy.model_id}+rp{DEFAULT_REPETITION_PENALTY:g}"
-    assert beam.summary_id == f"{beam.model_id}+beam3+rp{DEFAULT_REPETITION_PENALTY:g}"
-    plain = Summarizer.load(tiny_model_dir, threads=1, options=GenerationOptions(repetition_penalty=1.0))
-    assert plain.summary_id == plain.model_id  # decoding as transformers' generate() does by default
-    assert beam.summarize([c for c, _ in tiny_pairs]) == [s for _, s in tiny_pairs]  # the memorised pairs either way
+def test_one_ask_serves_hover_action_and_file_before_and_after_the_model_id(tmp_path, monkeypatch, fake_model_dir):
+    """Engine.ask (issue 27): asks made before the model's id is known wait for it in the engine (no server-side
+    wait), then get the summary; once cached, every purpose answers at once with no ticket."""
+    from lenscribe.summary_requests import ACTION, FILE, HOVER, PREFETCH
+
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
+    fake = FakeSummarizer()
+    engine, _ = make_engine(tmp_path, fake_model_dir, fake, grounding_check=False)
+    try:
+        doc = engine.make_document("file:///t.py", "/t.py", DOC, 1)
+        a, m = doc.chunks[0], doc.chunks[2]
+        hover = engine.ask(a, HOVER, doc.uri, doc.generation, timeout=5)
+        action = engine.ask(m, ACTION, doc.uri, doc.generation)
+        file = engine.ask(a, FILE, doc.uri, doc.generation, owner="run")
+        assert engine.ask(m, PREFETCH, doc.uri).ticket is None  # nothing to wait for: queued with its document later
+        assert hover.loading and action.loading and not hover.ticket.done() and not action.ticket.done()
+        loading = threading.Thread(target=engine.load_model)
+        loading.start()
+        shown = hover.ticket.result(5)
+        assert isinstance(shown, Summary) and shown.text.startswith("Summary of def a(x):")
+        assert action.ticket.result(5).startswith("Summary of def m(self):")
+        assert file.ticket.result(5).startswith("Summary of def a(x):")
+        loading.join(5)
+        assert sum(len(c) for c in fake.calls) == 2  # a once for the hover and Summarize File, m once
+        again = engine.ask(a, HOVER, doc.uri, doc.generation)
+        assert again.ticket is None and again.summary == shown
+        assert engine.ask(m, ACTION, doc.uri).text == action.ticket.result()
+        assert engine.stats()["counters"]["hover_cache_hits"] == 1 and engine.stats()["counters"]["hovers"] == 2
+    finally:
+        engine.shutdown()
 
 
-def test_lone_surrogates_reach_the_tokenizer_as_replacement_characters(summarizer: Summarizer, tiny_pairs) -> None:
-    from lenscribe.model_input import tokenizable
+def test_an_ask_without_a_model_says_why(tmp_path):
+    from lenscribe.engine import ModelUnavailable
+    from lenscribe.summary_requests import ACTION, HOVER
 
-    assert tokenizable("a\udcffb") == "a\ufffdb"
-    assert tokenizable("x = '\ud83d\ude00'") == "x = '\U0001f600'"  # a pair split in two code points is joined
-    assert tokenizable("plain") == "plain"
-    code, summary = tiny_pairs[0]
-    out = summarizer.summarize([code + "  # \udcff", code])  # an editor can send this (JSON "\udcff")
-    assert len(out) == 2 and out[1] == summary and isinstance(out[0], str)
-
-
-def test_long_input_is_truncated_not_rejected(summarizer: Summarizer, tiny_pairs) -> None:
-    code, summary = tiny_pairs[0]
-    limit = summarizer.max_input_tokens
-    long_code = code + "\n" + "\n".join(f"    x{i} = compute({i}) + other_value_{i}" for i in range(2000))
-    ids, truncated = summarizer.encode(long_code)
-    assert truncated and len(ids) == limit and ids[-1] == summarizer.manifest.architecture.eos_token_id
-    assert summarizer.encode(code) == (summarizer.tokenizer.encode(prepare_code(code)).ids, False)
-    [out] = summarizer.summarize([long_code])
-    assert isinstance(out, str)  # it ran on the head of the chunk; the tiny model's words there are not pinned
+    engine, _ = make_engine(tmp_path, tmp_path / "missing", FakeSummarizer())
+    try:
+        doc = engine.make_document("file:///t.py", "/t.py", DOC, 1)
+        waiting = engine.ask(doc.chunks[0], ACTION, doc.uri)  # before the load: waits for the id
+        err = engine.load_model()
+        with pytest.raises(ModelUnavailable, match="not found"):
+            waiting.ticket.result(5)
+        hover = engine.ask(doc.chunks[0], HOVER, doc.uri)
+        assert hover.ticket is None and hover.note == f"model unavailable: {err}"
+        action = engine.ask(doc.chunks[0], ACTION, doc.uri)
+        assert action.ticket is None and isinstance(action.error, ModelUnavailable) and str(action.error) == err
+    finally:
+        engine.shutdown()
 
 
-def test_output_limit_is_respected(tiny_model_dir: Path, tiny_pairs) -> None:
-    full = Summarizer.load(tiny_model_dir, threads=1).summarize([tiny_pairs[0][0]])[0]
-    short = Summarizer.load(tiny_model_dir, threads=1, options=GenerationOptions(max_new_tokens=2)).summarize(
-        [tiny_pairs[0][0]]
-    )[0]
-    assert 0 < len(short.split()) <= 2 < len(full.split())
-    assert full.startswith(short.rstrip("."))
+def test_engine_skips(tmp_path, monkeypatch, fake_model_dir):
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
+    engine, _ = make_engine(tmp_path, fake_model_dir, FakeSummarizer(), languages=("go",), max_file_lines=50)
+    engine.load_model()
+    assert "lenscribe.languages" in engine.update_document("file:///t.py", "/t.py", DOC, 1).skipped
+    assert engine.update_document("file:///t.txt", "/t.txt", "hello", 1).skipped == "unknown language"
+    assert "maxFileLines" in engine.update_document("file:///b.go", "/b.go", "\n" * 100, 1).skipped
+    assert "binary" in engine.update_document("file:///c.go", "/c.go", "package a\x00", 1).skipped
+    assert language_for(None, "typescriptreact", "") == "tsx"
+    engine.shutdown()
 
 
-def test_timeout_raises_and_the_engine_keeps_working(summarizer: Summarizer, tiny_pairs) -> None:
-    codes = [c for c, _ in tiny_pairs] * 8
-    started = time.monotonic()
-    with pytest.raises(GenerationTimeout):
-        summarizer.summarize(codes, timeout=1e-4)
-    assert time.monotonic() - started < 5
-    assert summarizer.summarize([tiny_pairs[1][0]], timeout=60) == [tiny_pairs[1][1]]
-
-
-def test_one_session_serves_several_threads(summarizer: Summarizer, tiny_pairs) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    codes = [c for c, _ in tiny_pairs]
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda c: summarizer.summarize([c])[0], codes * 3))
-    assert results == [s for _, s in tiny_pairs] * 3
-
-
-def test_empty_input_list(summarizer: Summarizer) -> None:
-    assert summarizer.summarize([]) == []
-
-
-# -- lenscribe summarize ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture()
-def source_tree(tmp_path: Path, tiny_pairs) -> Path:
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "mod.py").write_text(
-        "import os\n\n\n" + tiny_pairs[0][0] + "\n\n\n" + tiny_pairs[5][0] + "\n", encoding="utf-8"
-    )
-    (tmp_path / "pkg" / "hello.js").write_text(tiny_pairs[1][0] + "\n", encoding="utf-8")
-    (tmp_path / "pkg" / "blob.bin").write_bytes(b"\0\1\2" * 100)
-    (tmp_path / "pkg" / "notes.unknownext").write_text("def f():\n    pass\n", encoding="utf-8")
-    return tmp_path / "pkg"
-
-
-def test_summarize_cli_json(tiny_model_dir: Path, source_tree: Path, tiny_pairs, capsys) -> None:
-    assert main(["summarize", str(source_tree), "--json", "--model", str(tiny_model_dir), "--threads", "1"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["model"] == load_manifest(tiny_model_dir).model_id
-    got = {(Path(c["path"]).name, c["name"], c["start_line"], c["end_line"], c["kind"]): c["summary"]
-           for c in out["chunks"]}
-    # the grounding check (on by default, as in the editor): "Add two numbers and return the sum." names two and sum,
-    # which add's code never mentions, so the name stands in; every word of read_lines' summary is in its code
-    assert got == {
-        ("hello.js", "greet", 1, 3, "function"): "The greet.",
-        ("mod.py", "add", 4, 5, "function"): "Add.",
-        ("mod.py", "read_lines", 8, 10, "function"): tiny_pairs[5][1],
-    }
-    add = next(c for c in out["chunks"] if c["name"] == "add")
-    assert add["source"] == "name" and add["withheld"] == ["two", "sum"] and add["generated"] == tiny_pairs[0][1]
-    assert main(["summarize", str(source_tree), "--json", "--model", str(tiny_model_dir), "--threads", "1",
-                 "--no-grounding-check"]) == 0
-    raw = {c["name"]: (c["summary"], c["source"]) for c in json.loads(capsys.readouterr().out)["chunks"]}
-    assert raw == {"greet": (tiny_pairs[1][1], "generated"), "add": (tiny_pairs[0][1], "generated"),
-                   "read_lines": (tiny_pairs[5][1], "generated")}
-
-
-
-def test_summarize_with_an_unreadable_cache_dir_still_summarizes(tiny_model_dir: Path, source_tree: Path, tmp_path,
-                                                                 deny_access, capsys) -> None:
-    """A cache directory of mode 000 (simulated: the tests run as root): the summaries are printed all the same."""
-    cache_dir = tmp_path / "cache"
-    cache_dir.mkdir()
-    deny_access(cache_dir)
-    assert main(["summarize", str(source_tree), "--json", "--model", str(tiny_model_dir), "--threads", "1",
-                 "--cache-dir", str(cache_dir)]) == 0
-    assert {c["name"] for c in json.loads(capsys.readouterr().out)["chunks"]} == {"greet", "add", "read_lines"}
-
-def test_summarize_cli_text_and_errors(tiny_model_dir: Path, source_tree: Path, tiny_pairs, tmp_path: Path) -> None:
-    binary = source_tree / "blob.py"
-    binary.write_bytes(b"def f():\0\0\0")
-    run = subprocess.run(
-        [sys.executable, "-m", "lenscribe", "summarize", str(source_tree / "mod.py"), str(binary),
-         "--model", str(tiny_model_dir), "--threads", "1"],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert run.returncode == 0, run.stderr
-    lines = run.stdout.splitlines()
-    assert lines[0].endswith("mod.py")
-    assert lines[1].split() == ["4-5", "function", "add"]
-    assert lines[2].strip() == "Add. · from the name"  # tagged as the lens is (render.marked)
-    assert lines[3].strip() == "(from the name: the generated summary named two, sum, which the code never mentions)"
-    assert "blob.py: binary file" in run.stderr
-
-    missing = subprocess.run(
-        [sys.executable, "-m", "lenscribe", "summarize", str(source_tree), "--model", str(tmp_path / "nope")],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert missing.returncode == 2 and "lenscribe:" in missing.stderr and missing.stdout == ""
-
-
-def test_summarize_cli_shows_docstrings_as_the_editor_does(tiny_model_dir: Path, tiny_pairs, tmp_path: Path,
-                                                           capsys) -> None:
-    """A documented function shows its docstring's first sentence, marked as in the editor, without a model run;
-    --no-docstrings (lenscribe.preferDocstrings: false) sends it to the model too."""
-    path = tmp_path / "mod.py"
-    path.write_text('def total(a, b):\n    """Sum two \x1b\x07prices. Rounds to cents."""\n    return round(a + b, 2)\n'
-                    '\n\n' + tiny_pairs[5][0] + "\n", encoding="utf-8")  # control characters are not printed
-    argv = ["summarize", str(path), "--model", str(tiny_model_dir), "--threads", "1", "--no-cache"]
-    assert main([*argv, "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    rows = {c["name"]: (c["summary"], c["source"]) for c in out["chunks"]}
-    assert rows == {"total": ("Sum two prices.", "docstring"), "read_lines": (tiny_pairs[5][1], "generated")}
-    assert out["stats"]["docstrings"] == 1 and out["stats"]["summarized"] == 1  # the documented one skips the model
-
-    assert main(argv) == 0
-    lines = [ln.strip() for ln in capsys.readouterr().out.splitlines()]
-    assert lines[1:] == ["1-3  function total", "Sum two prices. · docstring",
-                         "6-8  function read_lines", f"{tiny_pairs[5][1]} · generated"]
-
-    assert main([*argv, "--json", "--no-docstrings"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert {c["source"] for c in out["chunks"]} <= {"generated", "name"} and out["stats"]["summarized"] == 2
-
-
-def test_summarize_cli_missing_path_and_no_sources(tiny_model_dir: Path, source_tree: Path, tmp_path: Path,
-                                                   capsys) -> None:
-    model = ["--model", str(tiny_model_dir), "--threads", "1", "--no-cache"]
-    gone = tmp_path / "gone.py"
-    assert main(["summarize", str(source_tree), str(gone), *model]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == f"lenscribe: no such file or directory: {gone}\n"
-    dangling = tmp_path / "link.py"
-    dangling.symlink_to(gone)  # a path that is there, but cannot be read: skipped with the reason, as before
-    assert main(["summarize", str(dangling), str(source_tree / "mod.py"), *model]) == 0
-    assert f"skipped {dangling}: unreadable: No such file or directory" in capsys.readouterr().err
-
-    empty = tmp_path / "docs"
-    empty.mkdir()
-    (empty / "notes.txt").write_text("no source here\n")
-    assert main(["summarize", str(empty), *model]) == 1
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == f"lenscribe: no source files in {empty}\n"
-    # with sources elsewhere the run goes on, and says which directory had none
-    assert main(["summarize", str(empty), str(source_tree / "mod.py"), *model]) == 0
-    captured = capsys.readouterr()
-    assert f"lenscribe: no source files in {empty}\n" in captured.err and "function add" in captured.out
-
-
-def test_fp32_reference_is_a_separate_model_that_says_the_same(
-    tiny_model_dir: Path, tiny_pairs, tmp_path: Path
-) -> None:
-    repo = Path(__file__).resolve().parents[1]
-    script = repo / "models" / "training" / "fp32_reference.py"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo / "server"), str(repo / "models")])}  # this checkout's
-    run = subprocess.run([sys.executable, str(script), str(tiny_model_dir), str(tmp_path / "fp32")], env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    fp32 = load_manifest(tmp_path / "fp32")
-    assert fp32.model_id == run.stdout.strip() != load_manifest(tiny_model_dir).model_id
-    assert fp32.raw["quantization"]["weight_type"] == "none"
-    assert (tmp_path / "fp32" / "decoder_with_past_model.onnx").stat().st_size > \
-        2 * (tiny_model_dir / "decoder_with_past_model.onnx").stat().st_size
-    summaries = Summarizer.load(tmp_path / "fp32", threads=1).summarize([c for c, _ in tiny_pairs])
-    assert summaries == [s for _, s in tiny_pairs]
+def test_engine_visible_chunks_go_first(tmp_path, monkeypatch, fake_model_dir):
+    monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
+    fake = FakeSummarizer()
+    engine, _ = make_engine(tmp_path, fake_model_dir, fake, batch_size=1)
+    engine.load_model()
+    gate = threading.Event()
+    engine.scheduler.set_summarize(lambda codes, timeout=None: (gate.wait(5), fake.summarize(codes))[1])
+    engine.scheduler.submit(("fake@1", "blocker"), "def blocker():\n  pass", Priority.OPEN)
+    time.sleep(0.05)
+    engine.set_visible("file:///t.py", [(8, 9)])  # may come before the document is open
+    engine.update_document("file:///t.py", "/t.py", DOC, 1)
+    assert engine.scheduler.snapshot()["queued_by_priority"]["visible"] == 2  # K (spans line 8) and K.n
+    gate.set()
+    assert engine.scheduler.wait_idle(5)
+    firsts = [c[0].splitlines()[0].strip() for c in fake.calls]
+    assert firsts[1:3] == ["class K:", "def n(self):"] and firsts[3:] == ["def a(x):", "def m(self):"]
+    engine.shutdown()

@@ -11,6 +11,7 @@ kind, range, description.  ``python -m lenscribe.settings_schema --write`` gener
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,7 +68,9 @@ class Settings:
 
 def _int(lo: int, hi: int):
     def check(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v:
+        # NaN and the infinities: json.loads reads them, and int() of them raises (OverflowError for infinity)
+        if (isinstance(v, bool) or not isinstance(v, (int, float))
+                or (isinstance(v, float) and not math.isfinite(v)) or int(v) != v):
             raise ValueError("expected an integer")
         if not lo <= v <= hi:
             raise ValueError(f"expected {lo}..{hi}")

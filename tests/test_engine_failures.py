@@ -1,9 +1,9 @@
-"""A chunk whose summary fails is remembered as failed (its lens stops being pending), alone: its batch-mates get
-their summaries, and it is not re-queued on every edit."""
+"""lenscribe.engine: a chunk whose summary fails is remembered as failed (its lens stops being pending), alone: its
+batch-mates get their summaries, and it is not re-queued on every edit."""
 
 from __future__ import annotations
 
-from test_lsp_units import _fake_manifest, fake_model_dir, make_engine  # noqa: F401 - fixture
+from fake_engine import _fake_manifest, make_engine
 
 DOC = "def a(x):\n    return x\n\n\ndef boom(y):\n    return y\n\n\ndef c(z):\n    return z\n"
 
@@ -23,7 +23,7 @@ class ExplodingSummarizer:
         return [f"Summary of {c.splitlines()[0]}" for c in codes]
 
 
-def test_a_failed_chunk_fails_alone_and_is_not_left_pending(tmp_path, monkeypatch, fake_model_dir):  # noqa: F811
+def test_a_failed_chunk_fails_alone_and_is_not_left_pending(tmp_path, monkeypatch, fake_model_dir):
     monkeypatch.setattr("lenscribe.modelfiles.load_manifest", _fake_manifest)
     fake = ExplodingSummarizer()
     engine, landed = make_engine(tmp_path, fake_model_dir, fake, batch_size=8)

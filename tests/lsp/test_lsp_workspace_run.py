@@ -1,4 +1,5 @@
-"""End to end: summarizing the workspace on open, with work-done progress, .gitignore and cancellation."""
+"""lenscribe.lsp.workspace_run: end to end, summarizing the workspace on open, with work-done progress, .gitignore and
+cancellation; in process, the start-up run leaves disk roots and home out."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import subprocess
 import pytest
 from lsp_support import ADD, GREET, base_options, hover, hover_summary, open_doc, stats, wait_idle, wait_until
 from lsprotocol import types
+
+from lenscribe.settings import Settings
 
 
 def _make_tree(root):
@@ -106,3 +109,30 @@ async def test_a_workspace_run_at_its_file_limit_says_so(lsp_client, tiny_model_
     assert isinstance(events[-1], types.WorkDoneProgressEnd) and "stopped at workspaceMaxFiles" in events[-1].message
     assert any("limit: workspaceMaxFiles" in e.message for e in events if isinstance(e, types.WorkDoneProgressReport))
     assert any("stopped at workspaceMaxFiles" in m.message for m in client.log_messages)
+
+
+def test_workspace_on_open_never_walks_a_disk_root_or_home(tmp_path, monkeypatch):
+    """`file:///` as the workspace folder with workspaceOnOpen listed 59,381 files; now the start-up run leaves such
+    roots out (and says so); the command still runs over every folder when the user asks."""
+    from types import SimpleNamespace
+
+    from lenscribe.lsp import workspace_run
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    started, logged = [], []
+    monkeypatch.setattr(workspace_run, "start_workspace", lambda ls, roots=None: started.append(roots))
+
+    def server(roots):
+        run = SimpleNamespace(started=False)
+        return SimpleNamespace(
+            state=lambda cls: run, initialized=True, engine=SimpleNamespace(model=SimpleNamespace(state="ready")),
+            settings=Settings(workspace_on_open=True), workspace_roots=lambda: roots,
+            log_to_client=lambda message, kind=None: logged.append(message))
+
+    ls = server(["/", str(tmp_path)])
+    workspace_run.maybe_start_workspace(ls)
+    assert started == [] and ls.state(workspace_run.WorkspaceRun).started
+    assert "not summarizing /, " in logged[0] and "Summarize Workspace" in logged[0]
+    project = tmp_path / "proj"
+    workspace_run.maybe_start_workspace(server(["/", str(project)]))
+    assert started == [[str(project)]]
