@@ -85,8 +85,9 @@ def test_every_row_is_the_same_bits_alone_and_in_a_batch(tiny_model_dir: Path) -
 
 
 def test_a_batch_encoded_on_several_threads_is_the_same_bits(tiny_model_dir: Path) -> None:
-    """With more than one thread, a batch's encoder runs go on several threads at once (``_encode_each``): each row's
-    logits, and every generation, are still the bits of one thread encoding one input at a time."""
+    """With more than one thread, a batch's encoder runs go on several threads at once (``_encode_each``) and its rows
+    decode in groups at once (``generate``): each row's logits, and every generation, are still the bits of one thread
+    encoding and decoding one input at a time."""
     import threading
 
     from lenscribe.generation import Seq2SeqOnnx
@@ -114,7 +115,18 @@ def test_a_batch_encoded_on_several_threads_is_the_same_bits(tiny_model_dir: Pat
                 assert np.array_equal(together[row], alone[start + row]), (size, start + row)
     assert encoded_on and all(name.startswith("lenscribe-encode") for name in encoded_on)  # not the caller's thread
     generated = [one.generate([ids], max_new_tokens=12)[0] for ids in inputs]
+    decoded_on: list[tuple[str, int]] = []
+    greedy = two._greedy
+
+    def recording_greedy(cross, mask, *args):
+        decoded_on.append((threading.current_thread().name, len(mask)))
+        return greedy(cross, mask, *args)
+
+    two._greedy = recording_greedy  # type: ignore[method-assign]
     assert two.generate(inputs, max_new_tokens=12) == generated
+    # the rows decoded in two groups at once, each on a thread of its own
+    assert sorted(rows for _, rows in decoded_on) == [16, 16]
+    assert len({name for name, _ in decoded_on}) == 2 and all(n.startswith("lenscribe-decode") for n, _ in decoded_on)
 
 
 @given(st.lists(st.booleans(), min_size=1, max_size=40).filter(lambda f: not all(f)))
