@@ -3,6 +3,7 @@
 
     PYTHONPATH=server:models .venv/bin/python benchmarks/bench_engines.py [--functions 200] [--rounds 3]
         [--threads 2] [--engines lenscribe,ct2,optimum,transformers] [--work .cache/bench-engines] [--json FILE]
+        [--clock wall|cpu] [--paired] [--baseline REV]
 
 Needs the ``bench`` extra (``pip install -e '.[build,bench]'``: ctranslate2, pinned; never a run-time dependency).
 Set-up, kept in ``--work`` (delete it to redo): the shipped model's weights read back to fp32
@@ -25,6 +26,12 @@ Rounds are interleaved (engine after engine, each round), medians reported:
 The machine's load (``os.getloadavg``) is printed before and after: on a shared machine the figures move with it.
 ``--clock cpu`` times with this process's CPU time instead of the wall clock (with ``--threads 1``: what each engine
 costs per core, which a loaded machine disturbs far less than it disturbs latency).
+
+``--paired`` interleaves finer: every hover call and every batch runs on each engine back to back (in alternating
+order), so a swing of the machine's load lands on all engines alike instead of on one engine's turn in a round.
+``--baseline REV`` adds the engine ``lenscribe@REV``: ``server/lenscribe/generation.py`` as it was at git revision REV,
+on the same model files, for a before/after of a change to the engine (its tokens are checked against today's as any
+engine's are: "agree with lenscribe").
 """
 
 from __future__ import annotations
@@ -118,6 +125,23 @@ def lenscribe_engine(model_dir: Path, threads: int) -> Run:
     return lambda batch: s.generator.generate(batch, **DECODING)
 
 
+def lenscribe_at(rev: str, model_dir: Path, threads: int) -> Run:
+    """lenscribe's engine (``lenscribe.generation``) as it was at git revision ``rev``, on today's model files."""
+    import importlib.util
+
+    source = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:server/lenscribe/generation.py"], check=True,
+                            capture_output=True, text=True).stdout
+    spec = importlib.util.spec_from_loader(f"lenscribe_generation_at_{rev}", loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    exec(compile(source, f"{rev}:server/lenscribe/generation.py", "exec"), module.__dict__)
+    s = Summarizer.load(model_dir, threads=threads)
+    m = s.manifest
+    generator = module.Seq2SeqOnnx(m.path("encoder"), m.path("decoder"), m.architecture, intra_op_threads=threads)
+    return lambda batch: generator.generate(batch, **DECODING)
+
+
 def lenscribe_workers(model_dir: Path, workers: int) -> Callable[[list[list[list[int]]]], list[list[list[int]]]]:
     """The server with ``workers`` workers: one session (one thread per run), batches run concurrently."""
     s = Summarizer.load(model_dir, threads=1)
@@ -190,6 +214,26 @@ def throughput(run: Run, inputs: list[list[int]], size: int) -> tuple[float, lis
     return len(inputs) / (clock() - t), out
 
 
+def turns(names: list[str], i: int) -> list[str]:
+    """The engines' order for the ``i``-th call of a paired measurement: alternating, so none always goes first."""
+    return names if i % 2 == 0 else names[::-1]
+
+
+def paired_throughput(runs: dict[str, Run], inputs: list[list[int]], size: int,
+                      first: int) -> dict[str, tuple[float, list[list[int]]]]:
+    """``throughput`` of every engine, batch by batch: each batch runs on every engine back to back."""
+    out: dict[str, list[list[int]]] = {name: [[] for _ in inputs] for name in runs}
+    spent = dict.fromkeys(runs, 0.0)
+    for j, idx in enumerate(batches(inputs, size)):
+        for name in turns(list(runs), first + j):
+            t = clock()
+            got = runs[name]([inputs[i] for i in idx])
+            spent[name] += clock() - t
+            for i, tokens in zip(idx, got, strict=True):
+                out[name][i] = tokens
+    return {name: (len(inputs) / spent[name], out[name]) for name in runs}
+
+
 def concurrent_throughput(run_many, inputs: list[list[int]], size: int, workers: int) -> float:
     plan = batches(inputs, size)
     t = clock()
@@ -201,16 +245,20 @@ def concurrent_throughput(run_many, inputs: list[list[int]], size: int, workers:
 def peak_rss_mb(model_dir: Path, codes: list[str], work: Path, threads: int) -> float:
     src = work / "inputs"
     src.mkdir(parents=True, exist_ok=True)
+    files = []
     for i in range(0, len(codes), 50):
-        (src / f"f{i // 50:02}.py").write_text("\n\n\n".join(codes[i : i + 50]) + "\n", encoding="utf-8")
+        files.append(src / f"f{i // 50:02}.py")
+        files[-1].write_text("\n\n\n".join(codes[i : i + 50]) + "\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "server"), str(REPO / "models")])}
     # the child reports its own high-water mark (Linux): a forked child's rusage would count this process's pages
+    # The files are named one by one: a folder is read by the workspace's ignore rules, and the default --work,
+    # .cache/, is git-ignored (the run then summarized nothing and measured ~42 MB).
     code = ("import runpy, sys\nsys.argv = ['lenscribe', *sys.argv[1:]]\ntry:\n    runpy.run_module('lenscribe', "
-            "run_name='__main__')\nexcept SystemExit:\n    pass\nprint(next(line.split()[1] for line in "
-            "open('/proc/self/status') if line.startswith('VmHWM')), file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code, "summarize", str(src), "--model", str(model_dir), "--no-cache",
-                           "--json", "--threads", str(threads)], check=True, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
+            "run_name='__main__')\nexcept SystemExit as e:\n    if e.code:\n        raise\nprint(next(line.split()[1] "
+            "for line in open('/proc/self/status') if line.startswith('VmHWM')), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code, "summarize", *map(str, files), "--model", str(model_dir),
+                           "--no-cache", "--json", "--threads", str(threads)], check=True, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     return int(proc.stderr.strip().splitlines()[-1]) / 1024
 
 
@@ -225,6 +273,9 @@ def main() -> None:
     p.add_argument("--work", type=Path, default=REPO / ".cache" / "bench-engines")
     p.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     p.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
+    p.add_argument("--paired", action="store_true", help="interleave engines call by call, not round by round")
+    p.add_argument("--baseline", default=None, metavar="REV",
+                   help="also run lenscribe's engine as it was at this git revision (lenscribe@REV)")
     a = p.parse_args()
     global clock
     clock = CLOCKS[a.clock]
@@ -239,6 +290,8 @@ def main() -> None:
           f"{a.clock} clock", flush=True)
 
     engines: dict[str, Run] = {"lenscribe": lenscribe_engine(model_dir, a.threads)}
+    if a.baseline:
+        engines[f"lenscribe@{a.baseline}"] = lenscribe_at(a.baseline, model_dir, a.threads)
     concurrent: dict[str, Callable] = {}
     if "lenscribe" in names and a.threads > 1:
         concurrent["lenscribe"] = lenscribe_workers(model_dir, a.threads)
@@ -265,15 +318,26 @@ def main() -> None:
     res: dict[str, dict] = {n: {"hover": [], 8: [], 32: [], "concurrent": []} for n in engines}
     tokens: dict[str, dict[int, list[list[int]]]] = {n: {} for n in engines}
     for r in range(a.rounds):
-        for name, run in engines.items():
-            for ids in hover_set:
-                t = clock()
-                run([ids])
-                res[name]["hover"].append(clock() - t)
+        if a.paired:
+            for j, ids in enumerate(hover_set):
+                for name in turns(list(engines), r + j):
+                    t = clock()
+                    engines[name]([ids])
+                    res[name]["hover"].append(clock() - t)
             for size in (8, 32):
-                rate, out = throughput(run, inputs, size)
-                res[name][size].append(rate)
-                tokens[name].setdefault(size, out)
+                for name, (rate, out) in paired_throughput(engines, inputs, size, r).items():
+                    res[name][size].append(rate)
+                    tokens[name].setdefault(size, out)
+        for name, run in engines.items():
+            if not a.paired:
+                for ids in hover_set:
+                    t = clock()
+                    run([ids])
+                    res[name]["hover"].append(clock() - t)
+                for size in (8, 32):
+                    rate, out = throughput(run, inputs, size)
+                    res[name][size].append(rate)
+                    tokens[name].setdefault(size, out)
             if name in concurrent:
                 res[name]["concurrent"].append(concurrent_throughput(concurrent[name], inputs, 32, a.threads))
             if r == 0:
@@ -308,7 +372,8 @@ def main() -> None:
     print(f"\nlenscribe summarize over the same functions: peak RSS {rss:.0f} MB")
     if a.json:
         a.json.write_text(json.dumps({"engines": table, "peak_rss_mb": round(rss), "functions": n, "clock": a.clock,
-                                      "threads": a.threads, "load": os.getloadavg()}, indent=1) + "\n")
+                                      "paired": a.paired, "baseline": a.baseline, "threads": a.threads,
+                                      "load": os.getloadavg()}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lenscribe.decoding import GenerationOptions
 from lenscribe.summarizer import Summarizer
@@ -77,7 +79,69 @@ def test_every_row_is_the_same_bits_alone_and_in_a_batch(tiny_model_dir: Path) -
                 assert np.array_equal(together[row], alone[start + row]), (size, start + row)
     # and the tokens of a whole generation, with rows leaving the batch as they finish
     generated = [engine.generate([ids], max_new_tokens=12)[0] for ids in inputs]
+    assert len({len(g) for g in generated if len(g) < 12}) > 1  # rows leave the batch at different steps
     assert engine.generate(inputs, max_new_tokens=12) == generated
+
+
+
+def test_a_batch_encoded_on_several_threads_is_the_same_bits(tiny_model_dir: Path) -> None:
+    """With more than one thread, a batch's encoder runs go on several threads at once (``_encode_each``) and its rows
+    decode in groups at once (``generate``): each row's logits, and every generation, are still the bits of one thread
+    encoding and decoding one input at a time."""
+    import threading
+
+    from lenscribe.generation import Seq2SeqOnnx
+    from lenscribe.modelfiles import load_manifest
+
+    manifest = load_manifest(tiny_model_dir)
+    s = Summarizer.load(tiny_model_dir, threads=1)
+    one = Seq2SeqOnnx(manifest.path("encoder"), manifest.path("decoder"), manifest.architecture, 1)
+    two = Seq2SeqOnnx(manifest.path("encoder"), manifest.path("decoder"), manifest.architecture, 2)
+    encoded_on: set[str] = set()
+    encode = two.encode
+
+    def recording(ids, mask):
+        encoded_on.add(threading.current_thread().name)
+        return encode(ids, mask)
+
+    two.encode = recording  # type: ignore[method-assign]
+    inputs = [s.encode(c)[0] for c in functions(32, seed=5)][:32]  # batches of 3 and 32: none alone
+    decoder_ids = [812, 33, 9, 1204]
+    alone = [one.forced_logits(ids, decoder_ids) for ids in inputs]
+    for size in (3, 32):
+        for start in range(0, len(inputs), size):
+            together = two.batch_forced_logits(inputs[start : start + size], decoder_ids)
+            for row in range(len(together)):
+                assert np.array_equal(together[row], alone[start + row]), (size, start + row)
+    assert encoded_on and all(name.startswith("lenscribe-encode") for name in encoded_on)  # not the caller's thread
+    generated = [one.generate([ids], max_new_tokens=12)[0] for ids in inputs]
+    decoded_on: list[tuple[str, int]] = []
+    greedy = two._greedy
+
+    def recording_greedy(cross, mask, *args):
+        decoded_on.append((threading.current_thread().name, len(mask)))
+        return greedy(cross, mask, *args)
+
+    two._greedy = recording_greedy  # type: ignore[method-assign]
+    assert two.generate(inputs, max_new_tokens=12) == generated
+    # the rows decoded in two groups at once, each on a thread of its own
+    assert sorted(rows for _, rows in decoded_on) == [16, 16]
+    assert len({name for name, _ in decoded_on}) == 2 and all(n.startswith("lenscribe-decode") for n, _ in decoded_on)
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=40).filter(lambda f: not all(f)))
+def test_rows_leaving_a_batch_are_the_rows_left_in_some_order(finished: list[bool]) -> None:
+    """A finished row leaves the batch by having a later row moved into its place (``_fill_holes``, ``_move_rows``):
+    the rows left are each unfinished row exactly once, with its own data, as the first rows of the same array."""
+    from lenscribe.generation import _fill_holes, _move_rows
+
+    done = np.array(finished)
+    rows = _fill_holes(done)
+    assert sorted(rows.tolist()) == np.flatnonzero(~done).tolist()
+    value = np.arange(len(finished) * 6, dtype=np.float32).reshape(len(finished), 2, 3)
+    expected = value[rows].copy()
+    moved = _move_rows(value, rows)
+    assert np.array_equal(moved, expected) and moved.flags.c_contiguous and np.shares_memory(moved, value)
 
 
 def _write_functions(root: Path, n: int) -> None:
