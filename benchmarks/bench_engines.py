@@ -7,11 +7,11 @@
 
 Needs the ``bench`` extra (``pip install -e '.[build,bench]'``: ctranslate2, pinned; never a run-time dependency).
 Set-up, kept in ``--work`` (delete it to redo): the shipped model's weights read back to fp32
-(``training.onnx_weights``), converted by CTranslate2 to its int8 (``compute_type=int8``, per-row activation
-scales), and exported by optimum and quantized by onnxruntime's ``quantize_dynamic`` (per-tensor activations: the
-layout and quantization lenscribe shipped before issue 25) for ``ORTModelForSeq2SeqLM``; transformers runs the fp32
-weights. Every engine gets the same token ids (the functions of an installed package, chunked and cut as lenscribe
-cuts them) and decodes greedily with lenscribe's options (32 new tokens, no repeated 3-gram, repetition penalty 1.2).
+(``lenscribe_training.export.onnx_weights``), converted by CTranslate2 to its int8 (``compute_type=int8``, per-row
+activation scales), and exported by optimum and quantized by onnxruntime's ``quantize_dynamic`` (per-tensor activations:
+the layout and quantization lenscribe shipped before issue 25) for ``ORTModelForSeq2SeqLM``; transformers runs the fp32
+weights. Every engine gets the same token ids (the functions of an installed package, chunked and cut as lenscribe cuts
+them) and decodes greedily with lenscribe's options (32 new tokens, no repeated 3-gram, repetition penalty 1.2).
 
 Rounds are interleaved (engine after engine, each round), medians reported:
 
@@ -81,7 +81,7 @@ def functions(n: int, package: str) -> list[str]:
 def readback(model_dir: Path, work: Path) -> Path:
     out = work / "readback"
     if not (out / "model" / "config.json").is_file():
-        from training.onnx_weights import write_checkpoint
+        from lenscribe_training.export.onnx_weights import write_checkpoint
 
         write_checkpoint(model_dir, out, dropout=0.0)
     return out / "model"

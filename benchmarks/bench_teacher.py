@@ -44,7 +44,7 @@ def sample(path: Path, n: int, seed: int = 0) -> list[dict]:
 def _run(args: tuple[str, str, int, int, list[dict]]) -> dict:  # code_chars 0: the prompt's own cut
     gguf, prompt_id, threads, code_chars, items = args
     from lenscribe.prompts import PROMPTS
-    from training.teacher.runner import Teacher
+    from lenscribe_training.teacher.runner import Teacher
 
     prompt = PROMPTS[prompt_id]
     prompt = dataclasses.replace(prompt, max_code_chars=code_chars or prompt.max_code_chars)

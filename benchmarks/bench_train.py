@@ -1,17 +1,17 @@
 #!/usr/bin/env python
-"""Training throughput: today's trainer (transformers' T5ForConditionalGeneration, transformers' Adafactor, the loss
-of train.py: training.hf_model) against the fast one (training.t5 with scaled_dot_product_attention, torch's foreach
-Adafactor: fast_train.py), on the same batches, the same model shape and the same precision. Prints target and source
-tokens per second.
+"""Training throughput: today's trainer (transformers' T5ForConditionalGeneration, transformers' Adafactor, the loss of
+train.py: lenscribe_training.trainers.hf_model) against the fast one (lenscribe_training.trainers.t5 with
+scaled_dot_product_attention, torch's foreach Adafactor: fast_train.py), on the same batches, the same model shape and
+the same precision. Prints target and source tokens per second.
 
     PYTHONPATH=models:server python benchmarks/bench_train.py [--pack PACK.npz] [--shape small|gpu]
         [--steps 20] [--max-tokens N] [--threads N] [--precision auto|bf16|fp32] [--rounds N]
         [--only fast|baseline] [--compile]
 
-``--precision auto`` runs each trainer as it trains (training.machine.pick_device): bf16 on a GPU for both; on a CPU
-fp32 for today's trainer, bf16 for the fast one where the CPU has native bf16 (AVX512-BF16, AMX). ``bf16`` / ``fp32``
-compare both in the same precision. ``--rounds N`` alternates the trainers N times and reports each one's median (a
-shared 2-core VM drifts by 10-20% between runs).
+``--precision auto`` runs each trainer as it trains (lenscribe_training.trainers.machine.pick_device): bf16 on a GPU for
+both; on a CPU fp32 for today's trainer, bf16 for the fast one where the CPU has native bf16 (AVX512-BF16, AMX).
+``bf16`` / ``fp32`` compare both in the same precision. ``--rounds N`` alternates the trainers N times and reports each
+one's median (a shared 2-core VM drifts by 10-20% between runs).
 
 Batches come from a data pack's train split (length-bucketed as fast_train cuts them) or, without --pack, from
 random tokens with the Python train split's length profile. ``--shape small`` is the shipped model (d256, 4+2
@@ -27,8 +27,8 @@ import time
 import numpy as np
 import torch
 
-from training.fast_train import bucket, collate
-from training.t5 import T5, T5Shape, load_hf_state
+from lenscribe_training.trainers.fast_train import bucket, collate
+from lenscribe_training.trainers.t5 import T5, T5Shape, load_hf_state
 
 SHAPES = {
     "small": (T5Shape(d_model=256, d_kv=64, d_ff=1024, num_layers=4, num_decoder_layers=2, num_heads=4), 4096),
@@ -39,7 +39,7 @@ SHAPES = {
 def batches(pack: str | None, max_tokens: int, n: int, seed: int = 0) -> list[dict]:
     rng = np.random.default_rng(seed)
     if pack:
-        from training.datapack import Pack
+        from lenscribe_training.data.datapack import Pack
 
         tr = Pack(pack).splits["train"]
         src, tgt = tr.src, tr.tgt
@@ -75,13 +75,13 @@ def make(kind: str, shape: T5Shape, device: torch.device, compile_: bool):
         from transformers import T5Config, T5ForConditionalGeneration
         from transformers.optimization import Adafactor
 
-        from training.hf_model import seq2seq_loss
+        from lenscribe_training.trainers.hf_model import seq2seq_loss
 
         model = T5ForConditionalGeneration(T5Config(**shape.hf_config())).to(device).train()
         load_hf_state(T5(shape), model.state_dict())  # same architecture, same names
         opt = Adafactor(model.parameters(), lr=1e-3, scale_parameter=True, relative_step=False, warmup_init=False)
 
-        def step(b):  # train.py's loss (training.hf_model), the padding mask as train.py's batches carry it
+        def step(b):  # train.py's loss (trainers.hf_model), the padding mask as train.py's batches carry it
             return seq2seq_loss(model, b | {"attention_mask": (b["input_ids"] != 0).long()}, 0.1)[0]
 
     return model, opt, step
@@ -162,7 +162,7 @@ def main() -> None:
     p.add_argument("--compile", action="store_true")
     p.add_argument("--profile", action="store_true", help="on a GPU: also profile the fast trainer's steps")
     a = p.parse_args()
-    from training.machine import pick_device
+    from lenscribe_training.trainers.machine import pick_device
 
     device, fast_amp = pick_device("auto", a.precision, a.threads, cpu_bf16=True)
     _, base_amp = pick_device("auto", a.precision, a.threads)

@@ -9,11 +9,11 @@
     # 3. unblind
     python benchmarks/blind_rating.py score OUT     # also "<model>+check": what the editor shows with groundingCheck
 
-Each item is one function or method (classes are left out: their summary is a list of members; test files are left
-out too); the reader sees its code *without* its docstring (``--show-docstrings`` shows it), as every system summarizes
-it (a documented chunk shows its docstring, so only undocumented code ever reaches a model), and each system's
-summary under a letter, the letters shuffled per item. The name-only rule (``lenscribe.name_rule.name_summary``) is
-always one of the systems; ``--system`` adds an ONNX model, ``--teacher`` an LLM through ``training.teacher`` with a
+Each item is one function or method (classes are left out: their summary is a list of members; test files are left out
+too); the reader sees its code *without* its docstring (``--show-docstrings`` shows it), as every system summarizes it
+(a documented chunk shows its docstring, so only undocumented code ever reaches a model), and each system's summary
+under a letter, the letters shuffled per item. The name-only rule (``lenscribe.name_rule.name_summary``) is always one
+of the systems; ``--system`` adds an ONNX model, ``--teacher`` an LLM through ``lenscribe_training.teacher`` with a
 ``lenscribe.prompts`` prompt (the teacher extra). ``key.json`` records each system's seconds per item.
 """
 
@@ -46,7 +46,7 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 
 
 def _is_test(path: Path) -> bool:
-    from training.dataset_filters import is_test_path
+    from lenscribe_training.data.dataset_filters import is_test_path
 
     return is_test_path(path.as_posix())
 
@@ -140,7 +140,7 @@ def _teacher_outputs(spec: str, items: list[dict], threads: int) -> tuple[list[s
     """A teacher system ``GGUF@PROMPT_ID``: its cleaned replies (a refused one shows as the name rule's sentence,
     as a backend would) and its seconds per item."""
     from lenscribe.prompts import PROMPTS
-    from training.teacher.runner import Teacher
+    from lenscribe_training.teacher.runner import Teacher
 
     path, _, prompt_id = spec.rpartition("@")
     if not path or prompt_id not in PROMPTS:

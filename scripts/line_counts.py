@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Line counts of the Python modules of server/lenscribe and models/training, for the project's notes.
+"""Line counts of the Python modules of server/lenscribe and models/lenscribe_training, for the project's notes.
 
     python scripts/line_counts.py                  "lines path" for every module, sorted by path
     python scripts/line_counts.py --compare REV    "before after change path" against git revision REV (a module
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ROOTS = ("server/lenscribe", "models/training")
+ROOTS = ("server/lenscribe", "models/lenscribe_training")
 
 
 def count(text: str) -> int:

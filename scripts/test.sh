@@ -43,17 +43,17 @@ if ! command -v strace >/dev/null && command -v apt-get >/dev/null && [ "$(id -u
   { timeout 300 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq strace >/dev/null; } \
     || echo "scripts/test.sh: could not install strace; the no-network test will be skipped" >&2
 fi
-# The gates, before the tests: ruff (the rule set in pyproject.toml's [tool.ruff.lint]) and mypy on the package
-# ([tool.mypy]: check_untyped_defs). Either failing stops here, with its findings above the message.
-LINT_PATHS=(server tests models/training benchmarks)
+# The gates, before the tests: ruff (the rule set in pyproject.toml's [tool.ruff.lint]) and mypy on the package and the
+# training package ([tool.mypy]: check_untyped_defs). Either failing stops here, with its findings above the message.
+LINT_PATHS=(server tests models/lenscribe_training benchmarks)
 echo "[test.sh] ruff check ${LINT_PATHS[*]}"
 if ! .venv/bin/python -m ruff check "${LINT_PATHS[@]}"; then
   echo "scripts/test.sh: the ruff gate failed (see above; .venv/bin/ruff check --fix fixes the [*] ones); pytest not run" >&2
   exit 1
 fi
-echo "[test.sh] mypy (server/lenscribe)"
+echo "[test.sh] mypy (server/lenscribe, models/lenscribe_training)"
 if ! .venv/bin/python -m mypy; then
-  echo "scripts/test.sh: the mypy gate failed on server/lenscribe (see above); pytest not run" >&2
+  echo "scripts/test.sh: the mypy gate failed (see above); pytest not run" >&2
   exit 1
 fi
 set +e

@@ -1,4 +1,5 @@
-"""models/training/dataset_filters.py: doc clean-up, CodeSearchNet-style filters, de-duplication and package splits.
+"""models/lenscribe_training/data/dataset_filters.py: doc clean-up, CodeSearchNet-style filters, de-duplication and
+package splits.
 
 Pure functions on small inputs: nothing is downloaded.
 """
@@ -9,7 +10,7 @@ import json
 
 import pytest
 
-from training.dataset_filters import (
+from lenscribe_training.data.dataset_filters import (
     assign_splits,
     clean_markup,
     code_drop_reason,
@@ -207,7 +208,7 @@ def _candidate(package: str, i: int, code: str | None = None) -> dict:
 def test_train_only_sources_leave_held_out_splits_as_they_were():
     from collections import Counter
 
-    from training.build_dataset import dedup_and_split
+    from lenscribe_training.data.build_dataset import dedup_and_split
 
     first = [_candidate(f"p{k:02d}", i) for k in range(40) for i in range(60)]
     before, assign_before = dedup_and_split(first, ("python",), set(), {"python": Counter()})
@@ -272,7 +273,7 @@ def test_truncated_and_generated_docs(summary, reason):
 
 
 def test_clean_rdoc():
-    from training.dataset_filters import clean_rdoc
+    from lenscribe_training.data.dataset_filters import clean_rdoc
 
     assert clean_rdoc("Converts keys with +to_sym+ and +Time+.") == "Converts keys with to_sym and Time."
     assert clean_rdoc("Adds a+b+c together.") == "Adds a+b+c together."
@@ -281,7 +282,7 @@ def test_clean_rdoc():
 def test_pinned_held_out_packages_decide_the_split_whatever_the_sizes():
     from collections import Counter
 
-    from training.build_dataset import dedup_and_split
+    from lenscribe_training.data.build_dataset import dedup_and_split
 
     cands = [_candidate(f"p{k:02d}", i) for k in range(40) for i in range(60)]
     held = {"python": {"p03": "test", "p07": "valid", "gone": "test"}}
@@ -300,7 +301,7 @@ def test_pinned_held_out_packages_decide_the_split_whatever_the_sizes():
 
 
 def test_the_committed_held_out_packages_load():
-    from training.build_dataset import load_held_out
+    from lenscribe_training.data.build_dataset import load_held_out
 
     held = load_held_out()
     assert set(held) == {"python", "java", "go", "javascript", "typescript"}
@@ -309,7 +310,7 @@ def test_the_committed_held_out_packages_load():
 
 
 def test_resplit_moves_rows_and_the_pool_in_place(tmp_path):
-    from training.build_dataset import resplit
+    from lenscribe_training.data.build_dataset import resplit
 
     rows = [_candidate(f"p{k}", i) for k in range(4) for i in range(3)]
     for r in rows:

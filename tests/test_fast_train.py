@@ -1,6 +1,6 @@
-"""The fast trainer (models/training: t5, objectives, datapack, fast_train, export_hf): the model is transformers' T5
-exactly, the objectives hide and give back what they should, batches respect their budget and language weights, and a
-short real run goes from a data pack to a model that transformers and `lenscribe model build` load."""
+"""The fast trainer (models/lenscribe_training: t5, objectives, datapack, fast_train, export_hf): the model is
+transformers' T5 exactly, the objectives hide and give back what they should, batches respect their budget and language
+weights, and a short real run goes from a data pack to a model that transformers and `lenscribe model build` load."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from training import objectives
-from training.datapack import Pack, build_pack
-from training.fast_train import Config, bucket, collate, language_sample, train
-from training.t5 import T5, Dropout, T5Shape, hf_state, load_hf_state
+from lenscribe_training.data.datapack import Pack, build_pack
+from lenscribe_training.trainers import objectives
+from lenscribe_training.trainers.fast_train import Config, bucket, collate, language_sample, train
+from lenscribe_training.trainers.t5 import T5, Dropout, T5Shape, hf_state, load_hf_state
 
 SHAPE = T5Shape(vocab_size=32100, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=3, num_heads=4,
                 dropout_rate=0.0)
@@ -115,7 +115,7 @@ def test_dropout_is_the_identity_in_eval_mode_and_at_zero():
 
 
 def test_fast_trainer_autocasts_to_bf16_only_on_a_cpu_that_has_it(monkeypatch):
-    from training import machine
+    from lenscribe_training.trainers import machine
 
     cpu = torch.device("cpu")
     monkeypatch.setattr(machine, "native_cpu_bf16", lambda: True)
@@ -228,7 +228,7 @@ def test_a_short_run_from_a_pack_to_a_model_transformers_loads(tmp_path):
     assert losses[-1] < losses[0]
     assert set(run["best_valid"]["bleu"]) == {"go", "python"}
 
-    from training.export_hf import export, training_record
+    from lenscribe_training.export.export_hf import export, training_record
 
     record = training_record(tmp_path / "out")
     assert (record["args"]["max_src"], record["args"]["max_tgt"]) == (64, 16)  # the pack's, not a default
@@ -261,9 +261,9 @@ def test_epochs_stop_the_run_by_steps_and_decay_the_rate_to_zero(tmp_path):
 
 def test_warm_start_from_a_built_int8_model(tmp_path, tiny_model_dir):
     pytest.importorskip("onnx")
-    from training.fast_train import build_model
-    from training.onnx_weights import recover_state_dict
-    from training.runlog import Log
+    from lenscribe_training.export.onnx_weights import recover_state_dict
+    from lenscribe_training.runlog import Log
+    from lenscribe_training.trainers.fast_train import build_model
 
     model, info = build_model(Config(init_onnx=str(tiny_model_dir), dropout=0.0), Log(None))
     state, _ = recover_state_dict(tiny_model_dir)  # transformers' reference names

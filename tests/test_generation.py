@@ -151,10 +151,9 @@ def test_fp32_reference_is_a_separate_model_that_says_the_same(
     tiny_model_dir: Path, tiny_pairs, tmp_path: Path
 ) -> None:
     repo = Path(__file__).resolve().parents[1]
-    script = repo / "models" / "training" / "fp32_reference.py"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo / "server"), str(repo / "models")])}  # this checkout's
-    run = subprocess.run([sys.executable, str(script), str(tiny_model_dir), str(tmp_path / "fp32")], env=env,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-m", "lenscribe_training.export.fp32_reference", str(tiny_model_dir),
+                          str(tmp_path / "fp32")], env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     fp32 = load_manifest(tmp_path / "fp32")
     assert fp32.model_id == run.stdout.strip() != load_manifest(tiny_model_dir).model_id

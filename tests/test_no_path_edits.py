@@ -1,6 +1,7 @@
-"""No Python file of the repository edits ``sys.path``: the training scripts run as ``python -m training.X`` with
-``PYTHONPATH=models:server``, the tests get ``server``, ``models`` and ``benchmarks`` from pytest's ``pythonpath``
-(pyproject.toml) and the editor tests' model builder gets ``tests`` from the scripts that call it."""
+"""No Python file of the repository edits ``sys.path``: the training scripts run as
+``python -m lenscribe_training.GROUP.MODULE`` with ``PYTHONPATH=models:server``, the tests get ``server``, ``models``
+and ``benchmarks`` from pytest's ``pythonpath`` (pyproject.toml) and the editor tests' model builder gets ``tests``
+from the scripts that call it."""
 
 from __future__ import annotations
 

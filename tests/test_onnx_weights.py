@@ -1,5 +1,5 @@
-"""models/training/onnx_weights.py: a built int8 model's weights read back into PyTorch, and train.py going on from
-them (also with a deeper decoder)."""
+"""models/lenscribe_training/export/onnx_weights.py: a built int8 model's weights read back into PyTorch, and train.py
+going on from them (also with a deeper decoder)."""
 
 import json
 from pathlib import Path
@@ -14,7 +14,7 @@ pytest.importorskip("onnx")
 
 @pytest.fixture(scope="module")
 def onnx_weights():
-    from training import onnx_weights
+    from lenscribe_training.export import onnx_weights
 
     return onnx_weights
 
@@ -22,8 +22,8 @@ def onnx_weights():
 @pytest.fixture(scope="module")
 def train_mod():
     """train.py's command line and the model module that grows a decoder."""
-    from training.hf_model import grow_decoder
-    from training.train import main
+    from lenscribe_training.trainers.hf_model import grow_decoder
+    from lenscribe_training.trainers.train import main
 
     return SimpleNamespace(main=main, grow_decoder=grow_decoder)
 
@@ -127,7 +127,7 @@ def test_training_goes_on_from_a_built_model_with_a_deeper_decoder(onnx_weights,
     assert run["warm_start"]["dec_layers"] == [2, 4]
     assert run["warm_start"]["recovered"]["model_id"].startswith("tiny-codet5@")
     # the data card tells how stage 2 began
-    from training import data_card
+    from lenscribe_training.data import data_card
 
     card = "\n".join(data_card.render_training(run, []))
     assert "in two stages" in card and "| stage 2 run | 4 steps" in card and "/ 4 decoder layers" in card
@@ -145,9 +145,9 @@ SHIPPED = Path(__file__).resolve().parents[1] / "models" / "lenscribe-small"
 
 @pytest.mark.skipif(not (SHIPPED / "manifest.json").is_file(), reason="the shipped model is not in this checkout")
 def test_the_shipped_model_reads_back_with_its_training_record(onnx_weights, tmp_path):
-    """`python -m training.onnx_weights models/lenscribe-small OUT` on the shipped model: its record (a fast_train run,
-    which counts tokens, not examples, and whose args keep the command line's default shape) goes into state.json with
-    the model's real shape, and the weights read back say what the int8 model says."""
+    """`python -m lenscribe_training.export.onnx_weights models/lenscribe-small OUT` on the shipped model: its record (a
+    fast_train run, which counts tokens, not examples, and whose args keep the command line's default shape) goes into
+    state.json with the model's real shape, and the weights read back say what the int8 model says."""
     from transformers import T5ForConditionalGeneration
 
     from lenscribe.summarizer import Summarizer

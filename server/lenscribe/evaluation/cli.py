@@ -1,7 +1,8 @@
 """`lenscribe eval DATA.jsonl`: summarize held-out code and score it against the reference summaries.
 
 DATA.jsonl has one JSON object per line with at least "code" and "doc" (the reference), and optionally "language"
-(default "unknown") and "id" / "name" (shown in samples) — the format written by models/training/build_dataset.py.
+(default "unknown") and "id" / "name" (shown in samples) — the format written by
+models/lenscribe_training/data/build_dataset.py.
 """
 
 from __future__ import annotations

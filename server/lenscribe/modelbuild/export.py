@@ -67,7 +67,7 @@ def add_cross_attention(encoder_path: Path, decoder_path: Path) -> None:
     """Give the encoder graph the decoder's cross-attention key/value projections, as outputs
     ``present.{i}.encoder.{key,value}`` [batch, heads, seq, d_kv] (what the first decoder step computes from
     ``encoder_hidden_states``). The MatMuls keep the decoder's node names, so their weights read back under their
-    PyTorch names (``training.onnx_weights``)."""
+    PyTorch names (``lenscribe_training.export.onnx_weights``)."""
     import numpy as np
     import onnx
     from onnx import helper, numpy_helper

@@ -10,7 +10,7 @@ tensor: every row of a batch, so a row's result depends on its batch-mates. Here
 The integer product is exact and everything else is elementwise on the row, so a row gives the same bits alone or in
 any batch. MatMuls that read the same activation share one quantization. The MatMulInteger nodes keep the names
 ``.../MatMul_quant`` and their weights ``X_quantized``, ``X_scale``, ``X_zero_point`` (as onnxruntime's quantizer names
-them), so ``training.onnx_weights`` reads both kinds of graph back.
+them), so ``lenscribe_training.export.onnx_weights`` reads both kinds of graph back.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The student's data set: teacher labels mixed with the docstring pairs, as a data folder the trainers read.
 
-    PYTHONPATH=models:server python -m training.teacher.mix .cache/data-all models/labels OUT \\
+    PYTHONPATH=models:server python -m lenscribe_training.teacher.mix .cache/data-all models/labels OUT \\
         [--prompt specific-v2] [--teacher-sha SHA] [--labels 2000] [--pairs-per-label 1.0] [--seed 0]
 
-OUT gets what ``training.datapack`` and ``lenscribe eval`` read:
+OUT gets what ``lenscribe_training.data.datapack`` and ``lenscribe eval`` read:
 
 - ``train.jsonl``: the first ``--labels`` kept teacher labels of the train split, in labelling order (so 2k, 5k, 10k
   ... are nested: points of one learning curve), each as a record whose ``doc`` is the teacher's label, plus
@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 from lenscribe.prompts import clean_reply, current
-from training.teacher.teach import chunk_hash, read_jsonl, read_rows
+from lenscribe_training.teacher.teach import chunk_hash, read_jsonl, read_rows
 
 FIELDS = ("id", "language", "package", "path", "name", "code", "doc")
 
@@ -92,7 +92,7 @@ def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("data", type=Path)
-    ap.add_argument("labels", type=Path, help="the labels folder of training.teacher.teach")
+    ap.add_argument("labels", type=Path, help="the labels folder of lenscribe_training.teacher.teach")
     ap.add_argument("out", type=Path)
     ap.add_argument("--prompt", default=None, help="prompt id (default: the only one present)")
     ap.add_argument("--teacher-sha", default=None, help="teacher sha256 prefix (default: the only one present)")

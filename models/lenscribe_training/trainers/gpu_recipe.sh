@@ -2,13 +2,13 @@
 # The one-shot GPU recipe: everything a 15-minute GPU lend should do, in ONE command of <= 10 minutes.
 #
 # Here (2-core machine, once per data change; docs: models/TRAINING.md "A lent GPU"):
-#   PYTHONPATH=models:server .venv/bin/python -m training.datapack .cache/data-all .cache/gpu/pack.npz \
-#       --valid-per-language 400         # <= ~28 MiB: the working tree (~35 MiB) and the pack travel together
+#   PYTHONPATH=models:server .venv/bin/python -m lenscribe_training.data.datapack .cache/data-all \
+#       .cache/gpu/pack.npz --valid-per-language 400  # <= ~28 MiB: the working tree (~35 MiB) and the pack travel together
 # On the lent machine (the device tool's run, carry [".cache/gpu"], timeout_s 600):
-#   bash models/training/gpu_recipe.sh
+#   bash models/lenscribe_training/trainers/gpu_recipe.sh
 # Back here, from the returned files (FILES = the folder they landed in):
-#   bash models/training/gpu_recipe.sh unpack FILES .cache/gpu-run   # -> .cache/gpu-run/{model.pt,config.json,...}
-#   PYTHONPATH=models:server .venv/bin/python -m training.export_hf .cache/gpu-run .cache/gpu-run/hf
+#   bash models/lenscribe_training/trainers/gpu_recipe.sh unpack FILES .cache/gpu-run  # -> .cache/gpu-run/model.pt ...
+#   PYTHONPATH=models:server .venv/bin/python -m lenscribe_training.export.export_hf .cache/gpu-run .cache/gpu-run/hf
 #   .venv/bin/lenscribe model build .cache/gpu-run/hf --out models/lenscribe-small   # int8, verify, manifest
 #
 # What it runs (BUDGET_S of training in all, default 390 s, plus ~1 min of start-up, benchmark and packing):
@@ -24,7 +24,7 @@
 # If a run fails the other one is still returned; the benchmark (the same model code, same batches) comes first and
 # shows a set-up error within a minute. About 9 minutes in all: run it with timeout_s 600.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."  # the checkout: models/lenscribe_training/trainers/ -> .
 export PYTHONPATH=models:server PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 PY=${PY:-python3}
 
@@ -71,7 +71,8 @@ for r in $RUNS; do
     b) args=$B_ARGS ;;
     *) echo "unknown run '$r' in RUNS (a, b)" >&2; exit 2 ;;
   esac
-  $PY -m training.fast_train "$PACK" "$WORK/run-$r" $args $COMMON --budget-s "$BUDGET_S" >"$WORK/run-$r.log" 2>&1 &
+  $PY -m lenscribe_training.trainers.fast_train "$PACK" "$WORK/run-$r" $args $COMMON --budget-s "$BUDGET_S" \
+    >"$WORK/run-$r.log" 2>&1 &
   pids+=($!)
 done
 alive() { for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }

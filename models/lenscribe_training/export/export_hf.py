@@ -1,7 +1,7 @@
 """A fast_train output (``model.pt`` under transformers' T5 names + ``config.json``) -> a ``save_pretrained``
 directory with the tokenizer, ready for ``lenscribe model build DIR --out MODEL``.
 
-    python -m training.export_hf RUN_DIR HF_DIR
+    python -m lenscribe_training.export.export_hf RUN_DIR HF_DIR
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ def export(run_dir: Path, dest: Path) -> Path:
 
 
 def training_record(run_dir: Path, warm_start: Path | None = None) -> dict:
-    """A fast_train run as a training record (``models/training/runs/<model id>.json``, the shape train.py writes):
-    the model's config, the run's arguments, steps and per-evaluation history, hardware, and the record of the run
-    it warm-started from."""
+    """A fast_train run as a training record (``models/lenscribe_training/runs/<model id>.json``, the shape train.py
+    writes): the model's config, the run's arguments, steps and per-evaluation history, hardware, and the record of the
+    run it warm-started from."""
     run = json.loads((run_dir / "run.json").read_text())
     cfg = json.loads((run_dir / "config.json").read_text())
     history = []
@@ -48,7 +48,7 @@ def training_record(run_dir: Path, warm_start: Path | None = None) -> dict:
                                 "bleu_by_language": e["bleu"]})
     best = run.get("best_valid") or {}
     return {
-        "format": "lenscribe-training-run/1", "trainer": "training.fast_train", "model_config": cfg,
+        "format": "lenscribe-training-run/1", "trainer": "lenscribe_training.trainers.fast_train", "model_config": cfg,
         "parameters": run["model"]["parameters"],
         "args": run["config"] | {k: run["data"][k] for k in ("max_src", "max_tgt")},
         "steps": sum(p["steps"] for p in run["phases"]), "train_time_s": run["wall_s"],
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dest", type=Path)
     p.add_argument("--record", type=Path, default=None, help="also write the training record here")
     p.add_argument("--warm-start-record", type=Path, default=None,
-                   help="the record of the model the run started from (models/training/runs/<id>.json)")
+                   help="the record of the model the run started from (models/lenscribe_training/runs/<id>.json)")
     a = p.parse_args(argv)
     print(export(a.run_dir, a.dest))
     if a.record:

@@ -1,6 +1,6 @@
 """Render the data card (models/DATA_CARD.md) from a build's stats.json and sources.json.
 
-    PYTHONPATH=models:server python -m training.data_card .cache/data [--out models/DATA_CARD.md]
+    PYTHONPATH=models:server python -m lenscribe_training.data.data_card .cache/data [--out models/DATA_CARD.md]
         [--runtime "11 min on 2 cores"] [--extra .cache/data-extra] [--training-run RUN/training_run.json]
         [--eval EVAL.json ...]
 
@@ -14,8 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-from training.corpus_sources import DEBIAN_PACKAGES
-from training.dataset_filters import SPLIT_SALT
+from lenscribe_training.data.corpus_sources import DEBIAN_PACKAGES
+from lenscribe_training.data.dataset_filters import SPLIT_SALT
 
 SPLITS = ("train", "valid", "test")
 
@@ -48,7 +48,7 @@ def render_extra(stats: dict, sources: list[dict]) -> list[str]:
     langs = list(counts)
     lines = ["", "## Optional languages (separate build)", "",
              "Built on demand into their own directory with "
-             "`PYTHONPATH=models:server python -m training.build_dataset --out .cache/data-extra "
+             "`PYTHONPATH=models:server python -m lenscribe_training.data.build_dataset --out .cache/data-extra "
              f"--languages {','.join(langs)}`; "
              "same filters and the same record format. Their split groups are independent of the default "
              "languages', so these files can be concatenated with the default ones without any package crossing "
@@ -127,7 +127,8 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
         "list (below) goes to `train` whole and is left out of the quotas, and its copies of a function lose the "
         "de-duplication tie to the first round's, so adding it left every held-out split exactly as it was "
         "(`build_dataset.py --first-round` builds the data set without it). The held-out packages this gave are "
-        "pinned in `models/training/held_out.json`: a build (or `build_dataset --resplit` of a built folder) puts "
+        "pinned in `models/lenscribe_training/data/held_out.json`: a build (or `build_dataset --resplit` of a built "
+        "folder) puts "
         "exactly those packages in valid and test and every other package of those languages in train, so neither "
         "a new source nor a change of chunk counts can move a package the shipped model trained on into a held-out "
         "split.",
@@ -171,9 +172,9 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
     ]
     deb_lang = {n: lang for n, _v, lang in DEBIAN_PACKAGES}
     debs = [s for s in sources if s["kind"] == "debian"]
-    for s in debs:
-        lines.append(f"- Debian bookworm `{s['name']}` {s['version']} ({deb_lang.get(s['name'], '?')}; "
-                     f"{s['license']}), sha256 `{s['sha256'][:16]}…`")
+    for deb in debs:
+        lines.append(f"- Debian bookworm `{deb['name']}` {deb['version']} ({deb_lang.get(deb['name'], '?')}; "
+                     f"{deb['license']}), sha256 `{deb['sha256'][:16]}…`")
     pypi = [s for s in sources if s["kind"] == "pypi" and not s.get("train_only")]
     pypi2 = [s for s in sources if s["kind"] == "pypi" and s.get("train_only")]
     npm = [s for s in sources if s["kind"] == "npm"]
@@ -194,11 +195,13 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
         "## Rebuild",
         "",
         "```",
-        "export PYTHONPATH=models:server   # from the checkout: the training package (python -m training.X)",
-        "python -m training.build_dataset --out .cache/data      # fetch (cached in .cache/corpus) + build",
-        "python -m training.build_dataset --out .cache/data-first-round --languages python --first-round",
-        "python -m training.build_dataset --out .cache/data-extra --languages rust,ruby,php   # optional",
-        "python -m training.data_card .cache/data --extra .cache/data-extra --out models/DATA_CARD.md",
+        "export PYTHONPATH=models:server   # from the checkout: the training package (models/lenscribe_training)",
+        "python -m lenscribe_training.data.build_dataset --out .cache/data  # fetch (cached in .cache/corpus) + build",
+        "python -m lenscribe_training.data.build_dataset --out .cache/data-first-round --languages python "
+        "--first-round",
+        "python -m lenscribe_training.data.build_dataset --out .cache/data-extra --languages rust,ruby,php  "
+        "# optional",
+        "python -m lenscribe_training.data.data_card .cache/data --extra .cache/data-extra --out models/DATA_CARD.md",
         "```",
         "",
         "Needs the project virtualenv (`lenscribe` with its tree-sitter grammars and tokenizer), `pip`, `apt-get` with "
@@ -208,7 +211,7 @@ def render(stats: dict, sources: list[dict], runtime: str | None, extra: tuple[d
         "",
         "Deterministic: the same pinned inputs and interpreter give byte-identical JSONL files (sorted output, "
         "no time stamps, hash-based splits, results gathered in input order whatever `--jobs` is). The pins live "
-        "in `models/training/corpus_sources.py`; `sources.json` records what was actually read.",
+        "in `models/lenscribe_training/data/corpus_sources.py`; `sources.json` records what was actually read.",
     ]
     if runtime:
         lines += ["", f"Measured build time: {runtime}."]
@@ -312,8 +315,8 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
                f"epochs of {train_n:,}), {minutes:.0f} min on {device}; stopped by {run['stopped_by']}")
     if earlier:
         n = len(earlier) + 1
-        how = (f"trained by `models/training/train.py` in {_COUNT_WORDS.get(n, n)} stages: from scratch on the first "
-               f"round of the {langs} train split, then warm-started (`--init-from`) "
+        how = (f"trained by `models/lenscribe_training/trainers/train.py` in {_COUNT_WORDS.get(n, n)} stages: from "
+               f"scratch on the first round of the {langs} train split, then warm-started (`--init-from`) "
                + ("" if n == 2 else "from the stage before ") + f"on the whole {langs} train split above")
         inputs_differ = len({w["args"]["max_src"] for w in earlier} | {args["max_src"]}) > 1
         stage_rows = []
@@ -331,7 +334,7 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
                 f"stage {i + 1} |"]
         stage_rows += [*_recipe_rows(args, None, f"stage {n} ", inputs_differ), f"| stage {n} run | {run_row} |"]
     else:
-        how = f"trained from scratch by `models/training/train.py` on the {langs} train split above"
+        how = f"trained from scratch by `models/lenscribe_training/trainers/train.py` on the {langs} train split above"
         stage_rows = [*_recipe_rows(args, run.get("embed_init")), f"| run | {run_row} |"]
     size_choice = run.get("size_choice") or next((w["args"].get("size_note") for w in reversed(earlier)
                                                   if w["args"].get("size_note")), None)
@@ -375,7 +378,7 @@ def render_training(run: dict, evals: list[dict]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("data", type=Path)
-    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "DATA_CARD.md")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "DATA_CARD.md")
     p.add_argument("--runtime", default=None)
     p.add_argument("--extra", type=Path, default=None, help="an optional-language build directory to add")
     p.add_argument("--training-run", type=Path, default=None, help="train.py's training_run.json of the shipped model")

@@ -8,6 +8,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+M = TypeVar("M", bound=Mapping[str, Any])  # dedup keeps its items' type
 
 # ------------------------------------------------------------------------------------------------ doc clean-up
 
@@ -226,7 +229,7 @@ def doc_name_key(doc: str, name: str) -> str:
     return hashlib.sha256(f"{name}\0{words}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def dedup(items: Iterable[Mapping], counts: dict[str, int] | None = None) -> list[Mapping]:
+def dedup(items: Iterable[M], counts: dict[str, int] | None = None) -> list[M]:
     """Keep the first item of each code key and of each (name, doc) key, in the given (deterministic) order.
 
     Items need "language", "code", "doc" and "name". ``counts`` gets drop counts ("dup_code", "dup_doc_name").

@@ -1,7 +1,7 @@
 """A data pack: the training data set tokenized once into one compressed ``.npz``, small enough to send to a lent GPU
 machine (no tokenizer, no JSONL, no lenscribe install needed there) and fast to batch from.
 
-    python -m training.datapack DATA_DIR PACK.npz [--max-src 128] [--max-tgt 48] [--languages python,go]
+    python -m lenscribe_training.data.datapack DATA_DIR PACK.npz [--max-src 128] [--max-tgt 48] [--languages python,go]
         [--unlabeled FILE.jsonl] [--valid-per-language 400]
 
 Per split (``train``, ``valid``, ``test``): ``{split}_src`` (N, max_src) and ``{split}_tgt`` (N, max_tgt) uint16

@@ -1,12 +1,13 @@
 """The student's learning curve: what more teacher labels buy.
 
-    PYTHONPATH=models:server python -m training.teacher.curve .cache/data-all models/labels .cache/curve \\
+    PYTHONPATH=models:server python -m lenscribe_training.teacher.curve .cache/data-all models/labels .cache/curve \\
         --points 400,1000,2000 [--pairs-per-label 1] [--epochs 3] [--lr 1e-3] [--init models/lenscribe-small]
 
 For each point N (the first N train labels, in labelling order, so the points are nested) it builds the mix
-(``training.teacher.mix``), its data pack, warm-starts the student from ``--init`` with ``training.fast_train
---epochs`` (the schedule counts steps, so a busy CPU changes the time, not the model), exports and builds it as the
-editor runs it (int8 ONNX), and scores the built model, as ``lenscribe eval`` does, on:
+(``lenscribe_training.teacher.mix``), its data pack, warm-starts the student from ``--init`` with
+``lenscribe_training.trainers.fast_train --epochs`` (the schedule counts steps, so a busy CPU changes the time, not the
+model), exports and builds it as the editor runs it (int8 ONNX), and scores the built model, as ``lenscribe eval`` does,
+on:
 
 - ``agreement``: the held-out teacher labels (``valid_teacher.jsonl``, never trained on), the student's BLEU against
   its teacher;
@@ -29,9 +30,9 @@ import sys
 import time
 from pathlib import Path
 
-from training.runlog import Log
-from training.teacher.mix import build_mix, label_rows
-from training.teacher.teach import read_jsonl
+from lenscribe_training.runlog import Log
+from lenscribe_training.teacher.mix import build_mix, label_rows
+from lenscribe_training.teacher.teach import read_jsonl
 
 
 def _eval(data: Path, model: Path, save: Path) -> dict:
@@ -66,9 +67,9 @@ def valid_sample(data: Path, out: Path, per_language: int, seed: int = 0) -> Pat
 
 
 def run_point(a: argparse.Namespace, labels: list[dict], n: int, log: Log) -> dict:
-    from training.datapack import build_pack
-    from training.export_hf import export, training_record
-    from training.fast_train import Config, train
+    from lenscribe_training.data.datapack import build_pack
+    from lenscribe_training.export.export_hf import export, training_record
+    from lenscribe_training.trainers.fast_train import Config, train
 
     d = a.out / f"labels-{n}-pairs-{a.pairs_per_label:g}"
     t0 = time.time()

@@ -40,11 +40,11 @@ class Shape:
 
 
 def make_config(shape: Shape):
-    """transformers' config of ``shape``: CodeT5's architecture as ``training.t5.T5Shape.hf_config`` defines it for
-    both trainers."""
+    """transformers' config of ``shape``: CodeT5's architecture as ``lenscribe_training.trainers.t5.T5Shape.hf_config``
+    defines it for both trainers."""
     from transformers import T5Config
 
-    from training.t5 import T5Shape
+    from lenscribe_training.trainers.t5 import T5Shape
 
     return T5Config(**T5Shape(
         vocab_size=VOCAB_SIZE,

@@ -1,6 +1,6 @@
 """Label the corpus's functions with the teacher: the student's training targets.
 
-    PYTHONPATH=models:server nice -n 19 python -m training.teacher.teach .cache/data-all models/labels \\
+    PYTHONPATH=models:server nice -n 19 python -m lenscribe_training.teacher.teach .cache/data-all models/labels \\
         --teacher .cache/teacher/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf [--prompt plain-v2] \\
         [--until 13:05 | --seconds N] [--limit N] [--threads 2]
 
@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from lenscribe.prompts import DEFAULT_PROMPT, PROMPTS
-from training.runlog import Log
+from lenscribe_training.runlog import Log
 
 LANG_ORDER = ("python", "java", "go", "javascript", "typescript")
 
@@ -234,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("data", type=Path, help="the data set folder (train/valid.jsonl, undocumented.jsonl)")
     ap.add_argument("out", type=Path, help="the labels folder (shards go to OUT/<prompt>/<teacher sha>/)")
-    ap.add_argument("--teacher", type=Path, required=True, help="a fetched GGUF (python -m training.teacher.fetch)")
+    ap.add_argument("--teacher", type=Path, required=True,
+                    help="a fetched GGUF (python -m lenscribe_training.teacher.fetch)")
     ap.add_argument("--prompt", default=DEFAULT_PROMPT.id, choices=sorted(PROMPTS))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--until", default=None, help="stop at this local time, HH:MM")
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     deadline = deadline_from(a.until, a.seconds)
-    from training.teacher.runner import Teacher, file_sha256
+    from lenscribe_training.teacher.runner import Teacher, file_sha256
 
     prompt = PROMPTS[a.prompt]
     sha = file_sha256(a.teacher)

@@ -1,15 +1,17 @@
-"""The trainer that uses the hardware: a T5 (training.t5, attention through scaled_dot_product_attention), PyTorch's
-foreach Adafactor, length-bucketed batches collated by data-loader worker processes into pinned memory, no
-device-to-host sync inside a step, bf16 autocast; optionally identifier-aware denoising pretraining
-(training.objectives) before fine-tuning, all in one time-budgeted run over a data pack (training.datapack).
+"""The trainer that uses the hardware: a T5 (lenscribe_training.trainers.t5, attention through
+scaled_dot_product_attention), PyTorch's foreach Adafactor, length-bucketed batches collated by data-loader worker
+processes into pinned memory, no device-to-host sync inside a step, bf16 autocast; optionally identifier-aware denoising
+pretraining (lenscribe_training.trainers.objectives) before fine-tuning, all in one time-budgeted run over a data pack
+(lenscribe_training.data.datapack).
 
-    python -m training.fast_train PACK.npz OUT [--budget-s 420] [--pretrain-frac 0.3] [--d-model 384 ...]
-        [--init-onnx models/lenscribe-small | --init-state FILE.pt]
+    python -m lenscribe_training.trainers.fast_train PACK.npz OUT [--budget-s 420] [--pretrain-frac 0.3]
+        [--d-model 384 ...] [--init-onnx models/lenscribe-small | --init-state FILE.pt]
 
 OUT gets ``train.log``, ``run.json`` (config, per-phase history, per-language valid BLEU) and ``model.pt`` (the best
 validation model's state dict under transformers' T5 names, fp16 unless --save-dtype float32) with ``config.json``;
-``python -m training.export_hf OUT DIR`` turns it into a save_pretrained directory for ``lenscribe model build``.
-Needs torch and numpy, plus ``tokenizers`` for validation BLEU (decoding the hypotheses); no transformers.
+``python -m lenscribe_training.export.export_hf OUT DIR`` turns it into a save_pretrained directory for ``lenscribe
+model build``. Needs torch and numpy, plus ``tokenizers`` for validation BLEU (decoding the hypotheses); no
+transformers.
 """
 
 from __future__ import annotations
@@ -25,15 +27,15 @@ import numpy as np
 import torch
 
 from lenscribe.decoding import DEFAULT_NO_REPEAT_NGRAM, DEFAULT_REPETITION_PENALTY
-from training.datapack import Pack, Split
-from training.evaluation import Evaluator
-from training.machine import hardware, pick_device
-from training.objectives import IdentifierTable, mask_identifiers, span_corrupt
-from training.runlog import Log
-from training.t5 import T5, T5Shape, count_parameters, hf_state, load_hf_state
+from lenscribe_training.data.datapack import Pack, Split
+from lenscribe_training.runlog import Log
+from lenscribe_training.trainers.evaluation import Evaluator
+from lenscribe_training.trainers.machine import hardware, pick_device
+from lenscribe_training.trainers.objectives import IdentifierTable, mask_identifiers, span_corrupt
+from lenscribe_training.trainers.t5 import T5, T5Shape, count_parameters, hf_state, load_hf_state
 
 DECODER_START = 0
-TOKENIZER_JSON = Path(__file__).resolve().parents[1] / "lenscribe-small" / "tokenizer.json"
+TOKENIZER_JSON = Path(__file__).resolve().parents[2] / "lenscribe-small" / "tokenizer.json"
 
 
 def load_tokenizer():
@@ -195,7 +197,7 @@ class Batches(torch.utils.data.Dataset):
 def build_model(cfg: Config, log: Log) -> tuple[T5, dict]:
     info: dict = {}
     if cfg.init_onnx:
-        from training.onnx_weights import recover_state_dict
+        from lenscribe_training.export.onnx_weights import recover_state_dict
 
         hf_cfg = json.loads((Path(cfg.init_onnx) / "config.json").read_text())
         shape = T5Shape.from_hf_config(hf_cfg)
@@ -217,7 +219,7 @@ def build_model(cfg: Config, log: Log) -> tuple[T5, dict]:
         model = T5(shape)
         info["init"] = {"scratch": cfg.embed_init}
         if cfg.embed_init == "words":
-            from training.embedding_init import words_embedding_init
+            from lenscribe_training.trainers.embedding_init import words_embedding_init
 
             info["embed_init"] = words_embedding_init(model, load_tokenizer(), cfg.seed)
     info["shape"] = asdict(model.shape)

@@ -1,11 +1,11 @@
 """The teacher at work: one llama.cpp model (``llama-cpp-python``, the teacher extra) answering
 ``lenscribe.prompts`` requests, greedy, on the CPU.
 
-``Teacher.open(path, threads)`` loads a verified GGUF (``training.teacher.fetch``); ``teacher.ask(prompt, code,
-language, kind)`` returns an ``Answer``: the raw reply, its cleaned form (``lenscribe.prompts.clean_reply``), the
+``Teacher.open(path, threads)`` loads a verified GGUF (``lenscribe_training.teacher.fetch``); ``teacher.ask(prompt,
+code, language, kind)`` returns an ``Answer``: the raw reply, its cleaned form (``lenscribe.prompts.clean_reply``), the
 prompt and reply token counts and the seconds it took. Greedy decoding with a fixed seed: the same code, prompt and
-model give the same reply. llama.cpp keeps the previous prompt's KV cache, so the shared system + instruction prefix
-of consecutive requests is evaluated once.
+model give the same reply. llama.cpp keeps the previous prompt's KV cache, so the shared system + instruction prefix of
+consecutive requests is evaluated once.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Teacher:
         from llama_cpp import Llama  # the teacher extra: never a run-time dependency of the server
 
         if not path.is_file():
-            raise FileNotFoundError(f"no teacher model at {path} (python -m training.teacher.fetch ...)")
+            raise FileNotFoundError(f"no teacher model at {path} (python -m lenscribe_training.teacher.fetch ...)")
         llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=n_batch,
                     seed=0, verbose=False)
         return cls(llm, path, file_sha256(path))

@@ -1,6 +1,7 @@
-"""train.py's training loop: a T5 (training.hf_model) on a pre-tokenized cache (training.pairs), driven by a
-``TrainConfig`` (the ``train`` sub-command's flags); resumable checkpoints, warm starts from another run's checkpoint,
-the name-copy curriculum, validation by training.evaluation.
+"""train.py's training loop: a T5 (lenscribe_training.trainers.hf_model) on a pre-tokenized cache
+(lenscribe_training.data.pairs), driven by a ``TrainConfig`` (the ``train`` sub-command's flags); resumable checkpoints,
+warm starts from another run's checkpoint, the name-copy curriculum, validation by
+lenscribe_training.trainers.evaluation.
 
 ``train(cfg)`` writes ``OUT/train.log``, ``OUT/checkpoint/`` (resumable: model, optimizer, step, data position, RNG;
 every ``save_every_min`` minutes and at the end), ``OUT/best/`` (best validation smoothed BLEU-4) and finally
@@ -22,13 +23,13 @@ import numpy as np
 import torch
 
 from lenscribe.tokenization import build_tokenizer
-from training import hf_model
-from training.embedding_init import words_embedding_init
-from training.evaluation import evaluate_pairs
-from training.machine import hardware, pick_device
-from training.pairs import CACHE_FORMAT, TokenData, ensure_cache, make_batches, parse_languages, prefetch
-from training.runlog import Log
-from training.transfer import atomic_dir, swap_in
+from lenscribe_training.data.pairs import CACHE_FORMAT, TokenData, ensure_cache, make_batches, parse_languages, prefetch
+from lenscribe_training.export.transfer import atomic_dir, swap_in
+from lenscribe_training.runlog import Log
+from lenscribe_training.trainers import hf_model
+from lenscribe_training.trainers.embedding_init import words_embedding_init
+from lenscribe_training.trainers.evaluation import evaluate_pairs
+from lenscribe_training.trainers.machine import hardware, pick_device
 
 __all__ = ["CACHE_FORMAT", "MODEL_ARGS", "WARM_START_FREE", "TrainConfig", "lr_at", "train"]
 

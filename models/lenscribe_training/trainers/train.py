@@ -1,7 +1,7 @@
 """Train lenscribe's default summarizer: a small CodeT5-architecture T5ForConditionalGeneration, from scratch (the
 transformers-based trainer of the first model's CPU stages; see models/TRAINING.md).
 
-    PYTHONPATH=models:server python -m training.train SUB-COMMAND ...
+    PYTHONPATH=models:server python -m lenscribe_training.trainers.train SUB-COMMAND ...
 
 Data: a directory with ``train.jsonl``, ``valid.jsonl`` (and optionally ``test.jsonl``), one object a line with at
 least ``code`` and ``doc``.  Inputs are ``prepare_code(code)`` tokenized with the CodeT5 tokenizer (``<s> ... </s>``,
@@ -20,10 +20,11 @@ Sub-commands::
 every ``--save-every-min`` minutes and at the end), ``OUT/best/`` (best validation smoothed BLEU-4) and finally
 ``OUT/model/``: a ``save_pretrained`` dir (safetensors) + ``tokenizer.json`` + ``training_run.json``.
 
-The work is done by the package's modules: training.pairs (the data), training.hf_model (the model),
-training.hf_train (the loop, driven by a TrainConfig), training.evaluation (validation and ``score``) and
-training.transfer (``pack``/``unpack``). torch and transformers are imported only by the sub-commands that need them:
-``prepare`` needs only tokenizers and numpy.
+The work is done by the package's modules: lenscribe_training.data.pairs (the data),
+lenscribe_training.trainers.hf_model (the model), lenscribe_training.trainers.hf_train (the loop, driven by a
+TrainConfig), lenscribe_training.trainers.evaluation (validation and ``score``) and lenscribe_training.export.transfer
+(``pack``/``unpack``). torch and transformers are imported only by the sub-commands that need them: ``prepare`` needs
+only tokenizers and numpy.
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ import json
 from dataclasses import MISSING, fields
 from pathlib import Path
 
-from training.pairs import SPLITS, parse_languages, prepare
+from lenscribe_training.data.pairs import SPLITS, parse_languages, prepare
 
 
 def _train_defaults() -> dict:
-    from training.hf_train import TrainConfig
+    from lenscribe_training.trainers.hf_train import TrainConfig
 
     return {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
@@ -103,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true")
     t.add_argument("--init-from", metavar="CHECKPOINT_DIR",
                    help="start from the weights of another run's OUT/checkpoint (fresh optimizer and schedule), or "
-                        "of a built model read back by training.onnx_weights")
+                        "of a built model read back by lenscribe_training.export.onnx_weights")
     t.add_argument("--grow-dec-layers", type=int, metavar="N",
                    help="with --init-from: a decoder of N blocks, the ones past the checkpoint's copies of its own")
     t.add_argument("--save-every-min", type=float)
@@ -147,24 +148,24 @@ def main(argv: list[str] | None = None):
         return prepare(Path(args.data), Path(args.cache), args.max_src, args.max_tgt, args.max_train_examples,
                        args.seed, languages=parse_languages(args.languages))
     if args.cmd == "train":
-        from training.hf_train import TrainConfig, train
+        from lenscribe_training.trainers.hf_train import TrainConfig, train
 
         return train(TrainConfig(**{k: v for k, v in vars(args).items() if k != "cmd"}))
     if args.cmd == "score":
-        from training.evaluation import score
+        from lenscribe_training.trainers.evaluation import score
 
         res = score(Path(args.model), Path(args.cache), args.split, args.examples, args.eval_batch,
                     Path(args.save_model) if args.save_model else None)
         print(json.dumps(res))
         return res
     if args.cmd == "pack":
-        from training.transfer import pack
+        from lenscribe_training.export.transfer import pack
 
         info = pack(Path(args.model_dir), Path(args.dest), args.part_mib, args.dtype, [Path(e) for e in args.extra])
         print(json.dumps(info))
         return info
     if args.cmd == "unpack":
-        from training.transfer import unpack
+        from lenscribe_training.export.transfer import unpack
 
         return unpack(Path(args.src), Path(args.dest))
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Build the (code, summary) data set for training lenscribe's default model.
 
-    PYTHONPATH=models:server python -m training.build_dataset --out .cache/data [--cache .cache/corpus] [--jobs 2]
-        [--languages python,java,go,javascript,typescript] [--first-round]
+    PYTHONPATH=models:server python -m lenscribe_training.data.build_dataset --out .cache/data
+        [--cache .cache/corpus] [--jobs 2] [--languages python,java,go,javascript,typescript] [--first-round]
 
 1. fetch the pinned sources (corpus_sources.py) into the cache with pip / apt-get / npm, re-using what is there;
 2. walk their source files in a fixed order (corpus_files.py) and chunk them with ``lenscribe.chunking``;
@@ -12,7 +12,7 @@
    second-round PyPI list, ``PYPI_TRAIN_ONLY``, goes to train only and loses de-duplication ties, so adding it left
    the held-out splits as they were);
 5. write {train,valid,test}.jsonl sorted by id, stats.json, sources.json, and finally READY; with --undocumented
-   also undocumented.jsonl (the undocumented chunks, for the teacher to label: ``training.teacher.teach``).
+   also undocumented.jsonl (the undocumented chunks, for the teacher to label: ``lenscribe_training.teacher.teach``).
 
 Same inputs -> byte-identical outputs: no time stamps, no set or dict-order iteration in what is written.
 """
@@ -29,11 +29,12 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # one thread per worker process
 
-from training import corpus_files, corpus_sources
-from training.dataset_filters import (
+from lenscribe_training.data import corpus_files, corpus_sources
+from lenscribe_training.data.dataset_filters import (
     assign_splits,
     clean_rdoc,
     code_drop_reason,
@@ -47,7 +48,7 @@ from training.dataset_filters import (
 
 log = logging.getLogger("build_dataset")
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 LANGUAGES = ("python", "java", "go", "javascript", "typescript")  # the default build
 EXTRA_LANGUAGES = ("rust", "ruby", "php")  # opt-in: --languages python,java,go,javascript,typescript,rust,ruby,php
 MAX_CODE_TOKENS = 512  # CodeT5 BPE tokens, <s> and </s> included
@@ -101,7 +102,7 @@ def process_file(args: tuple[str, str, str, str] | tuple[str, str, str, str, boo
         log.debug("chunking %s failed: %s", path, e)
         drops["file_chunk_error"] += 1
         return language, [], dict(drops)
-    cands = []
+    cands: list[dict[str, Any]] = []
     for ch in chunks:
         drops["chunks"] += 1
         summary: str | None = None
@@ -286,7 +287,7 @@ def split_pool(pool: list[dict], splits: dict[str, list[dict]], assignment: dict
                languages: tuple[str, ...]) -> list[dict]:
     """The undocumented chunks, de-duplicated by normalised code (among themselves and against the pairs) and given
     their package's split (a package with no kept pair goes to train: it is in no held-out split)."""
-    from training.dataset_filters import code_key
+    from lenscribe_training.data.dataset_filters import code_key
 
     seen = {(r["language"], code_key(r["code"])) for recs in splits.values() for r in recs}
     out = []

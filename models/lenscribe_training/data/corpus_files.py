@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.corpus_sources import DEBIAN_PACKAGES, Fetched
-from training.dataset_filters import is_test_path
+from lenscribe_training.data.corpus_sources import DEBIAN_PACKAGES, Fetched
+from lenscribe_training.data.dataset_filters import is_test_path
 
 log = logging.getLogger(__name__)
 
@@ -230,8 +230,9 @@ def _read_tar(path: Path) -> list[tuple[str, bytes]]:
     out = []
     with tarfile.open(path, "r:*") as t:
         for m in t:
-            if m.isfile() and m.size <= MAX_FILE_BYTES:
-                out.append((m.name, t.extractfile(m).read()))
+            member = t.extractfile(m) if m.isfile() and m.size <= MAX_FILE_BYTES else None
+            if member is not None:
+                out.append((m.name, member.read()))
     return sorted(out)
 
 
@@ -262,9 +263,10 @@ def npm_license(f: Fetched) -> str:
 
     with tarfile.open(f.path) as t:
         for m in t.getmembers():
-            if m.name.count("/") == 1 and m.name.endswith("/package.json"):
+            member = t.extractfile(m) if m.name.count("/") == 1 and m.name.endswith("/package.json") else None
+            if member is not None:  # None also for a package.json that is no regular file (a link)
                 try:
-                    meta = json.load(io.TextIOWrapper(t.extractfile(m), encoding="utf-8"))
+                    meta = json.load(io.TextIOWrapper(member, encoding="utf-8"))
                 except ValueError:
                     break
                 lic = meta.get("license") or meta.get("licenses")
