@@ -362,20 +362,24 @@ def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int, first_r
         "runtime_s": None,  # filled in the log only: outputs carry no timing
     }
     if undocumented:
-        pool = split_pool(pool, splits, assignment, languages)
-        tmp = out / "undocumented.jsonl.tmp"
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            for r in pool:
-                f.write(json.dumps({k: r[k] for k in POOL_FIELDS}, ensure_ascii=False) + "\n")
-        os.replace(tmp, out / "undocumented.jsonl")
-        stats["undocumented"] = {lang: dict(sorted(Counter(r["split"] for r in pool if r["language"] == lang).items()))
-                                 for lang in languages}
+        stats["undocumented"] = write_pool(out, split_pool(pool, splits, assignment, languages), languages)
     (out / "stats.json").write_text(json.dumps(stats, indent=1, sort_keys=True) + "\n")
     sources = source_records(fetched, cache, languages)
     (out / "sources.json").write_text(json.dumps(sources, indent=1, sort_keys=True) + "\n")
     (out / "READY").write_text("".join(f"{n}.jsonl {len(splits[n])}\n" for n in splits))
     log.info("wrote %s in %.0fs: %s", out, time.monotonic() - t0, json.dumps(counts))
     return stats
+
+
+def write_pool(out: Path, pool: list[dict], languages: tuple[str, ...]) -> dict:
+    """Write ``undocumented.jsonl`` (atomically); return its split counts per language."""
+    tmp = out / "undocumented.jsonl.tmp"
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        for r in pool:
+            f.write(json.dumps({k: r[k] for k in POOL_FIELDS}, ensure_ascii=False) + "\n")
+    os.replace(tmp, out / "undocumented.jsonl")
+    return {lang: dict(sorted(Counter(r["split"] for r in pool if r["language"] == lang).items()))
+            for lang in languages}
 
 
 def resplit(out: Path, held: dict[str, dict[str, str]] | None = None) -> dict:
@@ -398,13 +402,7 @@ def resplit(out: Path, held: dict[str, dict[str, str]] | None = None) -> dict:
     if (out / "undocumented.jsonl").exists():
         pool = [dict(r, split=assignment.get(r["language"], {}).get(r["package"], "train"))
                 for r in _read(out / "undocumented.jsonl")]
-        tmp = out / "undocumented.jsonl.tmp"
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            for r in pool:
-                f.write(json.dumps({k: r[k] for k in POOL_FIELDS}, ensure_ascii=False) + "\n")
-        os.replace(tmp, out / "undocumented.jsonl")
-        stats["undocumented"] = {lang: dict(sorted(Counter(r["split"] for r in pool if r["language"] == lang).items()))
-                                 for lang in languages}
+        stats["undocumented"] = write_pool(out, pool, languages)
     (out / "stats.json").write_text(json.dumps(stats, indent=1, sort_keys=True) + "\n")
     (out / "READY").write_text("".join(f"{n}.jsonl {len(splits[n])}\n" for n in splits))
     return stats["counts"]
