@@ -58,13 +58,13 @@ class FakeOpenAI:
                     fake.headers.append(dict(self.headers))
                     fake.open += 1
                     fake.max_concurrent = max(fake.max_concurrent, fake.open)
+                    self.counted = True
                 try:
                     fake.answer(self, body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
-                    with fake._lock:
-                        fake.open -= 1
+                    fake._closed(self)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -104,8 +104,16 @@ class FakeOpenAI:
             return None
         return self._send(h, 200, completion(reply_for(body)))
 
-    @staticmethod
-    def _send(h: BaseHTTPRequestHandler, status: int, data: bytes) -> None:
+    def _closed(self, h: BaseHTTPRequestHandler) -> None:
+        """A request stops counting as open once; before its answer goes out, since the client may send its next
+        request as soon as it has read the answer, before this handler's thread runs again."""
+        with self._lock:
+            if getattr(h, "counted", False):
+                h.counted = False  # type: ignore[attr-defined]
+                self.open -= 1
+
+    def _send(self, h: BaseHTTPRequestHandler, status: int, data: bytes) -> None:
+        self._closed(h)
         h.send_response(status)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(data)))
