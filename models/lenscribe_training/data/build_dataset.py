@@ -209,12 +209,29 @@ def make_id(rec: dict) -> str:
     return f"{rec['language']}-{h.hexdigest()[:16]}"
 
 
-def write_jsonl(path: Path, records: list[dict]) -> None:
+def write_jsonl(path: Path, records: list[dict], fields: tuple[str, ...] = FIELDS) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "w", encoding="utf-8", newline="\n") as f:
         for r in records:
-            f.write(json.dumps({k: r[k] for k in FIELDS}, ensure_ascii=False) + "\n")
+            f.write(json.dumps({k: r[k] for k in fields}, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The rows of a data set file (``[]`` when it is not there)."""
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def split_stats(splits: dict[str, list[dict]], assignment: dict[str, dict[str, str]],
+                languages: tuple[str, ...]) -> dict:
+    """stats.json's ``counts`` (rows per language and split) and ``packages`` (each split's packages)."""
+    return {"counts": {lang: {s: sum(1 for r in splits[s] if r["language"] == lang) for s in splits}
+                       for lang in languages},
+            "packages": {lang: {s: sorted(p for p, a in assignment[lang].items() if a == s) for s in splits}
+                         for lang in languages}}
 
 
 HELD_OUT = Path(__file__).with_name("held_out.json")
@@ -349,16 +366,12 @@ def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int, first_r
         splits[name].sort(key=lambda r: r["id"])
         write_jsonl(out / f"{name}.jsonl", splits[name])
 
-    counts = {lang: {s: sum(1 for r in splits[s] if r["language"] == lang) for s in splits} for lang in languages}
-    packages = {lang: {s: sorted(p for p, a in assignment[lang].items() if a == s) for s in splits}
-                for lang in languages}
     stats = {
         "python_version": sys.version.split()[0],
         "max_code_tokens": MAX_CODE_TOKENS,
         "files": dict(sorted(files.items())),
         "drops": {lang: dict(sorted(drops[lang].items())) for lang in languages},
-        "counts": counts,
-        "packages": packages,
+        **split_stats(splits, assignment, languages),
         "runtime_s": None,  # filled in the log only: outputs carry no timing
     }
     if undocumented:
@@ -367,17 +380,13 @@ def build(out: Path, cache: Path, languages: tuple[str, ...], jobs: int, first_r
     sources = source_records(fetched, cache, languages)
     (out / "sources.json").write_text(json.dumps(sources, indent=1, sort_keys=True) + "\n")
     (out / "READY").write_text("".join(f"{n}.jsonl {len(splits[n])}\n" for n in splits))
-    log.info("wrote %s in %.0fs: %s", out, time.monotonic() - t0, json.dumps(counts))
+    log.info("wrote %s in %.0fs: %s", out, time.monotonic() - t0, json.dumps(stats["counts"]))
     return stats
 
 
 def write_pool(out: Path, pool: list[dict], languages: tuple[str, ...]) -> dict:
     """Write ``undocumented.jsonl`` (atomically); return its split counts per language."""
-    tmp = out / "undocumented.jsonl.tmp"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        for r in pool:
-            f.write(json.dumps({k: r[k] for k in POOL_FIELDS}, ensure_ascii=False) + "\n")
-    os.replace(tmp, out / "undocumented.jsonl")
+    write_jsonl(out / "undocumented.jsonl", pool, POOL_FIELDS)
     return {lang: dict(sorted(Counter(r["split"] for r in pool if r["language"] == lang).items()))
             for lang in languages}
 
@@ -385,7 +394,10 @@ def write_pool(out: Path, pool: list[dict], languages: tuple[str, ...]) -> dict:
 def resplit(out: Path, held: dict[str, dict[str, str]] | None = None) -> dict:
     """Re-assign the splits of a built data folder in place by today's rules (the pinned held-out packages): the
     pairs and the undocumented pool stay the same rows, only their split changes. Returns the new counts."""
-    rows = [r for name in ("train", "valid", "test") for r in _read(out / f"{name}.jsonl")]
+    missing = [name for name in ("train", "valid", "test") if not (out / f"{name}.jsonl").exists()]
+    if missing:
+        raise FileNotFoundError(f"{out}: no {', '.join(missing)}.jsonl to re-split")
+    rows = [r for name in ("train", "valid", "test") for r in read_jsonl(out / f"{name}.jsonl")]
     languages = tuple(sorted({r["language"] for r in rows}))
     train_only = {name for name, _ in corpus_sources.PYPI_TRAIN_ONLY}
     assignment = assign(rows, languages, train_only, load_held_out() if held is None else held)
@@ -395,22 +407,14 @@ def resplit(out: Path, held: dict[str, dict[str, str]] | None = None) -> dict:
     for name, recs in splits.items():
         write_jsonl(out / f"{name}.jsonl", recs)
     stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
-    stats["counts"] = {lang: {s: sum(1 for r in splits[s] if r["language"] == lang) for s in splits}
-                       for lang in languages}
-    stats["packages"] = {lang: {s: sorted(p for p, a in assignment[lang].items() if a == s) for s in splits}
-                         for lang in languages}
+    stats.update(split_stats(splits, assignment, languages))
     if (out / "undocumented.jsonl").exists():
         pool = [dict(r, split=assignment.get(r["language"], {}).get(r["package"], "train"))
-                for r in _read(out / "undocumented.jsonl")]
+                for r in read_jsonl(out / "undocumented.jsonl")]
         stats["undocumented"] = write_pool(out, pool, languages)
     (out / "stats.json").write_text(json.dumps(stats, indent=1, sort_keys=True) + "\n")
     (out / "READY").write_text("".join(f"{n}.jsonl {len(splits[n])}\n" for n in splits))
     return stats["counts"]
-
-
-def _read(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,9 +30,9 @@ import sys
 import time
 from pathlib import Path
 
+from lenscribe_training.data.build_dataset import read_jsonl
 from lenscribe_training.runlog import Log
-from lenscribe_training.teacher.mix import build_mix, label_rows
-from lenscribe_training.teacher.teach import read_jsonl
+from lenscribe_training.teacher.mix import build_mix, join, label_rows, write_rows
 
 
 def _eval(data: Path, model: Path, save: Path) -> dict:
@@ -140,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     labels = label_rows(folder)
     a.valid_docstrings = valid_sample(a.data, a.out, a.valid_per_language, a.seed)
     # the held-out teacher labels: every kept valid label there is, the same file for every point
-    build_mix(a.data, labels, a.out / "held-out", 0, 0.0, a.seed)
-    (a.out / "valid_teacher.jsonl").write_bytes((a.out / "held-out" / "valid_teacher.jsonl").read_bytes())
-    a.held_out = sum(1 for _ in open(a.out / "valid_teacher.jsonl", encoding="utf-8"))
+    held_out = join(a.data, labels, 0)[1]
+    write_rows(a.out / "valid_teacher.jsonl", held_out)
+    a.held_out = len(held_out)
     path = a.out / "curve.json"
     curve = json.loads(path.read_text()) if path.exists() else {"points": []}
     curve["held_out_labels"] = a.held_out

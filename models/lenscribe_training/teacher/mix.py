@@ -28,12 +28,13 @@ from collections import Counter
 from pathlib import Path
 
 from lenscribe.prompts import clean_reply, current
-from lenscribe_training.teacher.teach import chunk_hash, read_jsonl, read_rows
+from lenscribe_training.data.build_dataset import read_jsonl
+from lenscribe_training.teacher.teach import chunk_hash, read_rows
 
 FIELDS = ("id", "language", "package", "path", "name", "code", "doc")
 
 
-def _write(path: Path, rows: list[dict]) -> None:
+def write_rows(path: Path, rows: list[dict]) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         for r in rows:
             f.write(json.dumps({k: r.get(k, "") for k in FIELDS}, ensure_ascii=False) + "\n")
@@ -52,10 +53,12 @@ def label_rows(folder: Path) -> list[dict]:
     return out
 
 
-def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = None, pairs_per_label: float = 1.0,
-              seed: int = 0) -> dict:
-    # a label's split is the one the data set gives its code now (a rebuilt data set may move a package): test
-    # functions are not read at all, so a label of one is left out
+def join(data: Path, labels: list[dict], n_labels: int | None = None) -> tuple[list[dict], list[dict], list[dict],
+                                                                              Counter[str]]:
+    """(the first ``n_labels`` train labels, every valid label, the data set's train pairs, counts), each label joined
+    to its code as a record whose ``doc`` is the teacher's label. A label's split is the one the data set gives its
+    code now (a rebuilt data set may move a package): test functions are not read at all, so a label of one is left
+    out."""
     pairs = read_jsonl(data / "train.jsonl")  # read once: the join below and the docstring pairs of the mix
     files = {"train": pairs, "valid": read_jsonl(data / "valid.jsonl"),
              "undocumented": read_jsonl(data / "undocumented.jsonl")}
@@ -73,13 +76,19 @@ def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = 
             valid_teacher.append(row)
         elif rec["split"] == "train" and (n_labels is None or len(train) < n_labels):
             train.append(row)
+    return train, valid_teacher, pairs, counts
+
+
+def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = None, pairs_per_label: float = 1.0,
+              seed: int = 0) -> dict:
+    train, valid_teacher, pairs, counts = join(data, labels, n_labels)
     rng = random.Random(seed)
     k = min(len(pairs), round(len(train) * pairs_per_label))
     mixed = train + rng.sample(pairs, k)
     rng.shuffle(mixed)
     out.mkdir(parents=True, exist_ok=True)
-    _write(out / "train.jsonl", mixed)
-    _write(out / "valid_teacher.jsonl", valid_teacher)
+    write_rows(out / "train.jsonl", mixed)
+    write_rows(out / "valid_teacher.jsonl", valid_teacher)
     for name in ("valid.jsonl", "test.jsonl"):
         if (data / name).exists():
             shutil.copyfile(data / name, out / name)

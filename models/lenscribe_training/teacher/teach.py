@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from lenscribe.prompts import DEFAULT_PROMPT, PROMPTS
+from lenscribe_training.data.build_dataset import read_jsonl
 from lenscribe_training.runlog import Log
 
 LANG_ORDER = ("python", "java", "go", "javascript", "typescript")
@@ -78,14 +79,6 @@ def shard_dir(out: Path, prompt_id: str, teacher_sha: str) -> Path:
 
 def load_done(folder: Path) -> set[str]:
     return {r["hash"] for p in sorted(folder.glob("shard-*.jsonl.gz")) for r in read_rows(p) if "hash" in r}
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """The rows of a data set file (``[]`` when it is not there)."""
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def _interleave(doc: list[dict], undoc: list[dict], undocumented_share: float) -> list[dict]:
