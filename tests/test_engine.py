@@ -38,7 +38,7 @@ def test_engine_pipeline_and_edits(tmp_path, monkeypatch, fake_model_dir):
     # an older text finishing late does not replace the newer one
     assert engine.update_document("file:///t.py", "/t.py", DOC, 1) is doc2
     engine.close_document("file:///t.py")
-    assert engine.document("file:///t.py") is None
+    assert engine.documents.get("file:///t.py") is None
     engine.shutdown()
 
 

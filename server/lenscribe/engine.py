@@ -29,6 +29,7 @@ from lenscribe.chunking.lines import split_lines
 from lenscribe.defaults import resolve_model_dir, user_cache_dir
 from lenscribe.document import Document
 from lenscribe.model_slot import ModelSlot, ModelUnavailable, load_summarizer, open_model
+from lenscribe.open_documents import OpenDocuments
 from lenscribe.render import Summary
 from lenscribe.scheduling import Priority, Scheduler, Ticket
 from lenscribe.settings import Settings
@@ -63,10 +64,9 @@ class Engine:
                                    on_results=self._on_results, on_errors=self._on_errors)
         self.failures: dict[tuple[str, str], str] = {}  # (summary id, chunk hash) -> why its summary failed
         self.model = ModelSlot()  # replaced whole (under _lock) as the model loads, fails or is let go
-        self.docs: dict[str, Document] = {}
+        self.documents = OpenDocuments()  # what the editor has open, chunked, and the lines in view
         self.counters: dict[str, int] = {"hovers": 0, "hover_timeouts": 0, "hover_cache_hits": 0, "lenses": 0,
                                          "rechunks": 0, "summaries_delivered": 0}
-        self._visible: dict[str, list[tuple[int, int]]] = {}  # uri -> line ranges in view (may come before didOpen)
         # (summary id, chunk hash) a user regenerated (``regenerate``): queued greedy results do not overwrite it
         self.pinned: set[tuple[str, str]] = set()
         self.backend: BackendSlot | None = None  # the OpenAI-compatible server of lenscribe.backend.url, if any
@@ -178,13 +178,10 @@ class Engine:
         that kept their hash keep their place (and are cache hits once done).
         """
         doc = self.make_document(uri, path, text, version, language_id, keep_lines)
+        installed = self.documents.install(doc)
+        if installed is not doc:
+            return installed  # an older text finished chunking late
         with self._lock:
-            old = self.docs.get(uri)
-            if old is not None and old.version is not None and version is not None and version < old.version:
-                return old  # an older text finished chunking late
-            doc.generation = (old.generation if old else 0) + 1
-            doc.visible = self._visible.get(uri, [])
-            self.docs[uri] = doc
             self.counters["rechunks"] += 1
         self.schedule_document(doc)
         return doc
@@ -223,13 +220,11 @@ class Engine:
         return [self.scheduler, *([self.backend.scheduler] if self.backend else [])]
 
     def schedule_all(self) -> None:
-        for doc in list(self.docs.values()):
+        for doc in self.documents.all():
             self.schedule_document(doc)
 
     def close_document(self, uri: str) -> None:
-        with self._lock:
-            self.docs.pop(uri, None)
-            self._visible.pop(uri, None)
+        self.documents.close(uri)
         self.cancel_owner(uri)
 
     def cancel_owner(self, owner: Any) -> None:  # withdraw every request of ``owner``, local or to the backend
@@ -238,20 +233,12 @@ class Engine:
 
     def set_visible(self, uri: str, ranges: Iterable[tuple[int, int]]) -> None:
         """The lines in view (a client extension tells us): their chunks go first."""
-        visible = [(int(a), int(b)) for a, b in ranges]
-        with self._lock:
-            self._visible[uri] = visible
-            doc = self.docs.get(uri)
-            if doc is None:
-                return
-            doc.visible = visible
+        if (doc := self.documents.set_visible(uri, ranges)) is None:
+            return
         if (summary_id := self.summary_id_for("lenses")) is not None:
             keys = [(summary_id, c.hash) for c in doc.chunks if doc.is_visible(c)]
             sched = self.backend.scheduler if self.backend is not None and self.uses_backend() else self.scheduler
             sched.reprioritize(uri, keys, Priority.VISIBLE)
-
-    def document(self, uri: str) -> Document | None:
-        return self.docs.get(uri)
 
     # ------------------------------------------------------------------------------------------------ summaries
 
@@ -340,12 +327,7 @@ class Engine:
                     continue
                 self.failures[key] = f"{type(err).__name__}: {err}"
                 hashes.add(key[1])
-            uris = {d.uri for d in self.docs.values() if not hashes.isdisjoint(d.hashes)}
-        if uris and self.on_summaries is not None:
-            try:
-                self.on_summaries(uris)
-            except Exception:
-                log.exception("on_summaries listener failed")
+        self._tell_documents(hashes)
 
     def _on_results(self, results: list[tuple[Any, str]]) -> None:
         """Scheduler threads: store new summaries, then tell which open documents they belong to."""
@@ -361,7 +343,11 @@ class Engine:
             for key, _summary in results:
                 self.failures.pop(key, None)
             self.counters["summaries_delivered"] += len(results)
-            uris = {d.uri for d in self.docs.values() if not hashes.isdisjoint(d.hashes)}
+        self._tell_documents(hashes)
+
+    def _tell_documents(self, hashes: set[str]) -> None:
+        """``on_summaries`` of the open documents with a chunk of these hashes (a summary or a failure is new)."""
+        uris = self.documents.containing(hashes)
         if uris and self.on_summaries is not None:
             try:
                 self.on_summaries(uris)
@@ -396,10 +382,9 @@ class Engine:
     def stats(self) -> dict[str, Any]:
         sched = self.scheduler.snapshot()
         m = self.model
-        with self._lock:
-            docs = {uri: {"language": d.language, "version": d.version, "generation": d.generation,
-                          "chunks": len(d.chunks), "skipped": d.skipped, "visible": [list(r) for r in d.visible]}
-                    for uri, d in self.docs.items()}
+        docs = {d.uri: {"language": d.language, "version": d.version, "generation": d.generation,
+                        "chunks": len(d.chunks), "skipped": d.skipped, "visible": [list(r) for r in d.visible]}
+                for d in self.documents.all()}
         return {
             "model": {"state": m.state, "id": m.summary_id, "dir": str(m.dir) if m.dir else None, "error": m.error,
                       "load_seconds": m.load_seconds, "summarizer_runs": getattr(m.summarizer, "runs", 0)},

@@ -51,15 +51,15 @@ class DocumentSync(FeatureState):
 
     async def settings_changed(self, old: Settings, new: Settings, todo: dict[str, bool]) -> None:
         if todo["rechunk"]:  # the limits or the chunking options changed: every open document again
-            for uri in list(self.server.engine.docs):
-                await fresh_document(self.server, uri, force=True)
+            for doc in self.server.engine.documents.all():
+                await fresh_document(self.server, doc.uri, force=True)
 
 
 def _current(ls: LenscribeServer, uri: str, force: bool):
     """(the editor's document, None) when it must be chunked, else (None, the engine's document: up to date, or
     the last one of a document that is not open)."""
     text_doc = ls.open_document(uri)
-    doc = ls.engine.document(uri)
+    doc = ls.engine.documents.get(uri)
     if text_doc is None or (not force and doc is not None and doc.version == text_doc.version):
         return None, doc
     return text_doc, doc
