@@ -26,7 +26,8 @@ def test_a_curve_point_trains_builds_and_scores_a_student(tmp_path, tiny_model_d
     c = json.loads((out / "curve.json").read_text())
     start, point = c["points"]
     assert start["labels"] == 0 and point["labels"] == 4 and point["docstring_pairs"] == 4
-    assert point["steps"] >= 1 and (tmp_path / "curve" / "labels-4-pairs-1" / "built" / "manifest.json").exists()
+    assert point["dir"] == str(out / "labels-4-pairs-1-epochs-1")  # one epoch: not the default three
+    assert point["steps"] >= 1 and (out / "labels-4-pairs-1-epochs-1" / "built" / "manifest.json").exists()
     assert point["agreement"]["model_id"] != start["agreement"]["model_id"]  # the student, not its start
     assert c["held_out_labels"] == point["agreement"]["n"] > 0
     # 3 a language (javascript has 2), the same for every point
@@ -47,3 +48,12 @@ def test_a_point_past_the_labels_there_are_is_refused(tmp_path, tiny_model_dir):
     with pytest.raises(SystemExit, match="only 3 train labels"):
         curve.main([str(d), str(folder), str(tmp_path / "c"), "--points", "50", "--init", str(tiny_model_dir)])
     assert curve.main([str(d), str(tmp_path / "none"), str(tmp_path / "c2")]) == 2
+
+
+def test_a_variant_of_a_point_trains_in_a_folder_of_its_own():
+    base = curve.point_dir(1500, 1.0, curve.DEFAULT_EPOCHS, curve.DEFAULT_LR)
+    assert base == "labels-1500-pairs-1"  # the folders of points made before variants had a name stay valid
+    variants = {curve.point_dir(1500, 1.0, 6.0, curve.DEFAULT_LR), curve.point_dir(1500, 1.0, 3.0, 3e-4),
+                curve.point_dir(1500, 1.0, 6.0, 3e-4), curve.point_dir(1500, 3.0, 3.0, 1e-3)}
+    assert len(variants) == 4 and base not in variants
+    assert curve.point_dir(1500, 1.0, 3.0, 3e-4) == "labels-1500-pairs-1-lr-0.0003"

@@ -9,6 +9,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from lenscribe.prompts import SPECIFIC, clean_reply
 from lenscribe_training.runlog import Log
 from lenscribe_training.teacher import teach
@@ -161,3 +163,40 @@ def test_every_nth_label_of_a_language_is_held_out(tmp_path):
     # python: 12 valid, 12 train + 5 undocumented train; every 4th a valid one while train lasts
     assert [i for i, it in enumerate(py) if it["split"] == "valid"] == [3, 7, 11, 15, 19]
     assert len(py) == 17 + 5  # the valid code left when train runs out is not labelled
+
+
+def test_lead_clause_keeps_the_main_clause_and_whole_lists():
+    from lenscribe_training.teacher.mix import lead_clause
+
+    assert lead_clause("Reads a key from a reader, handling both quoted and unquoted keys, and returns it.") == (
+        "Reads a key from a reader.")
+    assert lead_clause("Merges observables into a single observable, allowing concurrent execution.") == (
+        "Merges observables into a single observable.")
+    assert lead_clause("Loads the file into memory, which is then parsed.") == "Loads the file into memory."
+    # a list's ", and" is not a clause; a clause after it is
+    listed = "Stores the `a`, `b`, and `c` fields of a record."
+    assert lead_clause(listed) == listed
+    assert lead_clause("Writes the id, flags, and TTL of a message to a stream, using a buffer.") == (
+        "Writes the id, flags, and TTL of a message to a stream.")
+    # too little would be left, or nothing trails: the label as it is
+    assert lead_clause("Returns it, if any.") == "Returns it, if any."
+    assert lead_clause("Computes the hash and returns it.") == "Computes the hash and returns it."
+
+
+def test_a_lead_clause_mix_cuts_train_labels_and_keeps_held_out_ones_whole(tmp_path):
+    from lenscribe_training.teacher import mix
+
+    d = _data(tmp_path)
+    items = teach.work_items(d, valid_every=1)
+    labels = [dict(it, hash=teach.chunk_hash(it["language"], it["code"]),
+                   label="Builds a value from its input, handling every case.") for it in items]
+    stats = mix.build_mix(d, labels, tmp_path / "lead", n_labels=6, pairs_per_label=0, label_form="lead-clause")
+    assert stats["label_form"] == "lead-clause" and stats["labels cut to their lead clause"] == 6
+    train = [json.loads(x) for x in (tmp_path / "lead" / "train.jsonl").read_text().splitlines()]
+    assert len(train) == 6 and {r["doc"] for r in train} == {"Builds a value from its input."}
+    held = [json.loads(x) for x in (tmp_path / "lead" / "valid_teacher.jsonl").read_text().splitlines()]
+    assert held and {r["doc"] for r in held} == {"Builds a value from its input, handling every case."}
+    full = mix.build_mix(d, labels, tmp_path / "full", n_labels=6, pairs_per_label=0)
+    assert full["label_form"] == "full" and "labels cut to their lead clause" not in full
+    with pytest.raises(ValueError):
+        mix.build_mix(d, labels, tmp_path / "bad", n_labels=6, label_form="short")

@@ -32,7 +32,10 @@ from pathlib import Path
 
 from lenscribe_training.data.build_dataset import read_jsonl
 from lenscribe_training.runlog import Log
-from lenscribe_training.teacher.mix import build_mix, join, label_rows, write_rows
+from lenscribe_training.teacher.mix import LABEL_FORMS, build_mix, join, label_rows, write_rows
+
+DEFAULT_EPOCHS = 3.0
+DEFAULT_LR = 1e-3
 
 
 def _eval(data: Path, model: Path, save: Path) -> dict:
@@ -66,14 +69,27 @@ def valid_sample(data: Path, out: Path, per_language: int, seed: int = 0) -> Pat
     return path
 
 
+def point_dir(n: int, pairs_per_label: float, epochs: float, lr: float, label_form: str = "full") -> str:
+    """A point's folder: the labels and the pairs a label, and the epochs, learning rate and label form where they are
+    not the defaults (a variant of a point trains in a folder of its own)."""
+    name = f"labels-{n}-pairs-{pairs_per_label:g}"
+    if label_form != "full":
+        name += f"-{label_form}"
+    if epochs != DEFAULT_EPOCHS:
+        name += f"-epochs-{epochs:g}"
+    if lr != DEFAULT_LR:
+        name += f"-lr-{lr:g}"
+    return name
+
+
 def run_point(a: argparse.Namespace, labels: list[dict], n: int, log: Log) -> dict:
     from lenscribe_training.data.datapack import build_pack
     from lenscribe_training.export.export_hf import export, training_record
     from lenscribe_training.trainers.fast_train import Config, train
 
-    d = a.out / f"labels-{n}-pairs-{a.pairs_per_label:g}"
+    d = a.out / point_dir(n, a.pairs_per_label, a.epochs, a.lr, a.label_form)
     t0 = time.time()
-    mix = build_mix(a.data, labels, d, n, a.pairs_per_label, a.seed)
+    mix = build_mix(a.data, labels, d, n, a.pairs_per_label, a.seed, a.label_form)
     if mix["teacher_labels"] < n:
         raise SystemExit(f"curve: only {mix['teacher_labels']} train labels exist, point {n} asked for more")
     build_pack(d, d / "pack.npz", valid_per_language=a.valid_per_language, seed=a.seed)
@@ -98,8 +114,9 @@ def run_point(a: argparse.Namespace, labels: list[dict], n: int, log: Log) -> di
     verify = json.loads((d / "built" / "manifest.json").read_text()).get("verify", {})
     fine = run["phases"][-1]
     return {"labels": n, "docstring_pairs": mix["docstring_pairs"], "labels_by_language": mix["by_language"],
-            "steps": fine["steps"], "epochs": a.epochs, "lr": a.lr, "train_s": fine["seconds"],
-            "tgt_tok_per_s": fine["tgt_tok_per_s"], "wall_s": round(time.time() - t0), "model": str(d / "built"),
+            "steps": fine["steps"], "epochs": a.epochs, "lr": a.lr, "label_form": a.label_form,
+            "train_s": fine["seconds"], "tgt_tok_per_s": fine["tgt_tok_per_s"], "wall_s": round(time.time() - t0),
+            "model": str(d / "built"),
             "dir": str(d), "int8_verify": {k: verify.get(k) for k in ("passed", "failures", "int8")}}
 
 
@@ -121,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("--points", default="1000,2000,5000,10000")
     ap.add_argument("--pairs-per-label", type=float, default=1.0)
-    ap.add_argument("--epochs", type=float, default=3.0)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--epochs", type=float, default=DEFAULT_EPOCHS)
+    ap.add_argument("--lr", type=float, default=DEFAULT_LR)
+    ap.add_argument("--label-form", choices=LABEL_FORMS, default="full",
+                    help="lead-clause: train on each label's main clause (lenscribe_training.teacher.mix)")
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--max-tokens", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=2)
@@ -146,17 +165,19 @@ def main(argv: list[str] | None = None) -> int:
     path = a.out / "curve.json"
     curve = json.loads(path.read_text()) if path.exists() else {"points": []}
     curve["held_out_labels"] = a.held_out
-    key = ("labels", "docstring_pairs_per_label", "epochs", "lr")
+    key = ("labels", "docstring_pairs_per_label", "epochs", "lr", "label_form")
     if not any(p["labels"] == 0 for p in curve["points"]):
         curve["points"].append({"labels": 0, "model": str(a.init), "dir": str(a.out)})
     for n in sorted(int(x) for x in a.points.split(",") if x.strip()):
-        want = (n, a.pairs_per_label, a.epochs, a.lr)
-        if n and not any(tuple(p.get(k) for k in key) == want for p in curve["points"]):
+        want = (n, a.pairs_per_label, a.epochs, a.lr, a.label_form)
+        if n and not any(tuple(p.get(k, "full" if k == "label_form" else None) for k in key) == want
+                         for p in curve["points"]):
             curve["points"].append(run_point(a, labels, n, log) | {"docstring_pairs_per_label": a.pairs_per_label})
             path.write_text(json.dumps(curve, indent=1) + "\n")
     for p in curve["points"]:
         p.update(score(a, Path(p["model"]), Path(p["dir"])))
-        log(f"point {p['labels']} (pairs {p.get('docstring_pairs_per_label')}): agreement {p['agreement']['all']} "
+        log(f"point {p['labels']} (pairs {p.get('docstring_pairs_per_label')}, epochs {p.get('epochs')}, lr "
+            f"{p.get('lr')}, labels {p.get('label_form', 'full')}): agreement {p['agreement']['all']} "
             f"on {a.held_out} held-out labels, docstrings {p['docstrings']['all']}")
     path.write_text(json.dumps(curve, indent=1) + "\n")
     return 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
 import sys
 from collections import Counter
@@ -32,6 +33,24 @@ from lenscribe_training.data.build_dataset import read_jsonl
 from lenscribe_training.teacher.teach import chunk_hash, read_rows
 
 FIELDS = ("id", "language", "package", "path", "name", "code", "doc")
+# the teacher's sentence goes on after its main clause: ", handling X", ", and returns Y", ", which ...", ", using ..."
+TRAILING_CLAUSE = re.compile(r",\s+(?:and|or|then|while|which|where|otherwise|if|so|with|based on|\w+ing)\b")
+LABEL_FORMS = ("full", "lead-clause")
+
+
+def lead_clause(label: str, min_words: int = 4) -> str:
+    """The label's main clause: what comes before its first trailing clause (a comma and then "and", "which",
+    "handling", ...), as a sentence; the label itself where there is none or the clause would keep fewer than
+    ``min_words`` words. ", and" / ", or" after a short item ("`a`, `b`, and `c`") ends a list, not a clause. A small
+    student learns the teacher's "…, handling X, and returns Y" style before its content (issue 23); this form keeps
+    the content it can learn."""
+    for m in TRAILING_CLAUSE.finditer(label):
+        head = label[:m.start()].rstrip(" ,;:")
+        item = head.rsplit(",", 1)[-1]
+        if m.group(0).split()[-1] in ("and", "or") and "," in head and len(item.split()) < 3:
+            continue  # the last item of a list
+        return head + "." if len(head.split()) >= min_words else label
+    return label
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
@@ -80,8 +99,17 @@ def join(data: Path, labels: list[dict], n_labels: int | None = None) -> tuple[l
 
 
 def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = None, pairs_per_label: float = 1.0,
-              seed: int = 0) -> dict:
+              seed: int = 0, label_form: str = "full") -> dict:
+    """The mix in ``out``; ``label_form`` "lead-clause" trains on each label's main clause (``lead_clause``), the
+    held-out labels stay whole."""
     train, valid_teacher, pairs, counts = join(data, labels, n_labels)
+    if label_form == "lead-clause":
+        shortened = [dict(r, doc=lead_clause(r["doc"])) for r in train]
+        counts["labels cut to their lead clause"] = sum(a["doc"] != b["doc"] for a, b in zip(train, shortened,
+                                                                                                 strict=True))
+        train = shortened
+    elif label_form != "full":
+        raise ValueError(f"label form {label_form!r}: one of {LABEL_FORMS}")
     rng = random.Random(seed)
     k = min(len(pairs), round(len(train) * pairs_per_label))
     mixed = train + rng.sample(pairs, k)
@@ -92,7 +120,8 @@ def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = 
     for name in ("valid.jsonl", "test.jsonl"):
         if (data / name).exists():
             shutil.copyfile(data / name, out / name)
-    stats = {"teacher_labels": len(train), "docstring_pairs": k, "valid_teacher": len(valid_teacher),
+    stats = {"teacher_labels": len(train), "label_form": label_form, "docstring_pairs": k,
+             "valid_teacher": len(valid_teacher),
              "by_language": dict(sorted(Counter(r["language"] for r in train).items())), **counts}
     (out / "mix.json").write_text(json.dumps(stats, indent=1) + "\n")
     return stats
@@ -107,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teacher-sha", default=None, help="teacher sha256 prefix (default: the only one present)")
     ap.add_argument("--labels", dest="n_labels", type=int, default=None, help="the first N train labels")
     ap.add_argument("--pairs-per-label", type=float, default=1.0)
+    ap.add_argument("--label-form", choices=LABEL_FORMS, default="full",
+                    help="lead-clause: train on each label's main clause (default: the whole label)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
     folders = sorted(p for p in a.labels.glob("*/*") if p.is_dir()
@@ -116,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mix: expected one labels folder under {a.labels} for that prompt and teacher, found "
               f"{[str(p) for p in folders]}", file=sys.stderr)
         return 2
-    stats = build_mix(a.data, label_rows(folders[0]), a.out, a.n_labels, a.pairs_per_label, a.seed)
+    stats = build_mix(a.data, label_rows(folders[0]), a.out, a.n_labels, a.pairs_per_label, a.seed, a.label_form)
     print(json.dumps(stats))
     return 0
 
