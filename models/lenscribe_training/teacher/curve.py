@@ -116,8 +116,8 @@ def run_point(a: argparse.Namespace, labels: list[dict], n: int, log: Log) -> di
     return {"labels": n, "docstring_pairs": mix["docstring_pairs"], "labels_by_language": mix["by_language"],
             "steps": fine["steps"], "epochs": a.epochs, "lr": a.lr, "label_form": a.label_form,
             "train_s": fine["seconds"], "tgt_tok_per_s": fine["tgt_tok_per_s"], "wall_s": round(time.time() - t0),
-            "model": str(d / "built"),
-            "dir": str(d), "int8_verify": {k: verify.get(k) for k in ("passed", "failures", "int8")}}
+            "model": str(d / "built"), "dir": str(d),
+            "int8_verify": {k: verify.get(k) for k in ("passed", "failures", "int8")}}
 
 
 def score(a: argparse.Namespace, model: Path, where: Path) -> dict:
@@ -165,13 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     path = a.out / "curve.json"
     curve = json.loads(path.read_text()) if path.exists() else {"points": []}
     curve["held_out_labels"] = a.held_out
-    key = ("labels", "docstring_pairs_per_label", "epochs", "lr", "label_form")
     if not any(p["labels"] == 0 for p in curve["points"]):
         curve["points"].append({"labels": 0, "model": str(a.init), "dir": str(a.out)})
     for n in sorted(int(x) for x in a.points.split(",") if x.strip()):
-        want = (n, a.pairs_per_label, a.epochs, a.lr, a.label_form)
-        if n and not any(tuple(p.get(k, "full" if k == "label_form" else None) for k in key) == want
-                         for p in curve["points"]):
+        want = point_dir(n, a.pairs_per_label, a.epochs, a.lr, a.label_form)  # a point is known by its folder
+        if n and not any(Path(p["dir"]).name == want for p in curve["points"]):
             curve["points"].append(run_point(a, labels, n, log) | {"docstring_pairs_per_label": a.pairs_per_label})
             path.write_text(json.dumps(curve, indent=1) + "\n")
     for p in curve["points"]:
