@@ -270,3 +270,40 @@ def test_warm_start_from_a_built_int8_model(tmp_path, tiny_model_dir):
     assert info["init"] == {"onnx": str(tiny_model_dir)}
     for k, v in model.state_dict().items():
         assert torch.equal(v, state[k]), k
+
+
+def test_a_grown_model_computes_what_its_start_did_then_learns_in_its_new_blocks():
+    from lenscribe_training.trainers.t5 import grow
+
+    ours, _ = _pair(SHAPE)
+    ours.eval()
+    big = grow(ours, add_encoder_layers=1, add_decoder_layers=2)
+    big.eval()
+    assert (big.shape.num_layers, big.shape.num_decoder_layers) == (3, 5)
+    src, dec = _batch()
+    assert torch.allclose(big(src, dec), ours(src, dec), atol=1e-5)
+    old = dict(ours.state_dict())
+    for k, v in big.state_dict().items():
+        if k in old:
+            assert torch.equal(v, old[k]), k
+    # the new blocks are not stuck at the identity: their output projections get gradients
+    big.train()
+    big(src, dec).logsumexp(-1).mean().backward()
+    new_o = big.decoder.block[4].layer[0].SelfAttention.o.weight
+    assert new_o.grad is not None and new_o.grad.abs().sum() > 0
+    with pytest.raises(ValueError):
+        grow(ours, add_decoder_layers=-1)
+
+
+def test_build_model_grows_a_warm_start_and_refuses_to_grow_a_scratch_model(tmp_path, tiny_model_dir):
+    pytest.importorskip("onnx")
+    from lenscribe_training.runlog import Log
+    from lenscribe_training.trainers.fast_train import build_model
+
+    start, _ = build_model(Config(init_onnx=str(tiny_model_dir), dropout=0.0), Log(None))
+    model, info = build_model(Config(init_onnx=str(tiny_model_dir), dropout=0.0, add_decoder_layers=1), Log(None))
+    assert info["init"]["grown"] == {"encoder": 0, "decoder": 1}
+    assert model.shape.num_decoder_layers == start.shape.num_decoder_layers + 1
+    assert info["parameters"] > sum(p.numel() for p in start.parameters())
+    with pytest.raises(ValueError, match="warm start"):
+        build_model(Config(add_decoder_layers=1), Log(None))

@@ -57,3 +57,6 @@ def test_a_variant_of_a_point_trains_in_a_folder_of_its_own():
                 curve.point_dir(1500, 1.0, 6.0, 3e-4), curve.point_dir(1500, 3.0, 3.0, 1e-3)}
     assert len(variants) == 4 and base not in variants
     assert curve.point_dir(1500, 1.0, 3.0, 3e-4) == "labels-1500-pairs-1-lr-0.0003"
+    longer = curve.point_dir(1500, 1.0, curve.DEFAULT_EPOCHS, curve.DEFAULT_LR, max_src=384)
+    assert longer == "labels-1500-pairs-1-src-384" and longer not in variants
+    assert curve.point_dir(1500, 1.0, curve.DEFAULT_EPOCHS, curve.DEFAULT_LR, max_src=curve.DEFAULT_MAX_SRC) == base

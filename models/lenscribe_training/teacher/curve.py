@@ -36,6 +36,7 @@ from lenscribe_training.teacher.mix import LABEL_FORMS, build_mix, join, label_r
 
 DEFAULT_EPOCHS = 3.0
 DEFAULT_LR = 1e-3
+DEFAULT_MAX_SRC = 128  # the shipped model's source tokens (its manifest's max_input_tokens)
 
 
 def _eval(data: Path, model: Path, save: Path) -> dict:
@@ -69,12 +70,18 @@ def valid_sample(data: Path, out: Path, per_language: int, seed: int = 0) -> Pat
     return path
 
 
-def point_dir(n: int, pairs_per_label: float, epochs: float, lr: float, label_form: str = "full") -> str:
-    """A point's folder: the labels and the pairs a label, and the epochs, learning rate and label form where they are
-    not the defaults (a variant of a point trains in a folder of its own)."""
+def point_dir(n: int, pairs_per_label: float, epochs: float, lr: float, label_form: str = "full",
+              max_src: int = DEFAULT_MAX_SRC, grow: tuple[int, int] = (0, 0)) -> str:
+    """A point's folder: the labels and the pairs a label, and the epochs, learning rate, label form, source length
+    and the blocks added to the student's encoder and decoder where they are not the defaults (a variant of a point
+    trains in a folder of its own)."""
     name = f"labels-{n}-pairs-{pairs_per_label:g}"
     if label_form != "full":
         name += f"-{label_form}"
+    if max_src != DEFAULT_MAX_SRC:
+        name += f"-src-{max_src}"
+    if any(grow):
+        name += f"-grow-e{grow[0]}-d{grow[1]}"
     if epochs != DEFAULT_EPOCHS:
         name += f"-epochs-{epochs:g}"
     if lr != DEFAULT_LR:
@@ -87,14 +94,15 @@ def run_point(a: argparse.Namespace, labels: list[dict], n: int, log: Log) -> di
     from lenscribe_training.export.export_hf import export, training_record
     from lenscribe_training.trainers.fast_train import Config, train
 
-    d = a.out / point_dir(n, a.pairs_per_label, a.epochs, a.lr, a.label_form)
+    d = a.out / point_dir(n, a.pairs_per_label, a.epochs, a.lr, a.label_form, a.max_src, a.grow)
     t0 = time.time()
     mix = build_mix(a.data, labels, d, n, a.pairs_per_label, a.seed, a.label_form)
     if mix["teacher_labels"] < n:
         raise SystemExit(f"curve: only {mix['teacher_labels']} train labels exist, point {n} asked for more")
-    build_pack(d, d / "pack.npz", valid_per_language=a.valid_per_language, seed=a.seed)
+    build_pack(d, d / "pack.npz", max_src=a.max_src, valid_per_language=a.valid_per_language, seed=a.seed)
     cfg = Config(init_onnx=str(a.init), epochs=a.epochs, lr=a.lr, warmup=a.warmup, budget_s=10 ** 6,
-                 eval_per_language=0, workers=0, threads=a.threads, max_tokens=a.max_tokens, seed=a.seed, log_every=25)
+                 eval_per_language=0, workers=0, threads=a.threads, max_tokens=a.max_tokens, seed=a.seed, log_every=25,
+                 add_encoder_layers=a.grow[0], add_decoder_layers=a.grow[1])
     if (d / "run" / "run.json").exists() and (d / "run" / "model.pt").exists():
         log(f"point {n}: trained before ({d / 'run'}), building")  # a run whose build failed resumes here
         run = json.loads((d / "run" / "run.json").read_text())
@@ -109,12 +117,14 @@ def run_point(a: argparse.Namespace, labels: list[dict], n: int, log: Log) -> di
     # weights are off the int8 grid its start was read back from, and per-tensor encoder scales cost it (400 labels:
     # int8-vs-fp32 logit drift 2.12, top-1 89%; per channel 0.55, 94%)
     subprocess.run([sys.executable, "-m", "lenscribe", "model", "build", str(d / "hf"), "--out", str(d / "built"),
-                    "--name", "lenscribe-small", "--max-input-tokens", "128", "--per-channel", "--no-verify-gate"],
+                    "--name", "lenscribe-small", "--max-input-tokens", str(a.max_src), "--per-channel",
+                    "--no-verify-gate"],
                    check=True, stdout=subprocess.DEVNULL)
     verify = json.loads((d / "built" / "manifest.json").read_text()).get("verify", {})
     fine = run["phases"][-1]
     return {"labels": n, "docstring_pairs": mix["docstring_pairs"], "labels_by_language": mix["by_language"],
-            "steps": fine["steps"], "epochs": a.epochs, "lr": a.lr, "label_form": a.label_form,
+            "steps": fine["steps"], "epochs": a.epochs, "lr": a.lr, "label_form": a.label_form, "max_src": a.max_src,
+            "shape": run["model"]["shape"], "parameters": run["model"]["parameters"],
             "train_s": fine["seconds"], "tgt_tok_per_s": fine["tgt_tok_per_s"], "wall_s": round(time.time() - t0),
             "model": str(d / "built"), "dir": str(d),
             "int8_verify": {k: verify.get(k) for k in ("passed", "failures", "int8")}}
@@ -142,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=DEFAULT_LR)
     ap.add_argument("--label-form", choices=LABEL_FORMS, default="full",
                     help="lead-clause: train on each label's main clause (lenscribe_training.teacher.mix)")
+    ap.add_argument("--max-src", type=int, default=DEFAULT_MAX_SRC,
+                    help="source tokens the student sees, in training and as built (the editor's max_input_tokens)")
+    ap.add_argument("--add-encoder-layers", type=int, default=0,
+                    help="grow the student: blocks added on top of its encoder, the identity at first")
+    ap.add_argument("--add-decoder-layers", type=int, default=0, help="the same for its decoder")
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--max-tokens", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=2)
@@ -150,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--test", action="store_true", help="also score every point on the test split (slow)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
+    a.grow = (a.add_encoder_layers, a.add_decoder_layers)
     folder = a.labels
     if not list(folder.glob("shard-*.jsonl.gz")):
         print(f"curve: no label shards in {folder}", file=sys.stderr)
@@ -168,14 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     if not any(p["labels"] == 0 for p in curve["points"]):
         curve["points"].append({"labels": 0, "model": str(a.init), "dir": str(a.out)})
     for n in sorted(int(x) for x in a.points.split(",") if x.strip()):
-        want = point_dir(n, a.pairs_per_label, a.epochs, a.lr, a.label_form)  # a point is known by its folder
+        # a point is known by its folder
+        want = point_dir(n, a.pairs_per_label, a.epochs, a.lr, a.label_form, a.max_src, a.grow)
         if n and not any(Path(p["dir"]).name == want for p in curve["points"]):
             curve["points"].append(run_point(a, labels, n, log) | {"docstring_pairs_per_label": a.pairs_per_label})
             path.write_text(json.dumps(curve, indent=1) + "\n")
     for p in curve["points"]:
         p.update(score(a, Path(p["model"]), Path(p["dir"])))
-        log(f"point {p['labels']} (pairs {p.get('docstring_pairs_per_label')}, epochs {p.get('epochs')}, lr "
-            f"{p.get('lr')}, labels {p.get('label_form', 'full')}): agreement {p['agreement']['all']} "
+        which = Path(p["dir"]).name if p["labels"] else p["model"]
+        log(f"point {p['labels']} ({which}): agreement {p['agreement']['all']} "
             f"on {a.held_out} held-out labels, docstrings {p['docstrings']['all']}")
     path.write_text(json.dumps(curve, indent=1) + "\n")
     return 0

@@ -32,7 +32,7 @@ from lenscribe_training.runlog import Log
 from lenscribe_training.trainers.evaluation import Evaluator
 from lenscribe_training.trainers.machine import hardware, pick_device
 from lenscribe_training.trainers.objectives import IdentifierTable, mask_identifiers, span_corrupt
-from lenscribe_training.trainers.t5 import T5, T5Shape, count_parameters, hf_state, load_hf_state
+from lenscribe_training.trainers.t5 import T5, T5Shape, count_parameters, grow, hf_state, load_hf_state
 
 DECODER_START = 0
 TOKENIZER_JSON = Path(__file__).resolve().parents[2] / "lenscribe-small" / "tokenizer.json"
@@ -60,6 +60,9 @@ class Config:
     embed_init: str = "words"  # or "t5"
     init_onnx: str | None = None  # a built lenscribe model dir (int8 ONNX): warm start from its weights
     init_state: str | None = None  # a model.pt (transformers names) + config.json beside it
+    # grow a warm-started model: blocks added on top of each stack, each the identity at first (t5.grow)
+    add_encoder_layers: int = 0
+    add_decoder_layers: int = 0
     # data
     languages: list[str] | None = None  # default: all in the pack
     lang_alpha: float = 0.5  # sample language l with probability ~ n_l ** alpha (1: as in the data)
@@ -222,6 +225,11 @@ def build_model(cfg: Config, log: Log) -> tuple[T5, dict]:
             from lenscribe_training.trainers.embedding_init import words_embedding_init
 
             info["embed_init"] = words_embedding_init(model, load_tokenizer(), cfg.seed)
+    if cfg.add_encoder_layers or cfg.add_decoder_layers:
+        if "scratch" in info["init"]:
+            raise ValueError("add_encoder_layers / add_decoder_layers grow a warm start (init_onnx or init_state)")
+        model = grow(model, cfg.add_encoder_layers, cfg.add_decoder_layers)
+        info["init"]["grown"] = {"encoder": cfg.add_encoder_layers, "decoder": cfg.add_decoder_layers}
     info["shape"] = asdict(model.shape)
     info["parameters"] = count_parameters(model)
     log(f"model: {info['parameters']:,} parameters, {json.dumps(info['init'])}")

@@ -12,7 +12,7 @@ only the real target tokens through the vocabulary, and nothing needs more than 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import cast
 
 import torch
@@ -332,6 +332,32 @@ def load_hf_state(model: T5, state: dict[str, torch.Tensor]) -> None:
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(f"state dict does not fit: missing {missing[:5]}, unexpected {unexpected[:5]}")
+
+
+def grow(model: T5, add_encoder_layers: int = 0, add_decoder_layers: int = 0) -> T5:
+    """A deeper copy of ``model`` that computes the same function: the new blocks go on top of each stack (below its
+    final norm) with their output projections (attention ``o``, feed-forward ``wo``) at zero, so each is the identity
+    until training moves it; the old weights are copied. A warm-started student can grow this way without forgetting
+    where it started."""
+    if add_encoder_layers < 0 or add_decoder_layers < 0:
+        raise ValueError("layers can only be added")
+    s = model.shape
+    bigger = T5(replace(s, num_layers=s.num_layers + add_encoder_layers,
+                        num_decoder_layers=s.num_decoder_layers + add_decoder_layers))
+    missing, unexpected = bigger.load_state_dict(model.state_dict(), strict=False)
+    new = {(stack, i) for stack, old, n in (("encoder", s.num_layers, add_encoder_layers),
+                                              ("decoder", s.num_decoder_layers, add_decoder_layers))
+           for i in range(old, old + n)}
+    if unexpected or any((k.split(".")[0], int(k.split(".")[2])) not in new for k in missing):
+        raise ValueError(f"grow: state does not fit: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    with torch.no_grad():
+        for stack, i in new:
+            for m in getattr(bigger, stack).block[i].modules():
+                if isinstance(m, Attention):
+                    m.o.weight.zero_()
+                elif isinstance(m, FeedForward):
+                    m.wo.weight.zero_()
+    return bigger
 
 
 def hf_state(model: T5, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
