@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -200,3 +201,22 @@ def test_a_lead_clause_mix_cuts_train_labels_and_keeps_held_out_ones_whole(tmp_p
     assert full["label_form"] == "full" and "labels cut to their lead clause" not in full
     with pytest.raises(ValueError):
         mix.build_mix(d, labels, tmp_path / "bad", n_labels=6, label_form="short")
+
+
+def test_a_repeated_mix_holds_each_label_k_times_beside_every_docstring_pair(tmp_path):
+    from lenscribe_training.teacher import mix
+
+    d = _data(tmp_path)
+    items = teach.work_items(d, valid_every=1)
+    labels = [dict(it, hash=teach.chunk_hash(it["language"], it["code"]), label=f"Labels {it['id']}.")
+              for it in items]
+    once = mix.build_mix(d, labels, tmp_path / "once", n_labels=4, pairs_per_label=1000)
+    stats = mix.build_mix(d, labels, tmp_path / "x3", n_labels=4, pairs_per_label=1000, label_repeat=3)
+    assert stats["teacher_labels"] == 4 and stats["label_repeat"] == 3
+    assert stats["docstring_pairs"] == once["docstring_pairs"] > 0  # every pair, however many repeats
+    rows = [json.loads(x) for x in (tmp_path / "x3" / "train.jsonl").read_text().splitlines()]
+    counts = Counter(r["id"] for r in rows if r["doc"].startswith("Labels "))
+    assert len(counts) == 4 and set(counts.values()) == {3}
+    assert len(rows) == 3 * 4 + stats["docstring_pairs"]
+    with pytest.raises(ValueError):
+        mix.build_mix(d, labels, tmp_path / "none", n_labels=4, label_repeat=0)

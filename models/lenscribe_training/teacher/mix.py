@@ -1,7 +1,8 @@
 """The student's data set: teacher labels mixed with the docstring pairs, as a data folder the trainers read.
 
     PYTHONPATH=models:server python -m lenscribe_training.teacher.mix .cache/data-all models/labels OUT \\
-        [--prompt specific-v2] [--teacher-sha SHA] [--labels 2000] [--pairs-per-label 1.0] [--seed 0]
+        [--prompt specific-v2] [--teacher-sha SHA] [--labels 2000] [--pairs-per-label 1.0] [--label-repeat 1]
+        [--label-form full|lead-clause] [--seed 0]
 
 OUT gets what ``lenscribe_training.data.datapack`` and ``lenscribe eval`` read:
 
@@ -99,9 +100,12 @@ def join(data: Path, labels: list[dict], n_labels: int | None = None) -> tuple[l
 
 
 def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = None, pairs_per_label: float = 1.0,
-              seed: int = 0, label_form: str = "full") -> dict:
+              seed: int = 0, label_form: str = "full", label_repeat: int = 1) -> dict:
     """The mix in ``out``; ``label_form`` "lead-clause" trains on each label's main clause (``lead_clause``), the
-    held-out labels stay whole."""
+    held-out labels stay whole. ``label_repeat`` puts each train label in the mix that many times: with every docstring
+    pair in it (a large ``pairs_per_label``), the labels would otherwise be a few rows in a hundred."""
+    if label_repeat < 1:
+        raise ValueError(f"label_repeat {label_repeat}: at least 1")
     train, valid_teacher, pairs, counts = join(data, labels, n_labels)
     if label_form == "lead-clause":
         shortened = [dict(r, doc=lead_clause(r["doc"])) for r in train]
@@ -112,7 +116,7 @@ def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = 
         raise ValueError(f"label form {label_form!r}: one of {LABEL_FORMS}")
     rng = random.Random(seed)
     k = min(len(pairs), round(len(train) * pairs_per_label))
-    mixed = train + rng.sample(pairs, k)
+    mixed = train * label_repeat + rng.sample(pairs, k)
     rng.shuffle(mixed)
     out.mkdir(parents=True, exist_ok=True)
     write_rows(out / "train.jsonl", mixed)
@@ -120,7 +124,7 @@ def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = 
     for name in ("valid.jsonl", "test.jsonl"):
         if (data / name).exists():
             shutil.copyfile(data / name, out / name)
-    stats = {"teacher_labels": len(train), "label_form": label_form, "docstring_pairs": k,
+    stats = {"teacher_labels": len(train), "label_form": label_form, "label_repeat": label_repeat, "docstring_pairs": k,
              "valid_teacher": len(valid_teacher),
              "by_language": dict(sorted(Counter(r["language"] for r in train).items())), **counts}
     (out / "mix.json").write_text(json.dumps(stats, indent=1) + "\n")
@@ -138,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pairs-per-label", type=float, default=1.0)
     ap.add_argument("--label-form", choices=LABEL_FORMS, default="full",
                     help="lead-clause: train on each label's main clause (default: the whole label)")
+    ap.add_argument("--label-repeat", type=int, default=1,
+                    help="each train label this many times in the mix (with every docstring pair: a lent GPU's pack)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
     folders = sorted(p for p in a.labels.glob("*/*") if p.is_dir()
@@ -147,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mix: expected one labels folder under {a.labels} for that prompt and teacher, found "
               f"{[str(p) for p in folders]}", file=sys.stderr)
         return 2
-    stats = build_mix(a.data, label_rows(folders[0]), a.out, a.n_labels, a.pairs_per_label, a.seed, a.label_form)
+    stats = build_mix(a.data, label_rows(folders[0]), a.out, a.n_labels, a.pairs_per_label, a.seed, a.label_form,
+                      a.label_repeat)
     print(json.dumps(stats))
     return 0
 
