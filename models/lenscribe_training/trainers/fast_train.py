@@ -198,6 +198,9 @@ class Batches(torch.utils.data.Dataset):
 
 
 def build_model(cfg: Config, log: Log) -> tuple[T5, dict]:
+    grows = cfg.add_encoder_layers or cfg.add_decoder_layers
+    if grows and not (cfg.init_onnx or cfg.init_state):
+        raise ValueError("add_encoder_layers / add_decoder_layers grow a warm start (init_onnx or init_state)")
     info: dict = {}
     if cfg.init_onnx:
         from lenscribe_training.export.onnx_weights import recover_state_dict
@@ -225,9 +228,7 @@ def build_model(cfg: Config, log: Log) -> tuple[T5, dict]:
             from lenscribe_training.trainers.embedding_init import words_embedding_init
 
             info["embed_init"] = words_embedding_init(model, load_tokenizer(), cfg.seed)
-    if cfg.add_encoder_layers or cfg.add_decoder_layers:
-        if "scratch" in info["init"]:
-            raise ValueError("add_encoder_layers / add_decoder_layers grow a warm start (init_onnx or init_state)")
+    if grows:
         model = grow(model, cfg.add_encoder_layers, cfg.add_decoder_layers)
         info["init"]["grown"] = {"encoder": cfg.add_encoder_layers, "decoder": cfg.add_decoder_layers}
     info["shape"] = asdict(model.shape)
