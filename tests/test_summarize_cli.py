@@ -130,3 +130,18 @@ def test_summarize_cli_missing_path_and_no_sources(tiny_model_dir: Path, source_
     assert main(["summarize", str(empty), str(source_tree / "mod.py"), *model]) == 0
     captured = capsys.readouterr()
     assert f"lenscribe: no source files in {empty}\n" in captured.err and "function add" in captured.out
+
+
+def test_summarize_cli_stops_quietly_when_its_reader_goes_away(tiny_model_dir: Path, source_tree: Path) -> None:
+    # `lenscribe summarize src/ | head`: the reader closes the pipe; the command ends as Unix tools do (SIGPIPE's
+    # status), with no traceback
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lenscribe", "summarize", str(source_tree / "mod.py"), "--model", str(tiny_model_dir),
+         "--threads", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before it writes anything: its first write fails
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

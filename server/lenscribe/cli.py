@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import signal
 import sys
 
 # Each module exposes register(subparsers) adding its sub-command(s) with set_defaults(func=callable(args) -> int).
@@ -56,7 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    return int(args.func(args) or 0)
+    try:
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()  # inside the try: a reader gone before the last write fails here, not at exit
+        return rc
+    except BrokenPipeError:
+        # stdout's reader went away (`lenscribe summarize src/ | head`): stop quietly, as Unix tools do, and point
+        # stdout at /dev/null so that Python's own flush at exit does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":
