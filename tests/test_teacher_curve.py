@@ -21,10 +21,16 @@ def test_a_curve_point_trains_builds_and_scores_a_student(tmp_path, tiny_model_d
     teach.label(items[:12], EchoTeacher(), SPECIFIC, teach.ShardWriter(folder, 4), set(), Log(None))
     out = tmp_path / "curve"
     args = [str(d), str(folder), str(out), "--points", "4", "--epochs", "1", "--threads", "1",
-            "--valid-per-language", "3", "--init", str(tiny_model_dir), "--max-tokens", "512"]
+            "--valid-per-language", "3", "--init", str(tiny_model_dir), "--max-tokens", "512", "--fit-labels", "4"]
     assert curve.main(args) == 0
     c = json.loads((out / "curve.json").read_text())
     start, point = c["points"]
+    # fit: the point's own first labels, the code and the teacher's label it trained on, scored for both models
+    fit = [json.loads(x) for x in (out / "fit_teacher.jsonl").read_text().splitlines()]
+    rows = (out / point["dir"] / "train.jsonl").read_text().splitlines()
+    trained = {(r["id"], r["doc"]) for r in map(json.loads, rows)}
+    assert len(fit) == 4 and {(r["id"], r["doc"]) for r in fit} <= trained
+    assert point["fit"]["n"] == start["fit"]["n"] == 4 and point["fit"]["model_id"] != start["fit"]["model_id"]
     assert start["labels"] == 0 and point["labels"] == 4 and point["docstring_pairs"] == 4
     assert point["dir"] == str(out / "labels-4-pairs-1-epochs-1")  # one epoch: not the default three
     assert point["steps"] >= 1 and (out / "labels-4-pairs-1-epochs-1" / "built" / "manifest.json").exists()

@@ -12,7 +12,11 @@ on:
 - ``agreement``: the held-out teacher labels (``valid_teacher.jsonl``, never trained on), the student's BLEU against
   its teacher;
 - ``docstrings``: a fixed sample of the valid split's docstring pairs (``--valid-per-language``), so a point that
-  learns the teacher's content at the cost of what the docstrings taught shows it.
+  learns the teacher's content at the cost of what the docstrings taught shows it;
+- ``fit``: the first ``--fit-labels`` train labels (``fit_teacher.jsonl``), which every point at least that large
+  trained on: how well the student learned what it was shown. Beside ``agreement`` it says what the next point
+  needs: a low fit is a student that has not learned its labels yet (more training or a larger student), a high fit
+  with a low agreement one that needs more labels.
 
 The starting model is scored the same way (point 0). Every point's figures go to ``OUT/curve.json``; a point already
 in it is not trained again, but every point is scored again on today's held-out labels (their number grows with the
@@ -135,7 +139,8 @@ def score(a: argparse.Namespace, model: Path, where: Path) -> dict:
     on the same labels, whenever more held-out labels exist."""
     k = a.held_out
     out = {"agreement": _eval(a.out / "valid_teacher.jsonl", model, where / f"agreement-{k}.json"),
-           "docstrings": _eval(a.valid_docstrings, model, where / "docstrings.json")}
+           "docstrings": _eval(a.valid_docstrings, model, where / "docstrings.json"),
+           "fit": _eval(a.out / "fit_teacher.jsonl", model, where / f"fit-{a.fit_n}.json")}
     if a.test:
         out["test"] = _eval(a.data / "test.jsonl", model, where / "test.json")
     return out
@@ -161,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-tokens", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--valid-per-language", type=int, default=150)
+    ap.add_argument("--fit-labels", type=int, default=256,
+                    help="score every point on the first N train labels too (fit: what it learned of its own labels)")
     ap.add_argument("--init", type=Path, default=Path("models/lenscribe-small"))
     ap.add_argument("--test", action="store_true", help="also score every point on the test split (slow)")
     ap.add_argument("--seed", type=int, default=0)
@@ -174,9 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     log = Log(a.out / "curve.log")
     labels = label_rows(folder)
     a.valid_docstrings = valid_sample(a.data, a.out, a.valid_per_language, a.seed)
-    # the held-out teacher labels: every kept valid label there is, the same file for every point
-    held_out = join(a.data, labels, 0)[1]
+    # the held-out teacher labels: every kept valid label there is, the same file for every point; and the first
+    # train labels, which every point trained on (the points are nested)
+    fit, held_out = join(a.data, labels, a.fit_labels)[:2]
     write_rows(a.out / "valid_teacher.jsonl", held_out)
+    write_rows(a.out / "fit_teacher.jsonl", fit)
+    a.fit_n = len(fit)  # fewer than asked while fewer train labels exist: named by its size, as the held-out set
     a.held_out = len(held_out)
     path = a.out / "curve.json"
     curve = json.loads(path.read_text()) if path.exists() else {"points": []}
@@ -193,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         p.update(score(a, Path(p["model"]), Path(p["dir"])))
         which = Path(p["dir"]).name if p["labels"] else p["model"]
         log(f"point {p['labels']} ({which}): agreement {p['agreement']['all']} "
-            f"on {a.held_out} held-out labels, docstrings {p['docstrings']['all']}")
+            f"on {a.held_out} held-out labels, fit {p['fit']['all']} on the first {a.fit_n} train labels, "
+            f"docstrings {p['docstrings']['all']}")
     path.write_text(json.dumps(curve, indent=1) + "\n")
     return 0
 
