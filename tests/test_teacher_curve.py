@@ -31,6 +31,13 @@ def test_a_curve_point_trains_builds_and_scores_a_student(tmp_path, tiny_model_d
     trained = {(r["id"], r["doc"]) for r in map(json.loads, rows)}
     assert len(fit) == 4 and {(r["id"], r["doc"]) for r in fit} <= trained
     assert point["fit"]["n"] == start["fit"]["n"] == 4 and point["fit"]["model_id"] != start["fit"]["model_id"]
+    # reference: the held-out labels beside the authors' docstrings of the same functions (every valid row has one)
+    labelled = [json.loads(x) for x in (out / "held_out_documented.jsonl").read_text().splitlines()]
+    authors = [json.loads(x) for x in (out / "held_out_docstrings.jsonl").read_text().splitlines()]
+    assert c["reference"]["n"] == len(labelled) == len(authors) == c["held_out_labels"]
+    assert [r["id"] for r in labelled] == [r["id"] for r in authors]
+    assert {r["doc"] for r in authors} == {"Doc."} and all(r["doc"].startswith("Handles f") for r in labelled)
+    assert c["reference"]["docstrings_vs_teacher"] < 100 and c["reference"]["teacher_vs_docstrings"] < 100
     assert start["labels"] == 0 and point["labels"] == 4 and point["docstring_pairs"] == 4
     assert point["dir"] == str(out / "labels-4-pairs-1-epochs-1")  # one epoch: not the default three
     assert point["steps"] >= 1 and (out / "labels-4-pairs-1-epochs-1" / "built" / "manifest.json").exists()

@@ -18,6 +18,10 @@ on:
   needs: a low fit is a student that has not learned its labels yet (more training or a larger student), a high fit
   with a low agreement one that needs more labels.
 
+``reference`` (no student in it) says what the two BLEU scales measure: on the held-out functions that have a
+docstring, the teacher's label scored against the docstring (as ``docstrings`` scores a model) and the docstring
+against the label (as ``agreement`` does), the name rule beside each.
+
 The starting model is scored the same way (point 0). Every point's figures go to ``OUT/curve.json``; a point already
 in it is not trained again, but every point is scored again on today's held-out labels (their number grows with the
 labelling), so the points of one curve.json are always comparable. ``--test`` also scores each point on the
@@ -34,6 +38,8 @@ import sys
 import time
 from pathlib import Path
 
+from lenscribe.evaluation import corpus_bleu
+from lenscribe.name_rule import name_summary
 from lenscribe_training.data.build_dataset import read_jsonl
 from lenscribe_training.runlog import Log
 from lenscribe_training.teacher.mix import LABEL_FORMS, build_mix, join, label_rows, write_rows
@@ -134,6 +140,29 @@ def run_point(a: argparse.Namespace, labels: list[dict], n: int, log: Log) -> di
             "int8_verify": {k: verify.get(k) for k in ("passed", "failures", "int8")}}
 
 
+def reference(data: Path, held_out: list[dict], out: Path) -> dict:
+    """BLEU between the teacher's labels and the authors' docstrings, both ways, on the held-out functions that have a
+    docstring, with the name rule's sentence scored against each: where the teacher, read blind far more often right
+    than any student, scores below the name rule against the docstrings, and the authors' own docstrings score below a
+    student against the labels, both figures measure wording more than content. The rows go to
+    ``held_out_documented.jsonl`` (the label as ``doc``) and ``held_out_docstrings.jsonl`` (the docstring), so that any
+    model can be scored on the same functions (``lenscribe eval``)."""
+    docs = {r["id"]: r.get("doc") for r in read_jsonl(data / "valid.jsonl")}
+    rows = [r for r in held_out if isinstance(docs.get(r["id"]), str) and docs[r["id"]].strip()]
+    authors = [dict(r, doc=docs[r["id"]]) for r in rows]
+    write_rows(out / "held_out_documented.jsonl", rows)
+    write_rows(out / "held_out_docstrings.jsonl", authors)
+    if not rows:
+        return {"n": 0}
+    labels, docstrings = [r["doc"] for r in rows], [r["doc"] for r in authors]
+    names = [name_summary(r.get("name"), r["code"]) for r in rows]
+    return {"n": len(rows),
+            "teacher_vs_docstrings": round(corpus_bleu(docstrings, labels), 2),
+            "name_rule_vs_docstrings": round(corpus_bleu(docstrings, names), 2),
+            "docstrings_vs_teacher": round(corpus_bleu(labels, docstrings), 2),
+            "name_rule_vs_teacher": round(corpus_bleu(labels, names), 2)}
+
+
 def score(a: argparse.Namespace, model: Path, where: Path) -> dict:
     """The figures of one model; the agreement is named by the held-out set's size, so every point is scored again,
     on the same labels, whenever more held-out labels exist."""
@@ -187,10 +216,16 @@ def main(argv: list[str] | None = None) -> int:
     write_rows(a.out / "valid_teacher.jsonl", held_out)
     write_rows(a.out / "fit_teacher.jsonl", fit)
     a.fit_n = len(fit)  # fewer than asked while fewer train labels exist: named by its size, as the held-out set
+    ref = reference(a.data, held_out, a.out)
     a.held_out = len(held_out)
     path = a.out / "curve.json"
     curve = json.loads(path.read_text()) if path.exists() else {"points": []}
     curve["held_out_labels"] = a.held_out
+    curve["reference"] = ref
+    if ref["n"]:
+        log(f"reference, {ref['n']} held-out functions with a docstring: against the docstrings the teacher scores "
+            f"{ref['teacher_vs_docstrings']}, the name rule {ref['name_rule_vs_docstrings']}; against the teacher the "
+            f"docstrings score {ref['docstrings_vs_teacher']}, the name rule {ref['name_rule_vs_teacher']}")
     if not any(p["labels"] == 0 for p in curve["points"]):
         curve["points"].append({"labels": 0, "model": str(a.init), "dir": str(a.out)})
     for n in sorted(int(x) for x in a.points.split(",") if x.strip()):
