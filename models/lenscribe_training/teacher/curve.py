@@ -147,8 +147,9 @@ def reference(data: Path, held_out: list[dict], out: Path) -> dict:
     student against the labels, both figures measure wording more than content. The rows go to
     ``held_out_documented.jsonl`` (the label as ``doc``) and ``held_out_docstrings.jsonl`` (the docstring), so that any
     model can be scored on the same functions (``lenscribe eval``)."""
-    docs = {r["id"]: r.get("doc") for r in read_jsonl(data / "valid.jsonl")}
-    rows = [r for r in held_out if isinstance(docs.get(r["id"]), str) and docs[r["id"]].strip()]
+    docs = {r["id"]: r["doc"] for r in read_jsonl(data / "valid.jsonl") if isinstance(r.get("doc"), str)
+            and r["doc"].strip()}
+    rows = [r for r in held_out if r["id"] in docs]
     authors = [dict(r, doc=docs[r["id"]]) for r in rows]
     write_rows(out / "held_out_documented.jsonl", rows)
     write_rows(out / "held_out_docstrings.jsonl", authors)
