@@ -38,6 +38,9 @@ def test_a_curve_point_trains_builds_and_scores_a_student(tmp_path, tiny_model_d
     assert [r["id"] for r in labelled] == [r["id"] for r in authors]
     assert {r["doc"] for r in authors} == {"Doc."} and all(r["doc"].startswith("Handles f") for r in labelled)
     assert c["reference"]["docstrings_vs_teacher"] < 100 and c["reference"]["teacher_vs_docstrings"] < 100
+    by_language = c["reference"]["languages"]
+    assert sum(x["n"] for x in by_language.values()) == c["reference"]["n"]
+    assert set(by_language) == {r["language"] for r in labelled}
     assert start["labels"] == 0 and point["labels"] == 4 and point["docstring_pairs"] == 4
     assert point["dir"] == str(out / "labels-4-pairs-1-epochs-1")  # one epoch: not the default three
     assert point["steps"] >= 1 and (out / "labels-4-pairs-1-epochs-1" / "built" / "manifest.json").exists()

@@ -155,13 +155,20 @@ def reference(data: Path, held_out: list[dict], out: Path) -> dict:
     write_rows(out / "held_out_docstrings.jsonl", authors)
     if not rows:
         return {"n": 0}
-    labels, docstrings = [r["doc"] for r in rows], [r["doc"] for r in authors]
     names = [name_summary(r.get("name"), r["code"]) for r in rows]
-    return {"n": len(rows),
-            "teacher_vs_docstrings": round(corpus_bleu(docstrings, labels), 2),
-            "name_rule_vs_docstrings": round(corpus_bleu(docstrings, names), 2),
-            "docstrings_vs_teacher": round(corpus_bleu(labels, docstrings), 2),
-            "name_rule_vs_teacher": round(corpus_bleu(labels, names), 2)}
+
+    def figures(idx: list[int]) -> dict:
+        labels, docstrings = [rows[i]["doc"] for i in idx], [authors[i]["doc"] for i in idx]
+        nm = [names[i] for i in idx]
+        return {"n": len(idx),
+                "teacher_vs_docstrings": round(corpus_bleu(docstrings, labels), 2),
+                "name_rule_vs_docstrings": round(corpus_bleu(docstrings, nm), 2),
+                "docstrings_vs_teacher": round(corpus_bleu(labels, docstrings), 2),
+                "name_rule_vs_teacher": round(corpus_bleu(labels, nm), 2)}
+
+    langs = sorted({r["language"] for r in rows})
+    return figures(list(range(len(rows)))) | {
+        "languages": {lang: figures([i for i, r in enumerate(rows) if r["language"] == lang]) for lang in langs}}
 
 
 def score(a: argparse.Namespace, model: Path, where: Path) -> dict:
