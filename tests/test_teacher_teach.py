@@ -64,8 +64,26 @@ def test_work_items_take_languages_in_turn_and_never_the_test_split(tmp_path):
     assert sum(not it["documented"] for it in py) == 5  # the 6 undocumented less the test one
     train = [it for it in py if it["split"] == "train"]
     assert [it["documented"] for it in train[:4]].count(False) == 2  # interleaved at the share asked for
-    assert teach.work_items(_data(tmp_path / "again") if (tmp_path / "again").mkdir() is None else None,
-                            0.5, 1) == items  # deterministic
+    again = teach.work_items(_data(tmp_path / "again") if (tmp_path / "again").mkdir() is None else None, 0.5, 1)
+    assert [dict(it, at=None) for it in again] == [dict(it, at=None) for it in items]  # deterministic
+    assert [it["code"] for it in again] == [it["code"] for it in items]
+
+
+def test_a_work_item_reads_its_code_from_the_data_set_when_asked(tmp_path):
+    d = _data(tmp_path)
+    odd = "def odd():\r\n    return '\u2028 \u0085 \x0c \u00e9'\n"  # line breaks that are not JSON's
+    rows = [json.loads(x) for x in (d / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows[0] = dict(rows[0], code=odd)
+    with open(d / "train.jsonl", "w", encoding="utf-8", newline="\n") as f:  # raw, not escaped: as ensure_ascii=False
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    items = teach.work_items(d, valid_every=1)
+    assert items and all("code" not in it for it in items)  # the pool holds where the code is, not the code
+    by_id = {it["id"]: it for it in items}
+    assert by_id[rows[0]["id"]]["code"] == odd
+    assert [by_id[r["id"]]["code"] for r in rows[1:] if r["id"] in by_id] == [r["code"] for r in rows[1:]
+                                                                           if r["id"] in by_id]
+    with pytest.raises(KeyError):
+        by_id[rows[0]["id"]]["doc"]
 
 
 def test_valid_every_holds_out_one_in_n(tmp_path):
