@@ -42,6 +42,24 @@ def _batch():
     return src, dec
 
 
+def test_a_pack_stores_a_row_repeated_far_back_as_a_reference(tmp_path):
+    """A row that comes again after more than xz's usual 8 MiB window is stored almost free, and reads back."""
+    from lenscribe_training.data import datapack
+
+    rng = np.random.default_rng(0)
+    rows = [rng.integers(3, 32_000, size=128).tolist() for _ in range(800)]  # 200 KB that do not compress
+    far = rows + [[5] * 128] * 37_000 + rows  # the copy 9.5 MB after the first
+    near: dict = {}
+    datapack._store(near, "x", rows, 128)
+    arrays: dict = {}
+    datapack._store(arrays, "x", far, 128)
+    assert arrays["x_xz"].nbytes < near["x_xz"].nbytes * 1.1
+    np.savez(tmp_path / "p.npz", **arrays)
+    back = datapack._load(np.load(tmp_path / "p.npz"), "x")
+    assert back.shape == (len(far), 128) and (back[:800] == back[-800:]).all()
+    assert back[:800].tolist() == rows
+
+
 def test_forward_loss_and_gradients_equal_transformers_t5():
     ours, hf = _pair(SHAPE)  # a decoder deeper than the encoder, padding in the source
     src, dec = _batch()

@@ -236,5 +236,10 @@ def test_a_repeated_mix_holds_each_label_k_times_beside_every_docstring_pair(tmp
     counts = Counter(r["id"] for r in rows if r["doc"].startswith("Labels "))
     assert len(counts) == 4 and set(counts.values()) == {3}
     assert len(rows) == 3 * 4 + stats["docstring_pairs"]
+    at = [i for i, r in enumerate(rows) if r["doc"].startswith("Labels ")]
+    assert all(rows[i]["id"] == rows[i + 1]["id"] == rows[i + 2]["id"] for i in at[::3])  # copies side by side
+    assert [r["id"] for r in rows if r["doc"].startswith("Labels ")][::3] == \
+        [r["id"] for r in map(json.loads, (tmp_path / "once" / "train.jsonl").read_text().splitlines())
+         if r["doc"].startswith("Labels ")]  # in the order a mix without repeats has them
     with pytest.raises(ValueError):
         mix.build_mix(d, labels, tmp_path / "none", n_labels=4, label_repeat=0)

@@ -116,8 +116,12 @@ def build_mix(data: Path, labels: list[dict], out: Path, n_labels: int | None = 
         raise ValueError(f"label form {label_form!r}: one of {LABEL_FORMS}")
     rng = random.Random(seed)
     k = min(len(pairs), round(len(train) * pairs_per_label))
-    mixed = train * label_repeat + rng.sample(pairs, k)
+    mixed = train + rng.sample(pairs, k)
     rng.shuffle(mixed)
+    if label_repeat > 1:  # a label's copies side by side: the trainer draws its own order (fast_train.bucket), and
+        # the data pack's xz stream then stores a copy for a few bytes instead of its whole row
+        labelled = {id(r) for r in train}
+        mixed = [copy for r in mixed for copy in [r] * (label_repeat if id(r) in labelled else 1)]
     out.mkdir(parents=True, exist_ok=True)
     write_rows(out / "train.jsonl", mixed)
     write_rows(out / "valid_teacher.jsonl", valid_teacher)
